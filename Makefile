@@ -1,0 +1,54 @@
+# The two commands of the README (make run, make test) and a few helpers.
+# Build trees live under build/: release (run, bench), debug, asan, tsan (test).
+
+JOBS ?= $(shell nproc)
+CMAKE ?= cmake
+
+.PHONY: all deps build run test test-debug test-asan test-tsan bench format check-format clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+build/release/CMakeCache.txt:
+	$(CMAKE) -S . -B build/release -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF
+
+build: build/release/CMakeCache.txt
+	$(CMAKE) --build build/release -j $(JOBS)
+
+run: deps build
+	./build/release/env_demo
+
+check-format:
+	@scripts/check-format.sh
+
+format:
+	@scripts/check-format.sh --fix
+
+# Debug with -Werror, then ASan+UBSan, then TSan for the concurrent layers.
+test: deps check-format test-debug test-asan test-tsan
+	@echo "make test: all suites passed"
+
+test-debug:
+	$(CMAKE) -S . -B build/debug -DCMAKE_BUILD_TYPE=Debug -DSPIO_WERROR=ON
+	$(CMAKE) --build build/debug -j $(JOBS)
+	ctest --test-dir build/debug --output-on-failure
+
+test-asan:
+	$(CMAKE) -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug -DSPIO_WERROR=ON -DSPIO_SANITIZE=address,undefined
+	$(CMAKE) --build build/asan -j $(JOBS)
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		ctest --test-dir build/asan --output-on-failure
+
+test-tsan:
+	$(CMAKE) -S . -B build/tsan -DCMAKE_BUILD_TYPE=Debug -DSPIO_WERROR=ON -DSPIO_SANITIZE=thread
+	$(CMAKE) --build build/tsan -j $(JOBS)
+	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp" \
+		ctest --test-dir build/tsan --output-on-failure -L tsan
+
+bench: deps build
+	bench/run.sh build/release
+
+clean:
+	rm -rf build

@@ -1,0 +1,140 @@
+/*
+ * spdk-io: levelled logging with per-component debug flags.
+ *
+ * Five levels (error, warn, notice, info, debug; the default is notice). Messages at or above the
+ * print level go to the sink (stderr by default). Debug messages are tied to a
+ * component flag ("thread", "bdev", ...) and print only when the level is
+ * debug AND the flag is on; they always carry file:line.
+ *
+ * The environment variable SPIO_LOG sets both when the library is loaded:
+ * SPIO_LOG=debug:thread,bdev  or  SPIO_LOG=warn  (a flag list alone,
+ * SPIO_LOG=thread, implies debug). Flags named there that a program registers
+ * later (its own components) are switched on as they register. Settings made
+ * from code afterwards override the environment.
+ *
+ * Thread rules: every function may be called from any thread. Changing the
+ * level or flags while other threads log is safe (relaxed atomics); a message
+ * is never torn across lines because each is written with one call.
+ */
+#ifndef SPIO_LOG_H
+#define SPIO_LOG_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum spio_log_level {
+	SPIO_LOG_DISABLED = -1,
+	SPIO_LOG_ERROR = 0,
+	SPIO_LOG_WARN,
+	SPIO_LOG_NOTICE,
+	SPIO_LOG_INFO,
+	SPIO_LOG_DEBUG,
+};
+
+/** A component's debug flag; define one per component with SPIO_LOG_REGISTER_COMPONENT. */
+struct spio_log_flag {
+	const char *name;
+	bool enabled;
+	struct spio_log_flag *next;
+};
+
+/**
+ * Receives each formatted line (without trailing newline). Replaces stderr
+ * output; called on the logging thread, possibly concurrently from several.
+ */
+typedef void (*spio_log_sink_fn)(enum spio_log_level level, const char *line, void *ctx);
+
+/** Set the print level. Returns 0 or -EINVAL for a level out of range. */
+int spio_log_set_level(enum spio_log_level level);
+
+/** The current print level. */
+enum spio_log_level spio_log_get_level(void);
+
+/**
+ * Parse a level name: "error", "warn"/"warning", "notice", "info", "debug",
+ * "disabled"/"none". Returns the level or -EINVAL.
+ */
+int spio_log_level_from_string(const char *name);
+
+/** Name of a level ("error", ...), or "unknown". */
+const char *spio_log_level_to_string(enum spio_log_level level);
+
+/**
+ * Enable or disable a component's debug flag by name; "all" names every flag.
+ *
+ * \return 0, or -ENOENT if no component of that name is registered, -EINVAL
+ *         for NULL.
+ */
+int spio_log_set_flag(const char *name, bool enabled);
+
+/** Whether a component's debug flag is on; false for unknown names. */
+bool spio_log_get_flag(const char *name);
+
+/**
+ * Apply a spec in SPIO_LOG syntax: "level", "level:flag,flag" or "flag,flag".
+ * Unknown flags are reported with -ENOENT after the known ones are applied.
+ *
+ * \return 0, -EINVAL (malformed, nothing applied) or -ENOENT.
+ */
+int spio_log_apply_spec(const char *spec);
+
+/** Apply $SPIO_LOG again if set (it is applied once at load time already). */
+int spio_log_init_from_env(void);
+
+/**
+ * Route messages to `fn` instead of stderr; NULL restores stderr. When this
+ * returns, no thread is still inside the previous sink, so its context may be
+ * freed. Must not be called from inside a sink.
+ */
+void spio_log_set_sink(spio_log_sink_fn fn, void *ctx);
+
+/** Register a flag (done by SPIO_LOG_REGISTER_COMPONENT at load time). */
+void spio_log_register_flag(struct spio_log_flag *flag);
+
+/** Backend of the macros below; `flag` is NULL except for debug messages. */
+void spio_log(enum spio_log_level level, const struct spio_log_flag *flag, const char *file,
+	      int line, const char *func, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+
+/** va_list form of spio_log(). */
+void spio_vlog(enum spio_log_level level, const struct spio_log_flag *flag, const char *file,
+	       int line, const char *func, const char *fmt, va_list ap);
+
+/** Defines the debug flag `name` (an identifier, e.g. thread) for SPIO_DEBUGLOG. */
+#define SPIO_LOG_REGISTER_COMPONENT(name)                                            \
+	struct spio_log_flag SPIO_LOG_FLAG_##name = {#name, false, NULL};            \
+	__attribute__((constructor(150))) static void spio_log_register_##name(void) \
+	{                                                                            \
+		spio_log_register_flag(&SPIO_LOG_FLAG_##name);                       \
+	}
+
+#define SPIO_ERRLOG(...) spio_log(SPIO_LOG_ERROR, NULL, __FILE__, __LINE__, __func__, __VA_ARGS__)
+#define SPIO_WARNLOG(...) spio_log(SPIO_LOG_WARN, NULL, __FILE__, __LINE__, __func__, __VA_ARGS__)
+#define SPIO_NOTICELOG(...) \
+	spio_log(SPIO_LOG_NOTICE, NULL, __FILE__, __LINE__, __func__, __VA_ARGS__)
+#define SPIO_INFOLOG(...) spio_log(SPIO_LOG_INFO, NULL, __FILE__, __LINE__, __func__, __VA_ARGS__)
+
+/** Debug message of component `name`; costs one load and branch when the flag is off. */
+#define SPIO_DEBUGLOG(name, ...)                                                             \
+	do {                                                                                 \
+		extern struct spio_log_flag SPIO_LOG_FLAG_##name;                            \
+		if (spio_unlikely(                                                           \
+			__atomic_load_n(&SPIO_LOG_FLAG_##name.enabled, __ATOMIC_RELAXED))) { \
+			spio_log(SPIO_LOG_DEBUG, &SPIO_LOG_FLAG_##name, __FILE__, __LINE__,  \
+				 __func__, __VA_ARGS__);                                     \
+		}                                                                            \
+	} while (0)
+
+#ifndef spio_unlikely
+#define spio_unlikely(x) __builtin_expect(!!(x), 0)
+#endif
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SPIO_LOG_H */

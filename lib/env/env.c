@@ -1,0 +1,206 @@
+/*
+ * Environment set-up: options, the core list and the init/fini sequence.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <string.h>
+
+#include "env_internal.h"
+#include "spio/dma.h"
+#include "spio/env.h"
+#include "spio/log.h"
+#include "spio/util.h"
+
+static struct spio_cpuset g_cores;
+static bool g_cores_fixed;
+static bool g_initialized;
+static pthread_mutex_t g_env_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void spio_env_opts_init(struct spio_env_opts *opts, size_t opts_size)
+{
+	if (opts == NULL || opts_size == 0) {
+		return;
+	}
+	struct spio_env_opts defaults = {
+	    .opts_size = opts_size,
+	    .name = "spio",
+	    .no_huge = false,
+	    .mem_size_mb = 0,
+	    .core_mask = NULL,
+	};
+	memcpy(opts, &defaults, SPIO_MIN(opts_size, sizeof(defaults)));
+}
+
+/* Fields beyond what the caller's struct holds keep their defaults. */
+#define OPT(opts, field, def)                                                               \
+	(offsetof(struct spio_env_opts, field) + sizeof((opts)->field) <= (opts)->opts_size \
+	     ? (opts)->field                                                                \
+	     : (def))
+
+static int cores_from_mask(const char *mask, struct spio_cpuset *out)
+{
+	struct spio_cpuset affinity, wanted, outside;
+	int rc;
+
+	rc = spio_cpuset_from_affinity(&affinity);
+	if (rc != 0) {
+		return rc;
+	}
+	if (mask == NULL) {
+		spio_cpuset_copy(out, &affinity);
+		return 0;
+	}
+	spio_cpuset_zero(&wanted);
+	if (spio_cpuset_parse(&wanted, mask) != 0) {
+		SPIO_ERRLOG("core mask '%s': not a mask (0x3) or list ([0-1])\n", mask);
+		return -EINVAL;
+	}
+	if (spio_cpuset_count(&wanted) == 0) {
+		SPIO_ERRLOG("core mask '%s' selects no core\n", mask);
+		return -EINVAL;
+	}
+	/* outside = wanted & ~affinity */
+	spio_cpuset_copy(&outside, &affinity);
+	spio_cpuset_negate(&outside);
+	spio_cpuset_and(&outside, &wanted);
+	if (spio_cpuset_count(&outside) != 0) {
+		SPIO_ERRLOG("core mask '%s': core %d is not in this process's affinity\n", mask,
+			    spio_cpuset_first(&outside));
+		return -EINVAL;
+	}
+	spio_cpuset_copy(out, &wanted);
+	return 0;
+}
+
+int spio_env_init(const struct spio_env_opts *opts)
+{
+	struct spio_cpuset cores;
+	int rc;
+
+	if (opts == NULL || opts->opts_size == 0) {
+		return -EINVAL;
+	}
+	pthread_mutex_lock(&g_env_lock);
+	if (g_initialized) {
+		pthread_mutex_unlock(&g_env_lock);
+		return -EALREADY;
+	}
+	rc = cores_from_mask(OPT(opts, core_mask, NULL), &cores);
+	if (rc == 0) {
+		const char *name = OPT(opts, name, "spio");
+		rc = dma_mem_init(name ? name : "spio", !OPT(opts, no_huge, false),
+				  OPT(opts, mem_size_mb, 0));
+	}
+	if (rc == 0) {
+		spio_cpuset_copy(&g_cores, &cores);
+		g_cores_fixed = true;
+		g_initialized = true;
+	}
+	pthread_mutex_unlock(&g_env_lock);
+	return rc;
+}
+
+void spio_env_fini(void)
+{
+	pthread_mutex_lock(&g_env_lock);
+	if (g_initialized) {
+		dma_mem_fini();
+		g_cores_fixed = false;
+		g_initialized = false;
+	}
+	pthread_mutex_unlock(&g_env_lock);
+}
+
+bool spio_env_is_initialized(void)
+{
+	return __atomic_load_n(&g_initialized, __ATOMIC_ACQUIRE);
+}
+
+bool spio_env_hugepages_enabled(void)
+{
+	return spio_env_is_initialized() && dma_mem_hugepages();
+}
+
+/* Before init the core list is the live affinity; copy it into `tmp`. */
+static const struct spio_cpuset *core_set(struct spio_cpuset *tmp)
+{
+	if (g_cores_fixed) {
+		return &g_cores;
+	}
+	if (spio_cpuset_from_affinity(tmp) != 0) {
+		spio_cpuset_zero(tmp);
+	}
+	return tmp;
+}
+
+uint32_t spio_env_get_core_count(void)
+{
+	struct spio_cpuset tmp;
+
+	return spio_cpuset_count(core_set(&tmp));
+}
+
+uint32_t spio_env_get_first_core(void)
+{
+	struct spio_cpuset tmp;
+	int core = spio_cpuset_first(core_set(&tmp));
+
+	return core < 0 ? UINT32_MAX : (uint32_t)core;
+}
+
+uint32_t spio_env_get_last_core(void)
+{
+	struct spio_cpuset tmp;
+	const struct spio_cpuset *set = core_set(&tmp);
+	int last = -1;
+
+	for (int c = spio_cpuset_first(set); c >= 0; c = spio_cpuset_next(set, c)) {
+		last = c;
+	}
+	return last < 0 ? UINT32_MAX : (uint32_t)last;
+}
+
+uint32_t spio_env_get_next_core(uint32_t prev)
+{
+	struct spio_cpuset tmp;
+	int core;
+
+	if (prev >= SPIO_CPUSET_MAX_CORES) {
+		return UINT32_MAX;
+	}
+	core = spio_cpuset_next(core_set(&tmp), (int)prev);
+	return core < 0 ? UINT32_MAX : (uint32_t)core;
+}
+
+uint32_t spio_env_get_current_core(void)
+{
+	int cpu = sched_getcpu();
+
+	return cpu < 0 ? UINT32_MAX : (uint32_t)cpu;
+}
+
+void spio_env_get_cpuset(struct spio_cpuset *set)
+{
+	struct spio_cpuset tmp;
+
+	if (set != NULL) {
+		spio_cpuset_copy(set, core_set(&tmp));
+	}
+}
+
+int spio_env_thread_set_affinity(uint32_t core)
+{
+	struct spio_cpuset tmp;
+	cpu_set_t cpus;
+	int rc;
+
+	if (core >= SPIO_CPUSET_MAX_CORES || !spio_cpuset_get_cpu(core_set(&tmp), (int)core)) {
+		return -EINVAL;
+	}
+	CPU_ZERO(&cpus);
+	CPU_SET(core, &cpus);
+	rc = pthread_setaffinity_np(pthread_self(), sizeof(cpus), &cpus);
+	return -rc;
+}

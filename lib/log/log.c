@@ -1,0 +1,308 @@
+/*
+ * Levelled logging: one global level, a list of component flags registered at
+ * load time, and a sink (stderr unless replaced).
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include "spio/log.h"
+
+#define LOG_LINE_MAX 2048
+#define LOG_PENDING_MAX 512
+
+static int g_level = SPIO_LOG_NOTICE;
+static struct spio_log_flag *g_flags;
+static pthread_mutex_t g_flags_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Flags named by SPIO_LOG that were not registered yet when it was applied. */
+static char g_pending_flags[LOG_PENDING_MAX];
+
+/* Read-locked around each sink call, so set_sink never pairs a sink with
+ * another's context and, once it returns, the old sink is not running. */
+static pthread_rwlock_t g_sink_lock = PTHREAD_RWLOCK_INITIALIZER;
+static spio_log_sink_fn g_sink;
+static void *g_sink_ctx;
+
+static const char *const g_level_names[] = {"error", "warn", "notice", "info", "debug"};
+
+int spio_log_set_level(enum spio_log_level level)
+{
+	if (level < SPIO_LOG_DISABLED || level > SPIO_LOG_DEBUG) {
+		return -EINVAL;
+	}
+	__atomic_store_n(&g_level, (int)level, __ATOMIC_RELAXED);
+	return 0;
+}
+
+enum spio_log_level spio_log_get_level(void)
+{
+	return (enum spio_log_level)__atomic_load_n(&g_level, __ATOMIC_RELAXED);
+}
+
+int spio_log_level_from_string(const char *name)
+{
+	if (name == NULL) {
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < sizeof(g_level_names) / sizeof(g_level_names[0]); i++) {
+		if (strcasecmp(name, g_level_names[i]) == 0) {
+			return (int)i;
+		}
+	}
+	if (strcasecmp(name, "warning") == 0) {
+		return SPIO_LOG_WARN;
+	}
+	if (strcasecmp(name, "disabled") == 0 || strcasecmp(name, "none") == 0) {
+		return SPIO_LOG_DISABLED;
+	}
+	return -EINVAL;
+}
+
+const char *spio_log_level_to_string(enum spio_log_level level)
+{
+	if (level == SPIO_LOG_DISABLED) {
+		return "disabled";
+	}
+	if (level < SPIO_LOG_ERROR || level > SPIO_LOG_DEBUG) {
+		return "unknown";
+	}
+	return g_level_names[level];
+}
+
+static bool name_in_list(const char *list, const char *name)
+{
+	size_t n = strlen(name);
+	const char *p = list;
+
+	while (*p) {
+		const char *end = strchr(p, ',');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+
+		if (len == n && strncmp(p, name, n) == 0) {
+			return true;
+		}
+		if (end == NULL) {
+			break;
+		}
+		p = end + 1;
+	}
+	return false;
+}
+
+void spio_log_register_flag(struct spio_log_flag *flag)
+{
+	if (flag == NULL || flag->name == NULL) {
+		return;
+	}
+	pthread_mutex_lock(&g_flags_lock);
+	for (struct spio_log_flag *f = g_flags; f; f = f->next) {
+		if (f == flag) {
+			pthread_mutex_unlock(&g_flags_lock);
+			return;
+		}
+	}
+	flag->next = g_flags;
+	g_flags = flag;
+	if (name_in_list(g_pending_flags, flag->name) || name_in_list(g_pending_flags, "all")) {
+		__atomic_store_n(&flag->enabled, true, __ATOMIC_RELAXED);
+	}
+	pthread_mutex_unlock(&g_flags_lock);
+}
+
+int spio_log_set_flag(const char *name, bool enabled)
+{
+	bool all, found = false;
+
+	if (name == NULL || name[0] == '\0') {
+		return -EINVAL;
+	}
+	all = strcmp(name, "all") == 0;
+	pthread_mutex_lock(&g_flags_lock);
+	for (struct spio_log_flag *f = g_flags; f; f = f->next) {
+		if (all || strcmp(f->name, name) == 0) {
+			__atomic_store_n(&f->enabled, enabled, __ATOMIC_RELAXED);
+			found = true;
+		}
+	}
+	pthread_mutex_unlock(&g_flags_lock);
+	return found || all ? 0 : -ENOENT;
+}
+
+bool spio_log_get_flag(const char *name)
+{
+	bool on = false;
+
+	if (name == NULL) {
+		return false;
+	}
+	pthread_mutex_lock(&g_flags_lock);
+	for (struct spio_log_flag *f = g_flags; f; f = f->next) {
+		if (strcmp(f->name, name) == 0) {
+			on = __atomic_load_n(&f->enabled, __ATOMIC_RELAXED);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&g_flags_lock);
+	return on;
+}
+
+static bool valid_flag_list(const char *list)
+{
+	if (*list == '\0' || *list == ',') {
+		return false;
+	}
+	for (const char *p = list; *p; p++) {
+		if (*p == ',' && (p[1] == ',' || p[1] == '\0')) {
+			return false;
+		}
+		if (*p != ',' && *p != '_' && *p != '-' && !(*p >= 'a' && *p <= 'z') &&
+		    !(*p >= 'A' && *p <= 'Z') && !(*p >= '0' && *p <= '9')) {
+			return false;
+		}
+	}
+	return true;
+}
+
+int spio_log_apply_spec(const char *spec)
+{
+	char buf[LOG_PENDING_MAX];
+	const char *flags = NULL;
+	int level = SPIO_LOG_DEBUG;
+	int rc = 0;
+
+	if (spec == NULL || strlen(spec) >= sizeof(buf) || spec[0] == '\0') {
+		return -EINVAL;
+	}
+	snprintf(buf, sizeof(buf), "%s", spec);
+
+	char *colon = strchr(buf, ':');
+	if (colon) {
+		*colon = '\0';
+		level = spio_log_level_from_string(buf);
+		flags = colon + 1;
+		if (level < SPIO_LOG_DISABLED || !valid_flag_list(flags)) {
+			return -EINVAL;
+		}
+	} else if (spio_log_level_from_string(buf) >= SPIO_LOG_DISABLED) {
+		level = spio_log_level_from_string(buf);
+	} else if (valid_flag_list(buf)) {
+		flags = buf;
+	} else {
+		return -EINVAL;
+	}
+
+	spio_log_set_level((enum spio_log_level)level);
+	if (flags == NULL) {
+		return 0;
+	}
+
+	pthread_mutex_lock(&g_flags_lock);
+	snprintf(g_pending_flags, sizeof(g_pending_flags), "%s", flags);
+	pthread_mutex_unlock(&g_flags_lock);
+
+	char *save = NULL;
+	for (char *tok = strtok_r((char *)flags, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		if (spio_log_set_flag(tok, true) == -ENOENT) {
+			rc = -ENOENT;
+		}
+	}
+	return rc;
+}
+
+int spio_log_init_from_env(void)
+{
+	const char *spec = getenv("SPIO_LOG");
+
+	if (spec == NULL || spec[0] == '\0') {
+		return 0;
+	}
+	int rc = spio_log_apply_spec(spec);
+	if (rc == -EINVAL) {
+		fprintf(stderr,
+			"spio: ignoring malformed SPIO_LOG='%s' (expected level[:flag,...])\n",
+			spec);
+	}
+	return rc;
+}
+
+/* After the library's own flags (default-priority constructors run later, and
+ * register_flag picks up pending names for those). */
+__attribute__((constructor(200))) static void log_load_env(void)
+{
+	spio_log_init_from_env();
+}
+
+void spio_log_set_sink(spio_log_sink_fn fn, void *ctx)
+{
+	pthread_rwlock_wrlock(&g_sink_lock);
+	g_sink = fn;
+	g_sink_ctx = ctx;
+	pthread_rwlock_unlock(&g_sink_lock);
+}
+
+void spio_vlog(enum spio_log_level level, const struct spio_log_flag *flag, const char *file,
+	       int line, const char *func, const char *fmt, va_list ap)
+{
+	enum spio_log_level print_level = spio_log_get_level();
+	char out[LOG_LINE_MAX];
+	struct timeval tv;
+	struct tm tm;
+	size_t n;
+	int w;
+
+	if (level > print_level || level < SPIO_LOG_ERROR || fmt == NULL || file == NULL ||
+	    func == NULL) {
+		return;
+	}
+	if (flag != NULL && !__atomic_load_n(&flag->enabled, __ATOMIC_RELAXED)) {
+		return;
+	}
+
+	gettimeofday(&tv, NULL);
+	localtime_r(&tv.tv_sec, &tm);
+	n = strftime(out, sizeof(out), "[%Y-%m-%d %H:%M:%S", &tm);
+	if (level == SPIO_LOG_DEBUG || print_level == SPIO_LOG_DEBUG) {
+		const char *base = strrchr(file, '/');
+		w = snprintf(out + n, sizeof(out) - n,
+			     ".%06ld] %s:%d %s: %s%s%s: ", (long)tv.tv_usec, base ? base + 1 : file,
+			     line, func, flag ? "[" : "",
+			     flag ? flag->name : spio_log_level_to_string(level), flag ? "]" : "");
+	} else {
+		w = snprintf(out + n, sizeof(out) - n, ".%06ld] %s: ", (long)tv.tv_usec,
+			     spio_log_level_to_string(level));
+	}
+	n += (w > 0 && (size_t)w < sizeof(out) - n) ? (size_t)w : 0;
+	vsnprintf(out + n, sizeof(out) - n, fmt, ap);
+
+	/* Drop one trailing newline: the sink adds its own line end. */
+	n = strlen(out);
+	if (n > 0 && out[n - 1] == '\n') {
+		out[--n] = '\0';
+	}
+
+	pthread_rwlock_rdlock(&g_sink_lock);
+	if (g_sink) {
+		g_sink(level, out, g_sink_ctx);
+		pthread_rwlock_unlock(&g_sink_lock);
+		return;
+	}
+	pthread_rwlock_unlock(&g_sink_lock);
+	out[n] = '\n';
+	fwrite(out, 1, n + 1 < sizeof(out) ? n + 1 : sizeof(out), stderr);
+}
+
+void spio_log(enum spio_log_level level, const struct spio_log_flag *flag, const char *file,
+	      int line, const char *func, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	spio_vlog(level, flag, file, line, func, fmt, ap);
+	va_end(ap);
+}
