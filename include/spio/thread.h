@@ -1,0 +1,379 @@
+/*
+ * spdk-io thread runtime: lightweight threads, messages, pollers, io_devices
+ * and io_channels.
+ *
+ * A spio_thread is a scheduling context, not an OS thread: a message queue, a
+ * set of pollers and a cache of io_channels. Whatever OS thread calls
+ * spio_thread_poll() runs it; at most one OS thread may poll a given thread at
+ * a time, and state a thread owns is touched only from it. Threads talk only
+ * by messages (spio_thread_send_msg), which any OS thread may send.
+ *
+ * Usable on its own: create threads and poll them from your own loop, or let
+ * the app framework's reactors do it (spio/event.h).
+ *
+ * Thread rules, unless a function says otherwise: "on a spio thread" means
+ * the calling OS thread is currently running a spio_thread (inside its poll,
+ * or after spio_set_thread / spio_thread_enter).
+ */
+#ifndef SPIO_THREAD_H
+#define SPIO_THREAD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "spio/cpuset.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct spio_thread;
+struct spio_poller;
+struct spio_io_channel;
+struct spio_io_channel_iter;
+
+/** What a poller (or a whole poll) did: feeds busy/idle statistics. */
+enum spio_poller_status {
+	SPIO_POLLER_IDLE = 0,
+	SPIO_POLLER_BUSY = 1,
+};
+
+/** A message or deferred call. */
+typedef void (*spio_msg_fn)(void *ctx);
+
+/** A poller body; returns SPIO_POLLER_BUSY if it did work, else SPIO_POLLER_IDLE. */
+typedef int (*spio_poller_fn)(void *ctx);
+
+/**
+ * Told about every new thread, on the creating OS thread, before
+ * spio_thread_create() returns, so a scheduler can take it. Return 0 to
+ * accept; an error makes spio_thread_create() fail.
+ */
+typedef int (*spio_new_thread_fn)(struct spio_thread *thread);
+
+/** Called on the thread that gets a new channel, to set up its context area. 0 or -errno. */
+typedef int (*spio_io_channel_create_cb)(void *io_device, void *ctx_buf);
+
+/** Called on the channel's thread when its last reference is released. */
+typedef void (*spio_io_channel_destroy_cb)(void *io_device, void *ctx_buf);
+
+/** Called on the unregistering thread once the last channel is gone. */
+typedef void (*spio_io_device_unregister_cb)(void *io_device);
+
+/** Visits one channel during spio_for_each_channel(); must end with ..._continue(). */
+typedef void (*spio_channel_msg)(struct spio_io_channel_iter *iter);
+
+/** Ends a channel traversal, on the thread that started it. */
+typedef void (*spio_channel_for_each_cpl)(struct spio_io_channel_iter *iter, int status);
+
+/*
+ * Library
+ */
+
+/**
+ * Initialise the thread library.
+ *
+ * \param new_thread_fn optional scheduler hook (see spio_new_thread_fn).
+ * \param ctx_size bytes of per-thread context area (spio_thread_get_ctx).
+ * \return 0; -EALREADY if initialised; -ENOMEM.
+ * Call once, from one OS thread, before any other function here.
+ */
+int spio_thread_lib_init(spio_new_thread_fn new_thread_fn, size_t ctx_size);
+
+/**
+ * Tear the library down. Every thread must be destroyed first; leftover
+ * threads and io_devices are reported.
+ */
+void spio_thread_lib_fini(void);
+
+/**
+ * Set how long spio_thread_exit() waits for pollers and channels before it
+ * gives up, reports what was left and marks the thread exited anyway.
+ * Default 5 s.
+ */
+void spio_thread_lib_set_exit_timeout_us(uint64_t timeout_us);
+
+/*
+ * Threads
+ */
+
+/**
+ * Create a thread.
+ *
+ * \param name copied; NULL gives "thread<id>".
+ * \param cpumask cores the thread may run on (copied); NULL means any core.
+ * \return the thread or NULL with errno: EINVAL (library not initialised,
+ *         empty cpumask), ENOMEM, or the new_thread_fn's error.
+ * Any OS thread.
+ */
+struct spio_thread *spio_thread_create(const char *name, const struct spio_cpuset *cpumask);
+
+/**
+ * Start a graceful exit of `thread`: it keeps running messages and pollers
+ * until every poller is unregistered, every channel it holds is released and
+ * its message queue is empty; then it is exited (spio_thread_is_exited). If
+ * that takes longer than the exit timeout, what is left is reported and the
+ * thread exits anyway (its pollers and channels are then reclaimed by
+ * spio_thread_destroy). On the thread itself. Returns 0 or -EINVAL.
+ */
+int spio_thread_exit(struct spio_thread *thread);
+
+/** True once an exiting thread has finished. Any OS thread. */
+bool spio_thread_is_exited(struct spio_thread *thread);
+
+/** True while the thread has not started to exit. Any OS thread. */
+bool spio_thread_is_running(struct spio_thread *thread);
+
+/**
+ * Free an exited thread. Must not be polled or current anywhere. Messages
+ * that raced in after the exit are dropped (reported). Any OS thread.
+ */
+void spio_thread_destroy(struct spio_thread *thread);
+
+/**
+ * Run one iteration of a thread: up to `max_msgs` messages (0: a default
+ * batch), every active poller, and the timed pollers that are due.
+ *
+ * \param now the current spio_get_ticks(), or 0 to read it.
+ * \return SPIO_POLLER_BUSY (1) if anything did work, SPIO_POLLER_IDLE (0),
+ *         or -EINVAL for NULL / a destroyed thread.
+ * The thread is current for the duration; the previous current thread is
+ * restored after.
+ */
+int spio_thread_poll(struct spio_thread *thread, uint32_t max_msgs, uint64_t now);
+
+/** The spio_thread the calling OS thread is running, or NULL. */
+struct spio_thread *spio_get_thread(void);
+
+/** Make `thread` current on the calling OS thread (NULL clears). */
+void spio_set_thread(struct spio_thread *thread);
+
+/**
+ * Scoped switch (the CurrentThreadGuard): make `thread` current and return
+ * the previous one, which spio_thread_leave() restores.
+ *
+ *     struct spio_thread *prev = spio_thread_enter(t);
+ *     ... act as t ...
+ *     spio_thread_leave(prev);
+ */
+struct spio_thread *spio_thread_enter(struct spio_thread *thread);
+
+/** Restore the thread returned by spio_thread_enter(). */
+void spio_thread_leave(struct spio_thread *prev);
+
+/** The per-thread context area (ctx_size bytes from lib_init), or NULL if 0. */
+void *spio_thread_get_ctx(struct spio_thread *thread);
+
+/** The thread whose context area is `ctx`. */
+struct spio_thread *spio_thread_get_from_ctx(void *ctx);
+
+/** The thread's cpumask (all cores if created with NULL). */
+const struct spio_cpuset *spio_thread_get_cpumask(const struct spio_thread *thread);
+
+/** Unique id (>= 1, never reused in a process). */
+uint64_t spio_thread_get_id(const struct spio_thread *thread);
+
+/** The thread's name. */
+const char *spio_thread_get_name(const struct spio_thread *thread);
+
+/** Find a live thread by id; NULL if none. Any OS thread. */
+struct spio_thread *spio_thread_get_by_id(uint64_t id);
+
+/** Number of threads created and not yet destroyed. */
+uint32_t spio_thread_get_count(void);
+
+/**
+ * Run `fn(ctx)` on every thread, one after another, then `cpl(ctx)` on the
+ * calling thread. On a spio thread. Returns 0, -EINVAL or -ENOMEM.
+ */
+int spio_for_each_thread(spio_msg_fn fn, void *ctx, spio_msg_fn cpl);
+
+/*
+ * Messages
+ */
+
+/**
+ * Queue `fn(ctx)` to run on `thread`. From any OS thread, spio thread or not.
+ * Lock-free, no allocation (message objects come from a mempool with
+ * per-OS-thread caches). Messages from one sender run in the order sent.
+ *
+ * \return 0; -EINVAL (NULL thread or fn); -EIO if the thread has exited;
+ *         -ENOMEM if the message pool is exhausted (retry later).
+ */
+int spio_thread_send_msg(const struct spio_thread *thread, spio_msg_fn fn, void *ctx);
+
+/*
+ * Statistics
+ */
+
+struct spio_thread_stats {
+	uint64_t busy_tsc; /**< ticks spent in polls that did work */
+	uint64_t idle_tsc; /**< ticks spent in polls that did nothing */
+};
+
+/** Stats of `thread` (NULL: the current one). Returns 0 or -EINVAL. */
+int spio_thread_get_stats(struct spio_thread *thread, struct spio_thread_stats *stats);
+
+/** Tick count at the end of the thread's last poll. */
+uint64_t spio_thread_get_last_tsc(struct spio_thread *thread);
+
+/** True if the thread has registered, unpaused active (period 0) pollers. */
+bool spio_thread_has_active_pollers(struct spio_thread *thread);
+
+/** True if the thread has any poller (active, timed or paused). */
+bool spio_thread_has_pollers(struct spio_thread *thread);
+
+/**
+ * Tick at which the earliest timed poller is due, or 0 if there is none.
+ */
+uint64_t spio_thread_next_poller_expiration(struct spio_thread *thread);
+
+/*
+ * Pollers. All poller functions run on the poller's thread.
+ */
+
+/**
+ * Register `fn(arg)` to run on the current thread: every poll if `period_us`
+ * is 0 (active poller), else about every `period_us` microseconds (timed).
+ * \return the poller, or NULL with errno EINVAL (no current thread, NULL fn)
+ *         or ENOMEM.
+ */
+struct spio_poller *spio_poller_register(spio_poller_fn fn, void *arg, uint64_t period_us);
+
+/** As spio_poller_register(), with a name for statistics and messages (copied). */
+struct spio_poller *spio_poller_register_named(spio_poller_fn fn, void *arg, uint64_t period_us,
+					       const char *name);
+
+/**
+ * Unregister and free a poller, and set *poller to NULL. Legal from inside
+ * the poller's own callback (it is freed when the callback returns). NULL or
+ * *NULL is ignored.
+ */
+void spio_poller_unregister(struct spio_poller **poller);
+
+/** Stop running a poller until resumed; legal from its own callback. */
+void spio_poller_pause(struct spio_poller *poller);
+
+/** Resume a paused poller; a timed one is next due one period from now. */
+void spio_poller_resume(struct spio_poller *poller);
+
+/** The poller's name. */
+const char *spio_poller_get_name(const struct spio_poller *poller);
+
+/*
+ * io_devices and io_channels
+ */
+
+/**
+ * Register `io_device` (any unique pointer) as a device with per-thread
+ * channels of `ctx_size` bytes of context.
+ *
+ * \return 0; -EINVAL (NULL device or callbacks); -EEXIST if already
+ *         registered; -ENOMEM. Any thread.
+ */
+int spio_io_device_register(void *io_device, spio_io_channel_create_cb create_cb,
+			    spio_io_channel_destroy_cb destroy_cb, uint32_t ctx_size,
+			    const char *name);
+
+/**
+ * Unregister a device. No new channels can be got; `unregister_cb` (optional)
+ * runs on the calling thread once every existing channel has been released
+ * and traversals have finished. On a spio thread.
+ * \return 0, -EINVAL (not on a spio thread) or -ENOENT (not registered).
+ */
+int spio_io_device_unregister(void *io_device, spio_io_device_unregister_cb unregister_cb);
+
+/**
+ * The current thread's channel to `io_device`, created on first use
+ * (create_cb runs now) and reference-counted after. On a spio thread.
+ * \return the channel, or NULL with errno ENODEV (not registered or being
+ *         unregistered), EINVAL (no current thread), ENOMEM, or create_cb's error.
+ */
+struct spio_io_channel *spio_get_io_channel(void *io_device);
+
+/**
+ * Drop a reference. The last one destroys the channel from a message, after
+ * the current callback returns, so a callback may put its own channel. On the
+ * channel's thread.
+ */
+void spio_put_io_channel(struct spio_io_channel *ch);
+
+/** The channel's context area. */
+void *spio_io_channel_get_ctx(struct spio_io_channel *ch);
+
+/** The channel whose context area is `ctx`. */
+struct spio_io_channel *spio_io_channel_from_ctx(void *ctx);
+
+/** The thread the channel belongs to. */
+struct spio_thread *spio_io_channel_get_thread(struct spio_io_channel *ch);
+
+/** The device the channel belongs to. */
+void *spio_io_channel_get_io_device(struct spio_io_channel *ch);
+
+/**
+ * Visit every channel of `io_device`, each on its own thread, one after
+ * another; each visit must call spio_for_each_channel_continue(). Then
+ * `cpl(iter, status)` runs on the calling thread. Channels created during
+ * the traversal may or may not be visited. On a spio thread.
+ * \return 0, -EINVAL, -ENODEV or -ENOMEM (cpl is then not called).
+ */
+int spio_for_each_channel(void *io_device, spio_channel_msg fn, void *ctx,
+			  spio_channel_for_each_cpl cpl);
+
+/**
+ * Finish the visit of the current channel: 0 moves on, anything else stops
+ * the traversal and is handed to cpl.
+ */
+void spio_for_each_channel_continue(struct spio_io_channel_iter *iter, int status);
+
+/** The traversed device. */
+void *spio_io_channel_iter_get_io_device(struct spio_io_channel_iter *iter);
+
+/** The channel being visited. */
+struct spio_io_channel *spio_io_channel_iter_get_channel(struct spio_io_channel_iter *iter);
+
+/** The ctx given to spio_for_each_channel(). */
+void *spio_io_channel_iter_get_ctx(struct spio_io_channel_iter *iter);
+
+/*
+ * Integration with other event loops (interrupt hook)
+ */
+
+/**
+ * A file descriptor that becomes readable when `thread` has messages or a
+ * timed poller is due: an epoll set holding the thread's message eventfd and
+ * a timerfd for its earliest timed poller, so a program can sleep in
+ * poll/epoll instead of spinning. Created on first call; owned by the thread
+ * (closed by spio_thread_destroy).
+ *
+ * Protocol, on the OS thread that polls `thread`:
+ *
+ *     if (spio_thread_sleep_begin(t)) {   // no work pending: safe to sleep
+ *             poll(&(struct pollfd){fd, POLLIN}, 1, -1);
+ *     }
+ *     spio_thread_sleep_end(t);           // drains the fd
+ *     spio_thread_poll(t, 0, 0);
+ *
+ * Senders write the eventfd only while the thread is between sleep_begin and
+ * sleep_end, so a busy thread costs no system call per message.
+ *
+ * \return the fd, or -errno.
+ */
+int spio_thread_get_interrupt_fd(struct spio_thread *thread);
+
+/**
+ * Announce that the polling OS thread is about to sleep on the interrupt fd.
+ * Arms the timerfd for the next timed poller. Returns false if messages are
+ * already pending (then do not sleep). Call spio_thread_sleep_end() either way.
+ */
+bool spio_thread_sleep_begin(struct spio_thread *thread);
+
+/** End a sleep begun by spio_thread_sleep_begin(); drains the wake-up fds. */
+void spio_thread_sleep_end(struct spio_thread *thread);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SPIO_THREAD_H */

@@ -1,0 +1,113 @@
+/* Private state of the thread runtime, shared by the files of lib/thread. */
+#ifndef SPIO_THREAD_INTERNAL_H
+#define SPIO_THREAD_INTERNAL_H
+
+#include <pthread.h>
+#include <sys/queue.h>
+
+#include "mpsc_queue.h"
+#include "spio/thread.h"
+
+enum thread_state {
+	THREAD_RUNNING = 0,
+	THREAD_EXITING,
+	THREAD_EXITED,
+};
+
+enum poller_state {
+	POLLER_RUNNING = 0,
+	POLLER_PAUSING, /* paused from inside a poll; moved at next visit */
+	POLLER_PAUSED,
+	POLLER_UNREGISTERED, /* freed at next visit */
+};
+
+struct spio_poller {
+	TAILQ_ENTRY(spio_poller) link; /* active or paused list */
+	struct spio_thread *thread;
+	spio_poller_fn fn;
+	void *arg;
+	uint64_t period_ticks; /* 0: active */
+	uint64_t next_run;     /* timed: deadline in ticks */
+	uint32_t heap_index;   /* timed: position in the heap, UINT32_MAX if out */
+	enum poller_state state;
+	uint64_t run_count;
+	uint64_t busy_count;
+	char name[64];
+};
+
+TAILQ_HEAD(poller_list, spio_poller);
+
+struct thread_msg {
+	struct mpsc_node node;
+	spio_msg_fn fn;
+	void *ctx;
+};
+
+struct spio_io_channel {
+	TAILQ_ENTRY(spio_io_channel) link;
+	struct spio_thread *thread;
+	struct io_device *dev;
+	uint32_t ref;
+	bool destroy_pending;
+	/* ctx area follows, cache-line aligned */
+};
+
+TAILQ_HEAD(channel_list, spio_io_channel);
+
+struct thread_interrupt {
+	int epfd;
+	int evfd;
+	int tfd;
+	uint64_t armed_deadline; /* tick the timerfd is armed for, 0 = disarmed */
+};
+
+struct spio_thread {
+	/* Hot, written by producers: keep apart from owner-only fields. */
+	struct mpsc_queue msgs;
+	int sleeping __attribute__((aligned(64))); /* between sleep_begin and sleep_end */
+	int state;
+
+	/* Owner-only after creation. */
+	uint64_t id __attribute__((aligned(64)));
+	char name[64];
+	struct spio_cpuset cpumask;
+	struct poller_list active_pollers;
+	struct poller_list paused_pollers;
+	struct spio_poller **timers; /* binary min-heap on next_run */
+	uint32_t timer_count;
+	uint32_t timer_cap;
+	uint32_t poller_count; /* registered, not unregistered */
+	struct spio_poller *running_poller;
+	struct channel_list channels; /* modified under g_devlist_lock */
+	uint32_t channel_count;
+	uint64_t exit_start_tsc;
+	struct spio_thread_stats stats;
+	uint64_t last_tsc;
+	struct thread_interrupt *intr;
+	TAILQ_ENTRY(spio_thread) link; /* g_threads */
+	uint8_t ctx[] __attribute__((aligned(64)));
+};
+
+/* thread.c */
+extern pthread_mutex_t g_threads_lock;
+TAILQ_HEAD(thread_list, spio_thread);
+extern struct thread_list g_threads;
+bool thread_lib_initialized(void);
+
+/* poller.c */
+int poller_run_active(struct spio_thread *t);
+int poller_run_timed(struct spio_thread *t, uint64_t now);
+void poller_free_all(struct spio_thread *t);
+void poller_report(struct spio_thread *t);
+
+/* io_channel.c */
+extern pthread_mutex_t g_devlist_lock;
+void io_channel_report(struct spio_thread *t);
+void io_channel_free_all(struct spio_thread *t);
+void io_device_report_leftovers(void);
+
+/* interrupt.c */
+void interrupt_wake(struct spio_thread *t);
+void interrupt_free(struct spio_thread *t);
+
+#endif

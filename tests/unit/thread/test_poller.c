@@ -1,0 +1,211 @@
+/* Pollers: active, timed (accuracy, heap order), pause/resume/unregister
+ * from inside callbacks, busy/idle reporting. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdlib.h>
+
+#include "spio/env.h"
+#include "spio/thread.h"
+
+static struct spio_thread *g_t;
+
+static void setup(void)
+{
+	cr_assert_eq(spio_thread_lib_init(NULL, 0), 0);
+	g_t = spio_thread_create("pollers", NULL);
+	spio_set_thread(g_t);
+}
+
+static void teardown(void)
+{
+	spio_thread_exit(g_t);
+	for (int i = 0; i < 1000 && !spio_thread_is_exited(g_t); i++) {
+		spio_thread_poll(g_t, 0, 0);
+	}
+	cr_assert(spio_thread_is_exited(g_t), "pollers left registered");
+	spio_set_thread(NULL);
+	spio_thread_destroy(g_t);
+	spio_thread_lib_fini();
+}
+
+TestSuite(poller, .init = setup, .fini = teardown);
+
+static void poll_n(int n)
+{
+	for (int i = 0; i < n; i++) {
+		spio_thread_poll(g_t, 0, 0);
+	}
+}
+
+struct counter {
+	int runs;
+	int ret;
+	struct spio_poller *self;
+	int unregister_at;
+	int pause_at;
+};
+
+static int count_poller(void *arg)
+{
+	struct counter *c = arg;
+	c->runs++;
+	if (c->unregister_at && c->runs == c->unregister_at) {
+		spio_poller_unregister(&c->self);
+	}
+	if (c->pause_at && c->runs == c->pause_at) {
+		spio_poller_pause(c->self);
+	}
+	return c->ret;
+}
+
+Test(poller, bad_arguments)
+{
+	errno = 0;
+	cr_assert_null(spio_poller_register(NULL, NULL, 0));
+	cr_assert_eq(errno, EINVAL);
+	spio_set_thread(NULL);
+	struct counter c = {0};
+	cr_assert_null(spio_poller_register(count_poller, &c, 0), "no current thread");
+	spio_set_thread(g_t);
+	spio_poller_unregister(NULL);
+	struct spio_poller *none = NULL;
+	spio_poller_unregister(&none);
+	spio_poller_pause(NULL);
+	spio_poller_resume(NULL);
+}
+
+Test(poller, active_runs_every_poll_and_reports_busy)
+{
+	struct counter idle = {0}, busy = {.ret = SPIO_POLLER_BUSY};
+	idle.self = spio_poller_register_named(count_poller, &idle, 0, "idle-one");
+	cr_assert_str_eq(spio_poller_get_name(idle.self), "idle-one");
+	cr_assert(spio_thread_has_active_pollers(g_t));
+	cr_assert_eq(spio_thread_poll(g_t, 0, 0), SPIO_POLLER_IDLE);
+	busy.self = spio_poller_register(count_poller, &busy, 0);
+	cr_assert_eq(spio_thread_poll(g_t, 0, 0), SPIO_POLLER_BUSY);
+	poll_n(8);
+	cr_assert_eq(idle.runs, 10);
+	cr_assert_eq(busy.runs, 9);
+	spio_poller_unregister(&idle.self);
+	spio_poller_unregister(&busy.self);
+	cr_assert_not(spio_thread_has_pollers(g_t));
+}
+
+Test(poller, unregister_self_inside_callback)
+{
+	struct counter c = {.unregister_at = 3};
+	c.self = spio_poller_register(count_poller, &c, 0);
+	poll_n(10);
+	cr_assert_eq(c.runs, 3, "ran %d times after unregistering itself at 3", c.runs);
+	cr_assert_null(c.self);
+
+	struct counter tc = {.unregister_at = 2};
+	tc.self = spio_poller_register(count_poller, &tc, 1);
+	uint64_t end = spio_get_ticks() + spio_get_ticks_hz() / 20;
+	while (spio_get_ticks() < end) {
+		spio_thread_poll(g_t, 0, 0);
+	}
+	cr_assert_eq(tc.runs, 2, "timed poller ran %d times after unregistering at 2", tc.runs);
+}
+
+Test(poller, pause_self_then_resume)
+{
+	struct counter c = {.pause_at = 2};
+	c.self = spio_poller_register(count_poller, &c, 0);
+	poll_n(10);
+	cr_assert_eq(c.runs, 2, "paused itself at 2, ran %d", c.runs);
+	cr_assert_not(spio_thread_has_active_pollers(g_t));
+	cr_assert(spio_thread_has_pollers(g_t), "a paused poller is still registered");
+	c.pause_at = 0;
+	spio_poller_resume(c.self);
+	poll_n(5);
+	cr_assert_eq(c.runs, 7);
+	spio_poller_pause(c.self);
+	spio_poller_pause(c.self); /* twice is harmless */
+	poll_n(5);
+	cr_assert_eq(c.runs, 7);
+	spio_poller_unregister(&c.self); /* unregister while paused */
+}
+
+/* One poller unregisters another that comes after it in the same walk. */
+static struct counter g_victim;
+static int killer(void *arg)
+{
+	spio_poller_unregister(&g_victim.self);
+	return SPIO_POLLER_BUSY;
+}
+
+Test(poller, unregister_other_during_walk)
+{
+	struct spio_poller *k = spio_poller_register(killer, NULL, 0);
+	g_victim = (struct counter){0};
+	g_victim.self = spio_poller_register(count_poller, &g_victim, 0);
+	poll_n(5);
+	cr_assert_eq(g_victim.runs, 0, "victim ran %d times after being unregistered",
+		     g_victim.runs);
+	spio_poller_unregister(&k);
+}
+
+Test(poller, timed_1ms_fires_about_100_times_in_100ms)
+{
+	struct counter c = {0};
+	c.self = spio_poller_register(count_poller, &c, 1000);
+	cr_assert_not(spio_thread_has_active_pollers(g_t));
+	cr_assert_gt(spio_thread_next_poller_expiration(g_t), 0);
+	uint64_t end = spio_get_ticks() + spio_get_ticks_hz() / 10;
+	while (spio_get_ticks() < end) {
+		spio_thread_poll(g_t, 0, 0);
+	}
+	cr_assert(c.runs >= 85 && c.runs <= 115, "1 ms poller fired %d times in 100 ms", c.runs);
+	spio_poller_unregister(&c.self);
+}
+
+/* Many timed pollers with different periods fire in deadline order and each
+ * at its own rate (checks the heap, not just the top). */
+Test(poller, many_timed_pollers_keep_their_rates)
+{
+	enum { N = 100 };
+	struct counter c[N] = {0};
+	for (int i = 0; i < N; i++) {
+		/* periods 2..11 ms */
+		c[i].self =
+		    spio_poller_register(count_poller, &c[i], 2000 + (uint64_t)(i % 10) * 1000);
+	}
+	uint64_t end = spio_get_ticks() + spio_get_ticks_hz() / 5; /* 200 ms */
+	while (spio_get_ticks() < end) {
+		spio_thread_poll(g_t, 0, 0);
+	}
+	for (int i = 0; i < N; i++) {
+		int expect = 200 / (2 + i % 10);
+		cr_assert(c[i].runs >= expect * 7 / 10 && c[i].runs <= expect + 2,
+			  "poller %d (period %d ms) ran %d times, expected ~%d", i, 2 + i % 10,
+			  c[i].runs, expect);
+	}
+	/* Remove from the middle of the heap, then the rest. */
+	for (int i = N / 2; i < N; i++) {
+		spio_poller_unregister(&c[i].self);
+	}
+	for (int i = 0; i < N / 2; i++) {
+		spio_poller_unregister(&c[i].self);
+	}
+	cr_assert_eq(spio_thread_next_poller_expiration(g_t), 0);
+}
+
+Test(poller, paused_timed_poller_resumes_with_fresh_deadline)
+{
+	struct counter c = {0};
+	c.self = spio_poller_register(count_poller, &c, 5000);
+	spio_poller_pause(c.self);
+	uint64_t end = spio_get_ticks() + spio_get_ticks_hz() / 50; /* 20 ms */
+	while (spio_get_ticks() < end) {
+		spio_thread_poll(g_t, 0, 0);
+	}
+	cr_assert_eq(c.runs, 0, "paused timed poller ran");
+	spio_poller_resume(c.self);
+	end = spio_get_ticks() + spio_get_ticks_hz() / 50;
+	while (spio_get_ticks() < end) {
+		spio_thread_poll(g_t, 0, 0);
+	}
+	cr_assert(c.runs >= 2 && c.runs <= 5, "resumed 5 ms poller ran %d times in 20 ms", c.runs);
+	spio_poller_unregister(&c.self);
+}
