@@ -111,9 +111,12 @@ static void *buddy_alloc(unsigned order)
 		if (take_free_slot(&slot) != 0) {
 			return NULL;
 		}
-		g_region.buddy_map[slot] = calloc(DMA_BLOCKS_PER_SLOT, 1);
+		/* A slot that was a buddy slot before keeps its (all-zero) map. */
 		if (g_region.buddy_map[slot] == NULL) {
-			return NULL;
+			g_region.buddy_map[slot] = calloc(DMA_BLOCKS_PER_SLOT, 1);
+			if (g_region.buddy_map[slot] == NULL) {
+				return NULL;
+			}
 		}
 		g_region.state[slot] = DMA_SLOT_BUDDY;
 		g_region.buddy_map[slot][0] = BLK_FREE(DMA_MAX_ORDER);
@@ -153,9 +156,9 @@ static void buddy_free(size_t slot, size_t idx, unsigned order)
 		order++;
 	}
 	if (order == DMA_MAX_ORDER) {
-		/* The whole slot is free again: keep it mapped for reuse. */
-		free(map);
-		g_region.buddy_map[slot] = NULL;
+		/* The whole slot is free again: keep it mapped, and keep its map
+		 * (every entry is zero again) for the next buddy use. */
+		map[0] = 0;
 		g_region.state[slot] = DMA_SLOT_FREE;
 		return;
 	}
@@ -193,6 +196,10 @@ static void *large_alloc(size_t n)
 		if (rc != 0) {
 			/* Out of memory: mapping more elsewhere will not help. */
 			return NULL;
+		}
+		for (i = start; i < start + n; i++) {
+			free(g_region.buddy_map[i]); /* cached map of a former buddy slot */
+			g_region.buddy_map[i] = NULL;
 		}
 		g_region.state[start] = DMA_SLOT_LARGE_HEAD;
 		g_region.run_len[start] = (uint32_t)n;

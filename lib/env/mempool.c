@@ -1,11 +1,16 @@
 /*
- * Mempool: a shared lock-free ring of free objects plus one private cache per
- * OS thread (DPDK's per-lcore cache, keyed by a small per-thread index here
- * because any OS thread may use a pool).
+ * Mempool: a shared lock-free stack of free objects (obj_stack.h) plus one
+ * private cache per OS thread (DPDK's per-lcore cache, keyed by a small
+ * per-thread index here because any OS thread may use a pool).
  *
  * A cache holds up to 1.5 x cache_size objects before it drains the excess to
- * the ring, and refills cache_size at a time, so a thread that alternates get
- * and put never touches the ring.
+ * the stack, and refills cache_size at a time, so a thread that alternates get
+ * and put never touches shared memory. Each transfer is one CAS.
+ *
+ * Why a stack and not a ring: with a FIFO ring, a consumer finds "empty" at a
+ * slot that a preempted producer has claimed but not filled, so get could fail
+ * on a nearly full pool. The stack never makes anyone wait or see a false
+ * "empty", and LIFO hands out cache-warm objects first.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -19,7 +24,7 @@
 #include "spio/dma.h"
 #include "spio/env.h"
 #include "spio/log.h"
-#include "spio/ring.h"
+#include "obj_stack.h"
 #include "spio/util.h"
 
 struct mempool_cache {
@@ -30,7 +35,7 @@ struct mempool_cache {
 
 struct spio_mempool {
 	char name[64];
-	struct spio_ring *ring;
+	struct obj_stack free_objs;
 	uint8_t *mem;
 	size_t mem_len;
 	enum spio_mempool_mem mem_kind;
@@ -48,7 +53,9 @@ struct spio_mempool {
  * The next thread to take that index inherits the caches (and their objects).
  */
 static uint64_t g_index_used[SPIO_MEMPOOL_MAX_THREAD_CACHES / 64];
-static __thread int tls_index = -2; /* -2: not asked yet, -1: none free */
+/* initial-exec: one %fs-relative load, no __tls_get_addr call per access. */
+static __thread int tls_index __attribute__((tls_model("initial-exec"))) = -2;
+/* -2: not asked yet, -1: none free */
 static pthread_key_t g_index_key;
 static pthread_once_t g_index_key_once = PTHREAD_ONCE_INIT;
 
@@ -165,12 +172,8 @@ struct spio_mempool *spio_mempool_create(const char *name, size_t count, size_t 
 		return NULL;
 	}
 	mp->mem_len = mp->stride * count;
-	/* Twice the objects: a slot a preempted consumer has claimed but not yet
-	 * released can never make a put find the ring full. */
-	mp->ring = spio_ring_create(count * 2, SPIO_RING_MP | SPIO_RING_MC);
 	mp->mem = alloc_backing(mp->mem_len, mem);
-	if (mp->ring == NULL || mp->mem == NULL) {
-		spio_ring_free(mp->ring);
+	if (mp->mem == NULL || obj_stack_init(&mp->free_objs, (uint32_t)count) != 0) {
 		free_backing(mp->mem, mp->mem_len, mem);
 		free(mp);
 		errno = ENOMEM;
@@ -178,11 +181,14 @@ struct spio_mempool *spio_mempool_create(const char *name, size_t count, size_t 
 	}
 
 	for (size_t i = 0; i < count; i++) {
-		void *obj = mp->mem + i * mp->stride;
 		if (obj_init) {
-			obj_init(mp, obj_init_arg, obj, (unsigned)i);
+			obj_init(mp, obj_init_arg, mp->mem + i * mp->stride, (unsigned)i);
 		}
-		spio_ring_enqueue(mp->ring, obj);
+	}
+	/* Highest index at the bottom: objects come out in address order. */
+	for (size_t i = count; i > 0; i--) {
+		uint32_t idx = (uint32_t)(i - 1);
+		obj_stack_push(&mp->free_objs, &idx, 1);
 	}
 	return mp;
 }
@@ -202,7 +208,7 @@ void spio_mempool_free(struct spio_mempool *mp)
 	for (size_t i = 0; i < SPIO_COUNTOF(mp->caches); i++) {
 		free(mp->caches[i]);
 	}
-	spio_ring_free(mp->ring);
+	obj_stack_fini(&mp->free_objs);
 	free_backing(mp->mem, mp->mem_len, mp->mem_kind);
 	free(mp);
 }
@@ -214,24 +220,51 @@ static inline bool owns(const struct spio_mempool *mp, const void *obj)
 	return p >= mp->mem && p < mp->mem + mp->mem_len && (size_t)(p - mp->mem) % mp->stride == 0;
 }
 
-/* The ring always has room for every object, so this loop ends at once; it
- * exists only for the theoretical case of count x 2 stalled consumers. */
-static void ring_put_all(struct spio_ring *ring, void **objs, size_t n)
-{
-	size_t done = 0;
+#define XFER_CHUNK 64
 
-	while (done < n) {
-		done += spio_ring_enqueue_burst(ring, objs + done, n - done);
+/* Objects to the shared stack, one CAS per chunk. */
+static void shared_put(struct spio_mempool *mp, void *const *objs, size_t n)
+{
+	uint32_t idx[XFER_CHUNK];
+
+	while (n) {
+		size_t k = SPIO_MIN(n, (size_t)XFER_CHUNK);
+		for (size_t i = 0; i < k; i++) {
+			idx[i] = (uint32_t)((size_t)((uint8_t *)objs[i] - mp->mem) / mp->stride);
+		}
+		obj_stack_push(&mp->free_objs, idx, k);
+		objs += k;
+		n -= k;
 	}
 }
 
-/* All `n` from the ring or none. */
-static int ring_get_exact(struct spio_ring *ring, void **objs, size_t n)
+/* Up to `n` objects from the shared stack. */
+static size_t shared_get(struct spio_mempool *mp, void **objs, size_t n)
 {
-	size_t got = spio_ring_dequeue_burst(ring, objs, n);
+	uint32_t idx[XFER_CHUNK];
+	size_t got = 0;
+
+	while (got < n) {
+		size_t k =
+		    obj_stack_pop(&mp->free_objs, idx, SPIO_MIN(n - got, (size_t)XFER_CHUNK));
+		if (k == 0) {
+			break;
+		}
+		for (size_t i = 0; i < k; i++) {
+			objs[got + i] = mp->mem + (size_t)idx[i] * mp->stride;
+		}
+		got += k;
+	}
+	return got;
+}
+
+/* All `n` from the shared stack or none. */
+static int shared_get_exact(struct spio_mempool *mp, void **objs, size_t n)
+{
+	size_t got = shared_get(mp, objs, n);
 
 	if (got < n) {
-		ring_put_all(ring, objs, got);
+		shared_put(mp, objs, got);
 		return -ENOMEM;
 	}
 	return 0;
@@ -249,12 +282,12 @@ int spio_mempool_get_bulk(struct spio_mempool *mp, void **objs, size_t n)
 	}
 	c = thread_cache(mp);
 	if (c == NULL || n > mp->cache_size) {
-		return ring_get_exact(mp->ring, objs, n);
+		return shared_get_exact(mp, objs, n);
 	}
 	if (c->len < n) {
 		/* Refill to cache_size + what the caller needs, or just the need. */
 		size_t want = mp->cache_size + n - c->len;
-		size_t got = spio_ring_dequeue_burst(mp->ring, &c->objs[c->len], want);
+		size_t got = shared_get(mp, &c->objs[c->len], want);
 		__atomic_store_n(&c->len, c->len + (uint32_t)got, __ATOMIC_RELAXED);
 		if (c->len < n) {
 			return -ENOMEM;
@@ -293,7 +326,7 @@ void spio_mempool_put_bulk(struct spio_mempool *mp, void **objs, size_t n)
 #endif
 	c = thread_cache(mp);
 	if (c == NULL || n > mp->cache_size) {
-		ring_put_all(mp->ring, objs, n);
+		shared_put(mp, objs, n);
 		return;
 	}
 	memcpy(&c->objs[c->len], objs, n * sizeof(void *));
@@ -301,7 +334,7 @@ void spio_mempool_put_bulk(struct spio_mempool *mp, void **objs, size_t n)
 	if (len >= mp->flush_threshold) {
 		/* Drain the oldest excess, keep cache_size warm objects. */
 		uint32_t excess = len - mp->cache_size;
-		ring_put_all(mp->ring, c->objs, excess);
+		shared_put(mp, c->objs, excess);
 		memmove(c->objs, &c->objs[excess], mp->cache_size * sizeof(void *));
 		len = mp->cache_size;
 	}
@@ -320,7 +353,7 @@ void spio_mempool_cache_flush(struct spio_mempool *mp)
 	if (mp == NULL || (c = thread_cache(mp)) == NULL || c->len == 0) {
 		return;
 	}
-	ring_put_all(mp->ring, c->objs, c->len);
+	shared_put(mp, c->objs, c->len);
 	__atomic_store_n(&c->len, 0, __ATOMIC_RELAXED);
 }
 
@@ -331,7 +364,7 @@ size_t spio_mempool_count(const struct spio_mempool *mp)
 	if (mp == NULL) {
 		return 0;
 	}
-	n = spio_ring_count(mp->ring);
+	n = obj_stack_len(&mp->free_objs);
 	for (size_t i = 0; i < SPIO_COUNTOF(mp->caches); i++) {
 		struct mempool_cache *c = __atomic_load_n(&mp->caches[i], __ATOMIC_ACQUIRE);
 		if (c) {

@@ -30,7 +30,8 @@ static uint64_t g_next_id = 1;
 static uint32_t g_thread_count;
 static uint64_t g_exit_timeout_us = EXIT_TIMEOUT_US_DEFAULT;
 
-static __thread struct spio_thread *tls_thread;
+/* initial-exec: a single %fs-relative load on every poll and message. */
+static __thread struct spio_thread *tls_thread __attribute__((tls_model("initial-exec")));
 
 bool thread_lib_initialized(void)
 {
