@@ -3,7 +3,7 @@
 # Safe to run repeatedly; does nothing when everything is present.
 set -euo pipefail
 
-required=(cmake gcc make pkg-config clang-format liburing-dev libjansson-dev libck-dev
+required=(cmake gcc make pkg-config clang-format liburing-dev libjansson-dev
 	  libisal-dev uuid-dev libfuse3-dev libcriterion-dev)
 # Used by benchmarks and interop tests when present; their absence only skips those.
 optional=(fio)

@@ -303,7 +303,7 @@ int spio_mempool_get_bulk(struct spio_mempool *mp, void **objs, size_t n)
 
 void *spio_mempool_get(struct spio_mempool *mp)
 {
-	void *obj;
+	void *obj = NULL;
 
 	return spio_mempool_get_bulk(mp, &obj, 1) == 0 ? obj : NULL;
 }
