@@ -17,6 +17,8 @@ SPIO_LOG_REGISTER_COMPONENT(thread)
 #define MSG_POOL_SIZE (256 * 1024 - 1)
 #define MSG_CACHE_SIZE 256
 #define MSG_BATCH_DEFAULT 32
+/* Per-thread backlog; a sender that finds it full gets -ENOMEM (retry). */
+#define MSG_RING_SIZE (32 * 1024)
 #define EXIT_TIMEOUT_US_DEFAULT (5ULL * 1000 * 1000)
 
 pthread_mutex_t g_threads_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -100,7 +102,12 @@ struct spio_thread *spio_thread_create(const char *name, const struct spio_cpuse
 		return NULL;
 	}
 	memset(t, 0, size);
-	mpsc_init(&t->msgs);
+	t->msgs = spio_ring_create(MSG_RING_SIZE, SPIO_RING_MP);
+	if (t->msgs == NULL) {
+		free(t);
+		errno = ENOMEM;
+		return NULL;
+	}
 	TAILQ_INIT(&t->active_pollers);
 	TAILQ_INIT(&t->paused_pollers);
 	TAILQ_INIT(&t->channels);
@@ -163,11 +170,11 @@ bool spio_thread_is_running(struct spio_thread *thread)
 
 static void drop_pending_msgs(struct spio_thread *t)
 {
-	struct mpsc_node *n;
+	void *m;
 	unsigned dropped = 0;
 
-	while ((n = mpsc_pop(&t->msgs)) != NULL) {
-		spio_mempool_put(g_msg_pool, SPIO_CONTAINEROF(n, struct thread_msg, node));
+	while ((m = spio_ring_dequeue(t->msgs)) != NULL) {
+		spio_mempool_put(g_msg_pool, m);
 		dropped++;
 	}
 	if (dropped) {
@@ -198,6 +205,7 @@ void spio_thread_destroy(struct spio_thread *thread)
 	io_channel_free_all(thread);
 	interrupt_free(thread);
 	free(thread->timers);
+	spio_ring_free(thread->msgs);
 	SPIO_DEBUGLOG(thread, "destroyed thread %s\n", thread->name);
 	free(thread);
 }
@@ -292,10 +300,14 @@ int spio_thread_send_msg(const struct spio_thread *thread, spio_msg_fn fn, void 
 	}
 	m->fn = fn;
 	m->ctx = ctx;
-	mpsc_push(&t->msgs, &m->node);
+	if (spio_unlikely(spio_ring_enqueue(t->msgs, m) != 0)) {
+		spio_mempool_put(g_msg_pool, m);
+		return -ENOMEM;
+	}
 
 	/* Dekker with sleep_begin, all accesses sequentially consistent (the
-	 * push's exchange, this load; its store, its load of the queue head):
+	 * ring's position CAS and this load; its store and its load of the ring
+	 * position):
 	 * either we see `sleeping` or the sleeper sees our message. Costs no
 	 * syscall while the thread is awake. */
 	if (spio_unlikely(__atomic_load_n(&t->sleeping, __ATOMIC_SEQ_CST))) {
@@ -310,14 +322,16 @@ static uint32_t process_msgs(struct spio_thread *t, uint32_t max)
 	uint32_t done = 0;
 
 	while (done < max) {
-		uint32_t n = 0, want = SPIO_MIN(max - done, (uint32_t)MSG_BATCH_DEFAULT);
-		struct mpsc_node *node;
+		uint32_t want = SPIO_MIN(max - done, (uint32_t)MSG_BATCH_DEFAULT);
+		uint32_t n = (uint32_t)spio_ring_dequeue_burst(t->msgs, (void **)batch, want);
 
-		while (n < want && (node = mpsc_pop(&t->msgs)) != NULL) {
-			batch[n++] = SPIO_CONTAINEROF(node, struct thread_msg, node);
-		}
 		if (n == 0) {
 			break;
+		}
+		/* The messages were written on other cores: start all the misses
+		 * now rather than one per call. */
+		for (uint32_t i = 0; i < n; i++) {
+			__builtin_prefetch(batch[i]);
 		}
 		for (uint32_t i = 0; i < n; i++) {
 			batch[i]->fn(batch[i]->ctx);
@@ -325,13 +339,16 @@ static uint32_t process_msgs(struct spio_thread *t, uint32_t max)
 		/* Return the batch in one call: one cache operation, not n. */
 		spio_mempool_put_bulk(g_msg_pool, (void **)batch, n);
 		done += n;
+		if (n < want) {
+			break;
+		}
 	}
 	return done;
 }
 
 static void check_exit(struct spio_thread *t, uint64_t now)
 {
-	bool quiet = t->poller_count == 0 && t->channel_count == 0 && mpsc_empty(&t->msgs);
+	bool quiet = t->poller_count == 0 && t->channel_count == 0 && spio_ring_count(t->msgs) == 0;
 
 	if (quiet) {
 		__atomic_store_n(&t->state, THREAD_EXITED, __ATOMIC_RELEASE);

@@ -5,7 +5,7 @@
 #include <pthread.h>
 #include <sys/queue.h>
 
-#include "mpsc_queue.h"
+#include "spio/ring.h"
 #include "spio/thread.h"
 
 enum thread_state {
@@ -38,7 +38,6 @@ struct spio_poller {
 TAILQ_HEAD(poller_list, spio_poller);
 
 struct thread_msg {
-	struct mpsc_node node;
 	spio_msg_fn fn;
 	void *ctx;
 };
@@ -62,8 +61,8 @@ struct thread_interrupt {
 };
 
 struct spio_thread {
-	/* Hot, written by producers: keep apart from owner-only fields. */
-	struct mpsc_queue msgs;
+	/* Written by senders: keep apart from owner-only fields. */
+	struct spio_ring *msgs;			   /* MP/SC ring of struct thread_msg pointers */
 	int sleeping __attribute__((aligned(64))); /* between sleep_begin and sleep_end */
 	int state;
 

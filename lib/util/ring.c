@@ -82,12 +82,15 @@ static inline struct ring_slot *claim(struct spio_ring *ring, uint64_t *pos_p, b
 
 		if (dif == 0) {
 			if (!multi) {
-				__atomic_store_n(pos_p, pos + 1, __ATOMIC_RELAXED);
+				__atomic_store_n(pos_p, pos + 1, __ATOMIC_SEQ_CST);
 				*claimed = pos;
 				return slot;
 			}
+			/* Sequentially consistent: a sleeping consumer's wake-up
+			 * handshake (spio_thread_sleep_begin) orders its flag
+			 * against this claim. Same instruction on x86. */
 			if (__atomic_compare_exchange_n(pos_p, &pos, pos + 1, true,
-							__ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+							__ATOMIC_SEQ_CST, __ATOMIC_RELAXED)) {
 				*claimed = pos;
 				return slot;
 			}
@@ -174,8 +177,8 @@ size_t spio_ring_count(const struct spio_ring *ring)
 	if (ring == NULL) {
 		return 0;
 	}
-	uint64_t deq = __atomic_load_n(&ring->deq_pos, __ATOMIC_ACQUIRE);
-	uint64_t enq = __atomic_load_n(&ring->enq_pos, __ATOMIC_ACQUIRE);
+	uint64_t deq = __atomic_load_n(&ring->deq_pos, __ATOMIC_SEQ_CST);
+	uint64_t enq = __atomic_load_n(&ring->enq_pos, __ATOMIC_SEQ_CST);
 
 	/* Loads are not simultaneous: clamp a snapshot that looks impossible. */
 	if (enq < deq) {
