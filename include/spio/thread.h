@@ -199,7 +199,9 @@ int spio_for_each_thread(spio_msg_fn fn, void *ctx, spio_msg_fn cpl);
  * per-OS-thread caches). Messages from one sender run in the order sent.
  *
  * \return 0; -EINVAL (NULL thread or fn); -EIO if the thread has exited;
- *         -ENOMEM if the message pool is exhausted (retry later).
+ *         -ENOMEM if the thread's queue (32 Ki messages) is full or the
+ *         message pool (256 Ki) is exhausted: the receiver is far behind,
+ *         retry later.
  */
 int spio_thread_send_msg(const struct spio_thread *thread, spio_msg_fn fn, void *ctx);
 
