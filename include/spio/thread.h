@@ -214,7 +214,11 @@ struct spio_thread_stats {
 	uint64_t idle_tsc; /**< ticks spent in polls that did nothing */
 };
 
-/** Stats of `thread` (NULL: the current one). Returns 0 or -EINVAL. */
+/**
+ * Stats of `thread` (NULL: the current one). Returns 0 or -EINVAL. Call on
+ * that thread, or while no OS thread polls it (to gather every thread's
+ * stats, use spio_for_each_thread()).
+ */
 int spio_thread_get_stats(struct spio_thread *thread, struct spio_thread_stats *stats);
 
 /** Tick count at the end of the thread's last poll. */
