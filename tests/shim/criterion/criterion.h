@@ -75,6 +75,14 @@ void shim_skip(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 
 #define cr_assert_null(p, ...) SHIM_CHECK((p) == NULL, #p " == NULL", __VA_ARGS__)
 #define cr_assert_not_null(p, ...) SHIM_CHECK((p) != NULL, #p " != NULL", __VA_ARGS__)
 #define cr_assert_str_eq(a, b, ...) SHIM_CHECK(strcmp((a), (b)) == 0, #a " == " #b, __VA_ARGS__)
+#define cr_assert_str_neq(a, b, ...) SHIM_CHECK(strcmp((a), (b)) != 0, #a " != " #b, __VA_ARGS__)
+#define cr_assert_str_empty(a, ...) SHIM_CHECK((a)[0] == '\0', #a " is empty", __VA_ARGS__)
+#define cr_assert_str_not_empty(a, ...) SHIM_CHECK((a)[0] != '\0', #a " is not empty", __VA_ARGS__)
+#define cr_assert_float_eq(a, b, eps, ...)                                                 \
+	SHIM_CHECK(((a) - (b) <= (eps)) && ((b) - (a) <= (eps)), #a " == " #b " +- " #eps, \
+		   __VA_ARGS__)
+#define cr_assert_arr_eq(a, b, size, ...) \
+	SHIM_CHECK(memcmp((a), (b), (size)) == 0, #a " == " #b, __VA_ARGS__)
 #define cr_skip_test(...) shim_skip(" " __VA_ARGS__)
 
 #endif
