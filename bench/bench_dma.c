@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench_util.h"
 #include "spio/dma.h"
 #include "spio/env.h"
 #include "spio/json.h"
@@ -59,29 +60,11 @@ struct bench_case {
 static const char *g_mode = "nohuge";
 static volatile uint64_t g_sink; /* keeps results of timed calls alive */
 
-/* Round to `digits` decimals so the JSON shows no measurement noise digits. */
-static double round_to(double x, int digits)
-{
-	double scale = pow(10, digits);
-
-	return round(x * scale) / scale;
-}
-
-static int file_write_cb(void *ctx, const void *data, size_t size)
-{
-	return fwrite(data, 1, size, ctx) == size ? 0 : -EIO;
-}
-
-static double ticks_to_ns(uint64_t ticks)
-{
-	return (double)ticks * 1e9 / (double)spio_get_ticks_hz();
-}
-
 static void finish(struct result *res, uint64_t ops, uint64_t ticks)
 {
 	res->ops = ops;
-	res->seconds = ticks_to_ns(ticks) / 1e9;
-	res->ns_per_op = ticks_to_ns(ticks) / (double)ops;
+	res->seconds = bench_ticks_to_ns(ticks) / 1e9;
+	res->ns_per_op = bench_ticks_to_ns(ticks) / (double)ops;
 }
 
 /* spio_dma_malloc + spio_dma_free of `size` bytes until the time is up. */
@@ -177,8 +160,8 @@ static int run_alloc_1000x4k_free(uint64_t duration_ticks, struct result *res)
 		return rc;
 	}
 	finish(res, rounds * BATCH_BUFS, alloc_ticks + free_ticks);
-	res->ns_per_alloc = ticks_to_ns(alloc_ticks) / (double)res->ops;
-	res->ns_per_free = ticks_to_ns(free_ticks) / (double)res->ops;
+	res->ns_per_alloc = bench_ticks_to_ns(alloc_ticks) / (double)res->ops;
+	res->ns_per_free = bench_ticks_to_ns(free_ticks) / (double)res->ops;
 	return 0;
 }
 
@@ -226,7 +209,7 @@ static int run_vtophys_4m(uint64_t duration_ticks, struct result *res)
 
 static int print_result(const char *name, const struct result *r)
 {
-	struct spio_json_write_ctx *w = spio_json_write_begin(file_write_cb, stdout, 0);
+	struct spio_json_write_ctx *w = spio_json_write_begin(bench_file_write_cb, stdout, 0);
 	int rc;
 
 	if (w == NULL) {
@@ -237,11 +220,11 @@ static int print_result(const char *name, const struct result *r)
 	spio_json_write_named_string(w, "mode", g_mode);
 	spio_json_write_named_string(w, "case", name);
 	spio_json_write_named_uint64(w, "ops", r->ops);
-	spio_json_write_named_double(w, "seconds", round_to(r->seconds, 4));
-	spio_json_write_named_double(w, "ns_per_op", round_to(r->ns_per_op, 2));
+	spio_json_write_named_double(w, "seconds", bench_round_to(r->seconds, 4));
+	spio_json_write_named_double(w, "ns_per_op", bench_round_to(r->ns_per_op, 2));
 	if (r->ns_per_alloc > 0) {
-		spio_json_write_named_double(w, "ns_per_alloc", round_to(r->ns_per_alloc, 2));
-		spio_json_write_named_double(w, "ns_per_free", round_to(r->ns_per_free, 2));
+		spio_json_write_named_double(w, "ns_per_alloc", bench_round_to(r->ns_per_alloc, 2));
+		spio_json_write_named_double(w, "ns_per_free", bench_round_to(r->ns_per_free, 2));
 	}
 	spio_json_write_object_end(w);
 	rc = spio_json_write_end(w);
@@ -252,7 +235,7 @@ static int print_result(const char *name, const struct result *r)
 
 static int print_skipped(const char *reason)
 {
-	struct spio_json_write_ctx *w = spio_json_write_begin(file_write_cb, stdout, 0);
+	struct spio_json_write_ctx *w = spio_json_write_begin(bench_file_write_cb, stdout, 0);
 	int rc;
 
 	if (w == NULL) {
@@ -294,15 +277,10 @@ static int run_case(const struct bench_case *c, uint64_t duration_ticks)
 static int parse_args(int argc, char **argv, bool *huge, uint64_t *ms)
 {
 	for (int i = 1; i < argc; i++) {
-		char *end;
-
 		if (strcmp(argv[i], "--huge") == 0) {
 			*huge = true;
 		} else if (strcmp(argv[i], "-t") == 0 && i + 1 < argc) {
-			*ms = strtoull(argv[++i], &end, 10);
-			if (*argv[i] == '\0' || *end != '\0' || *ms == 0 || *ms > 600000) {
-				fprintf(stderr, "%s: -t wants milliseconds 1..600000, got '%s'\n",
-					argv[0], argv[i]);
+			if (bench_parse_ms(argv[0], argv[++i], ms) != 0) {
 				return -EINVAL;
 			}
 		} else {

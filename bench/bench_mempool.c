@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench_util.h"
 #include "spio/env.h"
 #include "spio/json.h"
 #include "spio/util.h"
@@ -63,26 +64,6 @@ struct result {
 	uint64_t empty_gets; /* gets retried because the pool looked empty */
 };
 
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#endif
-}
-
-/* Round to `digits` decimals so the JSON shows no measurement noise digits. */
-static double round_to(double x, int digits)
-{
-	double scale = pow(10, digits);
-
-	return round(x * scale) / scale;
-}
-
-static int file_write_cb(void *ctx, const void *data, size_t size)
-{
-	return fwrite(data, 1, size, ctx) == size ? 0 : -EIO;
-}
-
 /*
  * A get can find the pool momentarily empty although most objects are free:
  * when the other thread is preempted between claiming a ring slot in a put and
@@ -100,7 +81,7 @@ static int get_put_batch(struct spio_mempool *mp, uint64_t *empty_gets)
 				return -ENOMEM;
 			}
 			(*empty_gets)++;
-			cpu_relax();
+			bench_cpu_relax();
 		}
 		spio_mempool_put(mp, obj);
 	}
@@ -122,7 +103,7 @@ static void *worker_main(void *arg)
 	w->empty_gets = 0;
 	__atomic_fetch_add(&sh->ready, 1, __ATOMIC_ACQ_REL);
 	while (!__atomic_load_n(&sh->go, __ATOMIC_ACQUIRE)) {
-		cpu_relax();
+		bench_cpu_relax();
 	}
 
 	start = spio_get_ticks();
@@ -213,7 +194,7 @@ static int run_once(struct spio_mempool *mp, unsigned nthreads, uint64_t duratio
 
 static int print_result(unsigned nthreads, size_t cache, bool pinned, const struct result *r)
 {
-	struct spio_json_write_ctx *w = spio_json_write_begin(file_write_cb, stdout, 0);
+	struct spio_json_write_ctx *w = spio_json_write_begin(bench_file_write_cb, stdout, 0);
 
 	if (w == NULL) {
 		return -errno;
@@ -225,9 +206,9 @@ static int print_result(unsigned nthreads, size_t cache, bool pinned, const stru
 	spio_json_write_named_uint64(w, "cache", cache);
 	spio_json_write_named_bool(w, "pinned", pinned);
 	spio_json_write_named_uint64(w, "ops", r->ops);
-	spio_json_write_named_double(w, "seconds", round_to(r->seconds, 4));
-	spio_json_write_named_double(w, "ns_per_op", round_to(r->ns_per_op, 2));
-	spio_json_write_named_double(w, "mops_per_s", round_to(r->mops_per_s, 2));
+	spio_json_write_named_double(w, "seconds", bench_round_to(r->seconds, 4));
+	spio_json_write_named_double(w, "ns_per_op", bench_round_to(r->ns_per_op, 2));
+	spio_json_write_named_double(w, "mops_per_s", bench_round_to(r->mops_per_s, 2));
 	spio_json_write_named_uint64(w, "empty_gets", r->empty_gets);
 	spio_json_write_object_end(w);
 	int rc = spio_json_write_end(w);
@@ -270,27 +251,6 @@ static int run_case(unsigned nthreads, size_t cache, uint64_t duration_ticks)
 	return rc;
 }
 
-static int parse_args(int argc, char **argv, uint64_t *ms)
-{
-	for (int i = 1; i < argc; i++) {
-		char *end;
-
-		if (strcmp(argv[i], "-t") == 0 && i + 1 < argc) {
-			*ms = strtoull(argv[++i], &end, 10);
-			if (*argv[i] == '\0' || *end != '\0' || *ms == 0 || *ms > 600000) {
-				fprintf(stderr, "%s: -t wants milliseconds 1..600000, got '%s'\n",
-					argv[0], argv[i]);
-				return -EINVAL;
-			}
-		} else {
-			fprintf(stderr, "usage: %s [-t ms_per_run]  (unknown argument '%s')\n",
-				argv[0], argv[i]);
-			return -EINVAL;
-		}
-	}
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
 	static const struct {
@@ -305,7 +265,7 @@ int main(int argc, char **argv)
 	uint64_t ms = 500;
 	int failed = 0;
 
-	if (parse_args(argc, argv, &ms) != 0) {
+	if (bench_parse_args(argc, argv, &ms) != 0) {
 		return 2;
 	}
 	for (size_t i = 0; i < SPIO_COUNTOF(cases); i++) {

@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench_util.h"
 #include "spio/env.h"
 #include "spio/json.h"
 #include "spio/ring.h"
@@ -61,33 +62,13 @@ struct stream {
 	int error;
 };
 
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#endif
-}
-
 static void wait_turn(const struct stream *s)
 {
 	if (s->yield) {
 		sched_yield();
 	} else {
-		cpu_relax();
+		bench_cpu_relax();
 	}
-}
-
-/* Round to `digits` decimals so the JSON shows no measurement noise digits. */
-static double round_to(double x, int digits)
-{
-	double scale = pow(10, digits);
-
-	return round(x * scale) / scale;
-}
-
-static int file_write_cb(void *ctx, const void *data, size_t size)
-{
-	return fwrite(data, 1, size, ctx) == size ? 0 : -EIO;
 }
 
 static const char *flags_name(int flags)
@@ -98,7 +79,7 @@ static const char *flags_name(int flags)
 static int print_result(const char *name, unsigned threads, int flags, unsigned burst, int pinned,
 			const struct result *r)
 {
-	struct spio_json_write_ctx *w = spio_json_write_begin(file_write_cb, stdout, 0);
+	struct spio_json_write_ctx *w = spio_json_write_begin(bench_file_write_cb, stdout, 0);
 	double hz_items = (double)r->items / r->seconds;
 
 	if (w == NULL) {
@@ -112,14 +93,14 @@ static int print_result(const char *name, unsigned threads, int flags, unsigned 
 	spio_json_write_named_uint32(w, "burst", burst);
 	if (threads == 1) {
 		spio_json_write_named_uint64(w, "ops", r->items);
-		spio_json_write_named_double(w, "seconds", round_to(r->seconds, 4));
-		spio_json_write_named_double(w, "ns_per_op", round_to(r->ns_per_item, 2));
+		spio_json_write_named_double(w, "seconds", bench_round_to(r->seconds, 4));
+		spio_json_write_named_double(w, "ns_per_op", bench_round_to(r->ns_per_item, 2));
 	} else {
 		spio_json_write_named_bool(w, "pinned", pinned);
 		spio_json_write_named_uint64(w, "items", r->items);
-		spio_json_write_named_double(w, "seconds", round_to(r->seconds, 4));
+		spio_json_write_named_double(w, "seconds", bench_round_to(r->seconds, 4));
 		spio_json_write_named_uint64(w, "items_per_s", (uint64_t)hz_items);
-		spio_json_write_named_double(w, "ns_per_item", round_to(r->ns_per_item, 2));
+		spio_json_write_named_double(w, "ns_per_item", bench_round_to(r->ns_per_item, 2));
 	}
 	spio_json_write_object_end(w);
 	int rc = spio_json_write_end(w);
@@ -341,27 +322,6 @@ static int stream_case(int flags, unsigned burst, uint64_t duration_ticks)
 	return print_result("1p1c", 2, flags, burst, pinned, &best);
 }
 
-static int parse_args(int argc, char **argv, uint64_t *ms)
-{
-	for (int i = 1; i < argc; i++) {
-		char *end;
-
-		if (strcmp(argv[i], "-t") == 0 && i + 1 < argc) {
-			*ms = strtoull(argv[++i], &end, 10);
-			if (*argv[i] == '\0' || *end != '\0' || *ms == 0 || *ms > 600000) {
-				fprintf(stderr, "%s: -t wants milliseconds 1..600000, got '%s'\n",
-					argv[0], argv[i]);
-				return -EINVAL;
-			}
-		} else {
-			fprintf(stderr, "usage: %s [-t ms_per_run]  (unknown argument '%s')\n",
-				argv[0], argv[i]);
-			return -EINVAL;
-		}
-	}
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
 	static const int flag_sets[] = {SPIO_RING_SP | SPIO_RING_SC, SPIO_RING_MP | SPIO_RING_MC};
@@ -369,7 +329,7 @@ int main(int argc, char **argv)
 	uint64_t ms = 500, ticks;
 	int failed = 0;
 
-	if (parse_args(argc, argv, &ms) != 0) {
+	if (bench_parse_args(argc, argv, &ms) != 0) {
 		return 2;
 	}
 	ticks = spio_get_ticks_hz() / 1000 * ms;

@@ -25,6 +25,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bench_util.h"
 #include "spio/env.h"
 #include "spio/json.h"
 #include "spio/task.h"
@@ -37,27 +38,10 @@
 static struct spio_thread *g_thread;
 static uint64_t g_duration_ticks;
 
-static double round_to(double x, int digits)
-{
-	double scale = pow(10, digits);
-
-	return round(x * scale) / scale;
-}
-
-static int file_write_cb(void *ctx, const void *data, size_t size)
-{
-	return fwrite(data, 1, size, ctx) == size ? 0 : -EIO;
-}
-
-static double ticks_to_ns(uint64_t ticks)
-{
-	return (double)ticks * 1e9 / (double)spio_get_ticks_hz();
-}
-
 static void print_result(const char *name, uint64_t ops, uint64_t ticks, const char *extra_name,
 			 double extra)
 {
-	struct spio_json_write_ctx *w = spio_json_write_begin(file_write_cb, stdout, 0);
+	struct spio_json_write_ctx *w = spio_json_write_begin(bench_file_write_cb, stdout, 0);
 
 	if (w == NULL) {
 		return;
@@ -66,10 +50,12 @@ static void print_result(const char *name, uint64_t ops, uint64_t ticks, const c
 	spio_json_write_named_string(w, "bench", "task");
 	spio_json_write_named_string(w, "case", name);
 	spio_json_write_named_uint64(w, "ops", ops);
-	spio_json_write_named_double(w, "seconds", round_to(ticks_to_ns(ticks) / 1e9, 4));
-	spio_json_write_named_double(w, "ns_per_op", round_to(ticks_to_ns(ticks) / ops, 2));
+	spio_json_write_named_double(w, "seconds",
+				     bench_round_to(bench_ticks_to_ns(ticks) / 1e9, 4));
+	spio_json_write_named_double(w, "ns_per_op",
+				     bench_round_to(bench_ticks_to_ns(ticks) / ops, 2));
 	if (extra_name != NULL) {
-		spio_json_write_named_double(w, extra_name, round_to(extra, 2));
+		spio_json_write_named_double(w, extra_name, bench_round_to(extra, 2));
 	}
 	spio_json_write_object_end(w);
 	spio_json_write_end(w);
@@ -355,8 +341,8 @@ static int bench_await_vs_callback(void)
 			keep_best(&best_aw, &m);
 		}
 	}
-	double cb_ns = ticks_to_ns(best_cb.ticks) / best_cb.ops;
-	double aw_ns = ticks_to_ns(best_aw.ticks) / best_aw.ops;
+	double cb_ns = bench_ticks_to_ns(best_cb.ticks) / best_cb.ops;
+	double aw_ns = bench_ticks_to_ns(best_aw.ticks) / best_aw.ops;
 
 	print_result("callback_delivery", best_cb.ops, best_cb.ticks, NULL, 0);
 	print_result("await_delivery", best_aw.ops, best_aw.ticks, "ratio_vs_callback",
@@ -474,8 +460,8 @@ static int bench_async_op(void)
 	}
 	spio_poller_unregister(&dev.poller);
 
-	double cb_ns = ticks_to_ns(best_cb.ticks) / best_cb.ops;
-	double aw_ns = ticks_to_ns(best_aw.ticks) / best_aw.ops;
+	double cb_ns = bench_ticks_to_ns(best_cb.ticks) / best_cb.ops;
+	double aw_ns = bench_ticks_to_ns(best_aw.ticks) / best_aw.ops;
 
 	print_result("async_op_callback", best_cb.ops, best_cb.ticks, NULL, 0);
 	print_result("async_op_await", best_aw.ops, best_aw.ticks, "ratio_vs_callback",
