@@ -1,0 +1,99 @@
+/* Private state of the JSON-RPC layer, shared by the files of lib/rpc. */
+#ifndef SPIO_RPC_INTERNAL_H
+#define SPIO_RPC_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include "spio/rpc.h"
+
+/* Largest response (envelope included); a larger result becomes -32603. */
+#define RPC_MAX_RESPONSE_SIZE (64u * 1024 * 1024)
+
+/* A growable byte buffer. */
+struct rpc_buf {
+	char *data;
+	size_t len;
+	size_t cap;
+};
+
+/* Append `len` bytes; -ENOBUFS if the result would exceed `limit`, -ENOMEM. */
+int rpc_buf_append(struct rpc_buf *b, const void *data, size_t len, size_t limit);
+void rpc_buf_free(struct rpc_buf *b);
+
+struct rpc_conn;
+
+struct spio_jsonrpc_request {
+	struct rpc_conn *conn;			/* NULL for spio_rpc_call() */
+	TAILQ_ENTRY(spio_jsonrpc_request) link; /* in conn->reqs, arrival order */
+	json_t *root;				/* the parsed request (owned), or NULL */
+	json_t *params;				/* owned reference, or NULL */
+	json_t *id;				/* borrowed from root; NULL answers id null */
+	const char *method;			/* borrowed from root, or method_copy */
+	char *method_copy;			/* spio_rpc_call() */
+	struct spio_json_write_ctx *w;		/* open result writer */
+	struct rpc_buf resp;			/* the response text, newline-terminated */
+	spio_rpc_call_cb cb;			/* spio_rpc_call() */
+	void *cb_ctx;
+	bool notification; /* no "id": nothing is sent */
+	bool done;	   /* answered; waits for earlier requests of its connection */
+	bool overflow;	   /* the request held an integer jansson cannot represent */
+};
+
+/* request.c */
+
+/* A new request of `conn` (NULL: in-process), not yet queued anywhere. */
+struct spio_jsonrpc_request *rpc_request_new(struct rpc_conn *conn);
+
+/*
+ * Validate and run the request `root` (a parsed JSON value; ownership moves to
+ * `req`): answers -32600 / -32601 / -1 / -32602 itself, else calls the method.
+ */
+void rpc_request_handle(struct spio_jsonrpc_request *req, json_t *root);
+
+void rpc_request_free(struct spio_jsonrpc_request *req);
+
+/* server.c: the response of `req` (of a connection) is complete in req->resp. */
+void rpc_conn_request_done(struct spio_jsonrpc_request *req);
+
+/* True if the calling OS thread may run RPC methods now (see spio_rpc_call). */
+bool rpc_server_thread_ok(void);
+
+/* registry.c */
+
+struct rpc_method {
+	STAILQ_ENTRY(rpc_method) link; /* registration order */
+	struct rpc_method *hash_next;
+	spio_rpc_method_fn fn;
+	uint32_t state_mask;
+	char name[];
+};
+
+/* The method called `name`, or NULL. Methods are never unregistered. */
+const struct rpc_method *rpc_method_find(const char *name);
+
+/*
+ * Visit every method in registration order; stops early if fn returns
+ * non-zero (which is returned).
+ */
+int rpc_method_foreach(int (*fn)(const struct rpc_method *m, void *ctx), void *ctx);
+
+/* methods.c: register rpc_get_methods, spdk_get_version and spio_get_version. */
+void rpc_register_builtin_methods(void);
+
+/* Server tunables, for tests. Set before spio_rpc_server_start(). */
+struct rpc_server_limits {
+	uint32_t max_conns;	      /* open connections; more are accepted and closed */
+	uint32_t max_inflight;	      /* unanswered requests per connection before reading stops */
+	size_t out_high_water;	      /* pending output before reading stops */
+	size_t out_max;		      /* pending output above which the connection is closed */
+	uint64_t write_timeout_us;    /* pending output not accepted for this long: close */
+	uint64_t idle_poll_period_us; /* poller period while no connection is open */
+};
+
+void rpc_server_get_limits(struct rpc_server_limits *limits);
+void rpc_server_set_limits(const struct rpc_server_limits *limits);
+
+#endif /* SPIO_RPC_INTERNAL_H */
