@@ -1,0 +1,488 @@
+/*
+ * RPC methods of the app framework, with SPDK's names and result shapes:
+ * framework_wait_init, framework_get_subsystems, framework_get_config,
+ * framework_get_reactors, thread_get_stats, save_config, spdk_kill_instance.
+ *
+ * Handlers run on the RPC server's thread (the app thread). Answers that need
+ * data from every reactor or thread gather it into plain structures first
+ * (by event or message hops) and write JSON only back on the request's
+ * thread.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "event_internal.h"
+#include "spio/env.h"
+#include "spio/log.h"
+#include "spio/rpc.h"
+#include "thread/thread_internal.h" /* poller counts for thread_get_stats */
+
+static bool reject_params(struct spio_jsonrpc_request *req, const json_t *params,
+			  const char *method)
+{
+	if (params != NULL && !(json_is_object(params) && json_object_size(params) == 0)) {
+		spio_jsonrpc_send_error_response_fmt(req, SPIO_JSONRPC_ERROR_INVALID_PARAMS,
+						     "'%s' requires no arguments", method);
+		return true;
+	}
+	return false;
+}
+
+/*
+ * framework_wait_init
+ */
+
+struct init_waiter {
+	struct spio_jsonrpc_request *req;
+	struct init_waiter *next;
+};
+
+static struct init_waiter *g_init_waiters;
+
+static void rpc_framework_wait_init(struct spio_jsonrpc_request *req, const json_t *params)
+{
+	struct init_waiter *w;
+
+	if (reject_params(req, params, "framework_wait_init")) {
+		return;
+	}
+	if (subsystems_init_done()) {
+		spio_jsonrpc_send_bool_response(req, true);
+		return;
+	}
+	w = calloc(1, sizeof(*w));
+	if (w == NULL) {
+		spio_jsonrpc_send_error_response(req, SPIO_JSONRPC_ERROR_INTERNAL_ERROR,
+						 "out of memory");
+		return;
+	}
+	w->req = req;
+	w->next = g_init_waiters;
+	g_init_waiters = w;
+}
+SPIO_RPC_REGISTER("framework_wait_init", rpc_framework_wait_init,
+		  SPIO_RPC_STARTUP | SPIO_RPC_RUNTIME)
+
+static void answer_waiters(bool ok)
+{
+	while (g_init_waiters != NULL) {
+		struct init_waiter *w = g_init_waiters;
+
+		g_init_waiters = w->next;
+		if (ok) {
+			spio_jsonrpc_send_bool_response(w->req, true);
+		} else {
+			spio_jsonrpc_send_error_response(w->req, SPIO_JSONRPC_ERROR_INTERNAL_ERROR,
+							 "the application is shutting down");
+		}
+		free(w);
+	}
+}
+
+void app_rpc_init_done(void)
+{
+	answer_waiters(true);
+}
+
+void app_rpc_shutdown(void)
+{
+	answer_waiters(false);
+}
+
+/*
+ * framework_get_subsystems, framework_get_config, save_config
+ */
+
+static void write_dep(const char *dep, void *ctx)
+{
+	spio_json_write_string(ctx, dep);
+}
+
+static void rpc_framework_get_subsystems(struct spio_jsonrpc_request *req, const json_t *params)
+{
+	struct spio_json_write_ctx *w;
+
+	if (reject_params(req, params, "framework_get_subsystems")) {
+		return;
+	}
+	w = spio_jsonrpc_begin_result(req);
+	if (w == NULL) {
+		return;
+	}
+	spio_json_write_array_begin(w);
+	for (uint32_t i = 0; i < subsystems_count(); i++) {
+		struct spio_subsystem *s = subsystems_at(i);
+
+		spio_json_write_object_begin(w);
+		spio_json_write_named_string(w, "subsystem", s->name);
+		spio_json_write_named_array_begin(w, "depends_on");
+		subsystems_for_each_depend(s->name, write_dep, w);
+		spio_json_write_array_end(w);
+		spio_json_write_object_end(w);
+	}
+	spio_json_write_array_end(w);
+	spio_jsonrpc_end_result(req, w);
+}
+SPIO_RPC_REGISTER("framework_get_subsystems", rpc_framework_get_subsystems,
+		  SPIO_RPC_STARTUP | SPIO_RPC_RUNTIME)
+
+struct get_config_params {
+	char *name;
+};
+
+static const struct spio_rpc_param g_get_config_decoders[] = {
+    {"name", SPIO_RPC_PARAM_STRING, offsetof(struct get_config_params, name), false},
+};
+
+static void rpc_framework_get_config(struct spio_jsonrpc_request *req, const json_t *params)
+{
+	struct get_config_params p = {0};
+	struct spio_json_write_ctx *w;
+	struct spio_subsystem *s = NULL;
+	char err[256];
+
+	if (spio_rpc_decode_params(params, g_get_config_decoders,
+				   SPIO_COUNTOF(g_get_config_decoders), &p, err,
+				   sizeof(err)) != 0) {
+		spio_jsonrpc_send_error_response(req, SPIO_JSONRPC_ERROR_INVALID_PARAMS, err);
+		goto out;
+	}
+	for (uint32_t i = 0; i < subsystems_count(); i++) {
+		if (strcmp(subsystems_at(i)->name, p.name) == 0) {
+			s = subsystems_at(i);
+		}
+	}
+	if (s == NULL) {
+		spio_jsonrpc_send_error_response_fmt(req, SPIO_JSONRPC_ERROR_INVALID_PARAMS,
+						     "subsystem '%s' not found", p.name);
+		goto out;
+	}
+	w = spio_jsonrpc_begin_result(req);
+	if (w != NULL) {
+		subsystem_write_config(s, w);
+		spio_jsonrpc_end_result(req, w);
+	}
+out:
+	spio_rpc_params_free(g_get_config_decoders, SPIO_COUNTOF(g_get_config_decoders), &p);
+}
+SPIO_RPC_REGISTER("framework_get_config", rpc_framework_get_config,
+		  SPIO_RPC_STARTUP | SPIO_RPC_RUNTIME)
+
+static void rpc_save_config(struct spio_jsonrpc_request *req, const json_t *params)
+{
+	struct spio_json_write_ctx *w;
+
+	if (reject_params(req, params, "save_config")) {
+		return;
+	}
+	w = spio_jsonrpc_begin_result(req);
+	if (w == NULL) {
+		return;
+	}
+	/* A failure leaves the writer incomplete: end_result answers an internal error. */
+	spio_app_write_config_json(w);
+	spio_jsonrpc_end_result(req, w);
+}
+SPIO_RPC_REGISTER("save_config", rpc_save_config, SPIO_RPC_STARTUP | SPIO_RPC_RUNTIME)
+
+/*
+ * framework_get_reactors
+ */
+
+struct get_reactors_ctx {
+	struct spio_jsonrpc_request *req;
+	struct spio_thread *origin;
+	uint64_t now;
+	uint32_t count;
+	struct reactor_info *infos;
+	int rc;
+};
+
+static void get_reactors_reply(void *arg)
+{
+	struct get_reactors_ctx *ctx = arg;
+	struct spio_json_write_ctx *w;
+
+	if (ctx->rc != 0) {
+		spio_jsonrpc_send_error_response_fmt(ctx->req, SPIO_JSONRPC_ERROR_INTERNAL_ERROR,
+						     "cannot describe the reactors: %s",
+						     strerror(-ctx->rc));
+		goto out;
+	}
+	w = spio_jsonrpc_begin_result(ctx->req);
+	if (w == NULL) {
+		goto out;
+	}
+	spio_json_write_object_begin(w);
+	spio_json_write_named_uint64(w, "tick_rate", spio_get_ticks_hz());
+	spio_json_write_named_array_begin(w, "reactors");
+	for (uint32_t i = 0; i < ctx->count; i++) {
+		struct reactor_info *ri = &ctx->infos[i];
+
+		spio_json_write_object_begin(w);
+		spio_json_write_named_uint32(w, "lcore", ri->lcore);
+		spio_json_write_named_int32(w, "tid", ri->tid);
+		spio_json_write_named_uint64(w, "busy", ri->stats.busy_tsc);
+		spio_json_write_named_uint64(w, "idle", ri->stats.idle_tsc);
+		spio_json_write_named_bool(w, "in_interrupt", ri->in_interrupt);
+		spio_json_write_named_uint64(w, "sleep", ri->stats.sleep_tsc);
+		spio_json_write_named_uint64(w, "sleep_count", ri->stats.sleep_count);
+		spio_json_write_named_uint64(w, "event_count", ri->stats.event_count);
+		spio_json_write_named_array_begin(w, "lw_threads");
+		for (uint32_t j = 0; j < ri->thread_count; j++) {
+			struct reactor_thread_info *ti = &ri->threads[j];
+
+			spio_json_write_object_begin(w);
+			spio_json_write_named_string(w, "name", ti->name);
+			spio_json_write_named_uint64(w, "id", ti->id);
+			spio_json_write_named_string(w, "cpumask", ti->cpumask);
+			spio_json_write_named_uint64(w, "elapsed", ti->elapsed_tsc);
+			spio_json_write_object_end(w);
+		}
+		spio_json_write_array_end(w);
+		spio_json_write_object_end(w);
+	}
+	spio_json_write_array_end(w);
+	spio_json_write_object_end(w);
+	spio_jsonrpc_end_result(ctx->req, w);
+out:
+	for (uint32_t i = 0; i < ctx->count; i++) {
+		free(ctx->infos[i].threads);
+	}
+	free(ctx->infos);
+	free(ctx);
+}
+
+/* On each reactor, in core order. */
+static void get_reactors_collect(void *arg1, void *arg2)
+{
+	struct get_reactors_ctx *ctx = arg1;
+	uint32_t i = ctx->count;
+	int rc;
+
+	if (i >= reactors_count()) {
+		return;
+	}
+	rc = reactor_describe_current(&ctx->infos[i], ctx->now);
+	if (rc != 0 && ctx->rc == 0) {
+		ctx->rc = rc;
+	}
+	ctx->count++;
+}
+
+static void get_reactors_done(void *arg1, void *arg2)
+{
+	struct get_reactors_ctx *ctx = arg1;
+
+	if (spio_thread_send_msg(ctx->origin, get_reactors_reply, ctx) != 0) {
+		SPIO_ERRLOG("framework_get_reactors: the request's thread is gone\n");
+	}
+}
+
+static void rpc_framework_get_reactors(struct spio_jsonrpc_request *req, const json_t *params)
+{
+	struct get_reactors_ctx *ctx;
+	int rc;
+
+	if (reject_params(req, params, "framework_get_reactors")) {
+		return;
+	}
+	ctx = calloc(1, sizeof(*ctx));
+	if (ctx != NULL) {
+		ctx->infos = calloc(reactors_count() ? reactors_count() : 1, sizeof(*ctx->infos));
+	}
+	if (ctx == NULL || ctx->infos == NULL) {
+		free(ctx);
+		spio_jsonrpc_send_error_response(req, SPIO_JSONRPC_ERROR_INTERNAL_ERROR,
+						 "out of memory");
+		return;
+	}
+	ctx->req = req;
+	ctx->origin = spio_get_thread();
+	ctx->now = spio_get_ticks();
+	rc = spio_for_each_reactor(get_reactors_collect, ctx, NULL, get_reactors_done);
+	if (rc != 0) {
+		ctx->rc = rc;
+		get_reactors_reply(ctx);
+	}
+}
+SPIO_RPC_REGISTER("framework_get_reactors", rpc_framework_get_reactors, SPIO_RPC_RUNTIME)
+
+/*
+ * thread_get_stats
+ */
+
+struct thread_stat_info {
+	char name[64];
+	uint64_t id;
+	char cpumask[SPIO_CPUSET_STR_MAX];
+	struct spio_thread_stats stats;
+	uint64_t active, timed, paused;
+};
+
+struct thread_stats_ctx {
+	struct spio_jsonrpc_request *req;
+	struct thread_stat_info *infos;
+	size_t count, cap;
+	bool nomem;
+};
+
+/* On each thread, one after another. */
+static void thread_stats_collect(void *arg)
+{
+	struct thread_stats_ctx *ctx = arg;
+	struct spio_thread *t = spio_get_thread();
+	struct thread_stat_info *ti;
+	struct spio_poller *p;
+
+	if (ctx->count == ctx->cap) {
+		size_t cap = ctx->cap ? ctx->cap * 2 : 16;
+		struct thread_stat_info *n = realloc(ctx->infos, cap * sizeof(*n));
+
+		if (n == NULL) {
+			ctx->nomem = true;
+			return;
+		}
+		ctx->infos = n;
+		ctx->cap = cap;
+	}
+	ti = &ctx->infos[ctx->count++];
+	memset(ti, 0, sizeof(*ti));
+	snprintf(ti->name, sizeof(ti->name), "%s", spio_thread_get_name(t));
+	ti->id = spio_thread_get_id(t);
+	spio_cpuset_fmt_hex(spio_thread_get_cpumask(t), ti->cpumask, sizeof(ti->cpumask));
+	spio_thread_get_stats(t, &ti->stats);
+	TAILQ_FOREACH (p, &t->active_pollers, link) {
+		if (p->state == POLLER_RUNNING) {
+			ti->active++;
+		} else if (p->state == POLLER_PAUSING) {
+			ti->paused++;
+		}
+	}
+	for (uint32_t i = 0; i < t->timer_count; i++) {
+		if (t->timers[i]->state == POLLER_RUNNING) {
+			ti->timed++;
+		} else if (t->timers[i]->state == POLLER_PAUSING) {
+			ti->paused++;
+		}
+	}
+	TAILQ_FOREACH (p, &t->paused_pollers, link) {
+		ti->paused++;
+	}
+}
+
+static void thread_stats_reply(void *arg)
+{
+	struct thread_stats_ctx *ctx = arg;
+	struct spio_json_write_ctx *w;
+
+	if (ctx->nomem) {
+		spio_jsonrpc_send_error_response(ctx->req, SPIO_JSONRPC_ERROR_INTERNAL_ERROR,
+						 "out of memory");
+		goto out;
+	}
+	w = spio_jsonrpc_begin_result(ctx->req);
+	if (w == NULL) {
+		goto out;
+	}
+	spio_json_write_object_begin(w);
+	spio_json_write_named_uint64(w, "tick_rate", spio_get_ticks_hz());
+	spio_json_write_named_array_begin(w, "threads");
+	for (size_t i = 0; i < ctx->count; i++) {
+		struct thread_stat_info *ti = &ctx->infos[i];
+
+		spio_json_write_object_begin(w);
+		spio_json_write_named_string(w, "name", ti->name);
+		spio_json_write_named_uint64(w, "id", ti->id);
+		spio_json_write_named_string(w, "cpumask", ti->cpumask);
+		spio_json_write_named_uint64(w, "busy", ti->stats.busy_tsc);
+		spio_json_write_named_uint64(w, "idle", ti->stats.idle_tsc);
+		spio_json_write_named_uint64(w, "active_pollers_count", ti->active);
+		spio_json_write_named_uint64(w, "timed_pollers_count", ti->timed);
+		spio_json_write_named_uint64(w, "paused_pollers_count", ti->paused);
+		spio_json_write_object_end(w);
+	}
+	spio_json_write_array_end(w);
+	spio_json_write_object_end(w);
+	spio_jsonrpc_end_result(ctx->req, w);
+out:
+	free(ctx->infos);
+	free(ctx);
+}
+
+static void rpc_thread_get_stats(struct spio_jsonrpc_request *req, const json_t *params)
+{
+	struct thread_stats_ctx *ctx;
+	int rc;
+
+	if (reject_params(req, params, "thread_get_stats")) {
+		return;
+	}
+	ctx = calloc(1, sizeof(*ctx));
+	if (ctx == NULL) {
+		spio_jsonrpc_send_error_response(req, SPIO_JSONRPC_ERROR_INTERNAL_ERROR,
+						 "out of memory");
+		return;
+	}
+	ctx->req = req;
+	rc = spio_for_each_thread(thread_stats_collect, ctx, thread_stats_reply);
+	if (rc != 0) {
+		spio_jsonrpc_send_error_response_fmt(req, SPIO_JSONRPC_ERROR_INTERNAL_ERROR,
+						     "cannot visit the threads: %s", strerror(-rc));
+		free(ctx);
+	}
+}
+SPIO_RPC_REGISTER("thread_get_stats", rpc_thread_get_stats, SPIO_RPC_RUNTIME)
+
+/*
+ * spdk_kill_instance
+ */
+
+struct kill_params {
+	char *sig_name;
+};
+
+static const struct spio_rpc_param g_kill_decoders[] = {
+    {"sig_name", SPIO_RPC_PARAM_STRING, offsetof(struct kill_params, sig_name), false},
+};
+
+static void rpc_spdk_kill_instance(struct spio_jsonrpc_request *req, const json_t *params)
+{
+	static const struct {
+		const char *name;
+		int sig;
+	} sigs[] = {{"SIGINT", SIGINT}, {"SIGTERM", SIGTERM}, {"SIGQUIT", SIGQUIT},
+		    {"SIGHUP", SIGHUP}, {"SIGKILL", SIGKILL}, {"SIGUSR1", SIGUSR1}};
+	struct kill_params p = {0};
+	char err[256];
+	int sig = 0;
+
+	if (spio_rpc_decode_params(params, g_kill_decoders, SPIO_COUNTOF(g_kill_decoders), &p, err,
+				   sizeof(err)) != 0) {
+		spio_jsonrpc_send_error_response(req, SPIO_JSONRPC_ERROR_INVALID_PARAMS, err);
+		goto out;
+	}
+	for (size_t i = 0; i < SPIO_COUNTOF(sigs); i++) {
+		if (strcmp(p.sig_name, sigs[i].name) == 0 || atoi(p.sig_name) == sigs[i].sig) {
+			sig = sigs[i].sig;
+			break;
+		}
+	}
+	if (sig == 0) {
+		spio_jsonrpc_send_error_response_fmt(
+		    req, SPIO_JSONRPC_ERROR_INVALID_PARAMS,
+		    "sig_name '%s': expected SIGINT, SIGTERM, SIGQUIT, SIGHUP, SIGKILL or SIGUSR1",
+		    p.sig_name);
+		goto out;
+	}
+	/* Answer first: SIGTERM starts a shutdown that closes this connection. */
+	spio_jsonrpc_send_bool_response(req, true);
+	kill(getpid(), sig);
+out:
+	spio_rpc_params_free(g_kill_decoders, SPIO_COUNTOF(g_kill_decoders), &p);
+}
+SPIO_RPC_REGISTER("spdk_kill_instance", rpc_spdk_kill_instance, SPIO_RPC_RUNTIME)

@@ -1,0 +1,157 @@
+/* Private state of the event layer, shared by the files of lib/event. */
+#ifndef SPIO_EVENT_INTERNAL_H
+#define SPIO_EVENT_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include "spio/app.h"
+#include "spio/event.h"
+#include "spio/thread.h"
+
+/*
+ * reactor.c: reactors, events, thread placement.
+ */
+
+/** Per-spio_thread context area owned by the framework (spio_thread_get_ctx). */
+struct lw_thread {
+	TAILQ_ENTRY(lw_thread) link;
+	struct reactor *reactor;
+	uint64_t tsc_start;  /* when the thread was created */
+	int intr_fd;	     /* interrupt fd in the reactor's epoll set, -1 if none */
+	bool exit_requested; /* spio_thread_exit() called during reactor shutdown */
+};
+
+struct reactors_opts {
+	const struct spio_cpuset *cores;
+	uint32_t main_core;
+	enum spio_app_idle_mode idle_mode;
+	uint64_t idle_threshold_us;
+	int main_wake_fd; /* extra fd the main reactor sleeps on (signals), -1 for none */
+};
+
+/** Create reactors (not running yet); spio_event_call works from now on. */
+int reactors_init(const struct reactors_opts *opts);
+
+/** The spio_new_thread_fn of the framework. */
+int reactors_new_thread(struct spio_thread *thread);
+
+/** Size of the per-thread context area the framework needs. */
+size_t reactors_thread_ctx_size(void);
+
+/**
+ * Start the other reactors' OS threads, then run the main reactor on the
+ * calling thread until reactors_stop() and every thread is gone; join the
+ * others. Returns 0 or the error of starting a reactor thread.
+ */
+int reactors_run(void);
+
+/** Ask every reactor to exit its threads and stop. Any thread. */
+void reactors_stop(void);
+
+/** Free everything reactors_init() made; the reactors must not run. */
+void reactors_fini(void);
+
+/** What framework_get_reactors reports about one thread of a reactor. */
+struct reactor_thread_info {
+	char name[64];
+	uint64_t id;
+	char cpumask[SPIO_CPUSET_STR_MAX];
+	uint64_t elapsed_tsc; /* since the thread was created */
+};
+
+/** What framework_get_reactors reports about one reactor. */
+struct reactor_info {
+	uint32_t lcore;
+	int tid;
+	bool in_interrupt; /* adaptive idle mode: the reactor may sleep */
+	struct spio_reactor_stats stats;
+	uint32_t thread_count;
+	struct reactor_thread_info *threads; /* malloc'ed, thread_count entries */
+};
+
+/** In an event: describe the reactor running it. 0 or -ENOMEM / -EINVAL. */
+int reactor_describe_current(struct reactor_info *info, uint64_t now);
+
+/** Number of reactors (0 when none). */
+uint32_t reactors_count(void);
+
+/** Core of reactor `i` (0 .. count-1, ascending core order). */
+uint32_t reactors_core_at(uint32_t i);
+
+/*
+ * app.c
+ */
+
+/** Called by the main reactor on every iteration: turns a caught signal into a shutdown. */
+void app_check_signals(void);
+
+/** Send `fn(arg)` to the app thread from any OS thread (retries a full pool). */
+void app_send_msg(spio_msg_fn fn, void *arg);
+
+/** True once spio_app_stop() was called. */
+bool app_stop_requested(void);
+
+/** True while the app runs (between reactors start and teardown). */
+bool app_is_running(void);
+
+/*
+ * subsystem.c: all on the app thread.
+ */
+
+/** Check dependencies (unknown names, cycles) and compute the init order. 0 or -EINVAL. */
+int subsystems_prepare(void);
+
+/** Forget the init order (end of the app). */
+void subsystems_release(void);
+
+/** Initialise every subsystem in order; `done(rc)` on the app thread. */
+void subsystems_init_all(void (*done)(int rc));
+
+/** Finish the initialised subsystems in reverse order; `done()` on the app thread. */
+void subsystems_fini_all(void (*done)(void));
+
+/** True once every subsystem's init succeeded. */
+bool subsystems_init_done(void);
+
+/** Number of subsystems in init order, and the i-th. */
+uint32_t subsystems_count(void);
+struct spio_subsystem *subsystems_at(uint32_t i);
+
+/** Visit the names `name` depends on, in registration order. */
+void subsystems_for_each_depend(const char *name, void (*fn)(const char *dep, void *ctx),
+				void *ctx);
+
+/** Registry lock: refuse (un)registration while an app runs. */
+void subsystems_set_locked(bool locked);
+
+/**
+ * Write one subsystem's configuration value (its write_config_json output, or
+ * null) into `w`. 0 or a negative errno.
+ */
+int subsystem_write_config(struct spio_subsystem *sub, struct spio_json_write_ctx *w);
+
+/*
+ * json_config.c: on the app thread.
+ */
+
+/**
+ * Parse and check the configuration (file or text), then run each entry as
+ * an RPC call in order; `done(rc)` on the app thread (not called if this
+ * returns an error). A malformed config is reported and refused here.
+ * \return 0 (done will be called) or -EINVAL / -ENOMEM.
+ */
+int json_config_run(const char *file, const char *text, void (*done)(int rc));
+
+/*
+ * app_rpc.c
+ */
+
+/** Subsystem init finished: answer pending framework_wait_init requests. */
+void app_rpc_init_done(void);
+
+/** The app is stopping: fail pending framework_wait_init requests. */
+void app_rpc_shutdown(void);
+
+#endif
