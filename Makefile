@@ -17,8 +17,10 @@ build/release/CMakeCache.txt:
 build: build/release/CMakeCache.txt
 	$(CMAKE) --build build/release -j $(JOBS)
 
+# spio_tgt in the foreground on every core, RPC on /var/tmp/spio.sock; Ctrl-C stops it.
 run: deps build
-	./build/release/env_demo
+	@echo "make run: starting spio_tgt; in another shell: build/release/spio_rpc framework_get_reactors"
+	./build/release/spio_tgt
 
 check-format:
 	@scripts/check-format.sh

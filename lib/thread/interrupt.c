@@ -1,9 +1,11 @@
 /*
- * The interrupt hook: an epoll set per thread holding an eventfd (written by
- * senders while the thread sleeps) and a timerfd (armed for the earliest
- * timed poller when the thread goes to sleep).
+ * The interrupt hook: an epoll set per thread holding the thread's wake
+ * eventfd (written by senders while the thread sleeps) and a timerfd (armed
+ * for the earliest timed poller when the thread goes to sleep). Also the pool
+ * of wake slots (see struct thread_wake).
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -14,39 +16,115 @@
 #include "spio/log.h"
 #include "thread_internal.h"
 
+static pthread_mutex_t g_wake_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct thread_wake *g_wake_free;
+static struct thread_wake *g_wake_all;
+
+struct thread_wake *wake_slot_get(void)
+{
+	struct thread_wake *w;
+
+	pthread_mutex_lock(&g_wake_lock);
+	w = g_wake_free;
+	if (w) {
+		g_wake_free = w->next_free;
+	} else if ((w = calloc(1, sizeof(*w))) != NULL) {
+		w->evfd = -1;
+		w->next_all = g_wake_all;
+		g_wake_all = w;
+	}
+	pthread_mutex_unlock(&g_wake_lock);
+	return w;
+}
+
+void wake_slot_put(struct thread_wake *w)
+{
+	if (w == NULL) {
+		return;
+	}
+	__atomic_store_n(&w->sleeping, 0, __ATOMIC_RELAXED);
+	pthread_mutex_lock(&g_wake_lock);
+	w->next_free = g_wake_free;
+	g_wake_free = w;
+	pthread_mutex_unlock(&g_wake_lock);
+}
+
+/* At library fini: no thread, so no sender, is left. */
+void wake_slots_free_all(void)
+{
+	pthread_mutex_lock(&g_wake_lock);
+	while (g_wake_all) {
+		struct thread_wake *w = g_wake_all;
+		g_wake_all = w->next_all;
+		if (w->evfd >= 0) {
+			close(w->evfd);
+		}
+		free(w);
+	}
+	g_wake_free = NULL;
+	pthread_mutex_unlock(&g_wake_lock);
+}
+
+void wake_slot_signal(struct thread_wake *w)
+{
+	int fd = __atomic_load_n(&w->evfd, __ATOMIC_RELAXED);
+	uint64_t one = 1;
+
+	if (fd >= 0 && write(fd, &one, sizeof(one)) < 0 && errno != EAGAIN) {
+		SPIO_ERRLOG("thread wake-up: eventfd write failed: %d\n", errno);
+	}
+}
+
+static void drain(int fd)
+{
+	uint64_t v;
+
+	while (read(fd, &v, sizeof(v)) > 0) {
+	}
+}
+
 static int interrupt_create(struct spio_thread *t)
 {
 	struct thread_interrupt *in = calloc(1, sizeof(*in));
 	struct epoll_event ev = {.events = EPOLLIN};
+	int err;
 
 	if (in == NULL) {
 		return -ENOMEM;
 	}
+	if (t->wake->evfd < 0) {
+		int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		if (fd < 0) {
+			err = errno;
+			free(in);
+			return -err;
+		}
+		/* Set once per slot, before any sleep makes senders read it. */
+		__atomic_store_n(&t->wake->evfd, fd, __ATOMIC_RELAXED);
+	}
+	/* A recycled slot may carry wake-ups meant for its previous thread. */
+	drain(t->wake->evfd);
+
 	in->epfd = epoll_create1(EPOLL_CLOEXEC);
-	in->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	in->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (in->epfd < 0 || in->evfd < 0 || in->tfd < 0) {
+	if (in->epfd < 0 || in->tfd < 0) {
 		goto fail;
 	}
-	ev.data.fd = in->evfd;
-	if (epoll_ctl(in->epfd, EPOLL_CTL_ADD, in->evfd, &ev) != 0) {
+	ev.data.fd = t->wake->evfd;
+	if (epoll_ctl(in->epfd, EPOLL_CTL_ADD, t->wake->evfd, &ev) != 0) {
 		goto fail;
 	}
 	ev.data.fd = in->tfd;
 	if (epoll_ctl(in->epfd, EPOLL_CTL_ADD, in->tfd, &ev) != 0) {
 		goto fail;
 	}
-	/* Published with release: senders check it only after seeing `sleeping`. */
-	__atomic_store_n(&t->intr, in, __ATOMIC_RELEASE);
+	t->intr = in;
 	return 0;
 
-fail:;
-	int err = errno;
+fail:
+	err = errno;
 	if (in->epfd >= 0) {
 		close(in->epfd);
-	}
-	if (in->evfd >= 0) {
-		close(in->evfd);
 	}
 	if (in->tfd >= 0) {
 		close(in->tfd);
@@ -67,16 +145,6 @@ int spio_thread_get_interrupt_fd(struct spio_thread *t)
 		}
 	}
 	return t->intr->epfd;
-}
-
-void interrupt_wake(struct spio_thread *t)
-{
-	struct thread_interrupt *in = __atomic_load_n(&t->intr, __ATOMIC_ACQUIRE);
-	uint64_t one = 1;
-
-	if (in && write(in->evfd, &one, sizeof(one)) < 0 && errno != EAGAIN) {
-		SPIO_ERRLOG("thread %s: eventfd write failed: %d\n", t->name, errno);
-	}
 }
 
 /* Arm the timerfd for `deadline` (ticks); 0 disarms. Only when it changed. */
@@ -108,9 +176,9 @@ bool spio_thread_sleep_begin(struct spio_thread *t)
 	arm_timer(t->intr, spio_thread_next_poller_expiration(t));
 	/* Dekker with send_msg (see there): after this store, a sender either
 	 * sees `sleeping` and writes the eventfd, or we see its message here. */
-	__atomic_store_n(&t->sleeping, 1, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&t->wake->sleeping, 1, __ATOMIC_SEQ_CST);
 	if (spio_ring_count(t->msgs) != 0) {
-		__atomic_store_n(&t->sleeping, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&t->wake->sleeping, 0, __ATOMIC_RELAXED);
 		return false;
 	}
 	return true;
@@ -123,10 +191,9 @@ void spio_thread_sleep_end(struct spio_thread *t)
 	if (t == NULL || t->intr == NULL) {
 		return;
 	}
-	__atomic_store_n(&t->sleeping, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&t->wake->sleeping, 0, __ATOMIC_RELAXED);
 	/* Drain both: the next sleep starts from "not readable". */
-	while (read(t->intr->evfd, &v, sizeof(v)) > 0) {
-	}
+	drain(t->wake->evfd);
 	if (read(t->intr->tfd, &v, sizeof(v)) > 0) {
 		t->intr->armed_deadline = 0; /* it fired: disarmed now */
 	}
@@ -135,8 +202,8 @@ void spio_thread_sleep_end(struct spio_thread *t)
 void interrupt_free(struct spio_thread *t)
 {
 	if (t->intr) {
+		/* The eventfd belongs to the wake slot and outlives the thread. */
 		close(t->intr->epfd);
-		close(t->intr->evfd);
 		close(t->intr->tfd);
 		free(t->intr);
 		t->intr = NULL;

@@ -72,6 +72,7 @@ void spio_thread_lib_fini(void)
 	}
 	pthread_mutex_unlock(&g_threads_lock);
 	io_device_report_leftovers();
+	wake_slots_free_all();
 	spio_mempool_free(g_msg_pool);
 	g_msg_pool = NULL;
 	g_new_thread_fn = NULL;
@@ -103,7 +104,10 @@ struct spio_thread *spio_thread_create(const char *name, const struct spio_cpuse
 	}
 	memset(t, 0, size);
 	t->msgs = spio_ring_create(MSG_RING_SIZE, SPIO_RING_MP);
-	if (t->msgs == NULL) {
+	t->wake = wake_slot_get();
+	if (t->msgs == NULL || t->wake == NULL) {
+		spio_ring_free(t->msgs);
+		wake_slot_put(t->wake);
 		free(t);
 		errno = ENOMEM;
 		return NULL;
@@ -206,6 +210,7 @@ void spio_thread_destroy(struct spio_thread *thread)
 	interrupt_free(thread);
 	free(thread->timers);
 	spio_ring_free(thread->msgs);
+	wake_slot_put(thread->wake);
 	SPIO_DEBUGLOG(thread, "destroyed thread %s\n", thread->name);
 	free(thread);
 }
@@ -286,11 +291,14 @@ uint32_t spio_thread_get_count(void)
 int spio_thread_send_msg(const struct spio_thread *thread, spio_msg_fn fn, void *ctx)
 {
 	struct spio_thread *t = (struct spio_thread *)thread;
+	struct thread_wake *wake;
 	struct thread_msg *m;
 
 	if (spio_unlikely(t == NULL || fn == NULL)) {
 		return -EINVAL;
 	}
+	/* Taken now: once the message is visible `t` may be destroyed. */
+	wake = t->wake;
 	if (spio_unlikely(__atomic_load_n(&t->state, __ATOMIC_ACQUIRE) == THREAD_EXITED)) {
 		return -EIO;
 	}
@@ -310,8 +318,8 @@ int spio_thread_send_msg(const struct spio_thread *thread, spio_msg_fn fn, void 
 	 * position):
 	 * either we see `sleeping` or the sleeper sees our message. Costs no
 	 * syscall while the thread is awake. */
-	if (spio_unlikely(__atomic_load_n(&t->sleeping, __ATOMIC_SEQ_CST))) {
-		interrupt_wake(t);
+	if (spio_unlikely(__atomic_load_n(&wake->sleeping, __ATOMIC_SEQ_CST))) {
+		wake_slot_signal(wake);
 	}
 	return 0;
 }

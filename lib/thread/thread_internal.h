@@ -53,17 +53,30 @@ struct spio_io_channel {
 
 TAILQ_HEAD(channel_list, spio_io_channel);
 
+/*
+ * What a sender touches after its message is visible: the sleeping flag and
+ * the eventfd. The receiver may run the message and be destroyed at once, so
+ * these live in type-stable slots that are recycled, never freed, while the
+ * library lives: a late sender reads a recycled slot (at worst a spurious
+ * wake-up of another thread), never freed memory or a closed fd number.
+ */
+struct thread_wake {
+	int sleeping; /* between sleep_begin and sleep_end */
+	int evfd;     /* -1 until an interrupt fd is first asked for; kept open */
+	struct thread_wake *next_free;
+	struct thread_wake *next_all;
+};
+
 struct thread_interrupt {
 	int epfd;
-	int evfd;
 	int tfd;
 	uint64_t armed_deadline; /* tick the timerfd is armed for, 0 = disarmed */
 };
 
 struct spio_thread {
 	/* Written by senders: keep apart from owner-only fields. */
-	struct spio_ring *msgs;			   /* MP/SC ring of struct thread_msg pointers */
-	int sleeping __attribute__((aligned(64))); /* between sleep_begin and sleep_end */
+	struct spio_ring *msgs; /* MP/SC ring of struct thread_msg pointers */
+	struct thread_wake *wake __attribute__((aligned(64)));
 	int state;
 
 	/* Owner-only after creation. */
@@ -106,7 +119,10 @@ void io_channel_free_all(struct spio_thread *t);
 void io_device_report_leftovers(void);
 
 /* interrupt.c */
-void interrupt_wake(struct spio_thread *t);
+struct thread_wake *wake_slot_get(void);
+void wake_slot_put(struct thread_wake *w);
+void wake_slots_free_all(void);
+void wake_slot_signal(struct thread_wake *w);
 void interrupt_free(struct spio_thread *t);
 
 #endif
