@@ -5,8 +5,9 @@
  * One epoll set holds the listener and every connection, so a poll costs one
  * epoll_wait(timeout 0) whatever the number of clients. The poller is active
  * (runs every poll) while a connection is open and timed (idle_poll_period_us,
- * 1 ms) while none is, so an idle server costs one system call per
- * millisecond. It reports BUSY only when it accepted, read, wrote or answered.
+ * 4 ms, SPDK's RPC poll period) while none is, so an idle server costs one
+ * system call per 4 ms. It reports BUSY only when it accepted, read, wrote or
+ * answered.
  *
  * Each connection has an input buffer holding at most one incomplete request
  * (at most SPIO_RPC_MAX_REQUEST_SIZE bytes plus one read) and a scanner that
@@ -118,7 +119,7 @@ static struct rpc_server_limits g_limits = {
     .out_high_water = 1024 * 1024,
     .out_max = 2 * RPC_MAX_RESPONSE_SIZE,
     .write_timeout_us = 30 * 1000 * 1000,
-    .idle_poll_period_us = 1000,
+    .idle_poll_period_us = 4000, /* as SPDK polls its RPC socket */
 };
 
 void rpc_server_get_limits(struct rpc_server_limits *limits)
