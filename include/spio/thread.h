@@ -230,6 +230,20 @@ bool spio_thread_has_active_pollers(struct spio_thread *thread);
 /** True if the thread has any poller (active, timed or paused). */
 bool spio_thread_has_pollers(struct spio_thread *thread);
 
+/** Registered pollers of a thread by kind (thread_get_stats reports them). */
+struct spio_thread_poller_counts {
+	uint32_t active; /**< period 0, running */
+	uint32_t timed;	 /**< with a period, running */
+	uint32_t paused;
+};
+
+/**
+ * Count `thread`'s pollers. On that thread, or while no OS thread polls it.
+ * \return 0, or -EINVAL for NULL arguments.
+ */
+int spio_thread_get_poller_counts(struct spio_thread *thread,
+				  struct spio_thread_poller_counts *counts);
+
 /**
  * Tick at which the earliest timed poller is due, or 0 if there is none.
  */

@@ -19,7 +19,6 @@
 #include "spio/env.h"
 #include "spio/log.h"
 #include "spio/rpc.h"
-#include "thread/thread_internal.h" /* poller counts for thread_get_stats */
 
 static bool reject_params(struct spio_jsonrpc_request *req, const json_t *params,
 			  const char *method)
@@ -337,7 +336,6 @@ static void thread_stats_collect(void *arg)
 	struct thread_stats_ctx *ctx = arg;
 	struct spio_thread *t = spio_get_thread();
 	struct thread_stat_info *ti;
-	struct spio_poller *p;
 
 	if (ctx->count == ctx->cap) {
 		size_t cap = ctx->cap ? ctx->cap * 2 : 16;
@@ -356,23 +354,11 @@ static void thread_stats_collect(void *arg)
 	ti->id = spio_thread_get_id(t);
 	spio_cpuset_fmt_hex(spio_thread_get_cpumask(t), ti->cpumask, sizeof(ti->cpumask));
 	spio_thread_get_stats(t, &ti->stats);
-	TAILQ_FOREACH (p, &t->active_pollers, link) {
-		if (p->state == POLLER_RUNNING) {
-			ti->active++;
-		} else if (p->state == POLLER_PAUSING) {
-			ti->paused++;
-		}
-	}
-	for (uint32_t i = 0; i < t->timer_count; i++) {
-		if (t->timers[i]->state == POLLER_RUNNING) {
-			ti->timed++;
-		} else if (t->timers[i]->state == POLLER_PAUSING) {
-			ti->paused++;
-		}
-	}
-	TAILQ_FOREACH (p, &t->paused_pollers, link) {
-		ti->paused++;
-	}
+	struct spio_thread_poller_counts pc;
+	spio_thread_get_poller_counts(t, &pc);
+	ti->active = pc.active;
+	ti->timed = pc.timed;
+	ti->paused = pc.paused;
 }
 
 static void thread_stats_reply(void *arg)

@@ -315,6 +315,36 @@ bool spio_thread_has_active_pollers(struct spio_thread *t)
 	return false;
 }
 
+int spio_thread_get_poller_counts(struct spio_thread *t, struct spio_thread_poller_counts *c)
+{
+	struct spio_poller *p;
+
+	if (t == NULL || c == NULL) {
+		return -EINVAL;
+	}
+	*c = (struct spio_thread_poller_counts){0};
+	/* Pollers marked PAUSING still sit in the running lists until the walk
+	 * moves them; count them as paused already. */
+	TAILQ_FOREACH (p, &t->active_pollers, link) {
+		if (p->state == POLLER_RUNNING) {
+			c->active++;
+		} else if (p->state == POLLER_PAUSING) {
+			c->paused++;
+		}
+	}
+	for (uint32_t i = 0; i < t->timer_count; i++) {
+		if (t->timers[i]->state == POLLER_RUNNING) {
+			c->timed++;
+		} else if (t->timers[i]->state == POLLER_PAUSING) {
+			c->paused++;
+		}
+	}
+	TAILQ_FOREACH (p, &t->paused_pollers, link) {
+		c->paused++;
+	}
+	return 0;
+}
+
 bool spio_thread_has_pollers(struct spio_thread *t)
 {
 	return t && t->poller_count > 0;

@@ -209,3 +209,29 @@ Test(poller, paused_timed_poller_resumes_with_fresh_deadline)
 	cr_assert(c.runs >= 2 && c.runs <= 5, "resumed 5 ms poller ran %d times in 20 ms", c.runs);
 	spio_poller_unregister(&c.self);
 }
+
+Test(poller, counts_by_kind)
+{
+	struct spio_thread_poller_counts pc;
+	struct counter a = {0}, t = {0}, p = {0};
+
+	cr_assert_eq(spio_thread_get_poller_counts(NULL, &pc), -EINVAL);
+	cr_assert_eq(spio_thread_get_poller_counts(g_t, NULL), -EINVAL);
+	a.self = spio_poller_register(count_poller, &a, 0);
+	t.self = spio_poller_register(count_poller, &t, 1000);
+	p.self = spio_poller_register(count_poller, &p, 0);
+	spio_poller_pause(p.self);
+	cr_assert_eq(spio_thread_get_poller_counts(g_t, &pc), 0);
+	cr_assert_eq(pc.active, 1, "active: expected 1, got %u", pc.active);
+	cr_assert_eq(pc.timed, 1, "timed: expected 1, got %u", pc.timed);
+	cr_assert_eq(pc.paused, 1, "paused (still in the active list): expected 1, got %u",
+		     pc.paused);
+	poll_n(1);
+	spio_thread_get_poller_counts(g_t, &pc);
+	cr_assert_eq(pc.paused, 1, "paused after the walk moved it: got %u", pc.paused);
+	spio_poller_unregister(&a.self);
+	spio_poller_unregister(&t.self);
+	spio_poller_unregister(&p.self);
+	spio_thread_get_poller_counts(g_t, &pc);
+	cr_assert_eq(pc.active + pc.timed + pc.paused, 0);
+}
