@@ -334,15 +334,14 @@ static void request_dispatch(struct spio_jsonrpc_request *req)
 		if (state == SPIO_RPC_STARTUP) {
 			spio_jsonrpc_send_error_response_fmt(
 			    req, SPIO_JSONRPC_ERROR_INVALID_STATE,
-			    "Method %s may only be called after framework is initialized "
-			    "using framework_start_init RPC.",
+			    "Method %s may only be called after the framework has finished "
+			    "starting up.",
 			    req->method);
 		} else {
 			spio_jsonrpc_send_error_response_fmt(
 			    req, SPIO_JSONRPC_ERROR_INVALID_STATE,
-			    "Method %s may only be called before framework is initialized. "
-			    "Use --wait-for-rpc command line parameter and then issue this RPC "
-			    "before the framework_start_init RPC.",
+			    "Method %s may only be called while the framework starts up "
+			    "(from the JSON configuration).",
 			    req->method);
 		}
 		return;

@@ -1,0 +1,270 @@
+/*
+ * Block devices: the module's view (how to write a bdev module).
+ *
+ * A module defines a `struct spio_bdev_module` and registers it at load time
+ * with SPIO_BDEV_MODULE_REGISTER. For each device it fills a `struct
+ * spio_bdev` (usually embedded in its own per-device struct, found again
+ * through `ctxt`) and calls spio_bdev_register(). The core validates every
+ * I/O before calling fn_table->submit_request(); the module completes each
+ * I/O exactly once with spio_bdev_io_complete(), from any thread and at any
+ * time (inline in submit_request is fine: the core defers the user callback).
+ * See docs/bdev_module.md.
+ */
+#ifndef SPIO_BDEV_MODULE_H
+#define SPIO_BDEV_MODULE_H
+
+#include "spio/bdev.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct spio_bdev_desc;
+struct spio_bdev_lba_lock;
+
+/** A bdev module. Static storage; registered with SPIO_BDEV_MODULE_REGISTER. */
+struct spio_bdev_module {
+	/** Unique name ("malloc"). */
+	const char *name;
+	/** Called by spio_bdev_initialize() on its thread; 0 or negative errno. NULL: nothing. */
+	int (*module_init)(void);
+	/** Called by spio_bdev_finish() after every bdev is gone. NULL: nothing. */
+	void (*module_fini)(void);
+	/** Bytes of per-I/O context the module needs (spio_bdev_io_get_driver_ctx()). NULL: 0. */
+	size_t (*get_ctx_size)(void);
+	/**
+	 * Write module-wide configuration entries ({"method", "params"} objects
+	 * into the "bdev" subsystem's array) that must precede the bdevs' own.
+	 * NULL: none.
+	 */
+	void (*config_json)(struct spio_json_write_ctx *w);
+	/** Private: registry link. */
+	struct spio_bdev_module *next_;
+};
+
+/** Register a module (load time, through SPIO_BDEV_MODULE_REGISTER). */
+void spio_bdev_module_list_add(struct spio_bdev_module *module);
+
+/** Register the module variable `module` when the program or library loads. */
+#define SPIO_BDEV_MODULE_REGISTER(module)                                                      \
+	__attribute__((constructor(205))) static void spio_bdev_module_register_##module(void) \
+	{                                                                                      \
+		spio_bdev_module_list_add(&(module));                                          \
+	}
+
+/** Find a registered module by name; NULL if none. */
+struct spio_bdev_module *spio_bdev_module_find(const char *name);
+
+/** Functions a module provides for each bdev; static storage. */
+struct spio_bdev_fn_table {
+	/**
+	 * Free the device: called once, on the thread that called
+	 * spio_bdev_unregister(), after every descriptor and channel is gone.
+	 * The `struct spio_bdev` may be freed here. Returns 0 (errors are logged).
+	 */
+	int (*destruct)(void *ctxt);
+	/** Start an I/O (already validated); complete it with spio_bdev_io_complete(). */
+	void (*submit_request)(struct spio_io_channel *ch, struct spio_bdev_io *bdev_io);
+	/** True if the device supports `type`. */
+	bool (*io_type_supported)(void *ctxt, enum spio_bdev_io_type type);
+	/**
+	 * The calling thread's channel to the module's own io_device, handed to
+	 * submit_request; the core puts it when the bdev channel goes. NULL:
+	 * the module needs none (submit_request gets NULL).
+	 */
+	struct spio_io_channel *(*get_io_channel)(void *ctxt);
+	/** Write the members of bdev_get_bdevs' "driver_specific" object. NULL: none. */
+	void (*dump_info_json)(void *ctxt, struct spio_json_write_ctx *w);
+	/** Write the {"method", "params"} object that recreates this bdev. NULL: none. */
+	void (*write_config_json)(struct spio_bdev *bdev, struct spio_json_write_ctx *w);
+};
+
+/**
+ * Most iovecs a child of a split I/O carries; a child that would need more
+ * is cut short at a block boundary (one block needing more fails the I/O).
+ */
+#define SPIO_BDEV_IO_CHILD_IOVS 32
+
+enum spio_bdev_status_internal {
+	SPIO_BDEV_STATUS_INVALID = 0,
+	SPIO_BDEV_STATUS_READY,
+	SPIO_BDEV_STATUS_REMOVING,
+};
+
+/**
+ * A block device, filled by the module before spio_bdev_register() and
+ * not changed after (except `internal`, which is the core's).
+ */
+struct spio_bdev {
+	/** Module's typed data, handed to the fn_table callbacks. */
+	void *ctxt;
+	/** Unique name; owned by the module, valid until destruct. */
+	char *name;
+	/** Product name ("Malloc disk"); owned by the module. */
+	char *product_name;
+	/** Block size in bytes (> 0). */
+	uint32_t blocklen;
+	/** Number of blocks (> 0). */
+	uint64_t blockcnt;
+	/** Write unit in blocks; 0 is taken as 1. */
+	uint32_t write_unit_size;
+	/** Optimal I/O boundary in blocks; 0: none. */
+	uint32_t optimal_io_boundary;
+	/**
+	 * Split reads and writes that cross a multiple of optimal_io_boundary
+	 * into one child I/O per piece: the module never sees such an I/O.
+	 */
+	bool split_on_optimal_io_boundary;
+	/** Largest read or write in blocks the module accepts (larger ones are split); 0: no limit.
+	 */
+	uint32_t max_rw_size;
+	/** Required buffer alignment in bytes (power of two); 0 or 1: none. */
+	uint32_t required_alignment;
+	/** UUID; all-zero: generated at registration. */
+	struct spio_uuid uuid;
+	/** The module that owns the bdev. */
+	struct spio_bdev_module *module;
+	/** The module's functions. */
+	const struct spio_bdev_fn_table *fn_table;
+
+	/** Core bookkeeping; do not touch. */
+	struct {
+		enum spio_bdev_status_internal status;
+		struct spio_bdev *next;
+		struct spio_bdev_alias *aliases;
+		struct spio_bdev_desc *descs;
+		uint32_t ndescs;
+		struct spio_thread *unregister_thread;
+		void (*unregister_cb)(void *cb_arg, int rc);
+		void *unregister_cb_arg;
+		/** LBA range locks held, and lock requests waiting for them. */
+		struct spio_bdev_lba_lock *locked;
+		struct spio_bdev_lba_lock *lock_waiters;
+		/** Module holding the claim, or NULL. */
+		struct spio_bdev_module *claim_module;
+		/** Statistics of channels already destroyed. */
+		struct spio_bdev_io_stat stat_closed;
+	} internal;
+};
+
+/** The arguments of an I/O, as the module sees them. */
+struct spio_bdev_io {
+	/** The bdev the I/O is for. */
+	struct spio_bdev *bdev;
+	/** Its type. */
+	enum spio_bdev_io_type type;
+	struct {
+		/**
+		 * Data (read, write, compare; the compare half of
+		 * compare_and_write); iovcnt 0 for types without data.
+		 */
+		struct iovec *iovs;
+		int iovcnt;
+		/** The write half of compare_and_write. */
+		struct iovec *fused_iovs;
+		int fused_iovcnt;
+		uint64_t offset_blocks;
+		uint64_t num_blocks;
+	} u;
+
+	/** Core bookkeeping; do not touch. */
+	struct {
+		struct spio_bdev_desc *desc;
+		struct spio_bdev_channel *ch;
+		struct spio_thread *thread;
+		spio_bdev_io_completion_cb cb;
+		void *cb_arg;
+		enum spio_bdev_io_status status;
+		uint64_t submit_tsc;
+		bool in_submit;
+		/** A child of a split I/O: its statistics count in the parent. */
+		bool is_child;
+		struct iovec iov[2];
+		/** Links in the channel's in-flight or lock-blocked list. */
+		struct spio_bdev_io *link_prev;
+		struct spio_bdev_io *link_next;
+		/** Splitting (parent): blocks completed so far, retry entry. */
+		uint64_t split_done_blocks;
+		struct spio_bdev_io_wait_entry split_wait;
+		/** Child: its slice of the parent's iovecs. */
+		struct iovec child_iov[SPIO_BDEV_IO_CHILD_IOVS];
+	} internal;
+
+	/** Per-I/O module context (get_ctx_size() bytes). */
+	uint8_t driver_ctx[] __attribute__((aligned(16)));
+};
+
+/**
+ * Register a bdev filled by the module. Any spio thread, after
+ * spio_bdev_initialize().
+ * \return 0; -EINVAL (NULL, missing name/module/fn_table/destruct/
+ *         submit_request/io_type_supported, zero blocklen or blockcnt,
+ *         alignment not a power of two, layer not initialised, module's
+ *         context larger than the pool's); -EEXIST (name, alias or UUID
+ *         taken); -ENOMEM.
+ */
+int spio_bdev_register(struct spio_bdev *bdev);
+
+/** Called when an unregistration finished (`rc` 0 or negative errno). */
+typedef void (*spio_bdev_unregister_cb)(void *cb_arg, int rc);
+
+/**
+ * Start removing a bdev: every open descriptor's event_cb gets
+ * SPIO_BDEV_EVENT_REMOVE on its thread; new opens fail with -ENODEV. Once
+ * the last descriptor is closed and channels are released, destruct runs
+ * and then `cb` (optional), both on the calling thread, never before this
+ * returns. On a spio thread.
+ * \return 0; -EINVAL (NULL, not on a spio thread); -ENODEV (not
+ *         registered); -EBUSY (already being removed).
+ */
+int spio_bdev_unregister(struct spio_bdev *bdev, spio_bdev_unregister_cb cb, void *cb_arg);
+
+/**
+ * spio_bdev_unregister() of the bdev called `name` (name or alias), which
+ * must belong to `module`.
+ * \return 0; -EINVAL (NULL); -ENODEV (no such bdev of that module);
+ *         spio_bdev_unregister()'s errors.
+ */
+int spio_bdev_unregister_by_name(const char *name, struct spio_bdev_module *module,
+				 spio_bdev_unregister_cb cb, void *cb_arg);
+
+/**
+ * Claim the bdev for `module` (exclusive write access, as a virtual bdev
+ * built on it does): afterwards nobody else can open it for writing. `desc`
+ * (optional, a descriptor of the claiming module) is promoted to read-write.
+ * \return 0; -EINVAL (NULL bdev or module); -EPERM (claimed already, or
+ *         another descriptor is open for writing).
+ */
+int spio_bdev_module_claim_bdev(struct spio_bdev *bdev, struct spio_bdev_desc *desc,
+				struct spio_bdev_module *module);
+
+/** Release a claim taken with spio_bdev_module_claim_bdev(). NULL is ignored. */
+void spio_bdev_module_release_bdev(struct spio_bdev *bdev);
+
+/**
+ * Add an alias (another name the bdev is found and opened by).
+ * \return 0; -EINVAL (NULL/empty); -EEXIST (a bdev name or alias); -ENOMEM.
+ */
+int spio_bdev_alias_add(struct spio_bdev *bdev, const char *alias);
+
+/** Remove an alias. \return 0; -EINVAL; -ENOENT (not an alias of bdev). */
+int spio_bdev_alias_del(struct spio_bdev *bdev, const char *alias);
+
+/**
+ * Complete an I/O with SUCCESS, FAILED or MISCOMPARE. Any thread; the user
+ * callback runs later on the submitting thread if this is not that thread
+ * or if it is called from inside submit_request.
+ */
+void spio_bdev_io_complete(struct spio_bdev_io *bdev_io, enum spio_bdev_io_status status);
+
+/** The module's per-I/O context area. */
+void *spio_bdev_io_get_driver_ctx(struct spio_bdev_io *bdev_io);
+
+/** The bdev_io whose driver context is `ctx`. */
+struct spio_bdev_io *spio_bdev_io_from_ctx(void *ctx);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SPIO_BDEV_MODULE_H */

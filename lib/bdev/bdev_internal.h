@@ -1,0 +1,108 @@
+/* Private structures of the bdev layer. */
+#ifndef SPIO_BDEV_INTERNAL_H
+#define SPIO_BDEV_INTERNAL_H
+
+#include <pthread.h>
+
+#include "spio/bdev_module.h"
+#include "spio/env.h"
+#include "spio/thread.h"
+
+struct spio_bdev_alias {
+	char *name;
+	struct spio_bdev_alias *next;
+};
+
+struct spio_bdev_desc {
+	struct spio_bdev *bdev;
+	struct spio_thread *thread;
+	spio_bdev_event_cb event_cb;
+	void *event_ctx;
+	bool write;
+	bool closed;
+	/* open reference + one per I/O in flight + one per pending event message */
+	uint32_t refs;
+	struct spio_bdev_desc *next;
+};
+
+/* Per-thread state shared by every bdev: the queue of I/O waiters. */
+struct bdev_mgmt_channel {
+	struct spio_bdev_io_wait_entry *wait_head;
+	struct spio_bdev_io_wait_entry *wait_tail;
+};
+
+/* A lock request / held lock, one per spio_bdev_lock_lba_range() call. */
+struct spio_bdev_lba_lock {
+	struct spio_bdev *bdev;
+	uint64_t offset;
+	uint64_t length;
+	struct spio_bdev_channel *owner_ch;
+	struct spio_thread *thread;
+	spio_bdev_lock_cb cb;
+	void *cb_arg;
+	bool granted;
+	/* error of a failed acquisition, reported after its undo */
+	int fail_status;
+	struct spio_bdev_lba_lock *next;
+	/* while its traversal waits for a channel's in-flight writes */
+	struct spio_io_channel_iter *wait_iter;
+	struct spio_bdev_lba_lock *wait_next;
+};
+
+/* A channel's copy of a lock (the channel's thread reads it on every write). */
+struct bdev_ch_range {
+	struct spio_bdev_lba_lock *lock;
+	uint64_t offset;
+	uint64_t length;
+	struct spio_bdev_channel *owner_ch;
+	struct bdev_ch_range *next;
+};
+
+/* Context of a bdev's io_channel. */
+struct spio_bdev_channel {
+	struct spio_bdev *bdev;
+	struct spio_io_channel *module_ch;
+	struct spio_io_channel *mgmt_ch;
+	struct spio_bdev_io_stat stat;
+	struct bdev_ch_range *ranges;
+	/* I/O in flight (for lock acquisition) and writes blocked by a lock */
+	struct spio_bdev_io *io_outstanding;
+	struct spio_bdev_io *io_locked;
+	/* locks whose acquisition waits for this channel's in-flight writes */
+	struct spio_bdev_lba_lock *lock_waits;
+};
+
+struct bdev_mgr {
+	pthread_mutex_t lock;
+	struct spio_bdev_module *modules;
+	struct spio_bdev *bdevs;
+	struct spio_mempool *io_pool;
+	size_t max_ctx_size;
+	bool initialized;
+	bool finishing;
+};
+
+extern struct bdev_mgr g_bdev_mgr;
+
+void bdev_stat_add(struct spio_bdev_io_stat *to, const struct spio_bdev_io_stat *from);
+void bdev_stat_record(struct spio_bdev_io_stat *stat, struct spio_bdev_io *io, bool success,
+		      uint64_t ticks);
+void bdev_desc_put(struct spio_bdev_desc *desc);
+struct bdev_mgmt_channel *bdev_mgmt_from_bdev_channel(struct spio_bdev_channel *ch);
+
+static inline bool bdev_io_type_writes(enum spio_bdev_io_type type)
+{
+	return type == SPIO_BDEV_IO_TYPE_WRITE || type == SPIO_BDEV_IO_TYPE_WRITE_ZEROES ||
+	       type == SPIO_BDEV_IO_TYPE_UNMAP || type == SPIO_BDEV_IO_TYPE_COMPARE_AND_WRITE;
+}
+
+/* Range locks (bdev_lock.c) */
+int bdev_channel_copy_ranges(struct spio_bdev_channel *ch);
+void bdev_channel_free_ranges(struct spio_bdev_channel *ch);
+bool bdev_io_blocked_by_lock(struct spio_bdev_channel *ch, struct spio_bdev_io *io);
+void bdev_io_list_add(struct spio_bdev_io **head, struct spio_bdev_io *io);
+void bdev_io_list_del(struct spio_bdev_io **head, struct spio_bdev_io *io);
+void bdev_channel_io_done(struct spio_bdev_channel *ch);
+void bdev_io_submit_to_module(struct spio_bdev_io *io);
+
+#endif /* SPIO_BDEV_INTERNAL_H */

@@ -1,0 +1,182 @@
+/* Per-channel I/O statistics, gathered and reset across channels. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bdev_internal.h"
+
+static void lat_record(uint64_t *sum, uint64_t *min, uint64_t *max, uint64_t ticks)
+{
+	*sum += ticks;
+	/* min 0 means "no op yet" */
+	if (*min == 0 || ticks < *min) {
+		*min = ticks != 0 ? ticks : 1;
+	}
+	if (ticks > *max) {
+		*max = ticks;
+	}
+}
+
+void bdev_stat_record(struct spio_bdev_io_stat *s, struct spio_bdev_io *io, bool success,
+		      uint64_t ticks)
+{
+	uint64_t bytes = io->u.num_blocks * io->bdev->blocklen;
+
+	if (!success) {
+		s->num_io_errors++;
+		return;
+	}
+	switch (io->type) {
+	case SPIO_BDEV_IO_TYPE_READ:
+		s->num_read_ops++;
+		s->bytes_read += bytes;
+		lat_record(&s->read_latency_ticks, &s->min_read_latency_ticks,
+			   &s->max_read_latency_ticks, ticks);
+		break;
+	case SPIO_BDEV_IO_TYPE_WRITE:
+		s->num_write_ops++;
+		s->bytes_written += bytes;
+		lat_record(&s->write_latency_ticks, &s->min_write_latency_ticks,
+			   &s->max_write_latency_ticks, ticks);
+		break;
+	case SPIO_BDEV_IO_TYPE_UNMAP:
+		s->num_unmap_ops++;
+		s->bytes_unmapped += bytes;
+		lat_record(&s->unmap_latency_ticks, &s->min_unmap_latency_ticks,
+			   &s->max_unmap_latency_ticks, ticks);
+		break;
+	default:
+		s->num_other_ops++;
+		break;
+	}
+}
+
+static void min_merge(uint64_t *to, uint64_t from)
+{
+	if (from != 0 && (*to == 0 || from < *to)) {
+		*to = from;
+	}
+}
+
+void bdev_stat_add(struct spio_bdev_io_stat *to, const struct spio_bdev_io_stat *from)
+{
+	to->bytes_read += from->bytes_read;
+	to->num_read_ops += from->num_read_ops;
+	to->bytes_written += from->bytes_written;
+	to->num_write_ops += from->num_write_ops;
+	to->bytes_unmapped += from->bytes_unmapped;
+	to->num_unmap_ops += from->num_unmap_ops;
+	to->num_other_ops += from->num_other_ops;
+	to->read_latency_ticks += from->read_latency_ticks;
+	min_merge(&to->min_read_latency_ticks, from->min_read_latency_ticks);
+	to->max_read_latency_ticks =
+	    SPIO_MAX(to->max_read_latency_ticks, from->max_read_latency_ticks);
+	to->write_latency_ticks += from->write_latency_ticks;
+	min_merge(&to->min_write_latency_ticks, from->min_write_latency_ticks);
+	to->max_write_latency_ticks =
+	    SPIO_MAX(to->max_write_latency_ticks, from->max_write_latency_ticks);
+	to->unmap_latency_ticks += from->unmap_latency_ticks;
+	min_merge(&to->min_unmap_latency_ticks, from->min_unmap_latency_ticks);
+	to->max_unmap_latency_ticks =
+	    SPIO_MAX(to->max_unmap_latency_ticks, from->max_unmap_latency_ticks);
+	to->num_io_errors += from->num_io_errors;
+}
+
+struct stat_ctx {
+	struct spio_bdev *bdev;
+	struct spio_bdev_io_stat *stat;
+	spio_bdev_get_device_stat_cb get_cb;
+	spio_bdev_reset_device_stat_cb reset_cb;
+	void *cb_arg;
+};
+
+static void stat_get_visit(struct spio_io_channel_iter *iter)
+{
+	struct stat_ctx *ctx = spio_io_channel_iter_get_ctx(iter);
+	struct spio_bdev_channel *ch =
+	    spio_io_channel_get_ctx(spio_io_channel_iter_get_channel(iter));
+
+	bdev_stat_add(ctx->stat, &ch->stat);
+	spio_for_each_channel_continue(iter, 0);
+}
+
+static void stat_get_done(struct spio_io_channel_iter *iter, int status)
+{
+	struct stat_ctx *ctx = spio_io_channel_iter_get_ctx(iter);
+
+	ctx->get_cb(ctx->bdev, ctx->stat, ctx->cb_arg, status);
+	free(ctx);
+}
+
+int spio_bdev_get_device_stat(struct spio_bdev *bdev, struct spio_bdev_io_stat *stat,
+			      spio_bdev_get_device_stat_cb cb, void *cb_arg)
+{
+	struct stat_ctx *ctx;
+	int rc;
+
+	if (bdev == NULL || stat == NULL || cb == NULL || spio_get_thread() == NULL) {
+		return -EINVAL;
+	}
+	ctx = calloc(1, sizeof(*ctx));
+	if (ctx == NULL) {
+		return -ENOMEM;
+	}
+	ctx->bdev = bdev;
+	ctx->stat = stat;
+	ctx->get_cb = cb;
+	ctx->cb_arg = cb_arg;
+	memset(stat, 0, sizeof(*stat));
+	pthread_mutex_lock(&g_bdev_mgr.lock);
+	bdev_stat_add(stat, &bdev->internal.stat_closed);
+	pthread_mutex_unlock(&g_bdev_mgr.lock);
+	rc = spio_for_each_channel(bdev, stat_get_visit, ctx, stat_get_done);
+	if (rc != 0) {
+		free(ctx);
+	}
+	return rc;
+}
+
+static void stat_reset_visit(struct spio_io_channel_iter *iter)
+{
+	struct spio_bdev_channel *ch =
+	    spio_io_channel_get_ctx(spio_io_channel_iter_get_channel(iter));
+
+	memset(&ch->stat, 0, sizeof(ch->stat));
+	spio_for_each_channel_continue(iter, 0);
+}
+
+static void stat_reset_done(struct spio_io_channel_iter *iter, int status)
+{
+	struct stat_ctx *ctx = spio_io_channel_iter_get_ctx(iter);
+
+	if (ctx->reset_cb != NULL) {
+		ctx->reset_cb(ctx->bdev, ctx->cb_arg, status);
+	}
+	free(ctx);
+}
+
+int spio_bdev_reset_device_stat(struct spio_bdev *bdev, spio_bdev_reset_device_stat_cb cb,
+				void *cb_arg)
+{
+	struct stat_ctx *ctx;
+	int rc;
+
+	if (bdev == NULL || spio_get_thread() == NULL) {
+		return -EINVAL;
+	}
+	ctx = calloc(1, sizeof(*ctx));
+	if (ctx == NULL) {
+		return -ENOMEM;
+	}
+	ctx->bdev = bdev;
+	ctx->reset_cb = cb;
+	ctx->cb_arg = cb_arg;
+	pthread_mutex_lock(&g_bdev_mgr.lock);
+	memset(&bdev->internal.stat_closed, 0, sizeof(bdev->internal.stat_closed));
+	pthread_mutex_unlock(&g_bdev_mgr.lock);
+	rc = spio_for_each_channel(bdev, stat_reset_visit, ctx, stat_reset_done);
+	if (rc != 0) {
+		free(ctx);
+	}
+	return rc;
+}
