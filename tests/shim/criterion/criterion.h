@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h> /* Criterion's header brings it in; tests rely on that */
 #include <string.h>
 
 struct shim_suite {
