@@ -16,10 +16,15 @@
 #include "spio/util.h"
 
 /*
- * The configuration used without -c: every subsystem, nothing configured.
- * Block devices and targets come with their subsystems in later versions.
+ * The configuration used without -c (documented in the README): one 64 MiB
+ * malloc bdev, Malloc0, with 512-byte blocks. Its NVMe/TCP export on
+ * 127.0.0.1:4420 joins when the NVMe-oF target exists.
  */
-static const char g_default_config[] = "{\"subsystems\": []}";
+static const char g_default_config[] =
+    "{\"subsystems\": [{\"subsystem\": \"bdev\", \"config\": ["
+    "{\"method\": \"bdev_malloc_create\","
+    " \"params\": {\"name\": \"Malloc0\", \"num_blocks\": 131072, \"block_size\": 512}},"
+    "{\"method\": \"bdev_wait_for_examine\"}]}]}";
 
 static char g_log_flags[1024];
 
@@ -34,7 +39,7 @@ static void usage(FILE *out, const char *prog)
 	    "                          default: every core of the process's affinity\n"
 	    "  -p, --main-core CORE    core of the main reactor (default: first of the mask)\n"
 	    "  -c, --config FILE       JSON configuration (SPDK format); default: built-in\n"
-	    "                          empty configuration\n"
+	    "                          one 64 MiB malloc bdev, Malloc0\n"
 	    "  -r, --rpc-socket PATH   JSON-RPC Unix socket (default %s);\n"
 	    "                          \"\" disables the RPC server\n"
 	    "  -s, --mem-size MB       DMA memory to reserve in MiB (default: grow on demand)\n"
