@@ -62,6 +62,11 @@ enum spio_bdev_event_type {
 	 * goes away once every descriptor is closed.
 	 */
 	SPIO_BDEV_EVENT_REMOVE = 1,
+	/**
+	 * The bdev's size changed (spio_bdev_get_num_blocks() has the new one);
+	 * delivered on the opener's thread after the change took effect.
+	 */
+	SPIO_BDEV_EVENT_RESIZE = 2,
 };
 
 /** Options of spio_bdev_initialize(); fill with spio_bdev_opts_init() first. */
@@ -478,6 +483,14 @@ int spio_bdev_null_create(const char *name, const struct spio_uuid *uuid, uint64
 
 /** Delete a null bdev; as spio_bdev_malloc_delete(). */
 int spio_bdev_null_delete(const char *name, spio_bdev_delete_cb cb, void *cb_arg);
+
+/**
+ * Resize the null bdev `name` to `new_size_mb` MiB (SPDK's bdev_null_resize);
+ * openers get SPIO_BDEV_EVENT_RESIZE. On a spio thread.
+ * \return 0; -EINVAL (NULL, 0, or not a whole number of blocks); -ENODEV (no
+ *         null bdev of that name); spio_bdev_notify_blockcnt_change()'s errors.
+ */
+int spio_bdev_null_resize(const char *name, uint64_t new_size_mb);
 
 #ifdef __cplusplus
 }

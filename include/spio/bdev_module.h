@@ -229,6 +229,16 @@ int spio_bdev_unregister_by_name(const char *name, struct spio_bdev_module *modu
 				 spio_bdev_unregister_cb cb, void *cb_arg);
 
 /**
+ * Tell the core the bdev now has `blockcnt` blocks (a grown file, a resized
+ * volume). Every open descriptor gets SPIO_BDEV_EVENT_RESIZE on its own
+ * thread. Shrinking while descriptors are open is refused: I/O already
+ * validated against the old size could then run past the end. Any thread.
+ * \return 0; -EINVAL (NULL bdev, 0 blocks); -EBUSY (shrinking an open bdev,
+ *         or the bdev is being removed).
+ */
+int spio_bdev_notify_blockcnt_change(struct spio_bdev *bdev, uint64_t blockcnt);
+
+/**
  * Claim the bdev for `module` (exclusive write access, as a virtual bdev
  * built on it does): afterwards nobody else can open it for writing. `desc`
  * (optional, a descriptor of the claiming module) is promoted to read-write.

@@ -335,7 +335,7 @@ uint32_t spio_bdev_get_block_size(const struct spio_bdev *bdev)
 
 uint64_t spio_bdev_get_num_blocks(const struct spio_bdev *bdev)
 {
-	return bdev->blockcnt;
+	return __atomic_load_n(&bdev->blockcnt, __ATOMIC_ACQUIRE);
 }
 
 uint32_t spio_bdev_get_write_unit_size(const struct spio_bdev *bdev)
@@ -653,6 +653,43 @@ static void bdev_desc_remove_event(void *arg)
 		desc->event_cb(SPIO_BDEV_EVENT_REMOVE, desc->bdev, desc->event_ctx);
 	}
 	bdev_desc_put(desc);
+}
+
+static void bdev_desc_resize_event(void *arg)
+{
+	struct spio_bdev_desc *desc = arg;
+
+	if (!desc->closed) {
+		desc->event_cb(SPIO_BDEV_EVENT_RESIZE, desc->bdev, desc->event_ctx);
+	}
+	bdev_desc_put(desc);
+}
+
+int spio_bdev_notify_blockcnt_change(struct spio_bdev *bdev, uint64_t blockcnt)
+{
+	struct spio_bdev_desc *desc;
+
+	if (bdev == NULL || blockcnt == 0) {
+		return -EINVAL;
+	}
+	pthread_mutex_lock(&g_bdev_mgr.lock);
+	if (bdev->internal.status != SPIO_BDEV_STATUS_READY ||
+	    (bdev->internal.descs != NULL && blockcnt < bdev->blockcnt)) {
+		pthread_mutex_unlock(&g_bdev_mgr.lock);
+		return -EBUSY;
+	}
+	/* Readers on other threads validate I/O against it: store atomically. */
+	__atomic_store_n(&bdev->blockcnt, blockcnt, __ATOMIC_RELEASE);
+	for (desc = bdev->internal.descs; desc != NULL; desc = desc->next) {
+		__atomic_add_fetch(&desc->refs, 1, __ATOMIC_ACQ_REL);
+		if (spio_thread_send_msg(desc->thread, bdev_desc_resize_event, desc) != 0) {
+			SPIO_ERRLOG("bdev %s: cannot notify a descriptor of its resize",
+				    bdev->name);
+			__atomic_sub_fetch(&desc->refs, 1, __ATOMIC_ACQ_REL);
+		}
+	}
+	pthread_mutex_unlock(&g_bdev_mgr.lock);
+	return 0;
 }
 
 int spio_bdev_unregister(struct spio_bdev *bdev, spio_bdev_unregister_cb cb, void *cb_arg)

@@ -219,8 +219,10 @@ static int bdev_io_submit(struct spio_bdev_desc *desc, struct spio_io_channel *c
 	}
 	if (a->type != SPIO_BDEV_IO_TYPE_RESET) {
 		/* overflow: offset + num may wrap */
-		if (a->num_blocks == 0 || a->offset_blocks >= bdev->blockcnt ||
-		    a->num_blocks > bdev->blockcnt - a->offset_blocks) {
+		uint64_t blockcnt = __atomic_load_n(&bdev->blockcnt, __ATOMIC_ACQUIRE);
+
+		if (a->num_blocks == 0 || a->offset_blocks >= blockcnt ||
+		    a->num_blocks > blockcnt - a->offset_blocks) {
 			return -EINVAL;
 		}
 		if (a->num_blocks > UINT64_MAX / bdev->blocklen) {

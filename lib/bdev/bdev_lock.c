@@ -296,7 +296,9 @@ static bool lock_args_valid(struct spio_bdev_desc *desc, struct spio_io_channel 
 		return false;
 	}
 	/* overflow: offset + num may wrap */
-	return num != 0 && offset < desc->bdev->blockcnt && num <= desc->bdev->blockcnt - offset;
+	uint64_t blockcnt = spio_bdev_get_num_blocks(desc->bdev);
+
+	return num != 0 && offset < blockcnt && num <= blockcnt - offset;
 }
 
 int spio_bdev_lock_lba_range(struct spio_bdev_desc *desc, struct spio_io_channel *ch,

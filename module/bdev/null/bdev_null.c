@@ -125,3 +125,22 @@ int spio_bdev_null_delete(const char *name, spio_bdev_delete_cb cb, void *cb_arg
 {
 	return spio_bdev_unregister_by_name(name, &g_null_module, cb, cb_arg);
 }
+
+int spio_bdev_null_resize(const char *name, uint64_t new_size_mb)
+{
+	struct spio_bdev *bdev;
+	uint64_t bytes;
+
+	if (name == NULL || new_size_mb == 0 || new_size_mb > (UINT64_MAX >> 20)) {
+		return -EINVAL;
+	}
+	bdev = spio_bdev_get_by_name(name);
+	if (bdev == NULL || bdev->module != &g_null_module) {
+		return -ENODEV;
+	}
+	bytes = new_size_mb << 20;
+	if (bytes % bdev->blocklen != 0) {
+		return -EINVAL;
+	}
+	return spio_bdev_notify_blockcnt_change(bdev, bytes / bdev->blocklen);
+}

@@ -1090,3 +1090,55 @@ Test(bdev, claims)
 	spio_bdev_close(mine);
 	poll_n(3);
 }
+
+/* Resize: openers get SPIO_BDEV_EVENT_RESIZE on their thread, the new blocks
+ * become addressable, and shrinking an open bdev is refused. */
+static int g_resize_events;
+static struct spio_thread *g_resize_thread;
+
+static void resize_event_cb(enum spio_bdev_event_type type, struct spio_bdev *bdev, void *ctx)
+{
+	if (type == SPIO_BDEV_EVENT_RESIZE) {
+		g_resize_events++;
+		g_resize_thread = spio_get_thread();
+	}
+}
+
+Test(bdev, resize_event_and_new_size)
+{
+	struct spio_bdev *b;
+	struct spio_bdev_desc *d;
+	struct spio_io_channel *ch;
+	struct io_result r = {0};
+	static uint8_t buf[512];
+
+	cr_assert_eq(spio_bdev_null_create("NullR", NULL, 2048, 512, &b), 0); /* 1 MiB */
+	cr_assert_eq(spio_bdev_open_ext("NullR", true, resize_event_cb, NULL, &d), 0);
+	ch = spio_bdev_get_io_channel(d);
+	cr_assert_eq(spio_bdev_read_blocks(d, ch, buf, 2048, 1, io_done, &r), -EINVAL,
+		     "block 2048 is past the end before the resize");
+
+	cr_assert_eq(spio_bdev_null_resize("NullR", 2), 0);
+	cr_assert_eq(spio_bdev_get_num_blocks(b), 4096, "2 MiB of 512-byte blocks");
+	cr_assert_eq(g_resize_events, 0, "the event comes by message, not inline");
+	poll_n(3);
+	cr_assert_eq(g_resize_events, 1, "expected one RESIZE event, got %d", g_resize_events);
+	cr_assert_eq(g_resize_thread, g_thread, "the event runs on the opener's thread");
+	cr_assert_eq(spio_bdev_read_blocks(d, ch, buf, 4095, 1, io_done, &r), 0,
+		     "the new last block is addressable");
+	wait_io(&r);
+	cr_assert(r.success);
+
+	cr_assert_eq(spio_bdev_null_resize("NullR", 1), -EBUSY, "no shrinking while open");
+	cr_assert_eq(spio_bdev_get_num_blocks(b), 4096);
+	cr_assert_eq(spio_bdev_null_resize("NoSuch", 4), -ENODEV);
+	cr_assert_eq(spio_bdev_null_resize("NullR", 0), -EINVAL);
+	cr_assert_eq(spio_bdev_notify_blockcnt_change(NULL, 8), -EINVAL);
+	cr_assert_eq(spio_bdev_notify_blockcnt_change(b, 0), -EINVAL);
+
+	spio_put_io_channel(ch);
+	spio_bdev_close(d);
+	poll_n(3);
+	cr_assert_eq(spio_bdev_null_resize("NullR", 1), 0, "shrinking a closed bdev is fine");
+	cr_assert_eq(spio_bdev_get_num_blocks(b), 2048);
+}
