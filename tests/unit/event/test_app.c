@@ -430,8 +430,19 @@ static struct {
 	int bad_errno;
 	bool bad_null;
 	pthread_t ext;
+	bool ext_joined;
 	int ext_create_errno;
 } g_pl;
+
+/* The external sender may still be inside spio_thread_send_msg() when its
+ * message runs: join it before the app (and the thread library) shut down,
+ * as the library requires no sender to outlive spio_thread_lib_fini(). */
+static void join_ext_and_stop(void *arg)
+{
+	pthread_join(g_pl.ext, NULL);
+	g_pl.ext_joined = true;
+	spio_app_stop(0);
+}
 
 static void placed_record(void *arg)
 {
@@ -441,7 +452,7 @@ static void placed_record(void *arg)
 	p->reactor = spio_reactor_get_current_core();
 	p->ran = true;
 	if (__atomic_add_fetch(&g_pl.done, 1, __ATOMIC_ACQ_REL) == N_PLACED + 1) {
-		spio_app_stop(0);
+		spio_thread_send_msg(spio_app_get_thread(), join_ext_and_stop, NULL);
 	}
 }
 
@@ -495,7 +506,9 @@ Test(app, placement_respects_cpumask_round_robin)
 	NEED_TWO_CORES();
 	base_opts(&o, "0x3");
 	rc = spio_app_start(&o, start_placement, NULL);
-	pthread_join(g_pl.ext, NULL);
+	if (!g_pl.ext_joined) {
+		pthread_join(g_pl.ext, NULL);
+	}
 	cr_assert_eq(rc, 0, "expected 0, got %d (external create errno %d)", rc,
 		     g_pl.ext_create_errno);
 	cr_assert(g_pl.bad_null, "a thread whose mask holds no reactor core must not be created");
