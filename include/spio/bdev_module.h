@@ -183,6 +183,8 @@ struct spio_bdev_io {
 		/** Links in the channel's in-flight or lock-blocked list. */
 		struct spio_bdev_io *link_prev;
 		struct spio_bdev_io *link_next;
+		/* in the thread's deferred-completion list (message queue full) */
+		struct spio_bdev_io *deferred_next;
 		/** Splitting (parent): blocks completed so far, retry entry. */
 		uint64_t split_done_blocks;
 		struct spio_bdev_io_wait_entry split_wait;

@@ -68,8 +68,16 @@ static size_t module_ctx_size(const struct spio_bdev_module *m)
 
 static int mgmt_channel_create(void *io_device, void *ctx_buf)
 {
+	struct bdev_mgmt_channel *mgmt = ctx_buf;
+
 	(void)io_device;
-	memset(ctx_buf, 0, sizeof(struct bdev_mgmt_channel));
+	memset(mgmt, 0, sizeof(*mgmt));
+	mgmt->deferred_poller =
+	    spio_poller_register_named(bdev_mgmt_deferred_poll, mgmt, 0, "bdev_deferred_cpl");
+	if (mgmt->deferred_poller == NULL) {
+		return -errno;
+	}
+	spio_poller_pause(mgmt->deferred_poller);
 	return 0;
 }
 
@@ -81,6 +89,9 @@ static void mgmt_channel_destroy(void *io_device, void *ctx_buf)
 	if (mgmt->wait_head != NULL) {
 		SPIO_WARNLOG("bdev I/O waiters dropped with their thread's channel");
 	}
+	/* Run what is left: its descriptors and channels are still alive. */
+	bdev_mgmt_deferred_poll(mgmt);
+	spio_poller_unregister(&mgmt->deferred_poller);
 }
 
 void spio_bdev_opts_init(struct spio_bdev_opts *opts, size_t opts_size)

@@ -29,7 +29,15 @@ struct spio_bdev_desc {
 struct bdev_mgmt_channel {
 	struct spio_bdev_io_wait_entry *wait_head;
 	struct spio_bdev_io_wait_entry *wait_tail;
+	/* Completions that could not be deferred by message (the thread's queue
+	 * was full): run by `deferred_poller`, paused while the list is empty. */
+	struct spio_bdev_io *deferred_head;
+	struct spio_bdev_io *deferred_tail;
+	struct spio_poller *deferred_poller;
 };
+
+/* bdev_io.c: the deferred-completion poller of a management channel. */
+int bdev_mgmt_deferred_poll(void *arg);
 
 /* A lock request / held lock, one per spio_bdev_lock_lba_range() call. */
 struct spio_bdev_lba_lock {

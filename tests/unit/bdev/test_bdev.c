@@ -1142,3 +1142,35 @@ Test(bdev, resize_event_and_new_size)
 	cr_assert_eq(spio_bdev_null_resize("NullR", 1), 0, "shrinking a closed bdev is fine");
 	cr_assert_eq(spio_bdev_get_num_blocks(b), 2048);
 }
+
+/* A completion inside the submit call must be deferred even when the thread's
+ * message queue is full (then through the thread's deferred list). */
+static void noop_msg(void *arg)
+{
+	(*(int *)arg)++;
+}
+
+Test(bdev, completion_deferred_when_message_queue_full)
+{
+	struct fixture f;
+	struct io_result r = {0};
+	int ran = 0, queued = 0;
+
+	open_malloc(&f, "MallocQ", true);
+	while (spio_thread_send_msg(g_thread, noop_msg, &ran) == 0) {
+		queued++;
+	}
+	cr_assert_gt(queued, 0);
+	cr_assert_eq(spio_bdev_read_blocks(f.desc, f.ch, f.buf, 0, 1, io_done, &r), 0);
+	cr_assert_eq(r.done, 0, "completed inside the submit call with a full queue");
+	for (int i = 0; i < 100000 && r.done == 0; i++) {
+		spio_thread_poll(g_thread, 0, 0);
+	}
+	cr_assert_eq(r.done, 1, "the deferred completion never ran");
+	cr_assert(r.success);
+	for (int i = 0; i < 100000 && ran < queued; i++) {
+		spio_thread_poll(g_thread, 0, 0);
+	}
+	cr_assert_eq(ran, queued);
+	close_fixture(&f);
+}
