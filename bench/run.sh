@@ -18,6 +18,7 @@ if [ $# -ne 1 ] || [ ! -d "$1" ]; then
 	exit 2
 fi
 build_dir=$(cd "$1" && pwd)
+src_dir=$(cd "$(dirname "$0")/.." && pwd)
 results="$build_dir/bench-results.jsonl"
 huge_min=8
 huge_free_file=/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages
@@ -62,6 +63,25 @@ emit "{\"bench\":\"meta\",\"date\":\"$(date -u +%Y-%m-%dT%H:%M:%SZ)\",\"kernel\"
 
 known="bench_json bench_mempool bench_dma bench_ring"
 
+# run_perf CASE ARGS...: spio_perf on the null and malloc bdevs of
+# bench/perf-bdevs.json; its --json result, compacted, becomes one line.
+run_perf() {
+	local name=$1 bin="$build_dir/spio_perf" out
+	shift
+	if [ ! -x "$bin" ]; then
+		emit "{\"bench\":\"spio_perf\",\"case\":\"$name\",\"skipped\":true,\"reason\":\"not built\"}"
+		return 0
+	fi
+	echo "== spio_perf $name: $*" >&2
+	if ! out=$("$bin" -c "$src_dir/bench/perf-bdevs.json" --json "$@"); then
+		emit "{\"bench\":\"spio_perf\",\"case\":\"$name\",\"failed\":true}"
+		failed=1
+		return 0
+	fi
+	emit "{\"bench\":\"spio_perf\",\"case\":\"$name\",\"result\":$(printf '%s' "$out" |
+		python3 -c 'import json, sys; print(json.dumps(json.load(sys.stdin)))')}"
+}
+
 run_bench bench_json
 run_bench bench_mempool
 run_bench bench_dma
@@ -75,6 +95,14 @@ else
 	emit "{\"bench\":\"dma\",\"mode\":\"huge\",\"skipped\":true,\"reason\":\"free_hugepages $huge_free < $huge_min\"}"
 fi
 run_bench bench_ring
+
+# The block layer through spio_perf (issue 6's figures use -t 10).
+perf_t=${SPIO_PERF_SECONDS:-5}
+run_perf null_4k_randread_qd128_1core -b Null0 -q 128 -o 4k -w randread -t "$perf_t" -m 0x1
+run_perf null_4k_randread_qd128_2cores -b Null0 -q 128 -o 4k -w randread -t "$perf_t" -m 0x3
+run_perf malloc_4k_randread_qd128_1core -b Malloc0 -q 128 -o 4k -w randread -t "$perf_t" -m 0x1
+run_perf malloc_4k_randread_qd128_2cores -b Malloc0 -q 128 -o 4k -w randread -t "$perf_t" -m 0x3
+run_perf malloc_128k_randread_qd32_1core -b Malloc0 -q 32 -o 128k -w randread -t "$perf_t" -m 0x1
 
 # Benchmarks added later: run with no arguments.
 for bin in "$build_dir"/bench_*; do
