@@ -122,6 +122,15 @@ struct spio_bdev *spio_bdev_first(void);
 /** The bdev registered after `prev`, or NULL. */
 struct spio_bdev *spio_bdev_next(struct spio_bdev *prev);
 
+/**
+ * Iteration per module: the first bdev registered by the module called
+ * `module_name` ("malloc", "null", ...), or NULL (also for a NULL name).
+ */
+struct spio_bdev *spio_bdev_first_of_module(const char *module_name);
+
+/** The next bdev after `prev` of the same module as `prev`, or NULL. */
+struct spio_bdev *spio_bdev_next_of_module(struct spio_bdev *prev);
+
 /** The bdev's name. */
 const char *spio_bdev_get_name(const struct spio_bdev *bdev);
 
@@ -265,6 +274,20 @@ int spio_bdev_write_zeroes_blocks(struct spio_bdev_desc *desc, struct spio_io_ch
 int spio_bdev_unmap_blocks(struct spio_bdev_desc *desc, struct spio_io_channel *ch,
 			   uint64_t offset_blocks, uint64_t num_blocks,
 			   spio_bdev_io_completion_cb cb, void *cb_arg);
+/**
+ * Byte-offset forms of write_zeroes, unmap, flush and compare: `offset` and
+ * `nbytes` must be multiples of the block size (-EINVAL otherwise); then as
+ * the _blocks forms.
+ */
+int spio_bdev_write_zeroes(struct spio_bdev_desc *desc, struct spio_io_channel *ch, uint64_t offset,
+			   uint64_t nbytes, spio_bdev_io_completion_cb cb, void *cb_arg);
+int spio_bdev_unmap(struct spio_bdev_desc *desc, struct spio_io_channel *ch, uint64_t offset,
+		    uint64_t nbytes, spio_bdev_io_completion_cb cb, void *cb_arg);
+int spio_bdev_flush(struct spio_bdev_desc *desc, struct spio_io_channel *ch, uint64_t offset,
+		    uint64_t nbytes, spio_bdev_io_completion_cb cb, void *cb_arg);
+int spio_bdev_compare(struct spio_bdev_desc *desc, struct spio_io_channel *ch, void *buf,
+		      uint64_t offset, uint64_t nbytes, spio_bdev_io_completion_cb cb,
+		      void *cb_arg);
 /** Make completed writes of the range durable. */
 int spio_bdev_flush_blocks(struct spio_bdev_desc *desc, struct spio_io_channel *ch,
 			   uint64_t offset_blocks, uint64_t num_blocks,

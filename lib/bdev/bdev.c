@@ -320,6 +320,36 @@ struct spio_bdev *spio_bdev_next(struct spio_bdev *prev)
 	return bdev;
 }
 
+struct spio_bdev *spio_bdev_first_of_module(const char *module_name)
+{
+	struct spio_bdev *bdev;
+
+	if (module_name == NULL) {
+		return NULL;
+	}
+	for (bdev = spio_bdev_first(); bdev != NULL; bdev = spio_bdev_next(bdev)) {
+		if (strcmp(spio_bdev_get_module_name(bdev), module_name) == 0) {
+			return bdev;
+		}
+	}
+	return NULL;
+}
+
+struct spio_bdev *spio_bdev_next_of_module(struct spio_bdev *prev)
+{
+	struct spio_bdev *bdev;
+
+	if (prev == NULL) {
+		return NULL;
+	}
+	for (bdev = spio_bdev_next(prev); bdev != NULL; bdev = spio_bdev_next(bdev)) {
+		if (bdev->module == prev->module) {
+			return bdev;
+		}
+	}
+	return NULL;
+}
+
 /*
  * Properties
  */

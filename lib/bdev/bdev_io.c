@@ -599,6 +599,50 @@ int spio_bdev_unmap_blocks(struct spio_bdev_desc *desc, struct spio_io_channel *
 			     cb_arg);
 }
 
+int spio_bdev_write_zeroes(struct spio_bdev_desc *desc, struct spio_io_channel *ch, uint64_t offset,
+			   uint64_t nbytes, spio_bdev_io_completion_cb cb, void *cb_arg)
+{
+	uint64_t ob, nb;
+
+	if (!bytes_to_blocks(desc, offset, nbytes, &ob, &nb)) {
+		return -EINVAL;
+	}
+	return spio_bdev_write_zeroes_blocks(desc, ch, ob, nb, cb, cb_arg);
+}
+
+int spio_bdev_unmap(struct spio_bdev_desc *desc, struct spio_io_channel *ch, uint64_t offset,
+		    uint64_t nbytes, spio_bdev_io_completion_cb cb, void *cb_arg)
+{
+	uint64_t ob, nb;
+
+	if (!bytes_to_blocks(desc, offset, nbytes, &ob, &nb)) {
+		return -EINVAL;
+	}
+	return spio_bdev_unmap_blocks(desc, ch, ob, nb, cb, cb_arg);
+}
+
+int spio_bdev_flush(struct spio_bdev_desc *desc, struct spio_io_channel *ch, uint64_t offset,
+		    uint64_t nbytes, spio_bdev_io_completion_cb cb, void *cb_arg)
+{
+	uint64_t ob, nb;
+
+	if (!bytes_to_blocks(desc, offset, nbytes, &ob, &nb)) {
+		return -EINVAL;
+	}
+	return spio_bdev_flush_blocks(desc, ch, ob, nb, cb, cb_arg);
+}
+
+int spio_bdev_compare(struct spio_bdev_desc *desc, struct spio_io_channel *ch, void *buf,
+		      uint64_t offset, uint64_t nbytes, spio_bdev_io_completion_cb cb, void *cb_arg)
+{
+	uint64_t ob, nb;
+
+	if (!bytes_to_blocks(desc, offset, nbytes, &ob, &nb)) {
+		return -EINVAL;
+	}
+	return spio_bdev_compare_blocks(desc, ch, buf, ob, nb, cb, cb_arg);
+}
+
 int spio_bdev_flush_blocks(struct spio_bdev_desc *desc, struct spio_io_channel *ch,
 			   uint64_t offset_blocks, uint64_t num_blocks,
 			   spio_bdev_io_completion_cb cb, void *cb_arg)

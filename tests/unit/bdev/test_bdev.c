@@ -1174,3 +1174,57 @@ Test(bdev, completion_deferred_when_message_queue_full)
 	cr_assert_eq(ran, queued);
 	close_fixture(&f);
 }
+
+Test(bdev, iteration_per_module)
+{
+	struct spio_bdev *m0, *m1, *n0, *b;
+	int malloc_seen = 0;
+
+	cr_assert_eq(spio_bdev_malloc_create("IterM0", NULL, 64, BS, &m0), 0);
+	cr_assert_eq(spio_bdev_null_create("IterN0", NULL, 64, BS, &n0), 0);
+	cr_assert_eq(spio_bdev_malloc_create("IterM1", NULL, 64, BS, &m1), 0);
+	for (b = spio_bdev_first_of_module("malloc"); b != NULL; b = spio_bdev_next_of_module(b)) {
+		cr_assert_str_eq(spio_bdev_get_module_name(b), "malloc");
+		malloc_seen++;
+	}
+	cr_assert_eq(malloc_seen, 2, "expected the 2 malloc bdevs, saw %d", malloc_seen);
+	cr_assert_eq(spio_bdev_first_of_module("null"), n0);
+	cr_assert_null(spio_bdev_next_of_module(n0), "only one null bdev");
+	cr_assert_null(spio_bdev_first_of_module("nosuch"));
+	cr_assert_null(spio_bdev_first_of_module(NULL));
+	cr_assert_null(spio_bdev_next_of_module(NULL));
+	(void)m0;
+	(void)m1;
+}
+
+Test(bdev, byte_forms_of_zeroes_unmap_flush_compare)
+{
+	struct fixture f;
+	struct io_result r = {0};
+
+	open_malloc(&f, "MallocB", true);
+	write_pattern(&f, 0, 4, 7);
+	cr_assert_eq(spio_bdev_write_zeroes(f.desc, f.ch, BS, BS - 1, io_done, &r), -EINVAL,
+		     "a length that is not a whole block is rejected");
+	cr_assert_eq(spio_bdev_unmap(f.desc, f.ch, 1, BS, io_done, &r), -EINVAL,
+		     "an offset that is not a whole block is rejected");
+	cr_assert_eq(spio_bdev_write_zeroes(f.desc, f.ch, BS, BS, io_done, &r), 0);
+	wait_io(&r);
+	cr_assert(r.success);
+	expect_zero(&f, 1, 1, true);
+	memset(&r, 0, sizeof(r));
+	cr_assert_eq(spio_bdev_unmap(f.desc, f.ch, 2 * BS, BS, io_done, &r), 0);
+	wait_io(&r);
+	cr_assert(r.success);
+	expect_zero(&f, 2, 1, true);
+	memset(&r, 0, sizeof(r));
+	cr_assert_eq(spio_bdev_flush(f.desc, f.ch, 0, 4 * BS, io_done, &r), 0);
+	wait_io(&r);
+	cr_assert(r.success);
+	memset(&r, 0, sizeof(r));
+	memset(f.buf2, 0, BS);
+	cr_assert_eq(spio_bdev_compare(f.desc, f.ch, f.buf2, BS, BS, io_done, &r), 0);
+	wait_io(&r);
+	cr_assert(r.success, "block 1 is zero and so is the buffer");
+	close_fixture(&f);
+}
