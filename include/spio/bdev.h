@@ -443,6 +443,8 @@ struct spio_bdev_io_stat {
 	uint64_t max_unmap_latency_ticks;
 	/** I/O that completed without success (failures and miscompares). */
 	uint64_t num_io_errors;
+	/** The same, by I/O type (index: enum spio_bdev_io_type). */
+	uint64_t io_errors_by_type[SPIO_BDEV_NUM_IO_TYPES];
 };
 
 /** Called with the gathered statistics (`rc` 0 or a negative errno). */

@@ -148,6 +148,11 @@ static void iostat_write(struct spio_json_write_ctx *w, struct spio_bdev *bdev,
 	spio_json_write_named_uint64(w, "min_unmap_latency_ticks", s->min_unmap_latency_ticks);
 	spio_json_write_named_uint64(w, "num_other_ops", s->num_other_ops);
 	spio_json_write_named_uint64(w, "io_error", s->num_io_errors);
+	spio_json_write_named_object_begin(w, "io_error_by_type");
+	for (int t = SPIO_BDEV_IO_TYPE_READ; t < SPIO_BDEV_NUM_IO_TYPES; t++) {
+		spio_json_write_named_uint64(w, g_io_type_names[t], s->io_errors_by_type[t]);
+	}
+	spio_json_write_object_end(w);
 	spio_json_write_object_end(w);
 }
 

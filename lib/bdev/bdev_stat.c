@@ -24,6 +24,9 @@ void bdev_stat_record(struct spio_bdev_io_stat *s, struct spio_bdev_io *io, bool
 
 	if (!success) {
 		s->num_io_errors++;
+		if (io->type < SPIO_BDEV_NUM_IO_TYPES) {
+			s->io_errors_by_type[io->type]++;
+		}
 		return;
 	}
 	switch (io->type) {
@@ -80,6 +83,9 @@ void bdev_stat_add(struct spio_bdev_io_stat *to, const struct spio_bdev_io_stat 
 	to->max_unmap_latency_ticks =
 	    SPIO_MAX(to->max_unmap_latency_ticks, from->max_unmap_latency_ticks);
 	to->num_io_errors += from->num_io_errors;
+	for (int t = 0; t < SPIO_BDEV_NUM_IO_TYPES; t++) {
+		to->io_errors_by_type[t] += from->io_errors_by_type[t];
+	}
 }
 
 struct stat_ctx {

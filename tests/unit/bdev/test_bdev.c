@@ -964,6 +964,9 @@ Test(bdev, statistics)
 	cr_assert_eq(st.num_unmap_ops, 1);
 	cr_assert_eq(st.bytes_unmapped, 4 * BS);
 	cr_assert_eq(st.num_io_errors, 1);
+	cr_assert_eq(st.io_errors_by_type[SPIO_BDEV_IO_TYPE_COMPARE], 1,
+		     "the miscompare is a compare error");
+	cr_assert_eq(st.io_errors_by_type[SPIO_BDEV_IO_TYPE_READ], 0);
 	cr_assert_eq(st.num_other_ops, 1);
 	cr_assert(st.min_read_latency_ticks > 0 &&
 		  st.min_read_latency_ticks <= st.max_read_latency_ticks);
