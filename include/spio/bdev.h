@@ -122,6 +122,16 @@ struct spio_bdev *spio_bdev_first(void);
 /** The bdev registered after `prev`, or NULL. */
 struct spio_bdev *spio_bdev_next(struct spio_bdev *prev);
 
+/** Called once every examine in progress has finished. */
+typedef void (*spio_bdev_wait_for_examine_cb)(void *cb_arg);
+
+/**
+ * Call `cb(cb_arg)` on the calling thread once no module is examining a bdev
+ * (immediately, but never before returning, when none is).
+ * \return 0; -EINVAL (NULL cb, no current spio thread); -ENOMEM.
+ */
+int spio_bdev_wait_for_examine(spio_bdev_wait_for_examine_cb cb, void *cb_arg);
+
 /**
  * Iteration per module: the first bdev registered by the module called
  * `module_name` ("malloc", "null", ...), or NULL (also for a NULL name).

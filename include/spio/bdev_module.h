@@ -38,9 +38,23 @@ struct spio_bdev_module {
 	 * NULL: none.
 	 */
 	void (*config_json)(struct spio_json_write_ctx *w);
+	/**
+	 * Look at a newly registered bdev (every module's, this one's too) and
+	 * build on it if it wants to (claim it, register a virtual bdev on top).
+	 * Called on the registering thread just after spio_bdev_register()
+	 * succeeded. Must end with spio_bdev_module_examine_done(), now or later.
+	 * NULL: the module examines nothing.
+	 */
+	void (*examine)(struct spio_bdev *bdev);
 	/** Private: registry link. */
 	struct spio_bdev_module *next_;
 };
+
+/**
+ * End one examine() call of `module`. When no examine is pending any more,
+ * spio_bdev_wait_for_examine() callers are answered. Any spio thread.
+ */
+void spio_bdev_module_examine_done(struct spio_bdev_module *module);
 
 /** Register a module (load time, through SPIO_BDEV_MODULE_REGISTER). */
 void spio_bdev_module_list_add(struct spio_bdev_module *module);

@@ -572,10 +572,85 @@ int spio_bdev_register(struct spio_bdev *bdev)
 	}
 	bdev->internal.status = SPIO_BDEV_STATUS_READY;
 	*p = bdev;
+	for (struct spio_bdev_module *m = g_bdev_mgr.modules; m != NULL; m = m->next_) {
+		if (m->examine != NULL) {
+			g_bdev_mgr.examine_pending++;
+		}
+	}
 	pthread_mutex_unlock(&g_bdev_mgr.lock);
 	SPIO_INFOLOG("bdev %s registered (%" PRIu64 " blocks of %u bytes)", bdev->name,
 		     bdev->blockcnt, bdev->blocklen);
+	/* The module list only grows at load time: walking it unlocked is safe. */
+	for (struct spio_bdev_module *m = g_bdev_mgr.modules; m != NULL; m = m->next_) {
+		if (m->examine != NULL) {
+			m->examine(bdev);
+		}
+	}
 	return 0;
+}
+
+static void examine_waiter_run(void *arg)
+{
+	struct examine_waiter *w = arg;
+
+	w->cb(w->cb_arg);
+	free(w);
+}
+
+void spio_bdev_module_examine_done(struct spio_bdev_module *module)
+{
+	struct examine_waiter *waiters = NULL, *w;
+
+	pthread_mutex_lock(&g_bdev_mgr.lock);
+	if (g_bdev_mgr.examine_pending == 0) {
+		pthread_mutex_unlock(&g_bdev_mgr.lock);
+		SPIO_ERRLOG("module %s: examine_done without a pending examine",
+			    module != NULL ? module->name : "(null)");
+		return;
+	}
+	if (--g_bdev_mgr.examine_pending == 0) {
+		waiters = g_bdev_mgr.examine_waiters;
+		g_bdev_mgr.examine_waiters = NULL;
+	}
+	pthread_mutex_unlock(&g_bdev_mgr.lock);
+	while ((w = waiters) != NULL) {
+		waiters = w->next;
+		if (spio_thread_send_msg(w->thread, examine_waiter_run, w) != 0) {
+			SPIO_ERRLOG("wait_for_examine: cannot reach the waiting thread");
+			free(w);
+		}
+	}
+}
+
+int spio_bdev_wait_for_examine(spio_bdev_wait_for_examine_cb cb, void *cb_arg)
+{
+	struct spio_thread *thread = spio_get_thread();
+	struct examine_waiter *w;
+	int rc = 0;
+
+	if (cb == NULL || thread == NULL) {
+		return -EINVAL;
+	}
+	w = calloc(1, sizeof(*w));
+	if (w == NULL) {
+		return -ENOMEM;
+	}
+	*w = (struct examine_waiter){.cb = cb, .cb_arg = cb_arg, .thread = thread};
+	pthread_mutex_lock(&g_bdev_mgr.lock);
+	if (g_bdev_mgr.examine_pending != 0) {
+		w->next = g_bdev_mgr.examine_waiters;
+		g_bdev_mgr.examine_waiters = w;
+		w = NULL;
+	}
+	pthread_mutex_unlock(&g_bdev_mgr.lock);
+	if (w != NULL) {
+		/* Nothing pending: answer by message, never before returning. */
+		rc = spio_thread_send_msg(thread, examine_waiter_run, w);
+		if (rc != 0) {
+			free(w);
+		}
+	}
+	return rc;
 }
 
 int spio_bdev_alias_add(struct spio_bdev *bdev, const char *alias)

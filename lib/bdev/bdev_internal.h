@@ -88,6 +88,16 @@ struct bdev_mgr {
 	size_t max_ctx_size;
 	bool initialized;
 	bool finishing;
+	uint32_t examine_pending;
+	struct examine_waiter *examine_waiters;
+};
+
+/* A spio_bdev_wait_for_examine() caller, answered on its thread. */
+struct examine_waiter {
+	spio_bdev_wait_for_examine_cb cb;
+	void *cb_arg;
+	struct spio_thread *thread;
+	struct examine_waiter *next;
 };
 
 extern struct bdev_mgr g_bdev_mgr;

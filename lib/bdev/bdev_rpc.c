@@ -300,17 +300,25 @@ static void rpc_bdev_reset_iostat(struct spio_jsonrpc_request *req, const json_t
 }
 SPIO_RPC_REGISTER("bdev_reset_iostat", rpc_bdev_reset_iostat, SPIO_RPC_RUNTIME)
 
-/* No module examines bdevs (no auto-claiming modules yet), so examine is
- * always complete: answer true at once, as SPDK does when nothing is pending. */
+static void examine_finished(void *arg)
+{
+	spio_jsonrpc_send_bool_response(arg, true);
+}
+
+/* Answers true once no module is examining a bdev any more. */
 static void rpc_bdev_wait_for_examine(struct spio_jsonrpc_request *req, const json_t *params)
 {
 	char err[256];
+	int rc;
 
 	if (spio_rpc_decode_params(params, NULL, 0, err, err, sizeof(err)) != 0) {
 		spio_jsonrpc_send_error_response(req, SPIO_JSONRPC_ERROR_INVALID_PARAMS, err);
 		return;
 	}
-	spio_jsonrpc_send_bool_response(req, true);
+	rc = spio_bdev_wait_for_examine(examine_finished, req);
+	if (rc != 0) {
+		spio_jsonrpc_send_error_response(req, rc, strerror(-rc));
+	}
 }
 SPIO_RPC_REGISTER("bdev_wait_for_examine", rpc_bdev_wait_for_examine,
 		  SPIO_RPC_STARTUP | SPIO_RPC_RUNTIME)

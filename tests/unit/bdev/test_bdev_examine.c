@@ -1,0 +1,124 @@
+/*
+ * Module examine: every module with an examine callback sees each newly
+ * registered bdev; spio_bdev_wait_for_examine() answers only after every
+ * examine has ended with spio_bdev_module_examine_done().
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <string.h>
+
+#include "spio/bdev_module.h"
+#include "spio/env.h"
+#include "spio/thread.h"
+
+static struct spio_thread *g_thread;
+static struct spio_bdev *g_seen[8];
+static int g_examined;
+static bool g_hold; /* keep examines pending until released */
+static int g_held;
+
+static struct spio_bdev_module g_examiner;
+
+static void examine(struct spio_bdev *bdev)
+{
+	cr_assert_eq(spio_get_thread(), g_thread, "examine runs on the registering thread");
+	g_seen[g_examined++ % 8] = bdev;
+	if (g_hold) {
+		g_held++;
+	} else {
+		spio_bdev_module_examine_done(&g_examiner);
+	}
+}
+
+static struct spio_bdev_module g_examiner = {.name = "examiner", .examine = examine};
+SPIO_BDEV_MODULE_REGISTER(g_examiner)
+
+static void poll_n(int n)
+{
+	for (int i = 0; i < n; i++) {
+		spio_thread_poll(g_thread, 0, 0);
+	}
+}
+
+static void setup(void)
+{
+	struct spio_env_opts eopts;
+	struct spio_bdev_opts bopts;
+
+	spio_env_opts_init(&eopts, sizeof(eopts));
+	eopts.no_huge = true;
+	cr_assert_eq(spio_env_init(&eopts), 0);
+	cr_assert_eq(spio_thread_lib_init(NULL, 0), 0);
+	g_thread = spio_thread_create("examine", NULL);
+	spio_set_thread(g_thread);
+	spio_bdev_opts_init(&bopts, sizeof(bopts));
+	cr_assert_eq(spio_bdev_initialize(&bopts), 0);
+}
+
+static bool g_fini_done;
+
+static void fini_done(void *arg)
+{
+	g_fini_done = true;
+}
+
+static void teardown(void)
+{
+	cr_assert_eq(spio_bdev_finish(fini_done, NULL), 0);
+	for (int i = 0; i < 1000 && !g_fini_done; i++) {
+		poll_n(1);
+	}
+	spio_thread_exit(g_thread);
+	for (int i = 0; i < 1000 && !spio_thread_is_exited(g_thread); i++) {
+		poll_n(1);
+	}
+	spio_set_thread(NULL);
+	spio_thread_destroy(g_thread);
+	spio_thread_lib_fini();
+	spio_env_fini();
+}
+
+TestSuite(examine, .init = setup, .fini = teardown);
+
+static void waited(void *arg)
+{
+	(*(int *)arg)++;
+}
+
+Test(examine, every_new_bdev_is_examined)
+{
+	struct spio_bdev *m, *n;
+	int answered = 0;
+
+	cr_assert_eq(spio_bdev_malloc_create("ExM", NULL, 64, 512, &m), 0);
+	cr_assert_eq(spio_bdev_null_create("ExN", NULL, 64, 512, &n), 0);
+	cr_assert_eq(g_examined, 2, "expected 2 examines, got %d", g_examined);
+	cr_assert_eq(g_seen[0], m);
+	cr_assert_eq(g_seen[1], n);
+	cr_assert_eq(spio_bdev_wait_for_examine(waited, &answered), 0);
+	cr_assert_eq(answered, 0, "answered inside the call");
+	poll_n(2);
+	cr_assert_eq(answered, 1, "nothing pending: answered on the next poll");
+	cr_assert_eq(spio_bdev_wait_for_examine(NULL, NULL), -EINVAL);
+}
+
+Test(examine, wait_answers_after_the_last_examine_done)
+{
+	struct spio_bdev *m;
+	int answered = 0;
+
+	g_hold = true;
+	cr_assert_eq(spio_bdev_malloc_create("ExHeld0", NULL, 64, 512, &m), 0);
+	cr_assert_eq(spio_bdev_malloc_create("ExHeld1", NULL, 64, 512, &m), 0);
+	cr_assert_eq(g_held, 2);
+	cr_assert_eq(spio_bdev_wait_for_examine(waited, &answered), 0);
+	poll_n(5);
+	cr_assert_eq(answered, 0, "two examines still pending");
+	spio_bdev_module_examine_done(&g_examiner);
+	poll_n(5);
+	cr_assert_eq(answered, 0, "one examine still pending");
+	spio_bdev_module_examine_done(&g_examiner);
+	poll_n(5);
+	cr_assert_eq(answered, 1, "answered once the last examine ended");
+	g_hold = false;
+}
