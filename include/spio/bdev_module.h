@@ -13,6 +13,8 @@
 #ifndef SPIO_BDEV_MODULE_H
 #define SPIO_BDEV_MODULE_H
 
+#include <jansson.h>
+
 #include "spio/bdev.h"
 
 #ifdef __cplusplus
@@ -49,6 +51,36 @@ struct spio_bdev_module {
 	/** Private: registry link. */
 	struct spio_bdev_module *next_;
 };
+
+/*
+ * RPC helpers for modules whose bdevs are created from (name, uuid,
+ * num_blocks, block_size), as malloc and null: one implementation of the
+ * create and delete methods' parameter handling and answers.
+ */
+struct spio_jsonrpc_request;
+
+/** A create function of that shape (spio_bdev_malloc_create, ...). */
+typedef int (*spio_bdev_simple_create_fn)(const char *name, const struct spio_uuid *uuid,
+					  uint64_t num_blocks, uint32_t block_size,
+					  struct spio_bdev **bdev);
+
+/** A delete function (spio_bdev_malloc_delete, ...). */
+typedef int (*spio_bdev_delete_fn)(const char *name, spio_bdev_delete_cb cb, void *cb_arg);
+
+/**
+ * Serve a create RPC: params {"name"?, "uuid"?, "num_blocks", "block_size"}
+ * (SPDK's), answer the new bdev's name, or -32602 / the create error.
+ * On the RPC server's thread, from a method handler.
+ */
+void spio_bdev_rpc_simple_create(struct spio_jsonrpc_request *req, const json_t *params,
+				 spio_bdev_simple_create_fn create);
+
+/**
+ * Serve a delete RPC: params {"name"}, answer true once the bdev is gone, or
+ * -32602 / the delete error.
+ */
+void spio_bdev_rpc_delete(struct spio_jsonrpc_request *req, const json_t *params,
+			  spio_bdev_delete_fn del);
 
 /**
  * End one examine() call of `module`. When no examine is pending any more,
