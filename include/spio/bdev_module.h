@@ -164,6 +164,14 @@ struct spio_bdev {
 	/** Largest read or write in blocks the module accepts (larger ones are split); 0: no limit.
 	 */
 	uint32_t max_rw_size;
+	/**
+	 * Most iovec segments per read or write the module accepts (capped at
+	 * SPIO_BDEV_IO_CHILD_IOVS when splitting); 0: no limit. Larger requests
+	 * are split.
+	 */
+	uint32_t max_num_segments;
+	/** Largest single segment in bytes; longer iovecs are cut. 0: no limit. */
+	uint32_t max_segment_size;
 	/** Required buffer alignment in bytes (power of two); 0 or 1: none. */
 	uint32_t required_alignment;
 	/** UUID; all-zero: generated at registration. */

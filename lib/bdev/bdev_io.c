@@ -72,43 +72,75 @@ static uint64_t split_child_blocks(const struct spio_bdev_io *io, uint64_t offse
 	return n;
 }
 
+/* The module's segment limits: does the request's iovec list break them? */
+static bool iovs_exceed_segment_limits(const struct spio_bdev_io *io)
+{
+	const struct spio_bdev *bdev = io->bdev;
+
+	if (bdev->max_num_segments != 0 && (uint32_t)io->u.iovcnt > bdev->max_num_segments) {
+		return true;
+	}
+	if (bdev->max_segment_size != 0) {
+		for (int i = 0; i < io->u.iovcnt; i++) {
+			if (io->u.iovs[i].iov_len > bdev->max_segment_size) {
+				return true;
+			}
+		}
+	}
+	return false;
+}
+
 static bool bdev_io_needs_split(const struct spio_bdev_io *io)
 {
 	if (io->type != SPIO_BDEV_IO_TYPE_READ && io->type != SPIO_BDEV_IO_TYPE_WRITE) {
 		return false;
 	}
-	return split_child_blocks(io, io->u.offset_blocks, io->u.num_blocks) < io->u.num_blocks;
+	return split_child_blocks(io, io->u.offset_blocks, io->u.num_blocks) < io->u.num_blocks ||
+	       iovs_exceed_segment_limits(io);
 }
 
 /*
  * Point child->internal.child_iov at `len` bytes of the parent's iovecs from
- * byte `skip`; at most SPIO_BDEV_IO_CHILD_IOVS entries, so fewer bytes may
+ * byte `skip`: at most SPIO_BDEV_IO_CHILD_IOVS entries (or the module's
+ * max_num_segments), each at most max_segment_size bytes, so fewer bytes may
  * be covered. Returns the bytes covered.
  */
 static uint64_t split_slice_iovs(struct spio_bdev_io *parent, struct spio_bdev_io *child,
 				 uint64_t skip, uint64_t len)
 {
+	const struct spio_bdev *bdev = parent->bdev;
+	int max_n = SPIO_BDEV_IO_CHILD_IOVS;
+	uint64_t max_seg = bdev->max_segment_size != 0 ? bdev->max_segment_size : UINT64_MAX;
 	uint64_t covered = 0;
 	int n = 0;
 
+	if (bdev->max_num_segments != 0 && bdev->max_num_segments < (uint32_t)max_n) {
+		max_n = (int)bdev->max_num_segments;
+	}
 	for (int i = 0; i < parent->u.iovcnt && covered < len; i++) {
 		struct iovec *src = &parent->u.iovs[i];
-		uint64_t take;
 
 		if (skip >= src->iov_len) {
 			skip -= src->iov_len;
 			continue;
 		}
-		if (n == SPIO_BDEV_IO_CHILD_IOVS) {
-			break;
+		/* One source iovec may become several segments. */
+		while (skip < src->iov_len && covered < len) {
+			uint64_t take =
+			    SPIO_MIN(SPIO_MIN(src->iov_len - skip, len - covered), max_seg);
+
+			if (n == max_n) {
+				goto out;
+			}
+			child->internal.child_iov[n].iov_base = (uint8_t *)src->iov_base + skip;
+			child->internal.child_iov[n].iov_len = take;
+			n++;
+			covered += take;
+			skip += take;
 		}
-		take = SPIO_MIN(src->iov_len - skip, len - covered);
-		child->internal.child_iov[n].iov_base = (uint8_t *)src->iov_base + skip;
-		child->internal.child_iov[n].iov_len = take;
-		n++;
-		covered += take;
 		skip = 0;
 	}
+out:
 	child->u.iovs = child->internal.child_iov;
 	child->u.iovcnt = n;
 	return covered;

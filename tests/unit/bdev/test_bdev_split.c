@@ -375,3 +375,67 @@ Test(split_pool, children_wait_for_free_bdev_io)
 	cr_assert_eq(g_nseen, 8, "4 children each, got %d", g_nseen);
 	close_bdev();
 }
+
+/* The module's segment limits: no child carries more than max_num_segments
+ * iovecs or a segment longer than max_segment_size, and the data lands. */
+static uint32_t g_max_segs, g_max_seg_size;
+static int g_limit_violations;
+
+static void limits_submit(struct spio_io_channel *ch, struct spio_bdev_io *io)
+{
+	if ((uint32_t)io->u.iovcnt > g_max_segs) {
+		g_limit_violations++;
+	}
+	for (int i = 0; i < io->u.iovcnt; i++) {
+		if (io->u.iovs[i].iov_len > g_max_seg_size) {
+			g_limit_violations++;
+		}
+	}
+	rec_submit(ch, io);
+}
+
+static const struct spio_bdev_fn_table g_limits_fn = {
+    .destruct = rec_destruct, .submit_request = limits_submit, .io_type_supported = rec_supported};
+
+Test(split, segment_limits)
+{
+	static uint8_t src[16 * BS], dst[16 * BS];
+	struct iovec iov[5];
+	struct result r = {0};
+
+	g_max_segs = 2;
+	g_max_seg_size = 2 * BS;
+	g_bdev.name = "Rec0";
+	g_bdev.blocklen = BS;
+	g_bdev.blockcnt = NBLOCKS;
+	g_bdev.max_num_segments = g_max_segs;
+	g_bdev.max_segment_size = g_max_seg_size;
+	g_bdev.module = &g_rec_module;
+	g_bdev.fn_table = &g_limits_fn;
+	cr_assert_eq(spio_bdev_register(&g_bdev), 0);
+	open_bdev();
+
+	for (size_t i = 0; i < sizeof(src); i++) {
+		src[i] = (uint8_t)(i * 7 + 3);
+	}
+	/* One 8 KiB buffer: segments of at most 1 KiB, 2 per child. */
+	cr_assert_eq(spio_bdev_write_blocks(g_desc, g_ch, src, 0, 16, io_done, &r), 0);
+	run(&r);
+	cr_assert(r.success);
+	cr_assert_eq(g_limit_violations, 0, "%d children broke the limits", g_limit_violations);
+	cr_assert_eq(g_nseen, 4, "8 KiB in children of 2 x 1 KiB: expected 4, got %d", g_nseen);
+
+	/* Five small iovecs, read back: 2 per child. */
+	for (int i = 0; i < 5; i++) {
+		iov[i].iov_base = dst + (size_t)i * 2 * BS;
+		iov[i].iov_len = i < 4 ? 2 * BS : 8 * BS;
+	}
+	memset(&r, 0, sizeof(r));
+	g_nseen = 0;
+	cr_assert_eq(spio_bdev_readv_blocks(g_desc, g_ch, iov, 5, 0, 16, io_done, &r), 0);
+	run(&r);
+	cr_assert(r.success);
+	cr_assert_eq(g_limit_violations, 0, "%d children broke the limits", g_limit_violations);
+	cr_assert_eq(memcmp(src, dst, sizeof(src)), 0, "data through segment-limited children");
+	close_bdev();
+}
