@@ -21,6 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "helper_cores.h"
 #include "spio/app.h"
 #include "spio/env.h"
 #include "spio/event.h"
@@ -38,21 +39,6 @@ static void base_opts(struct spio_app_opts *o, const char *mask)
 	o->rpc_addr = NULL;
 	o->no_huge = true;
 }
-
-static bool have_two_cores(void)
-{
-	struct spio_cpuset set;
-
-	return spio_cpuset_from_affinity(&set) == 0 && spio_cpuset_get_cpu(&set, 0) &&
-	       spio_cpuset_get_cpu(&set, 1);
-}
-
-#define NEED_TWO_CORES()                                                     \
-	do {                                                                 \
-		if (!have_two_cores()) {                                     \
-			cr_skip_test("needs cores 0 and 1 in the affinity"); \
-		}                                                            \
-	} while (0)
 
 /*
  * Start and stop
@@ -594,7 +580,7 @@ Test(app, sigterm_shuts_down_in_order)
 
 	register_ab();
 	g_sd.sig = SIGTERM;
-	base_opts(&o, have_two_cores() ? "0x3" : "0x1");
+	base_opts(&o, test_have_two_cores() ? "0x3" : "0x1");
 	rc = spio_app_start(&o, start_signal, NULL);
 	pthread_join(g_sd.helper, NULL);
 	cr_assert_eq(rc, 0, "SIGTERM: expected 0, got %d", rc);
@@ -680,7 +666,7 @@ Test(app, shutdown_reclaims_threads_that_do_not_exit)
 	struct spio_app_opts o;
 	int rc;
 
-	base_opts(&o, have_two_cores() ? "0x3" : "0x1");
+	base_opts(&o, test_have_two_cores() ? "0x3" : "0x1");
 	rc = spio_app_start(&o, start_stubborn, NULL);
 	cr_assert_eq(rc, 0, "expected 0, got %d", rc);
 	cr_assert_eq(spio_thread_get_count(), 0, "threads left: %u", spio_thread_get_count());

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "helper_cores.h"
 #include "spio/app.h"
 #include "spio/env.h"
 #include "spio/event.h"
@@ -37,21 +38,6 @@ static void base_opts(struct spio_app_opts *o)
 	o->no_huge = true;
 	o->idle_mode = SPIO_APP_IDLE_ADAPTIVE;
 }
-
-static bool have_two_cores(void)
-{
-	struct spio_cpuset set;
-
-	return spio_cpuset_from_affinity(&set) == 0 && spio_cpuset_get_cpu(&set, 0) &&
-	       spio_cpuset_get_cpu(&set, 1);
-}
-
-#define NEED_TWO_CORES()                                                     \
-	do {                                                                 \
-		if (!have_two_cores()) {                                     \
-			cr_skip_test("needs cores 0 and 1 in the affinity"); \
-		}                                                            \
-	} while (0)
 
 static void sleep_us(uint64_t us)
 {
