@@ -71,6 +71,35 @@ size_t spio_dma_usable_size(const void *buf);
  */
 uint64_t spio_vtophys(const void *buf, uint64_t *size);
 
+/**
+ * A segment: a piece of DMA memory that the system maps as a unit (one
+ * 2 MiB slot). Every buffer of up to 2 MiB lies inside one segment. A
+ * program that registers memory with the kernel ahead of I/O (an io_uring's
+ * fixed buffers) registers whole segments and keys them by `index`.
+ */
+struct spio_dma_segment {
+	void *addr;	/**< start of the segment */
+	size_t len;	/**< its length in bytes */
+	uint32_t index; /**< 0 .. spio_dma_get_segment_count() - 1 */
+	/**
+	 * Changes whenever the segment's memory is replaced (returned to the
+	 * system and mapped again): a registration made under another
+	 * generation refers to old pages and must be made again.
+	 */
+	uint32_t generation;
+};
+
+/**
+ * The segment holding all of [buf, buf + len). Any OS thread; lock-free.
+ * The answer holds while a buffer in that range stays allocated.
+ * \return 0; -EINVAL (NULL seg, len 0); -ENOENT (not DMA memory, or env
+ *         not initialised); -ERANGE (the range crosses a segment boundary).
+ */
+int spio_dma_get_segment(const void *buf, size_t len, struct spio_dma_segment *seg);
+
+/** Number of segment indexes (0 when the env is not initialised). */
+uint32_t spio_dma_get_segment_count(void);
+
 /** DMA memory currently handed out and reserved, for diagnostics. */
 struct spio_dma_stats {
 	uint64_t allocated_bytes; /**< sum of live buffers' usable sizes */

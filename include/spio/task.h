@@ -348,6 +348,16 @@ typedef void (*spio_thread_call_fn)(void *arg, struct spio_completion *c);
  */
 int spio_thread_call_await(struct spio_thread *thread, spio_thread_call_fn fn, void *arg);
 
+/**
+ * From a task, run the blocking call `fn(arg)` on a helper OS thread (see
+ * spio_work_submit() in spio/thread.h) and suspend until it returned; the
+ * task's thread runs other work meanwhile.
+ *
+ * \return what `fn` returned; -EPERM outside a task; -EINVAL (NULL fn);
+ *         or spio_work_submit()'s error, in which case `fn` does not run.
+ */
+int spio_work_submit_await(spio_work_fn fn, void *arg);
+
 #ifdef __cplusplus
 }
 #endif

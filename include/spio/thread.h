@@ -227,6 +227,13 @@ uint64_t spio_thread_get_last_tsc(struct spio_thread *thread);
 /** True if the thread has registered, unpaused active (period 0) pollers. */
 bool spio_thread_has_active_pollers(struct spio_thread *thread);
 
+/**
+ * True if the thread has running active pollers without an interrupt fd
+ * (spio_poller_set_interrupt_fd): work that only polling finds, so a sleeping
+ * owner must look again soon. Reactors bound their sleep by this.
+ */
+bool spio_thread_has_active_pollers_without_interrupt(struct spio_thread *thread);
+
 /** True if the thread has any poller (active, timed or paused). */
 bool spio_thread_has_pollers(struct spio_thread *thread);
 
@@ -280,6 +287,29 @@ void spio_poller_resume(struct spio_poller *poller);
 
 /** The poller's name. */
 const char *spio_poller_get_name(const struct spio_poller *poller);
+
+/**
+ * Let `fd` wake the poller's thread from a sleep: while the thread sleeps
+ * (between spio_thread_sleep_begin and _end; a reactor in adaptive idle),
+ * `fd` becoming readable makes the thread's interrupt fd readable, and the
+ * next poll runs the poller, which finds its work by polling as usual. Use
+ * it for an io_uring's or libaio's eventfd, or a socket.
+ *
+ * The fd is watched edge-triggered and never read by the thread: each new
+ * event wakes a sleeper once, and the poller must consume what it polls.
+ * An active poller with an interrupt fd no longer keeps a sleeping reactor
+ * on a short timer (spio_thread_has_active_pollers_without_interrupt), so a
+ * thread whose only work arrives through such fds sleeps until it comes.
+ *
+ * \param fd the fd to watch (the caller keeps owning it), or -1 to stop
+ *        watching. A poller watches at most one fd; a new one replaces the
+ *        old. Unregister the poller (or set -1) before closing the fd.
+ *
+eturn 0; -EINVAL (NULL or unregistered poller, fd < -1, not on the
+ *         poller's thread); or epoll_ctl's -errno (-EBADF, -EPERM for a
+ *         regular file, -ENOMEM). On error the poller watches nothing.
+ */
+int spio_poller_set_interrupt_fd(struct spio_poller *poller, int fd);
 
 /*
  * io_devices and io_channels
@@ -355,6 +385,48 @@ struct spio_io_channel *spio_io_channel_iter_get_channel(struct spio_io_channel_
 
 /** The ctx given to spio_for_each_channel(). */
 void *spio_io_channel_iter_get_ctx(struct spio_io_channel_iter *iter);
+
+/*
+ * Blocking work
+ */
+
+/** A call that may block (a system call that sleeps); returns 0 or -errno. */
+typedef int (*spio_work_fn)(void *arg);
+
+/** Receives a blocking call's result on the submitting thread. */
+typedef void (*spio_work_done_fn)(void *arg, int result);
+
+/**
+ * A request for spio_work_submit(). The caller owns the storage (embed it
+ * in a per-I/O context) and keeps it valid until `done` ran. The fields are
+ * private.
+ */
+struct spio_work {
+	spio_work_fn fn_;
+	spio_work_done_fn done_;
+	void *arg_;
+	int result_;
+	struct spio_thread *thread_;
+	struct spio_work *next_;
+};
+
+/**
+ * Run `fn(arg)` on a helper OS thread (a pool of a few, started on first
+ * use and joined by spio_thread_lib_fini), then `done(arg, result)` on the
+ * calling spio thread, as a message: never before this returns. For calls
+ * that may sleep in the kernel, so a poller never blocks its reactor. Calls
+ * run in submission order when the pool has a free thread, and may overlap.
+ * Not for hot paths: each call costs a hand-off to another thread and back.
+ *
+ * `fn` runs on a thread that is not a spio thread (spio_get_thread() is
+ * NULL there) with every signal blocked; it must not touch state owned by
+ * spio threads. The calling thread must stay alive until `done` ran.
+ *
+ * eturn 0; -EINVAL (NULL work, fn or done; not on a spio thread; library
+ *         not initialised or finishing); -ENOMEM (no helper thread could be
+ *         started). On error `done` is never called.
+ */
+int spio_work_submit(struct spio_work *work, spio_work_fn fn, spio_work_done_fn done, void *arg);
 
 /*
  * Integration with other event loops (interrupt hook)

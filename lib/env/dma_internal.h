@@ -35,6 +35,7 @@ struct dma_region {
 	size_t limit_slots; /* 0: no limit */
 	size_t mapped_slots;
 	uint64_t *iova;	     /* per slot: IOVA of its first byte, 0 if unmapped */
+	uint32_t *map_gen;   /* per slot: times it was mapped (spio_dma_get_segment) */
 	uint8_t *state;	     /* per slot: enum dma_slot_state */
 	uint32_t *run_len;   /* per LARGE_HEAD slot: slots in the buffer */
 	uint8_t **buddy_map; /* per BUDDY slot: one byte per 64-byte block */

@@ -123,6 +123,9 @@ int dma_region_map_slot(size_t slot)
 				     "(needs CAP_SYS_ADMIN); using virtual addresses as IOVA\n");
 		}
 	}
+	/* New pages behind the same addresses: whoever registered the old ones
+	 * with the kernel (an io_uring's fixed buffers) must register again. */
+	__atomic_store_n(&g_region.map_gen[slot], g_region.map_gen[slot] + 1, __ATOMIC_RELEASE);
 	__atomic_store_n(&g_region.iova[slot], iova, __ATOMIC_RELEASE);
 	g_region.mapped_slots++;
 	return 0;
@@ -215,10 +218,12 @@ int dma_mem_init(const char *name, bool huge, uint64_t mem_size_mb)
 	}
 
 	g_region.iova = calloc(nslots, sizeof(*g_region.iova));
+	g_region.map_gen = calloc(nslots, sizeof(*g_region.map_gen));
 	g_region.state = calloc(nslots, sizeof(*g_region.state));
 	g_region.run_len = calloc(nslots, sizeof(*g_region.run_len));
 	g_region.buddy_map = calloc(nslots, sizeof(*g_region.buddy_map));
-	if (!g_region.iova || !g_region.state || !g_region.run_len || !g_region.buddy_map) {
+	if (!g_region.iova || !g_region.map_gen || !g_region.state || !g_region.run_len ||
+	    !g_region.buddy_map) {
 		dma_mem_fini();
 		return -ENOMEM;
 	}
@@ -263,6 +268,7 @@ void dma_mem_fini(void)
 		free(g_region.buddy_map[i]);
 	}
 	free(g_region.iova);
+	free(g_region.map_gen);
 	free(g_region.state);
 	free(g_region.run_len);
 	free(g_region.buddy_map);
@@ -307,4 +313,38 @@ uint64_t spio_vtophys(const void *buf, uint64_t *size)
 		*size = SPIO_MIN(want, contig);
 	}
 	return iova + off;
+}
+
+int spio_dma_get_segment(const void *buf, size_t len, struct spio_dma_segment *seg)
+{
+	uintptr_t va = (uintptr_t)buf, base = (uintptr_t)g_region.base;
+	size_t slot;
+
+	if (seg == NULL || len == 0) {
+		return -EINVAL;
+	}
+	if (!g_region.initialized || va < base || va >= base + g_region.nslots * DMA_SLOT_SIZE) {
+		return -ENOENT;
+	}
+	slot = (va - base) / DMA_SLOT_SIZE;
+	/* overflow: compare lengths, not end addresses */
+	if (len > DMA_SLOT_SIZE - (va - base) % DMA_SLOT_SIZE) {
+		return -ERANGE;
+	}
+	if (__atomic_load_n(&g_region.iova[slot], __ATOMIC_ACQUIRE) == 0) {
+		return -ENOENT; /* not mapped: no live buffer here */
+	}
+	seg->addr = g_region.base + slot * DMA_SLOT_SIZE;
+	seg->len = DMA_SLOT_SIZE;
+	seg->index = (uint32_t)slot;
+	seg->generation = __atomic_load_n(&g_region.map_gen[slot], __ATOMIC_ACQUIRE);
+	return 0;
+}
+
+uint32_t spio_dma_get_segment_count(void)
+{
+	if (!g_region.initialized) {
+		return 0;
+	}
+	return g_region.nslots > UINT32_MAX ? UINT32_MAX : (uint32_t)g_region.nslots;
 }

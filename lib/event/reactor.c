@@ -37,9 +37,10 @@ SPIO_LOG_REGISTER_COMPONENT(reactor)
 /* While shutting down, a sleeping reactor looks again at least this often. */
 #define EXITING_SLEEP_MS 1
 /*
- * A sleeping reactor whose threads have active pollers runs them at least this
- * often: an active poller has no fd that could wake the reactor (e.g. the RPC
- * server while a client is connected), so this bounds its latency while idle.
+ * A sleeping reactor whose threads have active pollers without an interrupt
+ * fd runs them at least this often: nothing could wake the reactor for them
+ * (e.g. the RPC server while a client is connected), so this bounds their
+ * latency while idle.
  */
 #define ACTIVE_POLLER_MAX_SLEEP_MS 5
 
@@ -533,7 +534,7 @@ static void reactor_sleep(struct reactor *r, bool exiting)
 		if (exp != 0 && (next == 0 || exp < next)) {
 			next = exp;
 		}
-		active_pollers |= spio_thread_has_active_pollers(t);
+		active_pollers |= spio_thread_has_active_pollers_without_interrupt(t);
 	}
 
 	if (can_sleep) {

@@ -1,8 +1,14 @@
 /*
  * The interrupt hook: an epoll set per thread holding the thread's wake
- * eventfd (written by senders while the thread sleeps) and a timerfd (armed
- * for the earliest timed poller when the thread goes to sleep). Also the pool
- * of wake slots (see struct thread_wake).
+ * eventfd (written by senders while the thread sleeps), a timerfd (armed
+ * for the earliest timed poller when the thread goes to sleep) and the
+ * pollers' interrupt fds (an io_uring's eventfd, a socket). Also the pool of
+ * wake slots (see struct thread_wake).
+ *
+ * Pollers' fds are edge-triggered: the thread never reads them (a poller
+ * finds its work by polling, and reading a socket would eat its data), so a
+ * level-triggered entry would keep the set readable forever. sleep_end
+ * consumes the edges with one epoll_wait of the set.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -14,6 +20,7 @@
 
 #include "spio/env.h"
 #include "spio/log.h"
+#include "spio/util.h"
 #include "thread_internal.h"
 
 static pthread_mutex_t g_wake_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -119,6 +126,12 @@ static int interrupt_create(struct spio_thread *t)
 		goto fail;
 	}
 	t->intr = in;
+	err = poller_add_intr_fds(t);
+	if (err != 0) {
+		t->intr = NULL;
+		errno = -err;
+		goto fail;
+	}
 	return 0;
 
 fail:
@@ -184,6 +197,17 @@ bool spio_thread_sleep_begin(struct spio_thread *t)
 	return true;
 }
 
+/* Take the pending edges of the pollers' fds off the set's ready list. */
+static void consume_edges(struct thread_interrupt *in)
+{
+	struct epoll_event evs[16];
+	int n;
+
+	do {
+		n = epoll_wait(in->epfd, evs, (int)SPIO_COUNTOF(evs), 0);
+	} while (n == (int)SPIO_COUNTOF(evs));
+}
+
 void spio_thread_sleep_end(struct spio_thread *t)
 {
 	uint64_t v;
@@ -196,6 +220,27 @@ void spio_thread_sleep_end(struct spio_thread *t)
 	drain(t->wake->evfd);
 	if (read(t->intr->tfd, &v, sizeof(v)) > 0) {
 		t->intr->armed_deadline = 0; /* it fired: disarmed now */
+	}
+	if (t->intr_fd_count != 0) {
+		consume_edges(t->intr);
+	}
+}
+
+int interrupt_add_fd(struct spio_thread *t, int fd)
+{
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLET, .data.fd = fd};
+
+	if (t->intr == NULL) {
+		return 0; /* added when the set is created */
+	}
+	return epoll_ctl(t->intr->epfd, EPOLL_CTL_ADD, fd, &ev) == 0 ? 0 : -errno;
+}
+
+void interrupt_del_fd(struct spio_thread *t, int fd)
+{
+	/* EBADF/ENOENT: the owner closed the fd first, which removed it already. */
+	if (t->intr != NULL) {
+		epoll_ctl(t->intr->epfd, EPOLL_CTL_DEL, fd, NULL);
 	}
 }
 

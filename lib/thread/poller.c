@@ -105,6 +105,15 @@ static void heap_remove(struct spio_thread *t, struct spio_poller *p)
 
 /* --- registration ----------------------------------------------------------- */
 
+static void poller_clear_intr_fd(struct spio_poller *p)
+{
+	if (p->intr_fd >= 0) {
+		interrupt_del_fd(p->thread, p->intr_fd);
+		p->intr_fd = -1;
+		p->thread->intr_fd_count--;
+	}
+}
+
 struct spio_poller *spio_poller_register_named(spio_poller_fn fn, void *arg, uint64_t period_us,
 					       const char *name)
 {
@@ -128,6 +137,7 @@ struct spio_poller *spio_poller_register_named(spio_poller_fn fn, void *arg, uin
 	p->thread = t;
 	p->fn = fn;
 	p->arg = arg;
+	p->intr_fd = -1;
 	p->heap_index = HEAP_NONE;
 	p->state = POLLER_RUNNING;
 	p->period_ticks = period_us ? SPIO_MAX(spio_us_to_ticks(period_us), 1) : 0;
@@ -171,6 +181,8 @@ void spio_poller_unregister(struct spio_poller **pp)
 	if (p->state == POLLER_UNREGISTERED) {
 		return;
 	}
+	/* Now, not at the deferred free: the owner may close the fd next. */
+	poller_clear_intr_fd(p);
 	t->poller_count--;
 	if (p->state == POLLER_PAUSED) {
 		TAILQ_REMOVE(&t->paused_pollers, p, link);
@@ -185,6 +197,61 @@ void spio_poller_unregister(struct spio_poller **pp)
 	}
 	/* Active (maybe mid-walk) or running now: the walk frees it. */
 	p->state = POLLER_UNREGISTERED;
+}
+
+int spio_poller_set_interrupt_fd(struct spio_poller *p, int fd)
+{
+	int rc;
+
+	if (p == NULL || fd < -1 || p->state == POLLER_UNREGISTERED ||
+	    p->thread != spio_get_thread()) {
+		return -EINVAL;
+	}
+	poller_clear_intr_fd(p);
+	if (fd < 0) {
+		return 0;
+	}
+	rc = interrupt_add_fd(p->thread, fd);
+	if (rc != 0) {
+		return rc;
+	}
+	p->intr_fd = fd;
+	p->thread->intr_fd_count++;
+	return 0;
+}
+
+static int add_list_fds(struct spio_thread *t, struct poller_list *list)
+{
+	struct spio_poller *p;
+	int rc;
+
+	TAILQ_FOREACH (p, list, link) {
+		if (p->intr_fd >= 0 && (rc = interrupt_add_fd(t, p->intr_fd)) != 0) {
+			return rc;
+		}
+	}
+	return 0;
+}
+
+int poller_add_intr_fds(struct spio_thread *t)
+{
+	int rc;
+
+	if (t->intr_fd_count == 0) {
+		return 0;
+	}
+	if ((rc = add_list_fds(t, &t->active_pollers)) != 0 ||
+	    (rc = add_list_fds(t, &t->paused_pollers)) != 0) {
+		return rc;
+	}
+	for (uint32_t i = 0; i < t->timer_count; i++) {
+		struct spio_poller *p = t->timers[i];
+
+		if (p->intr_fd >= 0 && (rc = interrupt_add_fd(t, p->intr_fd)) != 0) {
+			return rc;
+		}
+	}
+	return 0;
 }
 
 void spio_poller_pause(struct spio_poller *p)
@@ -315,6 +382,21 @@ bool spio_thread_has_active_pollers(struct spio_thread *t)
 	return false;
 }
 
+bool spio_thread_has_active_pollers_without_interrupt(struct spio_thread *t)
+{
+	struct spio_poller *p;
+
+	if (t == NULL) {
+		return false;
+	}
+	TAILQ_FOREACH (p, &t->active_pollers, link) {
+		if (p->state == POLLER_RUNNING && p->intr_fd < 0) {
+			return true;
+		}
+	}
+	return false;
+}
+
 int spio_thread_get_poller_counts(struct spio_thread *t, struct spio_thread_poller_counts *c)
 {
 	struct spio_poller *p;
@@ -391,4 +473,5 @@ void poller_free_all(struct spio_thread *t)
 	}
 	t->timer_count = 0;
 	t->poller_count = 0;
+	t->intr_fd_count = 0;
 }

@@ -71,6 +71,7 @@ void spio_thread_lib_fini(void)
 			    t->name, (unsigned long)t->id);
 	}
 	pthread_mutex_unlock(&g_threads_lock);
+	work_pool_stop();
 	io_device_report_leftovers();
 	wake_slots_free_all();
 	spio_mempool_free(g_msg_pool);

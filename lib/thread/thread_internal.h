@@ -32,6 +32,7 @@ struct spio_poller {
 	enum poller_state state;
 	uint64_t run_count;
 	uint64_t busy_count;
+	int intr_fd; /* -1, or an fd in the thread's interrupt set (edge-triggered) */
 	char name[64];
 };
 
@@ -96,6 +97,7 @@ struct spio_thread {
 	struct spio_thread_stats stats;
 	uint64_t last_tsc;
 	struct thread_interrupt *intr;
+	uint32_t intr_fd_count;	       /* pollers with an interrupt fd */
 	TAILQ_ENTRY(spio_thread) link; /* g_threads */
 	uint8_t ctx[] __attribute__((aligned(64)));
 };
@@ -111,6 +113,7 @@ int poller_run_active(struct spio_thread *t);
 int poller_run_timed(struct spio_thread *t, uint64_t now);
 void poller_free_all(struct spio_thread *t);
 void poller_report(struct spio_thread *t);
+int poller_add_intr_fds(struct spio_thread *t);
 
 /* io_channel.c */
 extern pthread_mutex_t g_devlist_lock;
@@ -124,5 +127,10 @@ void wake_slot_put(struct thread_wake *w);
 void wake_slots_free_all(void);
 void wake_slot_signal(struct thread_wake *w);
 void interrupt_free(struct spio_thread *t);
+int interrupt_add_fd(struct spio_thread *t, int fd);
+void interrupt_del_fd(struct spio_thread *t, int fd);
+
+/* work.c: stop the blocking-work threads (at library fini). */
+void work_pool_stop(void);
 
 #endif

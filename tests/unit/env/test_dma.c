@@ -225,6 +225,51 @@ Test(dma_nohuge, large_buffers_return_memory)
 		     st2.mapped_bytes, st0.mapped_bytes);
 }
 
+/* Segments: where a buffer lies, and a new generation when memory is replaced. */
+Test(dma_nohuge, segments_locate_buffers_and_track_remaps)
+{
+	struct spio_dma_segment seg, seg2;
+	int stack_var = 0;
+
+	cr_assert_eq(spio_dma_get_segment(&stack_var, 4, &seg), -ENOENT, "env not initialised");
+	cr_assert_eq(spio_dma_get_segment_count(), 0);
+	init_env(true, 0);
+	cr_assert_gt(spio_dma_get_segment_count(), 0);
+
+	uint8_t *small = spio_dma_malloc(4096, 4096);
+	cr_assert_eq(spio_dma_get_segment(small, 4096, &seg), 0);
+	cr_assert(small >= (uint8_t *)seg.addr && small + 4096 <= (uint8_t *)seg.addr + seg.len,
+		  "the buffer lies inside its segment");
+	cr_assert_eq(seg.len, 2 * MiB);
+	cr_assert_lt(seg.index, spio_dma_get_segment_count());
+	cr_assert_gt(seg.generation, 0, "a mapped segment has a generation");
+	cr_assert_eq(spio_dma_get_segment(small + 100, 1, &seg2), 0);
+	cr_assert_eq(seg2.index, seg.index, "same segment for an address inside the buffer");
+
+	cr_assert_eq(spio_dma_get_segment(small, 0, &seg2), -EINVAL);
+	cr_assert_eq(spio_dma_get_segment(small, 4096, NULL), -EINVAL);
+	cr_assert_eq(spio_dma_get_segment(&stack_var, 4, &seg2), -ENOENT, "not DMA memory");
+
+	/* A 6 MiB buffer spans segments; its slots are unmapped on free and the
+	 * next mapping of the same addresses gets a new generation. */
+	uint8_t *big = spio_dma_malloc(6 * MiB, 0);
+	cr_assert_not_null(big);
+	cr_assert_eq(spio_dma_get_segment(big, 6 * MiB, &seg2), -ERANGE, "crosses segments");
+	cr_assert_eq(spio_dma_get_segment(big + 2 * MiB, 2 * MiB, &seg2), 0, "one whole segment");
+	uint32_t gen = seg2.generation, index = seg2.index;
+	spio_dma_free(big);
+	cr_assert_eq(spio_dma_get_segment(big + 2 * MiB, 4096, &seg2), -ENOENT,
+		     "returned to the system: no segment");
+	big = spio_dma_malloc(6 * MiB, 0);
+	cr_assert_not_null(big);
+	cr_assert_eq(spio_dma_get_segment(big + 2 * MiB, 4096, &seg2), 0);
+	if (seg2.index == index) {
+		cr_assert_neq(seg2.generation, gen, "memory replaced: the generation must change");
+	}
+	spio_dma_free(big);
+	spio_dma_free(small);
+}
+
 /* Random alloc/free with a pattern per buffer: catches overlap and
  * coalescing bugs in the buddy allocator. */
 Test(dma_nohuge, random_churn_keeps_contents)

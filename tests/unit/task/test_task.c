@@ -99,6 +99,25 @@ static int noop_task(void *arg)
 	return 0;
 }
 
+/* A blocking call for spio_work_submit_await: sleeps, reports where it ran. */
+struct blocking_arg {
+	pthread_t task_os_thread;
+	bool ran_elsewhere;
+	int ret;
+};
+
+static int blocking_sleep(void *arg)
+{
+	struct blocking_arg *a = arg;
+
+	if (a != NULL) {
+		a->ran_elsewhere = !pthread_equal(pthread_self(), a->task_os_thread);
+		usleep(20000);
+		return a->ret;
+	}
+	return 0;
+}
+
 Test(task, awaits_outside_a_task_return_eperm)
 {
 	struct spio_completion c;
@@ -124,6 +143,9 @@ Test(task, awaits_outside_a_task_return_eperm)
 		     rc);
 	rc = spio_task_join((struct spio_task *)&c);
 	cr_assert_eq(rc, -EPERM, "spio_task_join outside a task: expected -EPERM, got %d", rc);
+	rc = spio_work_submit_await(blocking_sleep, NULL);
+	cr_assert_eq(rc, -EPERM, "spio_work_submit_await outside a task: expected -EPERM, got %d",
+		     rc);
 	cr_assert_not(spio_completion_is_done(&c), "nothing filled the completion");
 }
 
@@ -992,6 +1014,51 @@ Test(task, call_await_bad_arguments)
 	cr_assert_eq(spio_task_spawn(call_exited_task, &rc, NULL, NULL), 0);
 	cr_assert(poll_until_no_tasks());
 	cr_assert_eq(rc, -EINVAL, "call_await(NULL thread): expected -EINVAL, got %d", rc);
+}
+
+struct work_await_ctx {
+	struct blocking_arg arg;
+	int rc;
+	int ticks_while_blocked;
+	bool done;
+	bool bad_rc_null_fn;
+};
+
+static int ticker_task(void *arg)
+{
+	struct work_await_ctx *ctx = arg;
+
+	while (!ctx->done) {
+		ctx->ticks_while_blocked++;
+		spio_task_yield();
+	}
+	return 0;
+}
+
+static int work_await_task(void *arg)
+{
+	struct work_await_ctx *ctx = arg;
+
+	ctx->arg.task_os_thread = pthread_self();
+	ctx->rc = spio_work_submit_await(blocking_sleep, &ctx->arg);
+	ctx->bad_rc_null_fn = spio_work_submit_await(NULL, NULL) == -EINVAL;
+	ctx->done = true;
+	return 0;
+}
+
+/* The blocking call runs on a helper thread; the task's thread keeps running. */
+Test(task, work_submit_await_returns_the_calls_result)
+{
+	struct work_await_ctx ctx = {.arg = {.ret = -EROFS}, .rc = 1};
+
+	cr_assert_eq(spio_task_spawn(work_await_task, &ctx, NULL, NULL), 0);
+	cr_assert_eq(spio_task_spawn(ticker_task, &ctx, NULL, NULL), 0);
+	cr_assert(poll_until_no_tasks());
+	cr_assert_eq(ctx.rc, -EROFS, "expected the call's -EROFS, got %d", ctx.rc);
+	cr_assert(ctx.arg.ran_elsewhere, "the call must run off the task's OS thread");
+	cr_assert_gt(ctx.ticks_while_blocked, 10, "other tasks ran only %d times meanwhile",
+		     ctx.ticks_while_blocked);
+	cr_assert(ctx.bad_rc_null_fn, "NULL fn: expected -EINVAL");
 }
 
 /*

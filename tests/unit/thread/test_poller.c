@@ -2,7 +2,12 @@
  * from inside callbacks, busy/idle reporting. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "spio/env.h"
 #include "spio/thread.h"
@@ -234,4 +239,98 @@ Test(poller, counts_by_kind)
 	spio_poller_unregister(&p.self);
 	spio_thread_get_poller_counts(g_t, &pc);
 	cr_assert_eq(pc.active + pc.timed + pc.paused, 0);
+}
+
+static bool readable(int fd, int timeout_ms)
+{
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+
+	return poll(&pfd, 1, timeout_ms) == 1;
+}
+
+static void signal_eventfd(int efd)
+{
+	uint64_t one = 1;
+
+	cr_assert_eq(write(efd, &one, sizeof(one)), (ssize_t)sizeof(one));
+}
+
+/* A poller's fd wakes a sleeping thread once per new event, never read by it. */
+Test(poller, interrupt_fd_wakes_sleeping_thread)
+{
+	struct counter c = {0};
+	int efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	struct spio_poller *p = spio_poller_register(count_poller, &c, 0);
+	uint64_t v;
+
+	cr_assert_geq(efd, 0);
+	cr_assert_eq(spio_poller_set_interrupt_fd(p, efd), 0, "before the interrupt set exists");
+	int fd = spio_thread_get_interrupt_fd(g_t);
+	cr_assert_geq(fd, 0);
+
+	cr_assert(spio_thread_sleep_begin(g_t));
+	cr_assert_not(readable(fd, 0), "no event yet: the thread may sleep");
+	signal_eventfd(efd);
+	cr_assert(readable(fd, 1000), "the poller's eventfd must wake the sleeper");
+	spio_thread_sleep_end(g_t);
+	cr_assert_eq(read(efd, &v, sizeof(v)), (ssize_t)sizeof(v),
+		     "the thread must not read the poller's fd");
+
+	/* The edge was consumed by sleep_end: the next sleep is quiet again. */
+	cr_assert(spio_thread_sleep_begin(g_t));
+	cr_assert_not(readable(fd, 0), "an old edge must not end the next sleep");
+	signal_eventfd(efd);
+	cr_assert(readable(fd, 1000), "a second event wakes again");
+	spio_thread_sleep_end(g_t);
+
+	/* -1 stops watching: events no longer wake. */
+	cr_assert_eq(spio_poller_set_interrupt_fd(p, -1), 0);
+	cr_assert(spio_thread_sleep_begin(g_t));
+	signal_eventfd(efd);
+	cr_assert_not(readable(fd, 20), "a poller that stopped watching must not wake");
+	spio_thread_sleep_end(g_t);
+
+	/* Unregistering drops the fd from the set at once (the owner may close it). */
+	cr_assert_eq(spio_poller_set_interrupt_fd(p, efd), 0, "after the set exists");
+	spio_poller_unregister(&p);
+	cr_assert(spio_thread_sleep_begin(g_t));
+	signal_eventfd(efd);
+	cr_assert_not(readable(fd, 20), "an unregistered poller's fd must not wake");
+	spio_thread_sleep_end(g_t);
+	close(efd);
+}
+
+Test(poller, interrupt_fd_bad_arguments)
+{
+	struct counter c = {0};
+	struct spio_poller *p = spio_poller_register(count_poller, &c, 0);
+	int file = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+
+	spio_thread_get_interrupt_fd(g_t);
+	cr_assert_eq(spio_poller_set_interrupt_fd(NULL, 0), -EINVAL);
+	cr_assert_eq(spio_poller_set_interrupt_fd(p, -2), -EINVAL);
+	cr_assert_eq(spio_poller_set_interrupt_fd(p, 1 << 20), -EBADF, "not an open fd");
+	cr_assert_eq(spio_poller_set_interrupt_fd(p, file), -EPERM, "epoll refuses regular files");
+	spio_set_thread(NULL);
+	cr_assert_eq(spio_poller_set_interrupt_fd(p, -1), -EINVAL, "not on the poller's thread");
+	spio_set_thread(g_t);
+	spio_poller_unregister(&p);
+	close(file);
+}
+
+Test(poller, active_pollers_with_interrupt_need_no_timer)
+{
+	struct counter c = {0};
+	int efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	struct spio_poller *p = spio_poller_register(count_poller, &c, 0);
+
+	cr_assert(spio_thread_has_active_pollers(g_t));
+	cr_assert(spio_thread_has_active_pollers_without_interrupt(g_t));
+	cr_assert_eq(spio_poller_set_interrupt_fd(p, efd), 0);
+	cr_assert(spio_thread_has_active_pollers(g_t));
+	cr_assert_not(spio_thread_has_active_pollers_without_interrupt(g_t),
+		      "an eventfd can wake the thread for this poller");
+	spio_poller_unregister(&p);
+	cr_assert_not(spio_thread_has_active_pollers_without_interrupt(NULL));
+	close(efd);
 }
