@@ -3,7 +3,7 @@
 # Safe to run repeatedly; does nothing when everything is present.
 set -euo pipefail
 
-required=(cmake gcc make pkg-config clang-format liburing-dev libjansson-dev
+required=(cmake gcc make pkg-config clang-format liburing-dev libaio-dev libjansson-dev
 	  libisal-dev uuid-dev libfuse3-dev libcriterion-dev)
 # Used by benchmarks (fio) and by the aarch64 task test (cross compiler and
 # qemu-user); their absence only skips those.

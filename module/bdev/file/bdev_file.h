@@ -1,0 +1,279 @@
+/*
+ * What the kernel-backed bdev modules (uring, aio) share: opening and
+ * probing a file or block device, capability detection, the per-I/O and
+ * per-channel bookkeeping that does not depend on the kernel interface
+ * (queueing when the ring is full, resets, bounce buffers, blocking
+ * fallbacks), rescans, errors, and the JSON both write.
+ *
+ * Private to module/bdev/uring and module/bdev/aio.
+ */
+#ifndef SPIO_BDEV_FILE_H
+#define SPIO_BDEV_FILE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "spio/bdev_module.h"
+#include "spio/rpc.h"
+#include "spio/thread.h"
+#include "spio/util.h"
+
+/* The kernel's limit on iovecs per readv/writev (UIO_MAXIOV). */
+#define BDEV_FILE_MAX_IOVS 1024
+
+/* What both modules' create options have in common. */
+struct bdev_file_opts {
+	const char *module;    /* "uring" or "aio", for messages */
+	const char *name;      /* required */
+	const char *filename;  /* required */
+	uint32_t block_size;   /* 0: detect */
+	struct spio_uuid uuid; /* all-zero: generate */
+	bool direct;	       /* O_DIRECT */
+	bool readonly;	       /* O_RDONLY; no writing I/O types */
+	bool fallocate;	       /* unmap and write_zeroes where the file supports them */
+	const char *product;   /* product name of the bdev */
+};
+
+/*
+ * A kernel-backed bdev. Modules embed it first in their own device struct,
+ * which they allocate with malloc: bdev_file_destruct() frees it.
+ */
+struct bdev_file {
+	struct spio_bdev bdev;
+	/* The module's io_device (the bdev's own address is the core's). */
+	uint8_t io_device;
+	struct spio_bdev_module *module;
+	char *filename;
+	int fd;
+	bool is_blockdev;
+	bool direct;
+	bool readonly;
+	bool fallocate;
+	bool can_unmap;
+	bool can_write_zeroes;
+	/* Learned at run time, any thread (relaxed atomics). */
+	bool zero_range_unsupported; /* a file system without FALLOC_FL_ZERO_RANGE */
+	/* Error reporting: how many I/Os failed, reported sparsely. */
+	uint64_t errors;
+};
+
+/*
+ * Per-I/O state both modules keep at the start of their driver context.
+ */
+struct bdev_file_io {
+	struct spio_work work;	   /* a blocking fallback on a helper thread */
+	struct iovec bounce;	   /* iov_base NULL: the caller's buffers are used */
+	struct bdev_file_io *next; /* in the channel's queue or reset list */
+	uint64_t seq;		   /* arrival order on the channel */
+	uint32_t reset_waits;	   /* a reset: older I/Os still to finish */
+};
+
+/* The spio_bdev_io a bdev_file_io belongs to. */
+static inline struct spio_bdev_io *bdev_file_io_to_bdev_io(struct bdev_file_io *fio)
+{
+	return spio_bdev_io_from_ctx(fio);
+}
+
+/*
+ * Per-channel state both modules keep at the start of their channel context.
+ * An I/O is "in flight" from the moment it is handed to the kernel (or to a
+ * helper thread) until its completion was delivered.
+ */
+struct bdev_file_channel {
+	uint32_t depth;	   /* most I/Os in flight at once */
+	uint32_t inflight; /* handed to the kernel or a helper thread */
+	uint32_t queued;
+	uint64_t next_seq;
+	/* Waiting for room (inflight == depth), in arrival order. */
+	struct bdev_file_io *queued_head;
+	struct bdev_file_io *queued_tail;
+	/* Resets waiting for the channel's earlier I/O to finish, oldest first. */
+	struct bdev_file_io *resets;
+};
+
+/*
+ * Open `o->filename`, check and size it, and fill `f` (its bdev's name,
+ * geometry, alignment, UUID, product name, module). The module sets the
+ * fn_table and ctxt and registers. On error `f` holds nothing to free and a
+ * one-line message naming the file is in `err`.
+ * \return 0; -EINVAL (bad options, empty file, size not a multiple of the
+ *         block size, O_DIRECT not supported); -EEXIST (name taken);
+ *         -ENOENT; -EACCES/-EPERM/-EROFS; -EISDIR; -ENOMEM; other -errno.
+ */
+int bdev_file_open(struct bdev_file *f, const struct bdev_file_opts *o,
+		   struct spio_bdev_module *module, char *err, size_t errlen);
+
+/* Close the fd and free what bdev_file_open() allocated. */
+void bdev_file_close(struct bdev_file *f);
+
+/*
+ * Register the module's io_device (channels of `ctx_size` bytes, set up and
+ * torn down by the callbacks) and then the bdev. On failure the message is
+ * in `err` and `f` (the whole device allocation) is freed.
+ */
+int bdev_file_register(struct bdev_file *f, spio_io_channel_create_cb create_cb,
+		       spio_io_channel_destroy_cb destroy_cb, uint32_t ctx_size, char *err,
+		       size_t errlen);
+
+/* The device whose io_device is `io_device` (in a channel callback). */
+static inline struct bdev_file *bdev_file_from_io_device(void *io_device)
+{
+	return SPIO_CONTAINEROF(io_device, struct bdev_file, io_device);
+}
+
+/*
+ * fn_table entries both modules use as they are: destruct (unregisters the
+ * io_device; the file is closed and the device freed after its last
+ * channel), io_type_supported, get_io_channel.
+ */
+int bdev_file_destruct(void *ctxt);
+bool bdev_file_io_type_supported(void *ctxt, enum spio_bdev_io_type type);
+struct spio_io_channel *bdev_file_get_io_channel(void *ctxt);
+
+/*
+ * Read the size again and tell the core if it changed (openers get a
+ * RESIZE event). `name` must be a bdev of `module`.
+ * \return 0; -EINVAL (NULL); -ENODEV (no such bdev of the module); -EIO
+ *         (the size cannot be read); -EBUSY (it shrank while open, see
+ *         spio_bdev_notify_blockcnt_change).
+ */
+int bdev_file_rescan(const char *name, struct spio_bdev_module *module);
+
+/* Byte offset and length of an I/O. */
+static inline uint64_t bdev_file_io_offset(const struct spio_bdev_io *io)
+{
+	return io->u.offset_blocks * io->bdev->blocklen;
+}
+
+static inline uint64_t bdev_file_io_len(const struct spio_bdev_io *io)
+{
+	return io->u.num_blocks * io->bdev->blocklen;
+}
+
+/*
+ * Bounce buffers: with O_DIRECT the kernel wants every segment a whole
+ * number of blocks; the core already checked the addresses. A request whose
+ * segments are not gets one aligned DMA buffer instead (a slow path).
+ */
+bool bdev_file_needs_bounce(const struct bdev_file *f, const struct spio_bdev_io *io);
+
+/* Allocate the bounce buffer (a write copies the data in). 0 or -ENOMEM. */
+int bdev_file_bounce_start(struct bdev_file_io *fio, struct spio_bdev_io *io);
+
+/* Release it; a successful read copies the data out first. */
+void bdev_file_bounce_finish(struct bdev_file_io *fio, struct spio_bdev_io *io, bool success);
+
+/*
+ * The blocking form of unmap, write_zeroes and flush (fallocate, the
+ * BLKDISCARD ioctl, fdatasync), for spio_work_submit(): `arg` is the
+ * spio_bdev_io. Returns 0 or -errno.
+ */
+int bdev_file_blocking_op(void *arg);
+
+/*
+ * fallocate() mode that implements `type` (unmap or write_zeroes) on `f`
+ * now: write_zeroes falls back to punching a hole on file systems without
+ * FALLOC_FL_ZERO_RANGE (after bdev_file_zero_range_failed()).
+ */
+int bdev_file_fallocate_mode(const struct bdev_file *f, enum spio_bdev_io_type type);
+
+/* The file system refused FALLOC_FL_ZERO_RANGE: punch holes from now on. */
+void bdev_file_zero_range_failed(struct bdev_file *f);
+
+/*
+ * Log a failed I/O (the first few per bdev, then every 1000th, so a dying
+ * disk cannot flood the log). `res` is the kernel's negative errno, or the
+ * short byte count it returned.
+ */
+void bdev_file_report_error(struct bdev_file *f, const struct spio_bdev_io *io, int64_t res,
+			    uint64_t expected);
+
+/*
+ * Channel bookkeeping
+ */
+
+/*
+ * Admit an I/O (any type but reset): true if it may go to the kernel now
+ * (it is counted in flight), false if the channel is full and it was queued
+ * (bdev_file_channel_next() hands it on later).
+ */
+bool bdev_file_channel_admit(struct bdev_file_channel *ch, struct bdev_file_io *fio);
+
+/* The oldest queued I/O if there is room for it now (counted in flight), else NULL. */
+struct bdev_file_io *bdev_file_channel_next(struct bdev_file_channel *ch);
+
+/*
+ * A reset: completes once every I/O the channel had in flight or queued when
+ * it arrived has completed (at once if none). Later I/O does not delay it.
+ */
+void bdev_file_channel_reset(struct bdev_file_channel *ch, struct bdev_file_io *fio);
+
+/*
+ * Deliver one in-flight I/O's completion: release its bounce buffer,
+ * update the counts, complete it, and complete resets that waited for it.
+ */
+void bdev_file_channel_complete(struct bdev_file_channel *ch, struct bdev_file_io *fio,
+				bool success);
+
+/*
+ * JSON
+ */
+
+/* Members of bdev_get_bdevs' driver_specific object: {"<module>": {...}} opened by the caller. */
+void bdev_file_dump_info_json(const struct bdev_file *f, struct spio_json_write_ctx *w);
+
+/*
+ * Begin `{"method": "bdev_<module>_create", "params": {` with the common
+ * parameters; the module adds its own and calls bdev_file_write_config_end().
+ */
+void bdev_file_write_config_begin(const struct bdev_file *f, const char *method,
+				  struct spio_json_write_ctx *w);
+void bdev_file_write_config_end(struct spio_json_write_ctx *w);
+
+/*
+ * RPC: the create methods' parameters (SPDK's, plus ours), shared decoding,
+ * answers, and bdev_<module>_rescan.
+ */
+struct spio_jsonrpc_request;
+
+struct bdev_file_rpc_params {
+	char *name;
+	char *filename;
+	char *uuid;
+	uint32_t block_size;
+	bool direct;
+	bool readonly;
+	uint32_t queue_depth;
+	/* uring */
+	bool sqpoll;
+	bool registered_buffers;
+	bool registered_files;
+	/* aio */
+	bool fallocate;
+	bool nowait;
+	/* decoded from `uuid` */
+	struct spio_uuid parsed_uuid;
+};
+
+/*
+ * Decode `params` over the defaults already in `p`: the parameters every
+ * create method takes plus the module's `extra` (at most 8), and parse the
+ * UUID. On error the request is answered (-32602 with the reason) and
+ * -EINVAL returned. Free `p` with bdev_file_rpc_params_free() either way.
+ */
+int bdev_file_rpc_decode(struct spio_jsonrpc_request *req, const json_t *params,
+			 const struct spio_rpc_param *extra, size_t n_extra,
+			 struct bdev_file_rpc_params *p);
+
+void bdev_file_rpc_params_free(struct bdev_file_rpc_params *p);
+
+/* Answer a create: the bdev's name, or `rc` with the message in `err`. */
+void bdev_file_rpc_answer_create(struct spio_jsonrpc_request *req, int rc,
+				 const struct spio_bdev *bdev, const char *err);
+
+/* Serve bdev_<module>_rescan: params {"name"}, answer true. */
+void bdev_file_rpc_rescan(struct spio_jsonrpc_request *req, const json_t *params,
+			  int (*rescan)(const char *name));
+
+#endif /* SPIO_BDEV_FILE_H */

@@ -1,0 +1,421 @@
+/*
+ * Opening a file or block device for a kernel-backed bdev: checks, size and
+ * block size detection, what the file can do (discard, hole punching),
+ * rescans, and the JSON that describes and recreates it.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/falloc.h>
+#include <linux/fs.h>
+#include <linux/stat.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "bdev_file.h"
+#include "spio/json.h"
+#include "spio/log.h"
+#include "spio/util.h"
+
+#define BLOCK_SIZE_MIN 512u
+#define BLOCK_SIZE_MAX (64u * 1024)
+
+static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Put the message in `err` (and the log) and return `rc`. */
+static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (err != NULL && errlen > 0) {
+		snprintf(err, errlen, "%s", msg);
+	}
+	SPIO_ERRLOG("%s\n", msg);
+	return rc;
+}
+
+/*
+ * Block devices report their logical block size; a file's O_DIRECT offset
+ * alignment comes from statx (Linux 6.1+). Buffered files, or kernels that
+ * do not say, get 512, the smallest block the bdev layer allows.
+ */
+static uint32_t detect_block_size(int fd, bool is_blockdev, bool direct)
+{
+	struct statx stx;
+	int bs = 0;
+
+	if (is_blockdev) {
+		return ioctl(fd, BLKSSZGET, &bs) == 0 && bs > 0 ? (uint32_t)bs : BLOCK_SIZE_MIN;
+	}
+	if (direct && syscall(SYS_statx, fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &stx) == 0 &&
+	    (stx.stx_mask & STATX_DIOALIGN) && stx.stx_dio_offset_align != 0) {
+		return SPIO_MAX(stx.stx_dio_offset_align, BLOCK_SIZE_MIN);
+	}
+	return BLOCK_SIZE_MIN;
+}
+
+static int read_size(const struct bdev_file *f, uint64_t *size)
+{
+	struct stat st;
+
+	if (f->is_blockdev) {
+		return ioctl(f->fd, BLKGETSIZE64, size) == 0 ? 0 : -errno;
+	}
+	if (fstat(f->fd, &st) != 0) {
+		return -errno;
+	}
+	*size = (uint64_t)st.st_size;
+	return 0;
+}
+
+/* A block device supports discard if its queue (a partition's: its disk's) says so. */
+static bool blockdev_can_discard(dev_t rdev)
+{
+	static const char *const paths[] = {"/sys/dev/block/%u:%u/queue/discard_max_bytes",
+					    "/sys/dev/block/%u:%u/../queue/discard_max_bytes"};
+	unsigned long long max = 0;
+
+	for (size_t i = 0; i < SPIO_COUNTOF(paths); i++) {
+		char path[128];
+		FILE *fp;
+
+		snprintf(path, sizeof(path), paths[i], major(rdev), minor(rdev));
+		fp = fopen(path, "re");
+		if (fp == NULL) {
+			continue;
+		}
+		if (fscanf(fp, "%llu", &max) != 1) {
+			max = 0;
+		}
+		fclose(fp);
+		return max > 0;
+	}
+	return false;
+}
+
+/*
+ * Does the file system punch holes? Ask it beyond the end of the file with
+ * KEEP_SIZE, which changes nothing where it is supported.
+ */
+static bool file_can_punch_holes(int fd, uint64_t size, uint32_t block_size)
+{
+	return fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)size, block_size) ==
+	       0;
+}
+
+static void detect_capabilities(struct bdev_file *f, dev_t rdev, uint64_t size)
+{
+	if (f->readonly || !f->fallocate) {
+		return;
+	}
+	if (f->is_blockdev) {
+		f->can_unmap = blockdev_can_discard(rdev);
+		/* The kernel writes zeroes itself where the device cannot. */
+		f->can_write_zeroes = true;
+		return;
+	}
+	f->can_unmap = f->can_write_zeroes = file_can_punch_holes(f->fd, size, f->bdev.blocklen);
+}
+
+static int open_fd(struct bdev_file *f, const struct bdev_file_opts *o, char *err, size_t errlen)
+{
+	int flags = O_CLOEXEC | (o->readonly ? O_RDONLY : O_RDWR) | (o->direct ? O_DIRECT : 0);
+
+	f->fd = open(o->filename, flags);
+	if (f->fd >= 0) {
+		return 0;
+	}
+	if (errno == EINVAL && o->direct) {
+		return fail(err, errlen, -EINVAL,
+			    "%s: the file system does not support O_DIRECT (create the bdev "
+			    "with direct=false for buffered I/O)",
+			    o->filename);
+	}
+	if (errno == EISDIR) {
+		return fail(err, errlen, -EISDIR, "%s: is a directory, not a file or block device",
+			    o->filename);
+	}
+	return fail(err, errlen, -errno, "%s: cannot open %s: %s", o->filename,
+		    o->readonly ? "read-only" : "for reading and writing", strerror(errno));
+}
+
+static int check_opts(const struct bdev_file_opts *o, char *err, size_t errlen)
+{
+	if (o->name == NULL || o->name[0] == '\0') {
+		return fail(err, errlen, -EINVAL, "%s bdev: a name is required", o->module);
+	}
+	if (o->filename == NULL || o->filename[0] == '\0') {
+		return fail(err, errlen, -EINVAL, "%s bdev %s: a filename is required", o->module,
+			    o->name);
+	}
+	if (o->block_size != 0 &&
+	    (o->block_size < BLOCK_SIZE_MIN || o->block_size > BLOCK_SIZE_MAX ||
+	     !spio_is_pow2(o->block_size))) {
+		return fail(err, errlen, -EINVAL,
+			    "%s bdev %s: block_size %" PRIu32
+			    ": expected a power of two from 512 to 65536",
+			    o->module, o->name, o->block_size);
+	}
+	if (spio_bdev_get_by_name(o->name) != NULL) {
+		return fail(err, errlen, -EEXIST, "%s bdev %s: a bdev of that name exists",
+			    o->module, o->name);
+	}
+	return 0;
+}
+
+/* Geometry: the block size to use and the size in blocks. */
+static int check_geometry(struct bdev_file *f, const struct bdev_file_opts *o, uint64_t size,
+			  char *err, size_t errlen)
+{
+	uint32_t detected = detect_block_size(f->fd, f->is_blockdev, f->direct);
+	uint32_t block_size = o->block_size != 0 ? o->block_size : detected;
+
+	if (f->direct && block_size < detected) {
+		return fail(err, errlen, -EINVAL,
+			    "%s: block_size %" PRIu32
+			    " is smaller than its logical block size %" PRIu32
+			    " (O_DIRECT needs whole blocks)",
+			    o->filename, block_size, detected);
+	}
+	if (size == 0) {
+		return fail(err, errlen, -EINVAL, "%s: is empty (size 0)", o->filename);
+	}
+	if (size % block_size != 0) {
+		return fail(err, errlen, -EINVAL,
+			    "%s: size %" PRIu64
+			    " bytes is not a multiple of the block size %" PRIu32,
+			    o->filename, size, block_size);
+	}
+	f->bdev.blocklen = block_size;
+	f->bdev.blockcnt = size / block_size;
+	return 0;
+}
+
+int bdev_file_open(struct bdev_file *f, const struct bdev_file_opts *o,
+		   struct spio_bdev_module *module, char *err, size_t errlen)
+{
+	struct stat st;
+	uint64_t size = 0;
+	int rc;
+
+	memset(f, 0, sizeof(*f));
+	f->fd = -1;
+	if ((rc = check_opts(o, err, errlen)) != 0 || (rc = open_fd(f, o, err, errlen)) != 0) {
+		return rc;
+	}
+	if (fstat(f->fd, &st) != 0) {
+		rc = fail(err, errlen, -errno, "%s: %s", o->filename, strerror(errno));
+		goto fail_close;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		rc = fail(err, errlen, -EISDIR, "%s: is a directory, not a file or block device",
+			  o->filename);
+		goto fail_close;
+	}
+	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
+		rc = fail(err, errlen, -EINVAL, "%s: is not a regular file or block device",
+			  o->filename);
+		goto fail_close;
+	}
+	f->is_blockdev = S_ISBLK(st.st_mode);
+	f->direct = o->direct;
+	f->readonly = o->readonly;
+	f->fallocate = o->fallocate;
+	f->module = module;
+	if ((rc = read_size(f, &size)) != 0) {
+		rc = fail(err, errlen, rc, "%s: cannot read its size: %s", o->filename,
+			  strerror(-rc));
+		goto fail_close;
+	}
+	if ((rc = check_geometry(f, o, size, err, errlen)) != 0) {
+		goto fail_close;
+	}
+	detect_capabilities(f, st.st_rdev, size);
+
+	f->filename = strdup(o->filename);
+	f->bdev.name = strdup(o->name);
+	if (f->filename == NULL || f->bdev.name == NULL) {
+		rc = fail(err, errlen, -ENOMEM, "%s bdev %s: out of memory", o->module, o->name);
+		goto fail_close;
+	}
+	f->bdev.ctxt = f;
+	f->bdev.product_name = (char *)o->product;
+	f->bdev.write_unit_size = 1;
+	/* O_DIRECT: the core rejects misaligned addresses; lengths are bounced. */
+	f->bdev.required_alignment = f->direct ? f->bdev.blocklen : 0;
+	f->bdev.max_num_segments = BDEV_FILE_MAX_IOVS;
+	f->bdev.uuid = o->uuid;
+	f->bdev.module = module;
+	return 0;
+
+fail_close:
+	bdev_file_close(f);
+	return rc;
+}
+
+void bdev_file_close(struct bdev_file *f)
+{
+	if (f->fd >= 0) {
+		close(f->fd);
+		f->fd = -1;
+	}
+	free(f->filename);
+	free(f->bdev.name);
+	f->filename = NULL;
+	f->bdev.name = NULL;
+}
+
+static void bdev_file_free(struct bdev_file *f)
+{
+	bdev_file_close(f);
+	free(f);
+}
+
+static void io_device_gone(void *io_device)
+{
+	bdev_file_free(bdev_file_from_io_device(io_device));
+}
+
+int bdev_file_register(struct bdev_file *f, spio_io_channel_create_cb create_cb,
+		       spio_io_channel_destroy_cb destroy_cb, uint32_t ctx_size, char *err,
+		       size_t errlen)
+{
+	const char *module = f->module->name;
+	int rc;
+
+	rc = spio_io_device_register(&f->io_device, create_cb, destroy_cb, ctx_size, f->bdev.name);
+	if (rc != 0) {
+		rc = fail(err, errlen, rc, "%s bdev %s: %s", module, f->bdev.name, strerror(-rc));
+		bdev_file_free(f);
+		return rc;
+	}
+	rc = spio_bdev_register(&f->bdev);
+	if (rc != 0) {
+		rc = fail(err, errlen, rc, "%s bdev %s: cannot register: %s", module, f->bdev.name,
+			  strerror(-rc));
+		/* No channel exists yet: the unregister callback frees at once. */
+		spio_io_device_unregister(&f->io_device, io_device_gone);
+		return rc;
+	}
+	SPIO_INFOLOG("%s bdev %s: %s, %" PRIu64 " blocks of %" PRIu32 " bytes%s\n", module,
+		     f->bdev.name, f->filename, f->bdev.blockcnt, f->bdev.blocklen,
+		     f->direct ? ", O_DIRECT" : "");
+	return 0;
+}
+
+int bdev_file_destruct(void *ctxt)
+{
+	struct bdev_file *f = ctxt;
+
+	/* Channels are released by message: the file closes after the last. */
+	if (spio_io_device_unregister(&f->io_device, io_device_gone) != 0) {
+		bdev_file_free(f);
+	}
+	return 0;
+}
+
+struct spio_io_channel *bdev_file_get_io_channel(void *ctxt)
+{
+	struct bdev_file *f = ctxt;
+
+	return spio_get_io_channel(&f->io_device);
+}
+
+bool bdev_file_io_type_supported(void *ctxt, enum spio_bdev_io_type type)
+{
+	const struct bdev_file *f = ctxt;
+
+	switch (type) {
+	case SPIO_BDEV_IO_TYPE_READ:
+	case SPIO_BDEV_IO_TYPE_FLUSH:
+	case SPIO_BDEV_IO_TYPE_RESET:
+		return true;
+	case SPIO_BDEV_IO_TYPE_WRITE:
+		return !f->readonly;
+	case SPIO_BDEV_IO_TYPE_UNMAP:
+		return f->can_unmap;
+	case SPIO_BDEV_IO_TYPE_WRITE_ZEROES:
+		return f->can_write_zeroes;
+	default:
+		return false;
+	}
+}
+
+int bdev_file_rescan(const char *name, struct spio_bdev_module *module)
+{
+	struct spio_bdev *bdev;
+	struct bdev_file *f;
+	uint64_t size;
+	int rc;
+
+	if (name == NULL || module == NULL) {
+		return -EINVAL;
+	}
+	bdev = spio_bdev_get_by_name(name);
+	if (bdev == NULL || bdev->module != module) {
+		return -ENODEV;
+	}
+	f = bdev->ctxt;
+	if ((rc = read_size(f, &size)) != 0) {
+		SPIO_ERRLOG("%s bdev %s: cannot read the size of %s: %s\n", module->name, name,
+			    f->filename, strerror(-rc));
+		return -EIO;
+	}
+	/* A partial last block is not usable: round down. */
+	if (size / bdev->blocklen == spio_bdev_get_num_blocks(bdev)) {
+		return 0;
+	}
+	if (size < bdev->blocklen) {
+		SPIO_ERRLOG("%s bdev %s: %s shrank to %" PRIu64 " bytes, less than a block\n",
+			    module->name, name, f->filename, size);
+		return -EINVAL;
+	}
+	SPIO_NOTICELOG("%s bdev %s: %s is now %" PRIu64 " bytes (%" PRIu64 " blocks)\n",
+		       module->name, name, f->filename, size, size / bdev->blocklen);
+	return spio_bdev_notify_blockcnt_change(bdev, size / bdev->blocklen);
+}
+
+void bdev_file_dump_info_json(const struct bdev_file *f, struct spio_json_write_ctx *w)
+{
+	spio_json_write_named_string(w, "filename", f->filename);
+	spio_json_write_named_bool(w, "block_device", f->is_blockdev);
+	spio_json_write_named_bool(w, "direct", f->direct);
+	spio_json_write_named_bool(w, "readonly", f->readonly);
+	spio_json_write_named_bool(w, "fallocate", f->fallocate);
+}
+
+void bdev_file_write_config_begin(const struct bdev_file *f, const char *method,
+				  struct spio_json_write_ctx *w)
+{
+	spio_json_write_object_begin(w);
+	spio_json_write_named_string(w, "method", method);
+	spio_json_write_named_object_begin(w, "params");
+	spio_json_write_named_string(w, "name", f->bdev.name);
+	spio_json_write_named_string(w, "filename", f->filename);
+	spio_json_write_named_uint32(w, "block_size", f->bdev.blocklen);
+	spio_json_write_named_uuid(w, "uuid", &f->bdev.uuid);
+	/* Extensions to SPDK's parameters only when they differ from the default,
+	 * so a saved configuration stays loadable by SPDK where it can be. */
+	if (!f->direct) {
+		spio_json_write_named_bool(w, "direct", false);
+	}
+}
+
+void bdev_file_write_config_end(struct spio_json_write_ctx *w)
+{
+	spio_json_write_object_end(w);
+	spio_json_write_object_end(w);
+}

@@ -1,0 +1,58 @@
+/* RPCs of the uring module: bdev_uring_create, bdev_uring_delete, bdev_uring_rescan. */
+#include <errno.h>
+
+#include "../file/bdev_file.h"
+#include "spio/bdev_uring.h"
+#include "spio/rpc.h"
+#include "spio/util.h"
+
+/* Ours, beyond SPDK's {name, filename, block_size, uuid}. */
+static const struct spio_rpc_param g_uring_extra_decoders[] = {
+    {"sqpoll", SPIO_RPC_PARAM_BOOL, offsetof(struct bdev_file_rpc_params, sqpoll), true},
+    {"registered_buffers", SPIO_RPC_PARAM_BOOL,
+     offsetof(struct bdev_file_rpc_params, registered_buffers), true},
+    {"registered_files", SPIO_RPC_PARAM_BOOL,
+     offsetof(struct bdev_file_rpc_params, registered_files), true},
+};
+
+static void rpc_bdev_uring_create(struct spio_jsonrpc_request *req, const json_t *params)
+{
+	struct spio_bdev_uring_opts opts;
+	struct bdev_file_rpc_params p = {0};
+	struct spio_bdev *bdev = NULL;
+	char err[256] = "";
+	int rc;
+
+	spio_bdev_uring_opts_init(&opts, sizeof(opts));
+	p.direct = opts.direct;
+	p.queue_depth = opts.queue_depth;
+	if (bdev_file_rpc_decode(req, params, g_uring_extra_decoders,
+				 SPIO_COUNTOF(g_uring_extra_decoders), &p) == 0) {
+		opts.name = p.name;
+		opts.filename = p.filename;
+		opts.block_size = p.block_size;
+		opts.uuid = p.parsed_uuid;
+		opts.direct = p.direct;
+		opts.readonly = p.readonly;
+		opts.queue_depth = p.queue_depth;
+		opts.sqpoll = p.sqpoll;
+		opts.registered_buffers = p.registered_buffers;
+		opts.registered_files = p.registered_files;
+		rc = spio_bdev_uring_create(&opts, &bdev, err, sizeof(err));
+		bdev_file_rpc_answer_create(req, rc, bdev, err);
+	}
+	bdev_file_rpc_params_free(&p);
+}
+SPIO_RPC_REGISTER("bdev_uring_create", rpc_bdev_uring_create, SPIO_RPC_STARTUP | SPIO_RPC_RUNTIME)
+
+static void rpc_bdev_uring_delete(struct spio_jsonrpc_request *req, const json_t *params)
+{
+	spio_bdev_rpc_delete(req, params, spio_bdev_uring_delete);
+}
+SPIO_RPC_REGISTER("bdev_uring_delete", rpc_bdev_uring_delete, SPIO_RPC_RUNTIME)
+
+static void rpc_bdev_uring_rescan(struct spio_jsonrpc_request *req, const json_t *params)
+{
+	bdev_file_rpc_rescan(req, params, spio_bdev_uring_rescan);
+}
+SPIO_RPC_REGISTER("bdev_uring_rescan", rpc_bdev_uring_rescan, SPIO_RPC_RUNTIME)
