@@ -133,23 +133,27 @@ static void detect_capabilities(struct bdev_file *f, dev_t rdev, uint64_t size)
 static int open_fd(struct bdev_file *f, const struct bdev_file_opts *o, char *err, size_t errlen)
 {
 	int flags = O_CLOEXEC | (o->readonly ? O_RDONLY : O_RDWR) | (o->direct ? O_DIRECT : 0);
+	struct stat st;
+	int e;
 
 	f->fd = open(o->filename, flags);
 	if (f->fd >= 0) {
 		return 0;
 	}
-	if (errno == EINVAL && o->direct) {
+	e = errno;
+	/* A directory fails with EISDIR, or EINVAL under O_DIRECT: say which it is. */
+	if (e == EISDIR || (e == EINVAL && stat(o->filename, &st) == 0 && S_ISDIR(st.st_mode))) {
+		return fail(err, errlen, -EISDIR, "%s: is a directory, not a file or block device",
+			    o->filename);
+	}
+	if (e == EINVAL && o->direct) {
 		return fail(err, errlen, -EINVAL,
 			    "%s: the file system does not support O_DIRECT (create the bdev "
 			    "with direct=false for buffered I/O)",
 			    o->filename);
 	}
-	if (errno == EISDIR) {
-		return fail(err, errlen, -EISDIR, "%s: is a directory, not a file or block device",
-			    o->filename);
-	}
-	return fail(err, errlen, -errno, "%s: cannot open %s: %s", o->filename,
-		    o->readonly ? "read-only" : "for reading and writing", strerror(errno));
+	return fail(err, errlen, -e, "%s: cannot open %s: %s", o->filename,
+		    o->readonly ? "read-only" : "for reading and writing", strerror(e));
 }
 
 static int check_opts(const struct bdev_file_opts *o, char *err, size_t errlen)
@@ -383,9 +387,15 @@ int bdev_file_rescan(const char *name, struct spio_bdev_module *module)
 			    module->name, name, f->filename, size);
 		return -EINVAL;
 	}
-	SPIO_NOTICELOG("%s bdev %s: %s is now %" PRIu64 " bytes (%" PRIu64 " blocks)\n",
-		       module->name, name, f->filename, size, size / bdev->blocklen);
-	return spio_bdev_notify_blockcnt_change(bdev, size / bdev->blocklen);
+	rc = spio_bdev_notify_blockcnt_change(bdev, size / bdev->blocklen);
+	if (rc == 0) {
+		SPIO_NOTICELOG("%s bdev %s: %s is now %" PRIu64 " bytes (%" PRIu64 " blocks)\n",
+			       module->name, name, f->filename, size, size / bdev->blocklen);
+	} else {
+		SPIO_ERRLOG("%s bdev %s: %s is now %" PRIu64 " bytes; cannot follow: %s\n",
+			    module->name, name, f->filename, size, strerror(-rc));
+	}
+	return rc;
 }
 
 void bdev_file_dump_info_json(const struct bdev_file *f, struct spio_json_write_ctx *w)
