@@ -9,7 +9,8 @@
 # executable found in BUILD_DIR with no arguments. Every JSON line goes to
 # stdout and to BUILD_DIR/bench-results.jsonl (rewritten on each run); any
 # other output of the programs goes to stderr. A missing program or a skipped
-# case becomes a JSON line with "skipped":true. Exit status: 0 when every
+# case becomes a JSON line with "skipped":true. It also runs
+# bench/file_vs_fio.sh (the uring and aio bdevs against fio). Exit status: 0 when every
 # program that ran succeeded, 1 otherwise, 2 for bad usage.
 set -u
 
@@ -37,8 +38,13 @@ json_safe() {
 
 # run_bench NAME [ARGS...]: run BUILD_DIR/NAME, keep its JSON lines.
 run_bench() {
-	local name=$1 bin="$build_dir/$1" rc line
-	shift
+	run_program "$1" "$build_dir/$1" "${@:2}"
+}
+
+# run_program NAME PATH [ARGS...]: run PATH, keep its JSON lines.
+run_program() {
+	local name=$1 bin=$2 rc line
+	shift 2
 	if [ ! -x "$bin" ]; then
 		emit "{\"bench\":\"run\",\"program\":\"$name\",\"skipped\":true,\"reason\":\"not built\"}"
 		return 0
@@ -103,6 +109,10 @@ run_perf null_4k_randread_qd128_2cores -b Null0 -q 128 -o 4k -w randread -t "$pe
 run_perf malloc_4k_randread_qd128_1core -b Malloc0 -q 128 -o 4k -w randread -t "$perf_t" -m 0x1
 run_perf malloc_4k_randread_qd128_2cores -b Malloc0 -q 128 -o 4k -w randread -t "$perf_t" -m 0x3
 run_perf malloc_128k_randread_qd32_1core -b Malloc0 -q 32 -o 128k -w randread -t "$perf_t" -m 0x1
+
+# Kernel-backed bdevs (uring, aio) against fio on the same 1 GiB file, taking
+# turns (issue 7's figures: 10 s per run on disk).
+run_program file_vs_fio "$src_dir/bench/file_vs_fio.sh" "$build_dir"
 
 # Benchmarks added later: run with no arguments.
 for bin in "$build_dir"/bench_*; do

@@ -16,6 +16,8 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <liburing.h>
+#include <pthread.h>
+#include <sched.h>
 #include <linux/falloc.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -410,6 +412,36 @@ static int uring_ring_init(struct uring_channel *ch)
 	return rc;
 }
 
+/*
+ * io-wq workers (the kernel's threads for work that cannot be issued without
+ * blocking: fsync, fallocate, reads from some file systems) inherit the
+ * affinity of the thread that made the ring. Pinned to a polling reactor's
+ * core they get the CPU only when the scheduler preempts the reactor, and
+ * every I/O they serve waits milliseconds. Keep them off a pinned thread's
+ * core when the process has others.
+ */
+static void uring_keep_workers_off_this_core(struct uring_channel *ch)
+{
+	cpu_set_t mine, others;
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	int rc;
+
+	if (pthread_getaffinity_np(pthread_self(), sizeof(mine), &mine) != 0 ||
+	    CPU_COUNT(&mine) != 1 || n <= 1) {
+		return;
+	}
+	CPU_ZERO(&others);
+	for (long cpu = 0; cpu < n && cpu < CPU_SETSIZE; cpu++) {
+		if (!CPU_ISSET(cpu, &mine)) {
+			CPU_SET(cpu, &others);
+		}
+	}
+	rc = io_uring_register_iowq_aff(&ch->ring, sizeof(others), &others);
+	if (rc < 0) {
+		SPIO_DEBUGLOG(bdev_uring, "io_uring_register_iowq_aff: %s\n", strerror(-rc));
+	}
+}
+
 static int uring_register_options(struct uring_channel *ch)
 {
 	struct uring_disk *disk = ch->disk;
@@ -474,6 +506,7 @@ static int uring_channel_create(void *io_device, void *ctx)
 		return rc;
 	}
 	ch->ring_ready = true;
+	uring_keep_workers_off_this_core(ch);
 	if ((rc = uring_register_options(ch)) != 0) {
 		goto fail;
 	}
