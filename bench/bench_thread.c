@@ -6,6 +6,10 @@
  *  - cost of one spio_thread_poll with 0/1/10/100 idle active pollers and
  *    with 100 timed pollers none of which is due
  *  - spio_get_io_channel + spio_put_io_channel on a warm channel
+ *  - spio_work_submit round trip (an empty call on a helper thread, result
+ *    back by message)
+ *  - a sleeping thread woken by its poller's interrupt fd (an eventfd written
+ *    by another OS thread): write -> poller ran
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -13,6 +17,9 @@
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "spio/env.h"
 #include "spio/thread.h"
@@ -239,6 +246,136 @@ static void bench_channel(void)
 	spio_thread_destroy(t);
 }
 
+/* --- blocking work round trip --------------------------------------------------- */
+
+static int empty_call(void *arg)
+{
+	return 0;
+}
+
+static void call_done(void *arg, int result)
+{
+	(*(int *)arg)++;
+}
+
+static void bench_work(void)
+{
+	struct spio_thread *t = spio_thread_create("work", NULL);
+	struct spio_work w;
+	const int iters = 20000;
+	int done = 0;
+
+	spio_set_thread(t);
+	uint64_t start = spio_get_ticks();
+	for (int i = 0; i < iters; i++) {
+		int want = done + 1;
+
+		spio_work_submit(&w, empty_call, call_done, &done);
+		while (done < want) {
+			spio_thread_poll(t, 0, 0);
+		}
+	}
+	uint64_t ticks = spio_get_ticks() - start;
+	printf("{\"bench\":\"thread\",\"case\":\"work_submit_round_trip\",\"calls\":%d,"
+	       "\"us_per_call\":%.2f}\n",
+	       iters, ns_per(ticks, (uint64_t)iters) / 1000.0);
+	spio_thread_exit(t);
+	while (!spio_thread_is_exited(t)) {
+		spio_thread_poll(t, 0, 0);
+	}
+	spio_set_thread(NULL);
+	spio_thread_destroy(t);
+}
+
+/* --- wake-up by a poller's interrupt fd ------------------------------------------- */
+
+static int g_wake_efd;
+static uint64_t g_wake_written; /* tick of the write */
+static uint64_t g_wake_seen;	/* tick the poller saw it */
+
+static int efd_poller(void *arg)
+{
+	uint64_t v;
+
+	if (read(g_wake_efd, &v, sizeof(v)) == sizeof(v)) {
+		__atomic_store_n(&g_wake_seen, spio_get_ticks(), __ATOMIC_RELEASE);
+		return SPIO_POLLER_BUSY;
+	}
+	return SPIO_POLLER_IDLE;
+}
+
+static void *wake_writer(void *arg)
+{
+	int rounds = *(int *)arg;
+	uint64_t one = 1;
+
+	pin(1);
+	for (int i = 0; i < rounds; i++) {
+		usleep(2000); /* let the other side fall asleep */
+		__atomic_store_n(&g_wake_written, spio_get_ticks(), __ATOMIC_RELEASE);
+		if (write(g_wake_efd, &one, sizeof(one)) != sizeof(one)) {
+			break;
+		}
+		while (__atomic_load_n(&g_wake_seen, __ATOMIC_ACQUIRE) <
+		       __atomic_load_n(&g_wake_written, __ATOMIC_ACQUIRE)) {
+		}
+	}
+	return NULL;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void bench_fd_wake(void)
+{
+	struct spio_thread *t = spio_thread_create("fdwake", NULL);
+	struct spio_poller *p;
+	int rounds = 500, fd;
+	uint64_t lat[500];
+	pthread_t writer;
+
+	spio_set_thread(t);
+	pin(0);
+	g_wake_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	p = spio_poller_register(efd_poller, NULL, 0);
+	spio_poller_set_interrupt_fd(p, g_wake_efd);
+	fd = spio_thread_get_interrupt_fd(t);
+	g_wake_seen = g_wake_written = 0;
+	pthread_create(&writer, NULL, wake_writer, &rounds);
+	for (int i = 0; i < rounds; i++) {
+		uint64_t prev = __atomic_load_n(&g_wake_seen, __ATOMIC_ACQUIRE);
+
+		/* sleep until the fd fires; the poll that follows runs the poller */
+		while (__atomic_load_n(&g_wake_seen, __ATOMIC_ACQUIRE) == prev) {
+			if (spio_thread_sleep_begin(t)) {
+				poll(&(struct pollfd){.fd = fd, .events = POLLIN}, 1, 1000);
+			}
+			spio_thread_sleep_end(t);
+			spio_thread_poll(t, 0, 0);
+		}
+		lat[i] = __atomic_load_n(&g_wake_seen, __ATOMIC_ACQUIRE) -
+			 __atomic_load_n(&g_wake_written, __ATOMIC_ACQUIRE);
+	}
+	pthread_join(writer, NULL);
+	qsort(lat, (size_t)rounds, sizeof(lat[0]), cmp_u64);
+	printf("{\"bench\":\"thread\",\"case\":\"poller_fd_wakes_sleeper\",\"rounds\":%d,"
+	       "\"median_us\":%.1f,\"p99_us\":%.1f}\n",
+	       rounds, ns_per(lat[rounds / 2], 1) / 1000.0,
+	       ns_per(lat[rounds * 99 / 100], 1) / 1000.0);
+	spio_poller_unregister(&p);
+	close(g_wake_efd);
+	spio_thread_exit(t);
+	while (!spio_thread_is_exited(t)) {
+		spio_thread_poll(t, 0, 0);
+	}
+	spio_set_thread(NULL);
+	spio_thread_destroy(t);
+}
+
 int main(void)
 {
 	if (spio_thread_lib_init(NULL, 0) != 0) {
@@ -256,6 +393,8 @@ int main(void)
 	bench_poll(100, 0);
 	bench_poll(0, 100);
 	bench_channel();
+	bench_work();
+	bench_fd_wake();
 	spio_thread_lib_fini();
 	return 0;
 }

@@ -19,9 +19,6 @@ static inline void bench_cpu_relax(void)
 {
 #if defined(__x86_64__) || defined(__i386__)
 	__builtin_ia32_pause();
-	/* Parse a command line that accepts only "-t ms"; prints usage on error. */
-	int bench_parse_args(int argc, char **argv, uint64_t *ms);
-
 #endif
 }
 
