@@ -116,6 +116,7 @@ struct perf_job {
 	struct perf_task *tasks;
 	uint64_t rng;
 	uint64_t next_io;
+	uint64_t started; /* I/Os started (a verify write and its read-back: one) */
 	uint64_t pass;
 	uint32_t busy_tasks; /* in flight or waiting for a bdev_io */
 	bool running;
@@ -145,6 +146,8 @@ static struct {
 	uint64_t io_size;
 	uint32_t read_pct;
 	uint64_t time_s;
+	bool time_given;
+	uint64_t io_count; /* per job; 0: no limit */
 	bool json;
 	const char **bdev_names;
 	uint32_t num_bdev_names;
@@ -388,7 +391,14 @@ static void task_start(struct perf_task *t)
 		break;
 	}
 	job->busy_tasks++;
+	job->started++;
 	task_issue(t);
+}
+
+/* May the job start another I/O? Not once stopped or its -n count is reached. */
+static bool job_may_start(const struct perf_job *job)
+{
+	return job->running && (g_opts.io_count == 0 || job->started < g_opts.io_count);
 }
 
 /* The task is done: start the next I/O, or count it out when stopping. */
@@ -396,7 +406,7 @@ static void task_next(struct perf_task *t)
 {
 	struct perf_job *job = t->job;
 
-	if (job->running) {
+	if (job_may_start(job)) {
 		job->busy_tasks--;
 		task_start(t);
 		return;
@@ -629,7 +639,7 @@ static void job_go_msg(void *arg)
 	job->start_tick = spio_get_ticks();
 	/* hold a count so a submit error in the loop cannot finish the job under us */
 	job->busy_tasks++;
-	for (i = 0; i < job->depth && job->running; i++) {
+	for (i = 0; i < job->depth && job_may_start(job); i++) {
 		task_start(&job->tasks[i]);
 	}
 	if (--job->busy_tasks == 0) {
@@ -805,6 +815,9 @@ static void print_json(void)
 		spio_json_write_named_uint32(w, "read_pct", g_opts.read_pct);
 	}
 	spio_json_write_named_uint64(w, "time_s", g_opts.time_s);
+	if (g_opts.io_count != 0) {
+		spio_json_write_named_uint64(w, "io_count", g_opts.io_count);
+	}
 	spio_json_write_named_array_begin(w, "jobs");
 	for (i = 0; i < g_perf.njobs; i++) {
 		const struct perf_job *job = &g_perf.jobs[i];
@@ -1221,7 +1234,9 @@ static void usage(FILE *out, const char *prog)
 	    "  -w, --workload TYPE     read, write, randread, randwrite, rw, randrw, verify,\n"
 	    "                          unmap or flush (default randread)\n"
 	    "  -M, --rwmixread PCT     read percentage of rw and randrw (default 50)\n"
-	    "  -t, --time SECONDS      run time (default 5)\n"
+	    "  -t, --time SECONDS      run time (default 5; with -n, a cap of 1 hour)\n"
+	    "  -n, --io-count N        stop each job after N I/Os (a fixed amount of work,\n"
+	    "                          as fio's --number_ios); the run ends when all did\n"
 	    "  -m, --cpumask MASK      cores, one job per core and bdev (default 0x1)\n"
 	    "      --json              print the result as one JSON object\n"
 	    "  -r, --rpc-socket PATH   serve JSON-RPC on PATH (default: no RPC server)\n"
@@ -1279,6 +1294,7 @@ static int parse_args(int argc, char **argv, struct spio_app_opts *opts)
 	    {"workload", required_argument, NULL, 'w'},
 	    {"rwmixread", required_argument, NULL, 'M'},
 	    {"time", required_argument, NULL, 't'},
+	    {"io-count", required_argument, NULL, 'n'},
 	    {"cpumask", required_argument, NULL, 'm'},
 	    {"json", no_argument, NULL, OPT_JSON},
 	    {"rpc-socket", required_argument, NULL, 'r'},
@@ -1290,7 +1306,7 @@ static int parse_args(int argc, char **argv, struct spio_app_opts *opts)
 	uint64_t v;
 	int ch;
 
-	while ((ch = getopt_long(argc, argv, "c:b:q:o:w:M:t:m:r:h", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:b:q:o:w:M:t:n:m:r:h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			opts->json_config_file = optarg;
@@ -1328,6 +1344,16 @@ static int parse_args(int argc, char **argv, struct spio_app_opts *opts)
 				return -EINVAL;
 			}
 			g_opts.time_s = v32;
+			g_opts.time_given = true;
+			break;
+		case 'n':
+			if (spio_parse_u64(optarg, 10, &v) != 0 || v == 0) {
+				fprintf(stderr,
+					"spio_perf: -n %s: expected a number of I/Os >= 1\n",
+					optarg);
+				return -EINVAL;
+			}
+			g_opts.io_count = v;
 			break;
 		case 'm':
 			opts->reactor_mask = optarg;
@@ -1348,6 +1374,9 @@ static int parse_args(int argc, char **argv, struct spio_app_opts *opts)
 			usage(stderr, argv[0]);
 			return -EINVAL;
 		}
+	}
+	if (g_opts.io_count != 0 && !g_opts.time_given) {
+		g_opts.time_s = 3600;
 	}
 	if (optind < argc) {
 		fprintf(stderr, "spio_perf: unexpected argument '%s'\n", argv[optind]);

@@ -106,7 +106,15 @@ grep -q "^core 0 Null0 " "$TMP/out" || fail "randrw: no row for core 0 Null0"
 grep -q "p99.9(us)" "$TMP/out" || fail "randrw: table header without p99.9"
 echo "ok: randrw -M 70 on every bdev (table)"
 
-# 5. SIGINT stops early with the results so far.
+# 5. -n: a fixed number of I/Os per job, whatever the time.
+run -b Null0 -b Malloc0 -q 8 -n 5000 --json
+rc=$?
+[ "$rc" -eq 0 ] || fail "-n 5000: exit $rc, expected 0"
+per_job=$(json_get "$TMP/out" '",".join(str(j["ios"]) for j in d["jobs"])') || fail "-n: no JSON result"
+[ "$per_job" = "5000,5000" ] || fail "-n 5000 on two bdevs: jobs did $per_job I/Os, expected 5000,5000"
+echo "ok: -n 5000 -> exactly 5000 I/Os per job"
+
+# 6. SIGINT stops early with the results so far.
 "$PERF" -c "$TMP/bdevs.json" --no-huge -b Null0 -t 60 -q 8 --json >"$TMP/out" 2>"$TMP/err" &
 PID=$!
 for _ in $(seq 1 100); do
@@ -123,7 +131,7 @@ rt=$(json_get "$TMP/out" 'd["total"]["runtime_s"]') || fail "SIGINT: no JSON res
 awk -v v="$rt" 'BEGIN { exit !(v > 0 && v < 30) }' || fail "SIGINT: runtime $rt s, expected 0 < t < 30"
 echo "ok: SIGINT after ${rt} s -> exit 0 with results"
 
-# 6. Bad options: exit 2 with a message.
+# 7. Bad options: exit 2 with a message.
 expect_usage() {
 	"$PERF" "$@" >"$TMP/out" 2>"$TMP/err"
 	local rc=$?
@@ -137,6 +145,8 @@ expect_usage -w sideways
 expect_usage -o 4x
 expect_usage -M 101
 expect_usage -t 0
+expect_usage -n 0
+expect_usage -n many
 expect_usage -m 0xz
 expect_usage extra
 expect_usage -c "$TMP/bdevs.json" --no-huge -b Malloc0 -o 1000 -t 1
