@@ -5,9 +5,10 @@ set -euo pipefail
 
 required=(cmake gcc make pkg-config clang-format liburing-dev libaio-dev libjansson-dev
 	  libisal-dev uuid-dev libfuse3-dev libcriterion-dev)
-# Used by benchmarks (fio) and by the aarch64 task test (cross compiler and
+# Used by benchmarks (fio) and by the aarch64 task test (cross compiler, its
+# C library headers, which apt counts as a mere recommendation, and
 # qemu-user); their absence only skips those.
-optional=(fio gcc-aarch64-linux-gnu qemu-user)
+optional=(fio gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user)
 
 missing_of() {
 	for pkg in "$@"; do

@@ -20,6 +20,14 @@ fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
+# The compiler without its C library (libc6-dev-arm64-cross) cannot build anything.
+printf '#include <stdio.h>\nint main(void) { return 0; }\n' >"$tmp/probe.c"
+if ! "$cc" -static "$tmp/probe.c" -o "$tmp/probe" 2>"$tmp/probe.err"; then
+	echo "test_task_aarch64: SKIP: $cc cannot build a static program" \
+		"(apt-get install libc6-dev-arm64-cross): $(head -n 1 "$tmp/probe.err")"
+	exit 0
+fi
+
 sources=(
 	"$src"/lib/util/cpuset.c "$src"/lib/util/ring.c "$src"/lib/util/iov.c
 	"$src"/lib/util/string.c "$src"/lib/log/log.c

@@ -53,7 +53,6 @@ struct aio_ring_header {
 
 struct aio_disk {
 	struct bdev_file file; /* first: the bdev's ctxt */
-	uint32_t queue_depth;
 	/* The file system refused IOCB_CMD_FDSYNC: fdatasync on a helper thread. */
 	bool fdsync_unsupported;
 };
@@ -356,15 +355,15 @@ static int aio_channel_create(void *io_device, void *ctx)
 	memset(ch, 0, sizeof(*ch));
 	ch->disk = disk;
 	ch->efd = -1;
-	ch->common.depth = disk->queue_depth;
-	ch->pending = calloc(disk->queue_depth, sizeof(*ch->pending));
+	ch->common.depth = disk->file.queue_depth;
+	ch->pending = calloc(disk->file.queue_depth, sizeof(*ch->pending));
 	if (ch->pending == NULL) {
 		return -ENOMEM;
 	}
-	rc = io_setup((int)disk->queue_depth, &ch->ctx);
+	rc = io_setup((int)disk->file.queue_depth, &ch->ctx);
 	if (rc < 0) {
 		SPIO_ERRLOG("aio bdev %s: io_setup(%" PRIu32 "): %s%s\n", disk->file.bdev.name,
-			    disk->queue_depth, strerror(-rc),
+			    disk->file.queue_depth, strerror(-rc),
 			    rc == -EAGAIN ? " (fs.aio-max-nr reached)" : "");
 		goto fail;
 	}
@@ -414,7 +413,6 @@ static void aio_dump_info_json(void *ctxt, struct spio_json_write_ctx *w)
 
 	spio_json_write_named_object_begin(w, "aio");
 	bdev_file_dump_info_json(&disk->file, w);
-	spio_json_write_named_uint32(w, "queue_depth", disk->queue_depth);
 	spio_json_write_object_end(w);
 }
 
@@ -426,9 +424,6 @@ static void aio_write_config_json(struct spio_bdev *bdev, struct spio_json_write
 	/* SPDK writes these two always */
 	spio_json_write_named_bool(w, "readonly", disk->file.readonly);
 	spio_json_write_named_bool(w, "fallocate", disk->file.fallocate);
-	if (disk->queue_depth != AIO_DEPTH_DEFAULT) {
-		spio_json_write_named_uint32(w, "queue_depth", disk->queue_depth);
-	}
 	bdev_file_write_config_end(w);
 }
 
@@ -468,30 +463,17 @@ int spio_bdev_aio_create(const struct spio_bdev_aio_opts *user_opts, struct spio
 	struct spio_bdev_aio_opts o;
 	struct bdev_file_opts fo;
 	struct aio_disk *disk;
-	char errbuf[256];
 	int rc;
 
-	if (err == NULL || err_len == 0) {
-		err = errbuf;
-		err_len = sizeof(errbuf);
-	}
-	err[0] = '\0';
 	if (user_opts == NULL || bdev_out == NULL || user_opts->opts_size == 0) {
-		snprintf(err, err_len, "aio bdev: invalid arguments");
-		return -EINVAL;
+		return bdev_file_error(err, err_len, -EINVAL, "aio bdev: invalid arguments");
 	}
 	/* The caller's fields over the defaults: older callers know fewer fields. */
 	aio_opts_defaults(&o);
 	memcpy(&o, user_opts, SPIO_MIN(user_opts->opts_size, sizeof(o)));
-	if (o.queue_depth == 0 || o.queue_depth > AIO_DEPTH_MAX) {
-		snprintf(err, err_len, "aio bdev %s: queue_depth %" PRIu32 ": expected 1..%d",
-			 o.name ? o.name : "", o.queue_depth, AIO_DEPTH_MAX);
-		return -EINVAL;
-	}
 	disk = calloc(1, sizeof(*disk));
 	if (disk == NULL) {
-		snprintf(err, err_len, "aio bdev: out of memory");
-		return -ENOMEM;
+		return bdev_file_error(err, err_len, -ENOMEM, "aio bdev: out of memory");
 	}
 	fo = (struct bdev_file_opts){
 	    .module = "aio",
@@ -502,22 +484,17 @@ int spio_bdev_aio_create(const struct spio_bdev_aio_opts *user_opts, struct spio
 	    .direct = o.direct,
 	    .readonly = o.readonly,
 	    .fallocate = o.fallocate,
+	    .queue_depth = o.queue_depth,
+	    .queue_depth_max = AIO_DEPTH_MAX,
+	    .queue_depth_default = AIO_DEPTH_DEFAULT,
 	    .product = "AIO disk",
 	};
-	rc = bdev_file_open(&disk->file, &fo, &g_aio_module, err, err_len);
-	if (rc != 0) {
-		free(disk);
-		return rc;
+	rc = bdev_file_create(&disk->file, &fo, &g_aio_module, &g_aio_fn_table, aio_channel_create,
+			      aio_channel_destroy, sizeof(struct aio_channel), err, err_len);
+	if (rc == 0) {
+		*bdev_out = &disk->file.bdev;
 	}
-	disk->queue_depth = o.queue_depth;
-	disk->file.bdev.fn_table = &g_aio_fn_table;
-	rc = bdev_file_register(&disk->file, aio_channel_create, aio_channel_destroy,
-				sizeof(struct aio_channel), err, err_len);
-	if (rc != 0) {
-		return rc;
-	}
-	*bdev_out = &disk->file.bdev;
-	return 0;
+	return rc;
 }
 
 int spio_bdev_aio_delete(const char *name, spio_bdev_delete_cb cb, void *cb_arg)

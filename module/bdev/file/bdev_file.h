@@ -32,7 +32,10 @@ struct bdev_file_opts {
 	bool direct;	       /* O_DIRECT */
 	bool readonly;	       /* O_RDONLY; no writing I/O types */
 	bool fallocate;	       /* unmap and write_zeroes where the file supports them */
-	const char *product;   /* product name of the bdev */
+	uint32_t queue_depth;  /* I/Os in the kernel per channel */
+	uint32_t queue_depth_max;
+	uint32_t queue_depth_default; /* save_config writes queue_depth only if not this */
+	const char *product;	      /* product name of the bdev */
 };
 
 /*
@@ -52,6 +55,8 @@ struct bdev_file {
 	bool fallocate;
 	bool can_unmap;
 	bool can_write_zeroes;
+	uint32_t queue_depth;
+	uint32_t queue_depth_default;
 	/* Learned at run time, any thread (relaxed atomics). */
 	bool zero_range_unsupported; /* a file system without FALLOC_FL_ZERO_RANGE */
 	/* Error reporting: how many I/Os failed, reported sparsely. */
@@ -93,28 +98,27 @@ struct bdev_file_channel {
 };
 
 /*
- * Open `o->filename`, check and size it, and fill `f` (its bdev's name,
- * geometry, alignment, UUID, product name, module). The module sets the
- * fn_table and ctxt and registers. On error `f` holds nothing to free and a
- * one-line message naming the file is in `err`.
+ * Create a kernel-backed bdev in `f`, the start of the module's device
+ * struct (malloc'ed; the module's own fields after `f` already set): open
+ * `o->filename`, check and size it, fill the bdev (name, geometry,
+ * alignment, UUID, product name, module, `fn_table`), register the module's
+ * io_device (channels of `ctx_size` bytes set up and torn down by the
+ * callbacks), then the bdev.
+ * On error the device is freed and a one-line message naming the file is in
+ * `err` (when not NULL) and the log.
  * \return 0; -EINVAL (bad options, empty file, size not a multiple of the
  *         block size, O_DIRECT not supported); -EEXIST (name taken);
- *         -ENOENT; -EACCES/-EPERM/-EROFS; -EISDIR; -ENOMEM; other -errno.
+ *         -ENOENT; -EACCES/-EPERM/-EROFS; -EISDIR; -ENOMEM; other -errno;
+ *         spio_bdev_register()'s errors.
  */
-int bdev_file_open(struct bdev_file *f, const struct bdev_file_opts *o,
-		   struct spio_bdev_module *module, char *err, size_t errlen);
+int bdev_file_create(struct bdev_file *f, const struct bdev_file_opts *o,
+		     struct spio_bdev_module *module, const struct spio_bdev_fn_table *fn_table,
+		     spio_io_channel_create_cb create_cb, spio_io_channel_destroy_cb destroy_cb,
+		     uint32_t ctx_size, char *err, size_t errlen);
 
-/* Close the fd and free what bdev_file_open() allocated. */
-void bdev_file_close(struct bdev_file *f);
-
-/*
- * Register the module's io_device (channels of `ctx_size` bytes, set up and
- * torn down by the callbacks) and then the bdev. On failure the message is
- * in `err` and `f` (the whole device allocation) is freed.
- */
-int bdev_file_register(struct bdev_file *f, spio_io_channel_create_cb create_cb,
-		       spio_io_channel_destroy_cb destroy_cb, uint32_t ctx_size, char *err,
-		       size_t errlen);
+/* Put a printf-style message in `err` (if not NULL) and the log; return `rc`. */
+int bdev_file_error(char *err, size_t errlen, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 /* The device whose io_device is `io_device` (in a channel callback). */
 static inline struct bdev_file *bdev_file_from_io_device(void *io_device)
@@ -256,21 +260,20 @@ struct bdev_file_rpc_params {
 	struct spio_uuid parsed_uuid;
 };
 
+/* Create a bdev from decoded parameters (the module's create function). */
+typedef int (*bdev_file_rpc_create_fn)(const struct bdev_file_rpc_params *p,
+				       struct spio_bdev **bdev, char *err, size_t err_len);
+
 /*
- * Decode `params` over the defaults already in `p`: the parameters every
- * create method takes plus the module's `extra` (at most 8), and parse the
- * UUID. On error the request is answered (-32602 with the reason) and
- * -EINVAL returned. Free `p` with bdev_file_rpc_params_free() either way.
+ * Serve bdev_<module>_create: decode the parameters every create method
+ * takes plus the module's `extra` (at most 8) over `defaults`, parse the
+ * UUID, call `create`, answer the new bdev's name, -32602 with the reason
+ * for bad parameters, or the create error with its message.
  */
-int bdev_file_rpc_decode(struct spio_jsonrpc_request *req, const json_t *params,
-			 const struct spio_rpc_param *extra, size_t n_extra,
-			 struct bdev_file_rpc_params *p);
-
-void bdev_file_rpc_params_free(struct bdev_file_rpc_params *p);
-
-/* Answer a create: the bdev's name, or `rc` with the message in `err`. */
-void bdev_file_rpc_answer_create(struct spio_jsonrpc_request *req, int rc,
-				 const struct spio_bdev *bdev, const char *err);
+void bdev_file_rpc_create(struct spio_jsonrpc_request *req, const json_t *params,
+			  const struct spio_rpc_param *extra, size_t n_extra,
+			  const struct bdev_file_rpc_params *defaults,
+			  bdev_file_rpc_create_fn create);
 
 /* Serve bdev_<module>_rescan: params {"name"}, answer true. */
 void bdev_file_rpc_rescan(struct spio_jsonrpc_request *req, const json_t *params,

@@ -28,11 +28,7 @@
 #define BLOCK_SIZE_MIN 512u
 #define BLOCK_SIZE_MAX (64u * 1024)
 
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-/* Put the message in `err` (and the log) and return `rc`. */
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
+int bdev_file_error(char *err, size_t errlen, int rc, const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;
@@ -143,39 +139,48 @@ static int open_fd(struct bdev_file *f, const struct bdev_file_opts *o, char *er
 	e = errno;
 	/* A directory fails with EISDIR, or EINVAL under O_DIRECT: say which it is. */
 	if (e == EISDIR || (e == EINVAL && stat(o->filename, &st) == 0 && S_ISDIR(st.st_mode))) {
-		return fail(err, errlen, -EISDIR, "%s: is a directory, not a file or block device",
-			    o->filename);
+		return bdev_file_error(err, errlen, -EISDIR,
+				       "%s: is a directory, not a file or block device",
+				       o->filename);
 	}
 	if (e == EINVAL && o->direct) {
-		return fail(err, errlen, -EINVAL,
-			    "%s: the file system does not support O_DIRECT (create the bdev "
-			    "with direct=false for buffered I/O)",
-			    o->filename);
+		return bdev_file_error(
+		    err, errlen, -EINVAL,
+		    "%s: the file system does not support O_DIRECT (create the bdev "
+		    "with direct=false for buffered I/O)",
+		    o->filename);
 	}
-	return fail(err, errlen, -e, "%s: cannot open %s: %s", o->filename,
-		    o->readonly ? "read-only" : "for reading and writing", strerror(e));
+	return bdev_file_error(err, errlen, -e, "%s: cannot open %s: %s", o->filename,
+			       o->readonly ? "read-only" : "for reading and writing", strerror(e));
 }
 
 static int check_opts(const struct bdev_file_opts *o, char *err, size_t errlen)
 {
 	if (o->name == NULL || o->name[0] == '\0') {
-		return fail(err, errlen, -EINVAL, "%s bdev: a name is required", o->module);
+		return bdev_file_error(err, errlen, -EINVAL, "%s bdev: a name is required",
+				       o->module);
 	}
 	if (o->filename == NULL || o->filename[0] == '\0') {
-		return fail(err, errlen, -EINVAL, "%s bdev %s: a filename is required", o->module,
-			    o->name);
+		return bdev_file_error(err, errlen, -EINVAL, "%s bdev %s: a filename is required",
+				       o->module, o->name);
 	}
 	if (o->block_size != 0 &&
 	    (o->block_size < BLOCK_SIZE_MIN || o->block_size > BLOCK_SIZE_MAX ||
 	     !spio_is_pow2(o->block_size))) {
-		return fail(err, errlen, -EINVAL,
-			    "%s bdev %s: block_size %" PRIu32
-			    ": expected a power of two from 512 to 65536",
-			    o->module, o->name, o->block_size);
+		return bdev_file_error(err, errlen, -EINVAL,
+				       "%s bdev %s: block_size %" PRIu32
+				       ": expected a power of two from 512 to 65536",
+				       o->module, o->name, o->block_size);
+	}
+	if (o->queue_depth == 0 || o->queue_depth > o->queue_depth_max) {
+		return bdev_file_error(err, errlen, -EINVAL,
+				       "%s bdev %s: queue_depth %" PRIu32 ": expected 1..%" PRIu32,
+				       o->module, o->name, o->queue_depth, o->queue_depth_max);
 	}
 	if (spio_bdev_get_by_name(o->name) != NULL) {
-		return fail(err, errlen, -EEXIST, "%s bdev %s: a bdev of that name exists",
-			    o->module, o->name);
+		return bdev_file_error(err, errlen, -EEXIST,
+				       "%s bdev %s: a bdev of that name exists", o->module,
+				       o->name);
 	}
 	return 0;
 }
@@ -188,28 +193,41 @@ static int check_geometry(struct bdev_file *f, const struct bdev_file_opts *o, u
 	uint32_t block_size = o->block_size != 0 ? o->block_size : detected;
 
 	if (f->direct && block_size < detected) {
-		return fail(err, errlen, -EINVAL,
-			    "%s: block_size %" PRIu32
-			    " is smaller than its logical block size %" PRIu32
-			    " (O_DIRECT needs whole blocks)",
-			    o->filename, block_size, detected);
+		return bdev_file_error(err, errlen, -EINVAL,
+				       "%s: block_size %" PRIu32
+				       " is smaller than its logical block size %" PRIu32
+				       " (O_DIRECT needs whole blocks)",
+				       o->filename, block_size, detected);
 	}
 	if (size == 0) {
-		return fail(err, errlen, -EINVAL, "%s: is empty (size 0)", o->filename);
+		return bdev_file_error(err, errlen, -EINVAL, "%s: is empty (size 0)", o->filename);
 	}
 	if (size % block_size != 0) {
-		return fail(err, errlen, -EINVAL,
-			    "%s: size %" PRIu64
-			    " bytes is not a multiple of the block size %" PRIu32,
-			    o->filename, size, block_size);
+		return bdev_file_error(err, errlen, -EINVAL,
+				       "%s: size %" PRIu64
+				       " bytes is not a multiple of the block size %" PRIu32,
+				       o->filename, size, block_size);
 	}
 	f->bdev.blocklen = block_size;
 	f->bdev.blockcnt = size / block_size;
 	return 0;
 }
 
-int bdev_file_open(struct bdev_file *f, const struct bdev_file_opts *o,
-		   struct spio_bdev_module *module, char *err, size_t errlen)
+static void bdev_file_close(struct bdev_file *f)
+{
+	if (f->fd >= 0) {
+		close(f->fd);
+		f->fd = -1;
+	}
+	free(f->filename);
+	free(f->bdev.name);
+	f->filename = NULL;
+	f->bdev.name = NULL;
+}
+
+/* Open and probe the file into `f`; on error `f` holds nothing to free. */
+static int bdev_file_open(struct bdev_file *f, const struct bdev_file_opts *o,
+			  struct spio_bdev_module *module, char *err, size_t errlen)
 {
 	struct stat st;
 	uint64_t size = 0;
@@ -221,27 +239,29 @@ int bdev_file_open(struct bdev_file *f, const struct bdev_file_opts *o,
 		return rc;
 	}
 	if (fstat(f->fd, &st) != 0) {
-		rc = fail(err, errlen, -errno, "%s: %s", o->filename, strerror(errno));
+		rc = bdev_file_error(err, errlen, -errno, "%s: %s", o->filename, strerror(errno));
 		goto fail_close;
 	}
 	if (S_ISDIR(st.st_mode)) {
-		rc = fail(err, errlen, -EISDIR, "%s: is a directory, not a file or block device",
-			  o->filename);
+		rc = bdev_file_error(err, errlen, -EISDIR,
+				     "%s: is a directory, not a file or block device", o->filename);
 		goto fail_close;
 	}
 	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
-		rc = fail(err, errlen, -EINVAL, "%s: is not a regular file or block device",
-			  o->filename);
+		rc = bdev_file_error(err, errlen, -EINVAL,
+				     "%s: is not a regular file or block device", o->filename);
 		goto fail_close;
 	}
 	f->is_blockdev = S_ISBLK(st.st_mode);
 	f->direct = o->direct;
 	f->readonly = o->readonly;
 	f->fallocate = o->fallocate;
+	f->queue_depth = o->queue_depth;
+	f->queue_depth_default = o->queue_depth_default;
 	f->module = module;
 	if ((rc = read_size(f, &size)) != 0) {
-		rc = fail(err, errlen, rc, "%s: cannot read its size: %s", o->filename,
-			  strerror(-rc));
+		rc = bdev_file_error(err, errlen, rc, "%s: cannot read its size: %s", o->filename,
+				     strerror(-rc));
 		goto fail_close;
 	}
 	if ((rc = check_geometry(f, o, size, err, errlen)) != 0) {
@@ -252,7 +272,8 @@ int bdev_file_open(struct bdev_file *f, const struct bdev_file_opts *o,
 	f->filename = strdup(o->filename);
 	f->bdev.name = strdup(o->name);
 	if (f->filename == NULL || f->bdev.name == NULL) {
-		rc = fail(err, errlen, -ENOMEM, "%s bdev %s: out of memory", o->module, o->name);
+		rc = bdev_file_error(err, errlen, -ENOMEM, "%s bdev %s: out of memory", o->module,
+				     o->name);
 		goto fail_close;
 	}
 	f->bdev.ctxt = f;
@@ -270,18 +291,6 @@ fail_close:
 	return rc;
 }
 
-void bdev_file_close(struct bdev_file *f)
-{
-	if (f->fd >= 0) {
-		close(f->fd);
-		f->fd = -1;
-	}
-	free(f->filename);
-	free(f->bdev.name);
-	f->filename = NULL;
-	f->bdev.name = NULL;
-}
-
 static void bdev_file_free(struct bdev_file *f)
 {
 	bdev_file_close(f);
@@ -293,28 +302,34 @@ static void io_device_gone(void *io_device)
 	bdev_file_free(bdev_file_from_io_device(io_device));
 }
 
-int bdev_file_register(struct bdev_file *f, spio_io_channel_create_cb create_cb,
-		       spio_io_channel_destroy_cb destroy_cb, uint32_t ctx_size, char *err,
-		       size_t errlen)
+int bdev_file_create(struct bdev_file *f, const struct bdev_file_opts *o,
+		     struct spio_bdev_module *module, const struct spio_bdev_fn_table *fn_table,
+		     spio_io_channel_create_cb create_cb, spio_io_channel_destroy_cb destroy_cb,
+		     uint32_t ctx_size, char *err, size_t errlen)
 {
-	const char *module = f->module->name;
-	int rc;
+	int rc = bdev_file_open(f, o, module, err, errlen);
 
+	if (rc != 0) {
+		free(f);
+		return rc;
+	}
+	f->bdev.fn_table = fn_table;
 	rc = spio_io_device_register(&f->io_device, create_cb, destroy_cb, ctx_size, f->bdev.name);
 	if (rc != 0) {
-		rc = fail(err, errlen, rc, "%s bdev %s: %s", module, f->bdev.name, strerror(-rc));
+		rc = bdev_file_error(err, errlen, rc, "%s bdev %s: %s", o->module, f->bdev.name,
+				     strerror(-rc));
 		bdev_file_free(f);
 		return rc;
 	}
 	rc = spio_bdev_register(&f->bdev);
 	if (rc != 0) {
-		rc = fail(err, errlen, rc, "%s bdev %s: cannot register: %s", module, f->bdev.name,
-			  strerror(-rc));
+		rc = bdev_file_error(err, errlen, rc, "%s bdev %s: cannot register: %s", o->module,
+				     f->bdev.name, strerror(-rc));
 		/* No channel exists yet: the unregister callback frees at once. */
 		spio_io_device_unregister(&f->io_device, io_device_gone);
 		return rc;
 	}
-	SPIO_INFOLOG("%s bdev %s: %s, %" PRIu64 " blocks of %" PRIu32 " bytes%s\n", module,
+	SPIO_INFOLOG("%s bdev %s: %s, %" PRIu64 " blocks of %" PRIu32 " bytes%s\n", o->module,
 		     f->bdev.name, f->filename, f->bdev.blockcnt, f->bdev.blocklen,
 		     f->direct ? ", O_DIRECT" : "");
 	return 0;
@@ -405,6 +420,7 @@ void bdev_file_dump_info_json(const struct bdev_file *f, struct spio_json_write_
 	spio_json_write_named_bool(w, "direct", f->direct);
 	spio_json_write_named_bool(w, "readonly", f->readonly);
 	spio_json_write_named_bool(w, "fallocate", f->fallocate);
+	spio_json_write_named_uint32(w, "queue_depth", f->queue_depth);
 }
 
 void bdev_file_write_config_begin(const struct bdev_file *f, const char *method,
@@ -421,6 +437,9 @@ void bdev_file_write_config_begin(const struct bdev_file *f, const char *method,
 	 * so a saved configuration stays loadable by SPDK where it can be. */
 	if (!f->direct) {
 		spio_json_write_named_bool(w, "direct", false);
+	}
+	if (f->queue_depth != f->queue_depth_default) {
+		spio_json_write_named_uint32(w, "queue_depth", f->queue_depth);
 	}
 }
 

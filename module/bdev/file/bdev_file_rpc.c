@@ -23,9 +23,10 @@ static const struct spio_rpc_param g_common_decoders[] = {
      true},
 };
 
-int bdev_file_rpc_decode(struct spio_jsonrpc_request *req, const json_t *params,
-			 const struct spio_rpc_param *extra, size_t n_extra,
-			 struct bdev_file_rpc_params *p)
+/* Decode over the defaults in `p`; on error answer and return -EINVAL. */
+static int rpc_decode(struct spio_jsonrpc_request *req, const json_t *params,
+		      const struct spio_rpc_param *extra, size_t n_extra,
+		      struct bdev_file_rpc_params *p)
 {
 	struct spio_rpc_param all[SPIO_COUNTOF(g_common_decoders) + EXTRA_MAX];
 	size_t n = SPIO_COUNTOF(g_common_decoders);
@@ -51,25 +52,33 @@ int bdev_file_rpc_decode(struct spio_jsonrpc_request *req, const json_t *params,
 	return 0;
 }
 
-void bdev_file_rpc_params_free(struct bdev_file_rpc_params *p)
+void bdev_file_rpc_create(struct spio_jsonrpc_request *req, const json_t *params,
+			  const struct spio_rpc_param *extra, size_t n_extra,
+			  const struct bdev_file_rpc_params *defaults,
+			  bdev_file_rpc_create_fn create)
 {
-	spio_rpc_params_free(g_common_decoders, SPIO_COUNTOF(g_common_decoders), p);
-}
-
-void bdev_file_rpc_answer_create(struct spio_jsonrpc_request *req, int rc,
-				 const struct spio_bdev *bdev, const char *err)
-{
+	struct bdev_file_rpc_params p = *defaults;
+	struct spio_bdev *bdev = NULL;
 	struct spio_json_write_ctx *w;
+	char err[256] = "";
+	int rc;
 
+	if (rpc_decode(req, params, extra, n_extra, &p) != 0) {
+		goto out;
+	}
+	rc = create(&p, &bdev, err, sizeof(err));
 	if (rc != 0) {
 		spio_jsonrpc_send_error_response(req, rc, err[0] != '\0' ? err : strerror(-rc));
-		return;
+		goto out;
 	}
 	w = spio_jsonrpc_begin_result(req);
 	if (w != NULL) {
 		spio_json_write_string(w, spio_bdev_get_name(bdev));
 		spio_jsonrpc_end_result(req, w);
 	}
+out:
+	/* the strings are the common ones */
+	spio_rpc_params_free(g_common_decoders, SPIO_COUNTOF(g_common_decoders), &p);
 }
 
 struct rescan_params {

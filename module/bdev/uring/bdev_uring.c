@@ -48,7 +48,6 @@ SPIO_LOG_REGISTER_COMPONENT(bdev_uring)
 
 struct uring_disk {
 	struct bdev_file file; /* first: the bdev's ctxt */
-	uint32_t queue_depth;
 	bool sqpoll;
 	bool registered_buffers;
 	bool registered_files;
@@ -403,11 +402,11 @@ static int uring_ring_init(struct uring_channel *ch)
 		 * every poll while busy): no inter-processor interrupt per I/O. */
 		p.flags |= IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
 	}
-	rc = io_uring_queue_init_params(disk->queue_depth, &ch->ring, &p);
+	rc = io_uring_queue_init_params(disk->file.queue_depth, &ch->ring, &p);
 	if (rc == -EINVAL && (p.flags & IORING_SETUP_COOP_TASKRUN)) {
 		/* before Linux 5.19 */
 		memset(&p, 0, sizeof(p));
-		rc = io_uring_queue_init_params(disk->queue_depth, &ch->ring, &p);
+		rc = io_uring_queue_init_params(disk->file.queue_depth, &ch->ring, &p);
 	}
 	return rc;
 }
@@ -498,11 +497,11 @@ static int uring_channel_create(void *io_device, void *ctx)
 	memset(ch, 0, sizeof(*ch));
 	ch->disk = disk;
 	ch->efd = -1;
-	ch->common.depth = disk->queue_depth;
+	ch->common.depth = disk->file.queue_depth;
 	rc = uring_ring_init(ch);
 	if (rc < 0) {
 		SPIO_ERRLOG("uring bdev %s: io_uring_queue_init(%" PRIu32 "): %s\n",
-			    disk->file.bdev.name, disk->queue_depth, strerror(-rc));
+			    disk->file.bdev.name, disk->file.queue_depth, strerror(-rc));
 		return rc;
 	}
 	ch->ring_ready = true;
@@ -560,7 +559,6 @@ static void uring_dump_info_json(void *ctxt, struct spio_json_write_ctx *w)
 
 	spio_json_write_named_object_begin(w, "uring");
 	bdev_file_dump_info_json(&disk->file, w);
-	spio_json_write_named_uint32(w, "queue_depth", disk->queue_depth);
 	spio_json_write_named_bool(w, "sqpoll", disk->sqpoll);
 	spio_json_write_named_bool(w, "registered_buffers", disk->registered_buffers);
 	spio_json_write_named_bool(w, "registered_files", disk->registered_files);
@@ -574,9 +572,6 @@ static void uring_write_config_json(struct spio_bdev *bdev, struct spio_json_wri
 	bdev_file_write_config_begin(&disk->file, "bdev_uring_create", w);
 	if (disk->file.readonly) {
 		spio_json_write_named_bool(w, "readonly", true);
-	}
-	if (disk->queue_depth != URING_DEPTH_DEFAULT) {
-		spio_json_write_named_uint32(w, "queue_depth", disk->queue_depth);
 	}
 	if (disk->sqpoll) {
 		spio_json_write_named_bool(w, "sqpoll", true);
@@ -626,10 +621,9 @@ static int uring_check_available(const char *name, char *err, size_t err_len)
 	int rc = io_uring_queue_init(2, &ring, 0);
 
 	if (rc < 0) {
-		snprintf(err, err_len, "uring bdev %s: io_uring is not available: %s", name,
-			 strerror(-rc));
-		SPIO_ERRLOG("%s\n", err);
-		return rc == -ENOSYS || rc == -EPERM ? -EINVAL : rc;
+		return bdev_file_error(err, err_len, rc == -ENOSYS || rc == -EPERM ? -EINVAL : rc,
+				       "uring bdev %s: io_uring is not available: %s", name,
+				       strerror(-rc));
 	}
 	io_uring_queue_exit(&ring);
 	return 0;
@@ -641,34 +635,24 @@ int spio_bdev_uring_create(const struct spio_bdev_uring_opts *user_opts,
 	struct spio_bdev_uring_opts o;
 	struct bdev_file_opts fo;
 	struct uring_disk *disk;
-	char errbuf[256];
 	int rc;
 
-	if (err == NULL || err_len == 0) {
-		err = errbuf;
-		err_len = sizeof(errbuf);
-	}
-	err[0] = '\0';
 	if (user_opts == NULL || bdev_out == NULL || user_opts->opts_size == 0) {
-		snprintf(err, err_len, "uring bdev: invalid arguments");
-		return -EINVAL;
+		return bdev_file_error(err, err_len, -EINVAL, "uring bdev: invalid arguments");
 	}
 	/* The caller's fields over the defaults: older callers know fewer fields. */
 	uring_opts_defaults(&o);
 	memcpy(&o, user_opts, SPIO_MIN(user_opts->opts_size, sizeof(o)));
-	if (o.queue_depth == 0 || o.queue_depth > URING_DEPTH_MAX) {
-		snprintf(err, err_len, "uring bdev %s: queue_depth %" PRIu32 ": expected 1..%d",
-			 o.name ? o.name : "", o.queue_depth, URING_DEPTH_MAX);
-		return -EINVAL;
-	}
 	if ((rc = uring_check_available(o.name ? o.name : "", err, err_len)) != 0) {
 		return rc;
 	}
 	disk = calloc(1, sizeof(*disk));
 	if (disk == NULL) {
-		snprintf(err, err_len, "uring bdev: out of memory");
-		return -ENOMEM;
+		return bdev_file_error(err, err_len, -ENOMEM, "uring bdev: out of memory");
 	}
+	disk->sqpoll = o.sqpoll;
+	disk->registered_buffers = o.registered_buffers;
+	disk->registered_files = o.registered_files;
 	fo = (struct bdev_file_opts){
 	    .module = "uring",
 	    .name = o.name,
@@ -678,26 +662,18 @@ int spio_bdev_uring_create(const struct spio_bdev_uring_opts *user_opts,
 	    .direct = o.direct,
 	    .readonly = o.readonly,
 	    .fallocate = true,
+	    .queue_depth = o.queue_depth,
+	    .queue_depth_max = URING_DEPTH_MAX,
+	    .queue_depth_default = URING_DEPTH_DEFAULT,
 	    .product = "URING bdev",
 	};
-	rc = bdev_file_open(&disk->file, &fo, &g_uring_module, err, err_len);
-	if (rc != 0) {
-		free(disk);
-		return rc;
+	rc = bdev_file_create(&disk->file, &fo, &g_uring_module, &g_uring_fn_table,
+			      uring_channel_create, uring_channel_destroy,
+			      sizeof(struct uring_channel), err, err_len);
+	if (rc == 0) {
+		*bdev_out = &disk->file.bdev;
 	}
-	disk->queue_depth = o.queue_depth;
-	disk->sqpoll = o.sqpoll;
-	disk->registered_buffers = o.registered_buffers;
-	disk->registered_files = o.registered_files;
-	disk->file.bdev.fn_table = &g_uring_fn_table;
-
-	rc = bdev_file_register(&disk->file, uring_channel_create, uring_channel_destroy,
-				sizeof(struct uring_channel), err, err_len);
-	if (rc != 0) {
-		return rc;
-	}
-	*bdev_out = &disk->file.bdev;
-	return 0;
+	return rc;
 }
 
 int spio_bdev_uring_delete(const char *name, spio_bdev_delete_cb cb, void *cb_arg)

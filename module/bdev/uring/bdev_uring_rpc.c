@@ -15,33 +15,34 @@ static const struct spio_rpc_param g_uring_extra_decoders[] = {
      offsetof(struct bdev_file_rpc_params, registered_files), true},
 };
 
-static void rpc_bdev_uring_create(struct spio_jsonrpc_request *req, const json_t *params)
+static int uring_create_from_params(const struct bdev_file_rpc_params *p, struct spio_bdev **bdev,
+				    char *err, size_t err_len)
 {
 	struct spio_bdev_uring_opts opts;
-	struct bdev_file_rpc_params p = {0};
-	struct spio_bdev *bdev = NULL;
-	char err[256] = "";
-	int rc;
 
 	spio_bdev_uring_opts_init(&opts, sizeof(opts));
-	p.direct = opts.direct;
-	p.queue_depth = opts.queue_depth;
-	if (bdev_file_rpc_decode(req, params, g_uring_extra_decoders,
-				 SPIO_COUNTOF(g_uring_extra_decoders), &p) == 0) {
-		opts.name = p.name;
-		opts.filename = p.filename;
-		opts.block_size = p.block_size;
-		opts.uuid = p.parsed_uuid;
-		opts.direct = p.direct;
-		opts.readonly = p.readonly;
-		opts.queue_depth = p.queue_depth;
-		opts.sqpoll = p.sqpoll;
-		opts.registered_buffers = p.registered_buffers;
-		opts.registered_files = p.registered_files;
-		rc = spio_bdev_uring_create(&opts, &bdev, err, sizeof(err));
-		bdev_file_rpc_answer_create(req, rc, bdev, err);
-	}
-	bdev_file_rpc_params_free(&p);
+	opts.name = p->name;
+	opts.filename = p->filename;
+	opts.block_size = p->block_size;
+	opts.uuid = p->parsed_uuid;
+	opts.direct = p->direct;
+	opts.readonly = p->readonly;
+	opts.queue_depth = p->queue_depth;
+	opts.sqpoll = p->sqpoll;
+	opts.registered_buffers = p->registered_buffers;
+	opts.registered_files = p->registered_files;
+	return spio_bdev_uring_create(&opts, bdev, err, err_len);
+}
+
+static void rpc_bdev_uring_create(struct spio_jsonrpc_request *req, const json_t *params)
+{
+	struct spio_bdev_uring_opts d;
+
+	spio_bdev_uring_opts_init(&d, sizeof(d));
+	bdev_file_rpc_create(
+	    req, params, g_uring_extra_decoders, SPIO_COUNTOF(g_uring_extra_decoders),
+	    &(struct bdev_file_rpc_params){.direct = d.direct, .queue_depth = d.queue_depth},
+	    uring_create_from_params);
 }
 SPIO_RPC_REGISTER("bdev_uring_create", rpc_bdev_uring_create, SPIO_RPC_STARTUP | SPIO_RPC_RUNTIME)
 
