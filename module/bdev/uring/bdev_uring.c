@@ -93,6 +93,16 @@ static struct uring_io *uring_io_of(struct spio_bdev_io *io)
 
 static void uring_start(struct uring_channel *ch, struct spio_bdev_io *io);
 
+/* Room was freed: hand on the I/Os that waited for it. */
+static void uring_start_queued(struct uring_channel *ch)
+{
+	struct bdev_file_io *next;
+
+	while ((next = bdev_file_channel_next(&ch->common)) != NULL) {
+		uring_start(ch, bdev_file_io_to_bdev_io(next));
+	}
+}
+
 /*
  * Registered buffers
  */
@@ -202,11 +212,7 @@ static void uring_blocking_done(void *arg, int result)
 		bdev_file_report_error(&ch->disk->file, io, result, 0);
 	}
 	bdev_file_channel_complete(&ch->common, &uio->common, result == 0);
-	/* room freed: hand on what waited for it */
-	struct bdev_file_io *next;
-	while ((next = bdev_file_channel_next(&ch->common)) != NULL) {
-		uring_start(ch, bdev_file_io_to_bdev_io(next));
-	}
+	uring_start_queued(ch);
 }
 
 static void uring_start_blocking(struct uring_channel *ch, struct spio_bdev_io *io)
@@ -365,13 +371,10 @@ static unsigned uring_reap(struct uring_channel *ch)
 static int uring_poll(void *arg)
 {
 	struct uring_channel *ch = arg;
-	struct bdev_file_io *next;
 	unsigned reaped = uring_reap(ch);
 	int rc;
 
-	while ((next = bdev_file_channel_next(&ch->common)) != NULL) {
-		uring_start(ch, bdev_file_io_to_bdev_io(next));
-	}
+	uring_start_queued(ch);
 	if (io_uring_sq_ready(&ch->ring) == 0) {
 		return reaped ? SPIO_POLLER_BUSY : SPIO_POLLER_IDLE;
 	}

@@ -1226,24 +1226,11 @@ static json_t *rpc(const char *method, json_t *params, int code, const char *wan
 	return r.result;
 }
 
-static int buf_write(void *ctx, const void *data, size_t size)
-{
-	char **s = ctx;
-	size_t old = *s ? strlen(*s) : 0;
-	char *n = realloc(*s, old + size + 1);
-
-	cr_assert_not_null(n);
-	memcpy(n + old, data, size);
-	n[old + size] = '\0';
-	*s = n;
-	return 0;
-}
-
 /* The bdev's save_config entry, parsed. */
 static json_t *config_entry(struct spio_bdev *bdev)
 {
 	char *text = NULL;
-	struct spio_json_write_ctx *w = spio_json_write_begin(buf_write, &text, 0);
+	struct spio_json_write_ctx *w = spio_json_write_begin(fx_json_to_string, &text, 0);
 	json_t *e;
 
 	bdev->fn_table->write_config_json(bdev, w);

@@ -2,6 +2,9 @@
 #include "helper_fixture.h"
 
 #include <criterion/criterion.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "spio/bdev.h"
 #include "spio/env.h"
@@ -77,4 +80,19 @@ void fx_fini(void)
 	g_fx_thread = NULL;
 	spio_thread_lib_fini();
 	spio_env_fini();
+}
+
+int fx_json_to_string(void *ctx, const void *data, size_t size)
+{
+	char **s = ctx;
+	size_t old = *s != NULL ? strlen(*s) : 0;
+	char *n = realloc(*s, old + size + 1);
+
+	if (n == NULL) {
+		return -ENOMEM;
+	}
+	memcpy(n + old, data, size);
+	n[old + size] = '\0';
+	*s = n;
+	return 0;
 }

@@ -7,6 +7,7 @@
 #define SPIO_TEST_HELPER_FIXTURE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct spio_thread;
@@ -28,5 +29,12 @@ bool fx_poll_until(const int *counter, int want, uint64_t timeout_us);
 
 /* Poll for about `us` microseconds. */
 void fx_poll_for(uint64_t us);
+
+/*
+ * A spio_json_write_cb that appends to a NUL-terminated malloc'ed string:
+ * `ctx` is a `char **` (NULL to start); the caller frees it. -ENOMEM on
+ * failure.
+ */
+int fx_json_to_string(void *ctx, const void *data, size_t size);
 
 #endif

@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 
+#include "helper_fixture.h"
 #include "spio/app.h"
 #include "spio/bdev.h"
 #include "spio/dma.h"
@@ -35,21 +36,6 @@ struct outcome {
 };
 
 static struct outcome g_out;
-
-static int buf_write(void *ctx, const void *data, size_t size)
-{
-	char **s = ctx;
-	size_t old = *s != NULL ? strlen(*s) : 0;
-	char *n = realloc(*s, old + size + 1);
-
-	if (n == NULL) {
-		return -ENOMEM;
-	}
-	memcpy(n + old, data, size);
-	n[old + size] = '\0';
-	*s = n;
-	return 0;
-}
 
 static void ev(enum spio_bdev_event_type type, struct spio_bdev *bdev, void *ctx)
 {
@@ -85,7 +71,7 @@ static int io_task(void *arg)
 	spio_dma_free(buf);
 	spio_dma_free(back);
 
-	struct spio_json_write_ctx *w = spio_json_write_begin(buf_write, &g_out.config, 0);
+	struct spio_json_write_ctx *w = spio_json_write_begin(fx_json_to_string, &g_out.config, 0);
 	spio_app_write_config_json(w);
 	spio_json_write_end(w);
 	spio_app_stop(0);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "helper_fixture.h"
 #include "spio/app.h"
 #include "spio/bdev.h"
 #include "spio/dma.h"
@@ -246,19 +247,6 @@ Test(bdev_rpc, iostat)
 	poll_n(3);
 }
 
-static int buf_write(void *ctx, const void *data, size_t size)
-{
-	char **s = ctx;
-	size_t old = *s != NULL ? strlen(*s) : 0;
-	char *n = realloc(*s, old + size + 1);
-
-	cr_assert_not_null(n);
-	memcpy(n + old, data, size);
-	n[old + size] = '\0';
-	*s = n;
-	return 0;
-}
-
 Test(bdev_rpc, subsystem_config)
 {
 	struct spio_subsystem *sub = spio_subsystem_find("bdev");
@@ -270,7 +258,7 @@ Test(bdev_rpc, subsystem_config)
 	cr_assert_not_null(sub, "bdev subsystem registered");
 	cr_assert_eq(spio_bdev_malloc_create("Malloc0", NULL, 16, 4096, &bdev), 0);
 	cr_assert_eq(spio_bdev_null_create("Null0", NULL, 32, 512, &bdev), 0);
-	w = spio_json_write_begin(buf_write, &text, 0);
+	w = spio_json_write_begin(fx_json_to_string, &text, 0);
 	sub->write_config_json(w);
 	cr_assert_eq(spio_json_write_end(w), 0);
 	cfg = json_loads(text, 0, NULL);
