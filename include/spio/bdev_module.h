@@ -76,6 +76,14 @@ void spio_bdev_rpc_simple_create(struct spio_jsonrpc_request *req, const json_t 
 				 spio_bdev_simple_create_fn create);
 
 /**
+ * Answer a create RPC: the new bdev's name when `rc` is 0, else the error
+ * `rc` with `msg` (NULL or empty: strerror(-rc)). On the RPC server's
+ * thread; `bdev` is only read.
+ */
+void spio_bdev_rpc_send_create_result(struct spio_jsonrpc_request *req, int rc,
+				      const struct spio_bdev *bdev, const char *msg);
+
+/**
  * Serve a delete RPC: params {"name"}, answer true once the bdev is gone, or
  * -32602 / the delete error.
  */

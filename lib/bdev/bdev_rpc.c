@@ -341,13 +341,29 @@ static const struct spio_rpc_param g_simple_create_decoders[] = {
     {"block_size", SPIO_RPC_PARAM_UINT32, offsetof(struct simple_create_params, block_size), false},
 };
 
+void spio_bdev_rpc_send_create_result(struct spio_jsonrpc_request *req, int rc,
+				      const struct spio_bdev *bdev, const char *msg)
+{
+	struct spio_json_write_ctx *w;
+
+	if (rc != 0) {
+		spio_jsonrpc_send_error_response(
+		    req, rc, msg != NULL && msg[0] != '\0' ? msg : strerror(-rc));
+		return;
+	}
+	w = spio_jsonrpc_begin_result(req);
+	if (w != NULL) {
+		spio_json_write_string(w, spio_bdev_get_name(bdev));
+		spio_jsonrpc_end_result(req, w);
+	}
+}
+
 void spio_bdev_rpc_simple_create(struct spio_jsonrpc_request *req, const json_t *params,
 				 spio_bdev_simple_create_fn create)
 {
 	struct simple_create_params p = {0};
-	struct spio_json_write_ctx *w;
 	struct spio_uuid uuid;
-	struct spio_bdev *bdev;
+	struct spio_bdev *bdev = NULL;
 	char err[256];
 	int rc;
 
@@ -363,15 +379,7 @@ void spio_bdev_rpc_simple_create(struct spio_jsonrpc_request *req, const json_t 
 		goto out;
 	}
 	rc = create(p.name, p.uuid != NULL ? &uuid : NULL, p.num_blocks, p.block_size, &bdev);
-	if (rc != 0) {
-		spio_jsonrpc_send_error_response(req, rc, strerror(-rc));
-		goto out;
-	}
-	w = spio_jsonrpc_begin_result(req);
-	if (w != NULL) {
-		spio_json_write_string(w, spio_bdev_get_name(bdev));
-		spio_jsonrpc_end_result(req, w);
-	}
+	spio_bdev_rpc_send_create_result(req, rc, bdev, NULL);
 out:
 	spio_rpc_params_free(g_simple_create_decoders, SPIO_COUNTOF(g_simple_create_decoders), &p);
 }

@@ -59,7 +59,6 @@ void bdev_file_rpc_create(struct spio_jsonrpc_request *req, const json_t *params
 {
 	struct bdev_file_rpc_params p = *defaults;
 	struct spio_bdev *bdev = NULL;
-	struct spio_json_write_ctx *w;
 	char err[256] = "";
 	int rc;
 
@@ -67,15 +66,7 @@ void bdev_file_rpc_create(struct spio_jsonrpc_request *req, const json_t *params
 		goto out;
 	}
 	rc = create(&p, &bdev, err, sizeof(err));
-	if (rc != 0) {
-		spio_jsonrpc_send_error_response(req, rc, err[0] != '\0' ? err : strerror(-rc));
-		goto out;
-	}
-	w = spio_jsonrpc_begin_result(req);
-	if (w != NULL) {
-		spio_json_write_string(w, spio_bdev_get_name(bdev));
-		spio_jsonrpc_end_result(req, w);
-	}
+	spio_bdev_rpc_send_create_result(req, rc, bdev, err);
 out:
 	/* the strings are the common ones */
 	spio_rpc_params_free(g_common_decoders, SPIO_COUNTOF(g_common_decoders), &p);
