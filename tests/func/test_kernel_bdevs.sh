@@ -14,48 +14,12 @@ RPC=$BUILD/spio_rpc
 PERF=$BUILD/spio_perf
 TMP=$(mktemp -d /var/tmp/spio-kbdev-test.XXXXXX)
 SOCK=/tmp/spio-kbdev-$$.sock
-PID=
-
-fail() {
-	echo "FAIL: $*" >&2
-	[ -f "$TMP/out" ] && sed 's/^/  spio_tgt: /' "$TMP/out" >&2
-	exit 1
-}
-
-cleanup() {
-	if [ -n "$PID" ] && kill -0 "$PID" 2>/dev/null; then
-		kill -KILL "$PID" 2>/dev/null
-		wait "$PID" 2>/dev/null
-	fi
-	rm -rf "$TMP" "$SOCK"
-}
-trap cleanup EXIT
+# shellcheck source=spio_tgt_lib.sh
+source "$(dirname "$0")/spio_tgt_lib.sh"
 
 for bin in "$TGT" "$RPC" "$PERF"; do
 	[ -x "$bin" ] || fail "$bin not built"
 done
-
-start_tgt() {
-	rm -f "$SOCK"
-	"$TGT" -m 0x1 -r "$SOCK" --no-huge "$@" >"$TMP/out" 2>&1 &
-	PID=$!
-	for _ in $(seq 1 200); do
-		if [ -S "$SOCK" ] && grep -q "ready" "$TMP/out"; then
-			return 0
-		fi
-		kill -0 "$PID" 2>/dev/null || fail "spio_tgt $* exited during start-up"
-		sleep 0.05
-	done
-	fail "spio_tgt $* did not become ready in 10 s"
-}
-
-stop_tgt() {
-	kill -TERM "$PID" || fail "cannot signal spio_tgt"
-	wait "$PID"
-	local rc=$?
-	PID=
-	[ "$rc" -eq 0 ] || fail "spio_tgt exited with $rc after SIGTERM, expected 0"
-}
 
 # json_check FILE PYTHON-EXPR WHAT: the expression over the parsed JSON `v` must hold.
 json_check() {

@@ -12,26 +12,11 @@ TGT=$BUILD/spio_tgt
 RPC=$BUILD/spio_rpc
 TMP=$(mktemp -d /tmp/spio-tgt-test.XXXXXX)
 SOCK=/tmp/spio-test-$$.sock
-PID=
-
-fail() {
-	echo "FAIL: $*" >&2
-	[ -f "$TMP/out" ] && sed 's/^/  spio_tgt: /' "$TMP/out" >&2
-	exit 1
-}
-
-cleanup() {
-	if [ -n "$PID" ] && kill -0 "$PID" 2>/dev/null; then
-		kill -KILL "$PID" 2>/dev/null
-		wait "$PID" 2>/dev/null
-	fi
-	rm -rf "$TMP" "$SOCK"
-}
-trap cleanup EXIT
+# shellcheck source=spio_tgt_lib.sh
+source "$(dirname "$0")/spio_tgt_lib.sh"
 
 [ -x "$TGT" ] || fail "$TGT not built"
 
-MASK=0x1
 if [ "$(nproc)" -ge 2 ]; then
 	MASK=0x3
 fi
@@ -39,31 +24,6 @@ SANITIZED=0
 if grep -Eq '^SPIO_SANITIZE:STRING=.+' "$BUILD/CMakeCache.txt" 2>/dev/null; then
 	SANITIZED=1
 fi
-
-# Start spio_tgt with extra args; wait for its socket and its ready line.
-start_tgt() {
-	rm -f "$SOCK"
-	"$TGT" -m "$MASK" -r "$SOCK" --no-huge "$@" >"$TMP/out" 2>&1 &
-	PID=$!
-	for _ in $(seq 1 200); do
-		if [ -S "$SOCK" ] && grep -q "ready" "$TMP/out"; then
-			return 0
-		fi
-		kill -0 "$PID" 2>/dev/null || fail "spio_tgt $* exited during start-up"
-		sleep 0.05
-	done
-	fail "spio_tgt $* did not become ready in 10 s"
-}
-
-# SIGTERM; expect exit code 0 and the socket gone.
-stop_tgt() {
-	kill -TERM "$PID" || fail "cannot signal spio_tgt"
-	wait "$PID"
-	local rc=$?
-	PID=
-	[ "$rc" -eq 0 ] || fail "spio_tgt exited with $rc after SIGTERM, expected 0"
-	[ ! -e "$SOCK" ] || fail "socket $SOCK left behind after shutdown"
-}
 
 # 1. Start and readiness line.
 start_tgt
