@@ -186,7 +186,8 @@ struct inproc {
 	double seconds;
 };
 
-static void inproc_cb(void *ctx, int error_code, const char *error_msg, json_t *result)
+static void inproc_cb(void *ctx, int error_code, const char *error_msg,
+		      const struct spio_json_val *result)
 {
 	struct inproc *p = ctx;
 

@@ -29,7 +29,7 @@ static void on_signal(int sig)
 	g_stop = 1;
 }
 
-static void rpc_echo(struct spio_jsonrpc_request *req, const json_t *params)
+static void rpc_echo(struct spio_jsonrpc_request *req, const struct spio_json_val *params)
 {
 	struct spio_json_write_ctx *w = spio_jsonrpc_begin_result(req);
 	char *text;
@@ -40,7 +40,7 @@ static void rpc_echo(struct spio_jsonrpc_request *req, const json_t *params)
 	if (params == NULL) {
 		spio_json_write_null(w);
 	} else {
-		text = json_dumps(params, JSON_COMPACT);
+		text = spio_json_dump(params);
 		if (text == NULL) {
 			/* an error response discards the result begun */
 			spio_jsonrpc_send_error_response(req, SPIO_JSONRPC_ERROR_INTERNAL_ERROR,

@@ -13,7 +13,7 @@
 #ifndef SPIO_BDEV_MODULE_H
 #define SPIO_BDEV_MODULE_H
 
-#include <jansson.h>
+#include "spio/json_val.h"
 
 #include "spio/bdev.h"
 
@@ -72,7 +72,8 @@ typedef int (*spio_bdev_delete_fn)(const char *name, spio_bdev_delete_cb cb, voi
  * (SPDK's), answer the new bdev's name, or -32602 / the create error.
  * On the RPC server's thread, from a method handler.
  */
-void spio_bdev_rpc_simple_create(struct spio_jsonrpc_request *req, const json_t *params,
+void spio_bdev_rpc_simple_create(struct spio_jsonrpc_request *req,
+				 const struct spio_json_val *params,
 				 spio_bdev_simple_create_fn create);
 
 /**
@@ -87,7 +88,7 @@ void spio_bdev_rpc_send_create_result(struct spio_jsonrpc_request *req, int rc,
  * Serve a delete RPC: params {"name"}, answer true once the bdev is gone, or
  * -32602 / the delete error.
  */
-void spio_bdev_rpc_delete(struct spio_jsonrpc_request *req, const json_t *params,
+void spio_bdev_rpc_delete(struct spio_jsonrpc_request *req, const struct spio_json_val *params,
 			  spio_bdev_delete_fn del);
 
 /**

@@ -33,7 +33,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <jansson.h>
+#include "spio/json_val.h"
 
 #include "spio/json.h"
 
@@ -78,7 +78,8 @@ struct spio_jsonrpc_request;
  *        request had none or "params": null; borrowed, valid until the
  *        response is sent (an asynchronous handler may keep using it).
  */
-typedef void (*spio_rpc_method_fn)(struct spio_jsonrpc_request *req, const json_t *params);
+typedef void (*spio_rpc_method_fn)(struct spio_jsonrpc_request *req,
+				   const struct spio_json_val *params);
 
 /**
  * Register a method.
@@ -201,9 +202,10 @@ const char *spio_rpc_server_get_path(void);
 /**
  * Completion of spio_rpc_call(): exactly one of an error (error_code != 0, a
  * message) or a result (error_code 0, `result` a value owned by the callee:
- * json_incref it to keep it beyond the call).
+ * spio_json_val_ref() it to keep it beyond the call).
  */
-typedef void (*spio_rpc_call_cb)(void *ctx, int error_code, const char *error_msg, json_t *result);
+typedef void (*spio_rpc_call_cb)(void *ctx, int error_code, const char *error_msg,
+				 const struct spio_json_val *result);
 
 /**
  * Run `method` as if a client had sent it (state checks included), on the
@@ -217,10 +219,11 @@ typedef void (*spio_rpc_call_cb)(void *ctx, int error_code, const char *error_ms
  *         a spio thread) or -ENOMEM, and cb is then not called. Method not
  *         found and state errors are reported through cb.
  */
-int spio_rpc_call(const char *method, const json_t *params, spio_rpc_call_cb cb, void *ctx);
+int spio_rpc_call(const char *method, const struct spio_json_val *params, spio_rpc_call_cb cb,
+		  void *ctx);
 
 /*
- * Parameter decoding helpers over jansson.
+ * Parameter decoding helpers.
  */
 
 enum spio_rpc_param_type {
@@ -228,15 +231,17 @@ enum spio_rpc_param_type {
 	SPIO_RPC_PARAM_BOOL,   /**< bool */
 	SPIO_RPC_PARAM_INT64,  /**< int64_t */
 	/**
-	 * uint64_t: a non-negative JSON integer (jansson holds integers up to
+	 * uint64_t: a non-negative JSON integer (the parser holds integers up to
 	 * INT64_MAX), or a string of decimal digits for the whole range up to
 	 * UINT64_MAX ("18446744073709551615"); see docs/rpc.md.
 	 */
 	SPIO_RPC_PARAM_UINT64,
 	SPIO_RPC_PARAM_UINT32, /**< uint32_t */
 	SPIO_RPC_PARAM_DOUBLE, /**< double; JSON integers accepted too */
-	SPIO_RPC_PARAM_OBJECT, /**< json_t *, borrowed (valid while params are) */
-	SPIO_RPC_PARAM_ARRAY,  /**< json_t *, borrowed (valid while params are) */
+	SPIO_RPC_PARAM_OBJECT, /**< const struct spio_json_val *, borrowed (valid while params are)
+				*/
+	SPIO_RPC_PARAM_ARRAY,  /**< const struct spio_json_val *, borrowed (valid while params are)
+				*/
 };
 
 /** One member of a params object: its key, type and where it goes in the output struct. */
@@ -265,8 +270,9 @@ struct spio_rpc_param {
  * \return 0; -EINVAL (params not an object, missing required key, wrong type,
  *         out of range, unknown key, NULL decoders/out); -ENOMEM.
  */
-int spio_rpc_decode_params(const json_t *params, const struct spio_rpc_param *decoders, size_t n,
-			   void *out, char *errbuf, size_t errlen);
+int spio_rpc_decode_params(const struct spio_json_val *params,
+			   const struct spio_rpc_param *decoders, size_t n, void *out, char *errbuf,
+			   size_t errlen);
 
 /**
  * Free the strings spio_rpc_decode_params() stored into `out` and set those

@@ -17,8 +17,8 @@ static const struct spio_rpc_param g_name_decoders[] = {
 };
 
 /* Decode an optional {"name"}; answers the request itself on failure. */
-static int decode_optional_name(struct spio_jsonrpc_request *req, const json_t *params,
-				struct name_param *p)
+static int decode_optional_name(struct spio_jsonrpc_request *req,
+				const struct spio_json_val *params, struct name_param *p)
 {
 	char err[256];
 
@@ -87,7 +87,7 @@ static void write_bdev_info(struct spio_json_write_ctx *w, struct spio_bdev *bde
 	spio_json_write_object_end(w);
 }
 
-static void rpc_bdev_get_bdevs(struct spio_jsonrpc_request *req, const json_t *params)
+static void rpc_bdev_get_bdevs(struct spio_jsonrpc_request *req, const struct spio_json_val *params)
 {
 	struct name_param p = {0};
 	struct spio_json_write_ctx *w;
@@ -193,7 +193,8 @@ static void iostat_next(struct iostat_ctx *ctx)
 	iostat_free(ctx);
 }
 
-static void rpc_bdev_get_iostat(struct spio_jsonrpc_request *req, const json_t *params)
+static void rpc_bdev_get_iostat(struct spio_jsonrpc_request *req,
+				const struct spio_json_val *params)
 {
 	struct name_param p = {0};
 	struct iostat_ctx *ctx;
@@ -277,7 +278,8 @@ static void reset_next(struct reset_ctx *ctx)
 	free(ctx);
 }
 
-static void rpc_bdev_reset_iostat(struct spio_jsonrpc_request *req, const json_t *params)
+static void rpc_bdev_reset_iostat(struct spio_jsonrpc_request *req,
+				  const struct spio_json_val *params)
 {
 	struct name_param p = {0};
 	struct reset_ctx *ctx;
@@ -306,7 +308,8 @@ static void examine_finished(void *arg)
 }
 
 /* Answers true once no module is examining a bdev any more. */
-static void rpc_bdev_wait_for_examine(struct spio_jsonrpc_request *req, const json_t *params)
+static void rpc_bdev_wait_for_examine(struct spio_jsonrpc_request *req,
+				      const struct spio_json_val *params)
 {
 	char err[256];
 	int rc;
@@ -358,7 +361,8 @@ void spio_bdev_rpc_send_create_result(struct spio_jsonrpc_request *req, int rc,
 	}
 }
 
-void spio_bdev_rpc_simple_create(struct spio_jsonrpc_request *req, const json_t *params,
+void spio_bdev_rpc_simple_create(struct spio_jsonrpc_request *req,
+				 const struct spio_json_val *params,
 				 spio_bdev_simple_create_fn create)
 {
 	struct simple_create_params p = {0};
@@ -399,7 +403,7 @@ static void delete_done(void *cb_arg, int rc)
 	}
 }
 
-void spio_bdev_rpc_delete(struct spio_jsonrpc_request *req, const json_t *params,
+void spio_bdev_rpc_delete(struct spio_jsonrpc_request *req, const struct spio_json_val *params,
 			  spio_bdev_delete_fn del)
 {
 	struct name_param p = {0};

@@ -20,10 +20,11 @@
 #include "spio/log.h"
 #include "spio/rpc.h"
 
-static bool reject_params(struct spio_jsonrpc_request *req, const json_t *params,
+static bool reject_params(struct spio_jsonrpc_request *req, const struct spio_json_val *params,
 			  const char *method)
 {
-	if (params != NULL && !(json_is_object(params) && json_object_size(params) == 0)) {
+	if (params != NULL &&
+	    !(spio_json_is_object(params) && spio_json_object_size(params) == 0)) {
 		spio_jsonrpc_send_error_response_fmt(req, SPIO_JSONRPC_ERROR_INVALID_PARAMS,
 						     "'%s' requires no arguments", method);
 		return true;
@@ -42,7 +43,8 @@ struct init_waiter {
 
 static struct init_waiter *g_init_waiters;
 
-static void rpc_framework_wait_init(struct spio_jsonrpc_request *req, const json_t *params)
+static void rpc_framework_wait_init(struct spio_jsonrpc_request *req,
+				    const struct spio_json_val *params)
 {
 	struct init_waiter *w;
 
@@ -101,7 +103,8 @@ static void write_dep(const char *dep, void *ctx)
 	spio_json_write_string(ctx, dep);
 }
 
-static void rpc_framework_get_subsystems(struct spio_jsonrpc_request *req, const json_t *params)
+static void rpc_framework_get_subsystems(struct spio_jsonrpc_request *req,
+					 const struct spio_json_val *params)
 {
 	struct spio_json_write_ctx *w;
 
@@ -137,7 +140,8 @@ static const struct spio_rpc_param g_get_config_decoders[] = {
     {"name", SPIO_RPC_PARAM_STRING, offsetof(struct get_config_params, name), false},
 };
 
-static void rpc_framework_get_config(struct spio_jsonrpc_request *req, const json_t *params)
+static void rpc_framework_get_config(struct spio_jsonrpc_request *req,
+				     const struct spio_json_val *params)
 {
 	struct get_config_params p = {0};
 	struct spio_json_write_ctx *w;
@@ -171,7 +175,7 @@ out:
 SPIO_RPC_REGISTER("framework_get_config", rpc_framework_get_config,
 		  SPIO_RPC_STARTUP | SPIO_RPC_RUNTIME)
 
-static void rpc_save_config(struct spio_jsonrpc_request *req, const json_t *params)
+static void rpc_save_config(struct spio_jsonrpc_request *req, const struct spio_json_val *params)
 {
 	struct spio_json_write_ctx *w;
 
@@ -282,7 +286,8 @@ static void get_reactors_done(void *arg1, void *arg2)
 	}
 }
 
-static void rpc_framework_get_reactors(struct spio_jsonrpc_request *req, const json_t *params)
+static void rpc_framework_get_reactors(struct spio_jsonrpc_request *req,
+				       const struct spio_json_val *params)
 {
 	struct get_reactors_ctx *ctx;
 	int rc;
@@ -400,7 +405,8 @@ out:
 	free(ctx);
 }
 
-static void rpc_thread_get_stats(struct spio_jsonrpc_request *req, const json_t *params)
+static void rpc_thread_get_stats(struct spio_jsonrpc_request *req,
+				 const struct spio_json_val *params)
 {
 	struct thread_stats_ctx *ctx;
 	int rc;
@@ -436,7 +442,8 @@ static const struct spio_rpc_param g_kill_decoders[] = {
     {"sig_name", SPIO_RPC_PARAM_STRING, offsetof(struct kill_params, sig_name), false},
 };
 
-static void rpc_spdk_kill_instance(struct spio_jsonrpc_request *req, const json_t *params)
+static void rpc_spdk_kill_instance(struct spio_jsonrpc_request *req,
+				   const struct spio_json_val *params)
 {
 	static const struct {
 		const char *name;

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
+#include "json/json_val_internal.h"
 
 #include "event_internal.h"
 #include "spio/log.h"
@@ -144,7 +144,8 @@ static void run_next_msg(struct config_run *run)
 	}
 }
 
-static void entry_done(void *ctx, int error_code, const char *error_msg, json_t *result)
+static void entry_done(void *ctx, int error_code, const char *error_msg,
+		       const struct spio_json_val *result)
 {
 	struct config_run *run = ctx;
 
@@ -188,8 +189,9 @@ static void run_step(void *arg)
 	run->entry_idx++;
 	SPIO_DEBUGLOG(app, "%s: %s\n", run->source,
 		      json_string_value(json_object_get(entry, "method")));
-	rc = spio_rpc_call(json_string_value(json_object_get(entry, "method")),
-			   json_object_get(entry, "params"), entry_done, run);
+	rc =
+	    spio_rpc_call(json_string_value(json_object_get(entry, "method")),
+			  json_val_from_jansson(json_object_get(entry, "params")), entry_done, run);
 	if (rc != 0) {
 		SPIO_ERRLOG("%s: subsystem '%s' entry %zu (method '%s'): cannot call: %s\n",
 			    run->source, json_string_value(json_object_get(sub, "subsystem")),

@@ -36,7 +36,7 @@ static int write_method_name(const struct rpc_method *m, void *arg)
 	return 0;
 }
 
-static void rpc_get_methods(struct spio_jsonrpc_request *req, const json_t *params)
+static void rpc_get_methods(struct spio_jsonrpc_request *req, const struct spio_json_val *params)
 {
 	struct get_methods_params p = {.current = false};
 	struct get_methods_ctx ctx;
@@ -60,15 +60,16 @@ static void rpc_get_methods(struct spio_jsonrpc_request *req, const json_t *para
 	spio_jsonrpc_end_result(req, ctx.w);
 }
 
-static void get_version(struct spio_jsonrpc_request *req, const json_t *params)
+static void get_version(struct spio_jsonrpc_request *req, const struct spio_json_val *params)
 {
 	struct spio_json_write_ctx *w;
 	unsigned major = 0, minor = 0, patch = 0;
 	char suffix[32] = "";
 	int consumed = 0;
 
-	if (params != NULL && !(json_is_object(params) && json_object_size(params) == 0) &&
-	    !(json_is_array(params) && json_array_size(params) == 0)) {
+	if (params != NULL &&
+	    !(spio_json_is_object(params) && spio_json_object_size(params) == 0) &&
+	    !(spio_json_is_array(params) && spio_json_array_size(params) == 0)) {
 		spio_jsonrpc_send_error_response(req, SPIO_JSONRPC_ERROR_INVALID_PARAMS,
 						 "Invalid parameters: this method takes none");
 		return;

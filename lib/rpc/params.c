@@ -161,13 +161,13 @@ static int decode_one(const struct spio_rpc_param *d, const json_t *v, void *fie
 		if (!json_is_object(v)) {
 			break;
 		}
-		*(const json_t **)field = v;
+		*(const struct spio_json_val **)field = json_val_from_jansson(v);
 		return 0;
 	case SPIO_RPC_PARAM_ARRAY:
 		if (!json_is_array(v)) {
 			break;
 		}
-		*(const json_t **)field = v;
+		*(const struct spio_json_val **)field = json_val_from_jansson(v);
 		return 0;
 	}
 	set_err(errbuf, errlen, "Invalid parameter '%s': expected %s, got %s", d->name,
@@ -175,9 +175,11 @@ static int decode_one(const struct spio_rpc_param *d, const json_t *v, void *fie
 	return -EINVAL;
 }
 
-int spio_rpc_decode_params(const json_t *params, const struct spio_rpc_param *decoders, size_t n,
-			   void *out, char *errbuf, size_t errlen)
+int spio_rpc_decode_params(const struct spio_json_val *params_val,
+			   const struct spio_rpc_param *decoders, size_t n, void *out, char *errbuf,
+			   size_t errlen)
 {
+	const json_t *params = json_val_to_jansson(params_val);
 	const char *key;
 	json_t *v;
 	size_t i;

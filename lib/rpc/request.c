@@ -297,7 +297,7 @@ void spio_jsonrpc_end_result(struct spio_jsonrpc_request *req, struct spio_json_
 			   "INT64_MAX)");
 		return;
 	}
-	req->cb(req->cb_ctx, 0, NULL, result);
+	req->cb(req->cb_ctx, 0, NULL, json_val_from_jansson(result));
 	json_decref(result);
 	rpc_request_free(req);
 }
@@ -353,7 +353,7 @@ static void request_dispatch(struct spio_jsonrpc_request *req)
 		    "below its negative must be passed as decimal strings)");
 		return;
 	}
-	m->fn(req, req->params);
+	m->fn(req, json_val_from_jansson(req->params));
 }
 
 static bool id_valid(const json_t *id)
@@ -428,8 +428,10 @@ void rpc_request_handle(struct spio_jsonrpc_request *req, json_t *root)
 	request_dispatch(req);
 }
 
-int spio_rpc_call(const char *method, const json_t *params, spio_rpc_call_cb cb, void *ctx)
+int spio_rpc_call(const char *method, const struct spio_json_val *params_val, spio_rpc_call_cb cb,
+		  void *ctx)
 {
+	json_t *params = json_val_to_jansson(params_val);
 	struct spio_jsonrpc_request *req;
 
 	if (method == NULL || cb == NULL || !rpc_server_thread_ok()) {
@@ -448,7 +450,7 @@ int spio_rpc_call(const char *method, const json_t *params, spio_rpc_call_cb cb,
 		return -ENOMEM;
 	}
 	req->method = req->method_copy;
-	req->params = json_incref((json_t *)params);
+	req->params = json_incref(params);
 	req->cb = cb;
 	req->cb_ctx = ctx;
 	request_dispatch(req);

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <sys/queue.h>
 
+#include "json/json_val_internal.h"
 #include "spio/rpc.h"
 
 /* Largest response (envelope included); a larger result becomes -32603. */

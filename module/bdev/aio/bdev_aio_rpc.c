@@ -34,7 +34,8 @@ static int aio_create_from_params(const struct bdev_file_rpc_params *p, struct s
 	return spio_bdev_aio_create(&opts, bdev, err, err_len);
 }
 
-static void rpc_bdev_aio_create(struct spio_jsonrpc_request *req, const json_t *params)
+static void rpc_bdev_aio_create(struct spio_jsonrpc_request *req,
+				const struct spio_json_val *params)
 {
 	struct spio_bdev_aio_opts d;
 
@@ -47,13 +48,15 @@ static void rpc_bdev_aio_create(struct spio_jsonrpc_request *req, const json_t *
 }
 SPIO_RPC_REGISTER("bdev_aio_create", rpc_bdev_aio_create, SPIO_RPC_STARTUP | SPIO_RPC_RUNTIME)
 
-static void rpc_bdev_aio_delete(struct spio_jsonrpc_request *req, const json_t *params)
+static void rpc_bdev_aio_delete(struct spio_jsonrpc_request *req,
+				const struct spio_json_val *params)
 {
 	spio_bdev_rpc_delete(req, params, spio_bdev_aio_delete);
 }
 SPIO_RPC_REGISTER("bdev_aio_delete", rpc_bdev_aio_delete, SPIO_RPC_RUNTIME)
 
-static void rpc_bdev_aio_rescan(struct spio_jsonrpc_request *req, const json_t *params)
+static void rpc_bdev_aio_rescan(struct spio_jsonrpc_request *req,
+				const struct spio_json_val *params)
 {
 	bdev_file_rpc_rescan(req, params, spio_bdev_aio_rescan);
 }

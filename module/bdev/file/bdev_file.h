@@ -270,13 +270,13 @@ typedef int (*bdev_file_rpc_create_fn)(const struct bdev_file_rpc_params *p,
  * UUID, call `create`, answer the new bdev's name, -32602 with the reason
  * for bad parameters, or the create error with its message.
  */
-void bdev_file_rpc_create(struct spio_jsonrpc_request *req, const json_t *params,
+void bdev_file_rpc_create(struct spio_jsonrpc_request *req, const struct spio_json_val *params,
 			  const struct spio_rpc_param *extra, size_t n_extra,
 			  const struct bdev_file_rpc_params *defaults,
 			  bdev_file_rpc_create_fn create);
 
 /* Serve bdev_<module>_rescan: params {"name"}, answer true. */
-void bdev_file_rpc_rescan(struct spio_jsonrpc_request *req, const json_t *params,
+void bdev_file_rpc_rescan(struct spio_jsonrpc_request *req, const struct spio_json_val *params,
 			  int (*rescan)(const char *name));
 
 #endif /* SPIO_BDEV_FILE_H */

@@ -24,7 +24,7 @@ static const struct spio_rpc_param g_common_decoders[] = {
 };
 
 /* Decode over the defaults in `p`; on error answer and return -EINVAL. */
-static int rpc_decode(struct spio_jsonrpc_request *req, const json_t *params,
+static int rpc_decode(struct spio_jsonrpc_request *req, const struct spio_json_val *params,
 		      const struct spio_rpc_param *extra, size_t n_extra,
 		      struct bdev_file_rpc_params *p)
 {
@@ -52,7 +52,7 @@ static int rpc_decode(struct spio_jsonrpc_request *req, const json_t *params,
 	return 0;
 }
 
-void bdev_file_rpc_create(struct spio_jsonrpc_request *req, const json_t *params,
+void bdev_file_rpc_create(struct spio_jsonrpc_request *req, const struct spio_json_val *params,
 			  const struct spio_rpc_param *extra, size_t n_extra,
 			  const struct bdev_file_rpc_params *defaults,
 			  bdev_file_rpc_create_fn create)
@@ -80,7 +80,7 @@ static const struct spio_rpc_param g_rescan_decoders[] = {
     {"name", SPIO_RPC_PARAM_STRING, offsetof(struct rescan_params, name), false},
 };
 
-void bdev_file_rpc_rescan(struct spio_jsonrpc_request *req, const json_t *params,
+void bdev_file_rpc_rescan(struct spio_jsonrpc_request *req, const struct spio_json_val *params,
 			  int (*rescan)(const char *name))
 {
 	struct rescan_params p = {0};

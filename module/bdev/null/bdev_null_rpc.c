@@ -6,13 +6,15 @@
 #include "spio/json.h"
 #include "spio/rpc.h"
 
-static void rpc_bdev_null_create(struct spio_jsonrpc_request *req, const json_t *params)
+static void rpc_bdev_null_create(struct spio_jsonrpc_request *req,
+				 const struct spio_json_val *params)
 {
 	spio_bdev_rpc_simple_create(req, params, spio_bdev_null_create);
 }
 SPIO_RPC_REGISTER("bdev_null_create", rpc_bdev_null_create, SPIO_RPC_STARTUP | SPIO_RPC_RUNTIME)
 
-static void rpc_bdev_null_delete(struct spio_jsonrpc_request *req, const json_t *params)
+static void rpc_bdev_null_delete(struct spio_jsonrpc_request *req,
+				 const struct spio_json_val *params)
 {
 	spio_bdev_rpc_delete(req, params, spio_bdev_null_delete);
 }
@@ -29,7 +31,8 @@ static const struct spio_rpc_param g_null_resize_decoders[] = {
 };
 
 /* SPDK's bdev_null_resize: {"name", "new_size" (MiB)} -> true. */
-static void rpc_bdev_null_resize(struct spio_jsonrpc_request *req, const json_t *params)
+static void rpc_bdev_null_resize(struct spio_jsonrpc_request *req,
+				 const struct spio_json_val *params)
 {
 	struct null_resize_params p = {0};
 	char err[256];

@@ -34,7 +34,8 @@ static int uring_create_from_params(const struct bdev_file_rpc_params *p, struct
 	return spio_bdev_uring_create(&opts, bdev, err, err_len);
 }
 
-static void rpc_bdev_uring_create(struct spio_jsonrpc_request *req, const json_t *params)
+static void rpc_bdev_uring_create(struct spio_jsonrpc_request *req,
+				  const struct spio_json_val *params)
 {
 	struct spio_bdev_uring_opts d;
 
@@ -46,13 +47,15 @@ static void rpc_bdev_uring_create(struct spio_jsonrpc_request *req, const json_t
 }
 SPIO_RPC_REGISTER("bdev_uring_create", rpc_bdev_uring_create, SPIO_RPC_STARTUP | SPIO_RPC_RUNTIME)
 
-static void rpc_bdev_uring_delete(struct spio_jsonrpc_request *req, const json_t *params)
+static void rpc_bdev_uring_delete(struct spio_jsonrpc_request *req,
+				  const struct spio_json_val *params)
 {
 	spio_bdev_rpc_delete(req, params, spio_bdev_uring_delete);
 }
 SPIO_RPC_REGISTER("bdev_uring_delete", rpc_bdev_uring_delete, SPIO_RPC_RUNTIME)
 
-static void rpc_bdev_uring_rescan(struct spio_jsonrpc_request *req, const json_t *params)
+static void rpc_bdev_uring_rescan(struct spio_jsonrpc_request *req,
+				  const struct spio_json_val *params)
 {
 	bdev_file_rpc_rescan(req, params, spio_bdev_uring_rescan);
 }

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "helper_fixture.h"
+#include "json/json_val_internal.h"
 #include "spio/bdev_module.h"
 #include "spio/dma.h"
 #include "spio/env.h"
@@ -1199,8 +1200,9 @@ struct rpc_result {
 	json_t *result;
 };
 
-static void rpc_cb(void *ctx, int code, const char *msg, json_t *result)
+static void rpc_cb(void *ctx, int code, const char *msg, const struct spio_json_val *result_val)
 {
+	json_t *result = json_val_to_jansson(result_val);
 	struct rpc_result *r = ctx;
 
 	r->done++;
@@ -1214,7 +1216,7 @@ static json_t *rpc(const char *method, json_t *params, int code, const char *wan
 {
 	struct rpc_result r = {0};
 
-	cr_assert_eq(spio_rpc_call(method, params, rpc_cb, &r), 0);
+	cr_assert_eq(spio_rpc_call(method, json_val_from_jansson(params), rpc_cb, &r), 0);
 	cr_assert(fx_poll_until(&r.done, 1, FB_TIMEOUT_US), "%s: no answer", method);
 	cr_assert_eq(r.code, code, "%s: expected code %d, got %d (%s)", method, code, r.code,
 		     r.msg);

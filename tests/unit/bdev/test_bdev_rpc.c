@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "helper_fixture.h"
+#include "json/json_val_internal.h"
 #include "spio/app.h"
 #include "spio/bdev.h"
 #include "spio/dma.h"
@@ -75,8 +76,9 @@ struct call_result {
 	json_t *result;
 };
 
-static void call_cb(void *ctx, int code, const char *msg, json_t *result)
+static void call_cb(void *ctx, int code, const char *msg, const struct spio_json_val *result_val)
 {
+	json_t *result = json_val_to_jansson(result_val);
 	struct call_result *r = ctx;
 
 	r->done = true;
@@ -95,7 +97,7 @@ static json_t *call(const char *method, const char *params_json, int expect_code
 		params = json_loads(params_json, 0, NULL);
 		cr_assert_not_null(params, "bad test JSON %s", params_json);
 	}
-	cr_assert_eq(spio_rpc_call(method, params, call_cb, &r), 0);
+	cr_assert_eq(spio_rpc_call(method, json_val_from_jansson(params), call_cb, &r), 0);
 	for (int i = 0; i < 100 && !r.done; i++) {
 		poll_n(1);
 	}
@@ -283,7 +285,8 @@ Test(bdev_rpc, subsystem_config)
 
 		e = json_array_get(cfg, i);
 		cr_assert_eq(spio_rpc_call(json_string_value(json_object_get(e, "method")),
-					   json_object_get(e, "params"), call_cb, &r),
+					   json_val_from_jansson(json_object_get(e, "params")),
+					   call_cb, &r),
 			     0);
 		poll_n(3);
 		cr_assert(r.done && r.code == 0, "replay of entry %zu: code %d %s", i, r.code,

@@ -20,6 +20,7 @@
 #include <jansson.h>
 
 #include "helper_subsystems.h"
+#include "json/json_val_internal.h"
 #include "spio/app.h"
 #include "spio/event.h"
 #include "spio/log.h"
@@ -147,7 +148,7 @@ static const struct spio_rpc_param g_record_decoders[] = {
     {"value", SPIO_RPC_PARAM_INT64, offsetof(struct record_params, value), true},
 };
 
-static void rpc_test_record(struct spio_jsonrpc_request *req, const json_t *params)
+static void rpc_test_record(struct spio_jsonrpc_request *req, const struct spio_json_val *params)
 {
 	struct record_params p = {0};
 	char err[128] = "too many records";
@@ -168,7 +169,7 @@ static void rpc_test_record(struct spio_jsonrpc_request *req, const json_t *para
 	spio_rpc_params_free(g_record_decoders, SPIO_COUNTOF(g_record_decoders), &p);
 }
 
-static void rpc_test_fail(struct spio_jsonrpc_request *req, const json_t *params)
+static void rpc_test_fail(struct spio_jsonrpc_request *req, const struct spio_json_val *params)
 {
 	spio_jsonrpc_send_error_response(req, SPIO_JSONRPC_ERROR_INVALID_PARAMS,
 					 "value out of range");
@@ -189,12 +190,12 @@ static void async_answer(void *arg)
 	spio_jsonrpc_send_bool_response(req, true);
 }
 
-static void rpc_test_async(struct spio_jsonrpc_request *req, const json_t *params)
+static void rpc_test_async(struct spio_jsonrpc_request *req, const struct spio_json_val *params)
 {
 	spio_thread_send_msg(spio_get_thread(), async_answer, req);
 }
 
-static void rpc_test_runtime(struct spio_jsonrpc_request *req, const json_t *params)
+static void rpc_test_runtime(struct spio_jsonrpc_request *req, const struct spio_json_val *params)
 {
 	spio_jsonrpc_send_bool_response(req, true);
 }
@@ -456,8 +457,10 @@ Test(config, wrong_shapes, .init = setup)
 
 static char *g_saved;
 
-static void saved(void *ctx, int error_code, const char *error_msg, json_t *result)
+static void saved(void *ctx, int error_code, const char *error_msg,
+		  const struct spio_json_val *result_val)
 {
+	json_t *result = json_val_to_jansson(result_val);
 	if (error_code == 0) {
 		g_saved = json_dumps(result, JSON_COMPACT);
 	}
@@ -546,8 +549,10 @@ static size_t g_call_idx;
 
 static void call_next(void *arg);
 
-static void call_done(void *ctx, int error_code, const char *error_msg, json_t *result)
+static void call_done(void *ctx, int error_code, const char *error_msg,
+		      const struct spio_json_val *result_val)
 {
+	json_t *result = json_val_to_jansson(result_val);
 	struct call *c = &g_calls[g_call_idx];
 
 	c->error = error_code;
@@ -568,7 +573,7 @@ static void call_next(void *arg)
 	}
 	c = &g_calls[g_call_idx];
 	params = c->params ? json_loads(c->params, 0, NULL) : NULL;
-	rc = spio_rpc_call(c->method, params, call_done, NULL);
+	rc = spio_rpc_call(c->method, json_val_from_jansson(params), call_done, NULL);
 	json_decref(params);
 	if (rc != 0) {
 		spio_app_stop(rc);

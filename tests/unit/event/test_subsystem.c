@@ -20,6 +20,7 @@
 #include <jansson.h>
 
 #include "helper_subsystems.h"
+#include "json/json_val_internal.h"
 #include "spio/app.h"
 #include "spio/event.h"
 #include "spio/log.h"
@@ -173,8 +174,10 @@ Test(subsystem, registration_errors)
 static json_t *g_subs_result;
 static int g_subs_err;
 
-static void subs_done(void *ctx, int error_code, const char *error_msg, json_t *result)
+static void subs_done(void *ctx, int error_code, const char *error_msg,
+		      const struct spio_json_val *result_val)
 {
+	json_t *result = json_val_to_jansson(result_val);
 	g_subs_err = error_code;
 	g_subs_result = json_incref(result);
 	spio_app_stop(0);

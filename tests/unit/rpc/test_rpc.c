@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "rpc/rpc_internal.h"
+#include "json/json_val_internal.h"
 #include "spio/rpc.h"
 #include "spio/thread.h"
 #include "spio/util.h"
@@ -35,7 +36,7 @@ static atomic_int g_count_calls;
 static atomic_int g_async_started;
 
 /* Result: the params as given (null when there are none). */
-static void m_echo(struct spio_jsonrpc_request *req, const json_t *params)
+static void m_echo(struct spio_jsonrpc_request *req, const struct spio_json_val *params)
 {
 	struct spio_json_write_ctx *w = spio_jsonrpc_begin_result(req);
 	char *text;
@@ -46,7 +47,7 @@ static void m_echo(struct spio_jsonrpc_request *req, const json_t *params)
 	if (params == NULL) {
 		spio_json_write_null(w);
 	} else {
-		text = json_dumps(params, JSON_COMPACT | JSON_ENCODE_ANY);
+		text = spio_json_dump(params);
 		spio_json_write_val_raw(w, text, strlen(text));
 		free(text);
 	}
@@ -54,33 +55,33 @@ static void m_echo(struct spio_jsonrpc_request *req, const json_t *params)
 }
 SPIO_RPC_REGISTER("test_echo", m_echo, SPIO_RPC_STARTUP | SPIO_RPC_RUNTIME)
 
-static void m_count(struct spio_jsonrpc_request *req, const json_t *params)
+static void m_count(struct spio_jsonrpc_request *req, const struct spio_json_val *params)
 {
 	atomic_fetch_add(&g_count_calls, 1);
 	spio_jsonrpc_send_bool_response(req, true);
 }
 SPIO_RPC_REGISTER("test_count", m_count, SPIO_RPC_STARTUP | SPIO_RPC_RUNTIME)
 
-static void m_runtime_only(struct spio_jsonrpc_request *req, const json_t *params)
+static void m_runtime_only(struct spio_jsonrpc_request *req, const struct spio_json_val *params)
 {
 	spio_jsonrpc_send_bool_response(req, true);
 }
 SPIO_RPC_REGISTER("test_runtime_only", m_runtime_only, SPIO_RPC_RUNTIME)
 
-static void m_startup_only(struct spio_jsonrpc_request *req, const json_t *params)
+static void m_startup_only(struct spio_jsonrpc_request *req, const struct spio_json_val *params)
 {
 	spio_jsonrpc_send_bool_response(req, true);
 }
 SPIO_RPC_REGISTER("test_startup_only", m_startup_only, SPIO_RPC_STARTUP)
 
-static void m_fail(struct spio_jsonrpc_request *req, const json_t *params)
+static void m_fail(struct spio_jsonrpc_request *req, const struct spio_json_val *params)
 {
 	spio_jsonrpc_send_error_response_fmt(req, -17, "failed on purpose: %s", "yes");
 }
 SPIO_RPC_REGISTER("test_fail", m_fail, SPIO_RPC_STARTUP | SPIO_RPC_RUNTIME)
 
 /* Writes two top-level values: a malformed result. */
-static void m_bad_result(struct spio_jsonrpc_request *req, const json_t *params)
+static void m_bad_result(struct spio_jsonrpc_request *req, const struct spio_json_val *params)
 {
 	struct spio_json_write_ctx *w = spio_jsonrpc_begin_result(req);
 
@@ -91,11 +92,14 @@ static void m_bad_result(struct spio_jsonrpc_request *req, const json_t *params)
 SPIO_RPC_REGISTER("test_bad_result", m_bad_result, SPIO_RPC_STARTUP | SPIO_RPC_RUNTIME)
 
 /* Result: a string of params.size 'x' characters. */
-static void m_big(struct spio_jsonrpc_request *req, const json_t *params)
+static void m_big(struct spio_jsonrpc_request *req, const struct spio_json_val *params)
 {
 	struct spio_json_write_ctx *w;
-	json_int_t size = json_integer_value(json_object_get(params, "size"));
-	char *s = malloc((size_t)size + 1);
+	int64_t size = 0;
+	char *s;
+
+	(void)spio_json_integer(spio_json_object_get(params, "size"), &size);
+	s = malloc((size_t)size + 1);
 
 	memset(s, 'x', (size_t)size);
 	s[size] = '\0';
@@ -109,7 +113,7 @@ SPIO_RPC_REGISTER("test_big", m_big, SPIO_RPC_STARTUP | SPIO_RPC_RUNTIME)
 /* Answers with its params from a poller, three polls later. */
 struct async_ctx {
 	struct spio_jsonrpc_request *req;
-	const json_t *params;
+	const struct spio_json_val *params;
 	struct spio_poller *poller;
 	int polls;
 };
@@ -127,7 +131,7 @@ static int async_poll(void *arg)
 	return SPIO_POLLER_BUSY;
 }
 
-static void m_async(struct spio_jsonrpc_request *req, const json_t *params)
+static void m_async(struct spio_jsonrpc_request *req, const struct spio_json_val *params)
 {
 	struct async_ctx *a = calloc(1, sizeof(*a));
 
@@ -139,9 +143,9 @@ static void m_async(struct spio_jsonrpc_request *req, const json_t *params)
 SPIO_RPC_REGISTER("test_async", m_async, SPIO_RPC_STARTUP | SPIO_RPC_RUNTIME)
 
 /* Stops the server from inside a method; with params [true], after starting test_async. */
-static void m_stop(struct spio_jsonrpc_request *req, const json_t *params)
+static void m_stop(struct spio_jsonrpc_request *req, const struct spio_json_val *params)
 {
-	if (json_is_true(json_array_get(params, 0))) {
+	if (spio_json_val_type(spio_json_array_get(params, 0)) == SPIO_JSON_TRUE) {
 		m_async(req, params); /* answered by its poller after the stop */
 		spio_rpc_server_stop();
 		return;
@@ -174,7 +178,7 @@ static const struct spio_rpc_param g_decoders[] = {
 };
 
 /* Decodes g_decoders and answers {"name":..,"u64":"<decimal>",...}. */
-static void m_decode(struct spio_jsonrpc_request *req, const json_t *params)
+static void m_decode(struct spio_jsonrpc_request *req, const struct spio_json_val *params)
 {
 	struct decoded d = {.u32 = 7};
 	struct spio_json_write_ctx *w;
@@ -1099,8 +1103,10 @@ struct call_result {
 	json_t *result;
 };
 
-static void call_cb(void *ctx, int error_code, const char *error_msg, json_t *result)
+static void call_cb(void *ctx, int error_code, const char *error_msg,
+		    const struct spio_json_val *result_val)
 {
+	json_t *result = json_val_to_jansson(result_val);
 	struct call_result *r = ctx;
 
 	r->code = error_code;
@@ -1120,7 +1126,7 @@ static void do_call(void *arg)
 {
 	struct call_args *a = arg;
 
-	a->rc = spio_rpc_call(a->method, a->params, call_cb, a->res);
+	a->rc = spio_rpc_call(a->method, json_val_from_jansson(a->params), call_cb, a->res);
 }
 
 static void do_nothing(void *arg)
@@ -1428,7 +1434,8 @@ static int decode(const char *text, struct decoded *d, char *err)
 	int rc;
 
 	cr_assert(text == NULL || params != NULL, "bad test JSON %s: %s", text, jerr.text);
-	rc = spio_rpc_decode_params(params, g_decoders, SPIO_COUNTOF(g_decoders), d, err, 256);
+	rc = spio_rpc_decode_params(json_val_from_jansson(params), g_decoders,
+				    SPIO_COUNTOF(g_decoders), d, err, 256);
 	json_decref(params);
 	return rc;
 }
@@ -1455,8 +1462,8 @@ Test(rpc_params, decode_all_types)
 				    "\"obj\":{\"a\":1},\"arr\":[1,2]}",
 				    0, NULL);
 
-	cr_assert_eq(spio_rpc_decode_params(params, g_decoders, SPIO_COUNTOF(g_decoders), &d, err,
-					    sizeof(err)),
+	cr_assert_eq(spio_rpc_decode_params(json_val_from_jansson(params), g_decoders,
+					    SPIO_COUNTOF(g_decoders), &d, err, sizeof(err)),
 		     0, "expected success, got '%s'", err);
 	cr_assert_str_eq(d.name, "disk");
 	cr_assert(d.flag);
