@@ -14,6 +14,7 @@
 #define SPIO_BDEV_MODULE_H
 
 #include "spio/json_val.h"
+#include "spio/thread.h"
 
 #include "spio/bdev.h"
 
@@ -198,6 +199,7 @@ struct spio_bdev {
 		struct spio_bdev_desc *descs;
 		uint32_t ndescs;
 		struct spio_thread *unregister_thread;
+		struct spio_msg unregister_msg;
 		void (*unregister_cb)(void *cb_arg, int rc);
 		void *unregister_cb_arg;
 		/** LBA range locks held, and lock requests waiting for them. */
@@ -246,8 +248,8 @@ struct spio_bdev_io {
 		/** Links in the channel's in-flight or lock-blocked list. */
 		struct spio_bdev_io *link_prev;
 		struct spio_bdev_io *link_next;
-		/* in the thread's deferred-completion list (message queue full) */
-		struct spio_bdev_io *deferred_next;
+		/* Hands the completion to the submitting thread (deferred or foreign). */
+		struct spio_msg cpl_msg;
 		/** Splitting (parent): blocks completed so far, retry entry. */
 		uint64_t split_done_blocks;
 		struct spio_bdev_io_wait_entry split_wait;

@@ -125,6 +125,7 @@ struct spio_completion {
 		struct spio_task *waiter;   /* task suspended on it, if any */
 		struct spio_task *owner;    /* debug builds: task it was initialised in */
 		uint64_t owner_serial;	    /* debug builds: which run of that descriptor */
+		struct spio_msg forward;    /* completed on another thread: wakes the waiter */
 	} internal;
 };
 
@@ -169,7 +170,8 @@ void spio_completion_done(struct spio_completion *c, int status);
 
 /**
  * Ready-made callback for operations that report `(void *cb_arg, int status)`:
- * pass it with the completion as cb_arg. Same as spio_completion_done(cb_arg, status).
+ * pass it with the completion as cb_arg. Same as spio_completion_done(cb_arg,
+ * status), with the same thread rules.
  */
 void spio_completion_cb(void *cb_arg, int status);
 
@@ -182,7 +184,9 @@ bool spio_completion_is_done(const struct spio_completion *c);
  * its status. Other work of the thread, tasks included, goes on meanwhile.
  *
  * Do not call it from a callback of the thread being polled (pollers,
- * messages): the thread would be polled inside its own poll.
+ * messages): the thread would be polled inside its own poll. Call it on the
+ * OS thread that polls the current spio_thread, with `c` initialised on that
+ * thread.
  *
  * \return the completion's status; -EDEADLK if called inside a task (it
  *         would stop the only OS thread that can fill the completion: use
@@ -212,7 +216,11 @@ struct spio_task_opts {
 	const char *name;
 };
 
-/** Fill `opts` with defaults. `opts_size` is the caller's sizeof(*opts). NULL is ignored. */
+/**
+ * Fill `opts` with defaults (SPIO_TASK_DEFAULT_STACK_SIZE, no name). `opts_size`
+ * is the caller's sizeof(*opts); only that many bytes are written. NULL or
+ * `opts_size` 0 is ignored. Any OS thread.
+ */
 void spio_task_opts_init(struct spio_task_opts *opts, size_t opts_size);
 
 /**
@@ -227,7 +235,10 @@ void spio_task_opts_init(struct spio_task_opts *opts, size_t opts_size);
  * it or spio_task_detach() gives it up; exactly one of the two must be
  * called, once. Until then the handle stays valid even after the task returned.
  *
- * \param opts NULL for defaults.
+ * `arg` is handed to `fn` as is and stays the caller's: keep what it points
+ * to valid for as long as the task uses it.
+ *
+ * \param opts NULL for defaults; read during the call only (the name is copied).
  * \return 0; -EINVAL (NULL fn, no current spio_thread, opts_size 0, stack
  *         size out of range); -ENOMEM (no memory or no mappings left).
  *         Nothing is created on error and *task_out is untouched.
@@ -259,15 +270,18 @@ int spio_task_detach(struct spio_task *task);
 /** The task running on the calling OS thread, or NULL outside tasks. Any OS thread. */
 struct spio_task *spio_task_current(void);
 
-/** The task's name. */
+/**
+ * The task's name (a copy made at spawn), valid as long as the handle is;
+ * NULL for NULL. On the task's thread.
+ */
 const char *spio_task_get_name(const struct spio_task *task);
 
-/** The spio_thread the task runs on. */
+/** The spio_thread the task runs on; NULL for NULL. On the task's thread. */
 struct spio_thread *spio_task_get_thread(const struct spio_task *task);
 
 /**
  * Number of tasks on the current spio_thread that have been spawned and have
- * not returned yet (0 without a current thread).
+ * not returned yet (0 without a current thread or before its first spawn).
  */
 uint32_t spio_task_get_count(void);
 
@@ -302,14 +316,15 @@ int spio_await(struct spio_completion *c);
  * The tail of every `_await` function: `start_rc` is what starting the
  * callback version returned. If it is an error, `c` will never be filled:
  * forget it (debug builds stop tracking it) and return `start_rc`; otherwise
- * return spio_await(c).
+ * return spio_await(c), with its errors.
  */
 int spio_await_started(struct spio_completion *c, int start_rc);
 
 /**
  * Suspend the calling task until all `n` completions are done; they may be
  * filled in any order. One task can so keep many operations in flight.
- * A completion listed twice is awaited once.
+ * A completion listed twice is awaited once. The array is the caller's and
+ * must stay valid until this returns (the task's stack is fine).
  * \return 0 if every status is 0, else the first non-zero status in array
  *         order; 0 for n == 0; -EPERM outside a task; -EINVAL (NULL array
  *         with n > 0, a NULL entry); -EXDEV / -EBUSY as spio_await(). On an
@@ -319,7 +334,8 @@ int spio_await_all(struct spio_completion **cs, size_t n);
 
 /**
  * Suspend the calling task until at least one of `n` completions is done.
- * The others stay pending (await them later or keep them valid until done).
+ * The others stay pending (await them later or keep them valid until done);
+ * the array itself is needed only until this returns.
  * \return the lowest index of a done completion (>= 0); -EPERM outside a
  *         task; -EINVAL (NULL array, n == 0, a NULL entry); -EXDEV / -EBUSY
  *         as spio_await().
@@ -340,7 +356,8 @@ typedef void (*spio_thread_call_fn)(void *arg, struct spio_completion *c);
 /**
  * From a task, run `fn(arg, c)` on `thread` (by message) and suspend until
  * `fn` fills `c`; the result travels back by message and the task resumes on
- * its own thread. `thread` may be the task's own thread.
+ * its own thread. `thread` may be the task's own thread. `arg` may point into
+ * the task's stack: this does not return before `fn` filled `c`.
  *
  * \return the status `fn` gave; -EPERM outside a task; -EINVAL (NULL thread
  *         or fn); or spio_thread_send_msg()'s error (-EIO: thread exited,
@@ -351,7 +368,8 @@ int spio_thread_call_await(struct spio_thread *thread, spio_thread_call_fn fn, v
 /**
  * From a task, run the blocking call `fn(arg)` on a helper OS thread (see
  * spio_work_submit() in spio/thread.h) and suspend until it returned; the
- * task's thread runs other work meanwhile.
+ * task's thread runs other work meanwhile. `fn` runs outside any spio
+ * thread, with every signal blocked; `arg` may point into the task's stack.
  *
  * \return what `fn` returned; -EPERM outside a task; -EINVAL (NULL fn);
  *         or spio_work_submit()'s error, in which case `fn` does not run.

@@ -74,23 +74,32 @@ typedef void (*spio_channel_for_each_cpl)(struct spio_io_channel_iter *iter, int
 /**
  * Initialise the thread library.
  *
- * \param new_thread_fn optional scheduler hook (see spio_new_thread_fn).
- * \param ctx_size bytes of per-thread context area (spio_thread_get_ctx).
- * \return 0; -EALREADY if initialised; -ENOMEM.
- * Call once, from one OS thread, before any other function here.
+ * \param new_thread_fn optional scheduler hook (see spio_new_thread_fn),
+ *        called for every thread created until spio_thread_lib_fini().
+ * \param ctx_size bytes of per-thread context area (spio_thread_get_ctx),
+ *        at most 1 MiB; 0 for none.
+ * \return 0; -EALREADY if initialised; -EINVAL (ctx_size above 1 MiB);
+ *         -ENOMEM (the message pool could not be allocated).
+ * Call once, from one OS thread, before any other function here. Needs no
+ * spio_env_init() (messages live in ordinary memory).
  */
 int spio_thread_lib_init(spio_new_thread_fn new_thread_fn, size_t ctx_size);
 
 /**
- * Tear the library down. Every thread must be destroyed first; leftover
- * threads and io_devices are reported.
+ * Tear the library down: join the helper threads of spio_work_submit()
+ * (requests that never ran are reported and dropped), free the message pool,
+ * and report leftover threads and io_devices (the io_devices are forgotten).
+ * Every thread must be destroyed first. Call from one OS thread when no other
+ * uses the library; nothing happens if it is not initialised. The library may
+ * be initialised again afterwards.
  */
 void spio_thread_lib_fini(void);
 
 /**
  * Set how long spio_thread_exit() waits for pollers and channels before it
  * gives up, reports what was left and marks the thread exited anyway.
- * Default 5 s.
+ * Default 5 s. Any OS thread, at any time; exits already in progress use the
+ * new value from their next poll.
  */
 void spio_thread_lib_set_exit_timeout_us(uint64_t timeout_us);
 
@@ -101,11 +110,13 @@ void spio_thread_lib_set_exit_timeout_us(uint64_t timeout_us);
 /**
  * Create a thread.
  *
- * \param name copied; NULL gives "thread<id>".
+ * \param name copied (cut to 63 characters); NULL gives "thread<id>".
  * \param cpumask cores the thread may run on (copied); NULL means any core.
  * \return the thread or NULL with errno: EINVAL (library not initialised,
  *         empty cpumask), ENOMEM, or the new_thread_fn's error.
- * Any OS thread.
+ * Any OS thread; new_thread_fn runs on it before this returns. The caller
+ * owns the thread: exit it (spio_thread_exit), poll it until exited, then
+ * free it with spio_thread_destroy().
  */
 struct spio_thread *spio_thread_create(const char *name, const struct spio_cpuset *cpumask);
 
@@ -115,19 +126,28 @@ struct spio_thread *spio_thread_create(const char *name, const struct spio_cpuse
  * its message queue is empty; then it is exited (spio_thread_is_exited). If
  * that takes longer than the exit timeout, what is left is reported and the
  * thread exits anyway (its pollers and channels are then reclaimed by
- * spio_thread_destroy). On the thread itself. Returns 0 or -EINVAL.
+ * spio_thread_destroy). On the thread itself. Returns 0 (also when the
+ * thread is exiting or exited already) or -EINVAL for NULL.
  */
 int spio_thread_exit(struct spio_thread *thread);
 
-/** True once an exiting thread has finished. Any OS thread. */
+/**
+ * True once an exiting thread has finished (then it runs nothing more and may
+ * be destroyed); false for NULL. Any OS thread.
+ */
 bool spio_thread_is_exited(struct spio_thread *thread);
 
-/** True while the thread has not started to exit. Any OS thread. */
+/** True while the thread has not started to exit; false for NULL. Any OS thread. */
 bool spio_thread_is_running(struct spio_thread *thread);
 
 /**
- * Free an exited thread. Must not be polled or current anywhere. Messages
- * that raced in after the exit are dropped (reported). Any OS thread.
+ * Free an exited thread and its context area; `thread` is invalid afterwards.
+ * Must not be polled or current on another OS thread (it stops being current
+ * on the calling one). Messages that raced in after the exit are dropped
+ * (reported; their fn never runs); pollers and channels left by a timed-out
+ * exit are freed, the channels' destroy callbacks running with `thread`
+ * current. A thread that has not exited is forced to (an error is logged).
+ * NULL is ignored. Any OS thread.
  */
 void spio_thread_destroy(struct spio_thread *thread);
 
@@ -135,18 +155,28 @@ void spio_thread_destroy(struct spio_thread *thread);
  * Run one iteration of a thread: up to `max_msgs` messages (0: a default
  * batch), every active poller, and the timed pollers that are due.
  *
+ * \param max_msgs most messages to run in this call; 0 for the default (32).
  * \param now the current spio_get_ticks(), or 0 to read it.
- * \return SPIO_POLLER_BUSY (1) if anything did work, SPIO_POLLER_IDLE (0),
- *         or -EINVAL for NULL / a destroyed thread.
- * The thread is current for the duration; the previous current thread is
- * restored after.
+ * \return SPIO_POLLER_BUSY (1) if anything did work, SPIO_POLLER_IDLE (0;
+ *         also for an exited thread, which runs nothing), or -EINVAL for NULL.
+ *         A destroyed thread must not be passed.
+ * Any OS thread, but at most one at a time per thread. The thread is current
+ * for the duration; the previous current thread is restored after.
  */
 int spio_thread_poll(struct spio_thread *thread, uint32_t max_msgs, uint64_t now);
 
-/** The spio_thread the calling OS thread is running, or NULL. */
+/**
+ * The spio_thread the calling OS thread is running (inside its poll, or set
+ * by spio_set_thread / spio_thread_enter), or NULL. Any OS thread; the answer
+ * is about the caller only.
+ */
 struct spio_thread *spio_get_thread(void);
 
-/** Make `thread` current on the calling OS thread (NULL clears). */
+/**
+ * Make `thread` current on the calling OS thread (NULL clears), for code that
+ * acts as that thread outside its poll. Only the calling OS thread is
+ * affected; the caller must ensure no other OS thread polls `thread` meanwhile.
+ */
 void spio_set_thread(struct spio_thread *thread);
 
 /**
@@ -156,36 +186,66 @@ void spio_set_thread(struct spio_thread *thread);
  *     struct spio_thread *prev = spio_thread_enter(t);
  *     ... act as t ...
  *     spio_thread_leave(prev);
+ *
+ * Same rules as spio_set_thread(): calling OS thread only, and no other OS
+ * thread may poll `thread` meanwhile. NULL makes no thread current.
  */
 struct spio_thread *spio_thread_enter(struct spio_thread *thread);
 
-/** Restore the thread returned by spio_thread_enter(). */
+/**
+ * Restore `prev`, the value spio_thread_enter() returned, as the calling OS
+ * thread's current thread. Call on the OS thread that called enter.
+ */
 void spio_thread_leave(struct spio_thread *prev);
 
-/** The per-thread context area (ctx_size bytes from lib_init), or NULL if 0. */
+/**
+ * The per-thread context area: ctx_size bytes (from spio_thread_lib_init),
+ * zeroed at create, cache-line aligned, valid until spio_thread_destroy().
+ * NULL for a NULL thread or when ctx_size is 0. Any OS thread; its contents
+ * are the application's to synchronise.
+ */
 void *spio_thread_get_ctx(struct spio_thread *thread);
 
-/** The thread whose context area is `ctx`. */
+/**
+ * The thread whose context area is `ctx`, a pointer spio_thread_get_ctx()
+ * returned (anything else gives a bogus thread); NULL for NULL. Any OS thread.
+ */
 struct spio_thread *spio_thread_get_from_ctx(void *ctx);
 
-/** The thread's cpumask (all cores if created with NULL). */
+/**
+ * The thread's cpumask (all cores if created with NULL), owned by the thread
+ * and valid until it is destroyed; NULL for NULL. Any OS thread.
+ */
 const struct spio_cpuset *spio_thread_get_cpumask(const struct spio_thread *thread);
 
-/** Unique id (>= 1, never reused in a process). */
+/** Unique id (>= 1, never reused in a process); 0 for NULL. Any OS thread. */
 uint64_t spio_thread_get_id(const struct spio_thread *thread);
 
-/** The thread's name. */
+/**
+ * The thread's name, owned by the thread and valid until it is destroyed;
+ * NULL for NULL. Any OS thread.
+ */
 const char *spio_thread_get_name(const struct spio_thread *thread);
 
-/** Find a live thread by id; NULL if none. Any OS thread. */
+/**
+ * Find a thread by id among those created and not yet destroyed (exiting and
+ * exited ones included); NULL if none. Any OS thread. The result stays valid
+ * only as long as the caller knows the thread is not destroyed meanwhile.
+ */
 struct spio_thread *spio_thread_get_by_id(uint64_t id);
 
-/** Number of threads created and not yet destroyed. */
+/** Number of threads created and not yet destroyed. Any OS thread. */
 uint32_t spio_thread_get_count(void);
 
 /**
- * Run `fn(ctx)` on every thread, one after another, then `cpl(ctx)` on the
- * calling thread. On a spio thread. Returns 0, -EINVAL or -ENOMEM.
+ * Run `fn(ctx)` on every running thread, one after another in creation order
+ * (each on its own thread, by message), then `cpl(ctx)` on the calling thread.
+ * Threads that exit meanwhile are skipped. Nothing runs before this returns.
+ * `ctx` is the caller's and must stay valid until `cpl` ran.
+ *
+ * \return 0; -EINVAL (NULL fn or cpl, not on a spio thread); -ENOMEM (cpl is
+ *         then not called).
+ * On a spio thread, which must keep running until `cpl` ran.
  */
 int spio_for_each_thread(spio_msg_fn fn, void *ctx, spio_msg_fn cpl);
 
@@ -198,12 +258,44 @@ int spio_for_each_thread(spio_msg_fn fn, void *ctx, spio_msg_fn cpl);
  * Lock-free, no allocation (message objects come from a mempool with
  * per-OS-thread caches). Messages from one sender run in the order sent.
  *
+ * `ctx` is handed to `fn` as is: the caller keeps owning what it points to
+ * and keeps it valid until `fn` ran. A message still queued when the thread
+ * is destroyed is dropped (fn never runs).
+ *
  * \return 0; -EINVAL (NULL thread or fn); -EIO if the thread has exited;
  *         -ENOMEM if the thread's queue (32 Ki messages) is full or the
  *         message pool (256 Ki) is exhausted: the receiver is far behind,
- *         retry later.
+ *         retry later. On error `fn` never runs.
  */
 int spio_thread_send_msg(const struct spio_thread *thread, spio_msg_fn fn, void *ctx);
+
+/**
+ * A message whose storage its sender provides, usually embedded in the object
+ * the message concerns (a bdev, a lock request, a work item). Sending one
+ * allocates nothing, so it cannot fail for lack of memory: internal control
+ * paths (unregister, completions, lock retries) use it where a lost message
+ * would be a hang. Treat the members as private.
+ */
+struct spio_msg {
+	spio_msg_fn fn;
+	void *ctx;
+	struct spio_msg *next_;
+};
+
+/**
+ * Queue `fn(ctx)` to run on `thread`, using `msg` as the message's storage.
+ * From any OS thread, spio thread or not. Lock-free, no allocation.
+ *
+ * `msg` belongs to the runtime from this call until `fn` starts running on
+ * `thread`: it must stay valid and must not be sent again before then (fn
+ * may send it again, or free it). Messages sent this way from one sender run
+ * in the order sent; they are not ordered against spio_thread_send_msg()'s.
+ *
+ * \return 0; -EINVAL (NULL thread, msg or fn); -EIO if the thread has exited
+ *         (msg is then untouched and may be reused at once).
+ */
+int spio_thread_send_msg_embedded(const struct spio_thread *thread, struct spio_msg *msg,
+				  spio_msg_fn fn, void *ctx);
 
 /*
  * Statistics
@@ -215,26 +307,37 @@ struct spio_thread_stats {
 };
 
 /**
- * Stats of `thread` (NULL: the current one). Returns 0 or -EINVAL. Call on
- * that thread, or while no OS thread polls it (to gather every thread's
- * stats, use spio_for_each_thread()).
+ * Copy the busy/idle tick counters of `thread` (NULL: the current one) into
+ * `stats`. Returns 0, or -EINVAL (NULL stats; NULL thread with no current
+ * one). Call on that thread, or while no OS thread polls it (to gather every
+ * thread's stats, use spio_for_each_thread()).
  */
 int spio_thread_get_stats(struct spio_thread *thread, struct spio_thread_stats *stats);
 
-/** Tick count at the end of the thread's last poll. */
+/**
+ * spio_get_ticks() at the end of the thread's last poll (its creation time
+ * before the first); 0 for NULL. On that thread, or while no OS thread polls it.
+ */
 uint64_t spio_thread_get_last_tsc(struct spio_thread *thread);
 
-/** True if the thread has registered, unpaused active (period 0) pollers. */
+/**
+ * True if the thread has registered, unpaused active (period 0) pollers;
+ * false for NULL. On that thread, or while no OS thread polls it.
+ */
 bool spio_thread_has_active_pollers(struct spio_thread *thread);
 
 /**
  * True if the thread has running active pollers without an interrupt fd
  * (spio_poller_set_interrupt_fd): work that only polling finds, so a sleeping
- * owner must look again soon. Reactors bound their sleep by this.
+ * owner must look again soon. Reactors bound their sleep by this. False for
+ * NULL. On that thread, or while no OS thread polls it.
  */
 bool spio_thread_has_active_pollers_without_interrupt(struct spio_thread *thread);
 
-/** True if the thread has any poller (active, timed or paused). */
+/**
+ * True if the thread has any poller (active, timed or paused); false for
+ * NULL. On that thread, or while no OS thread polls it.
+ */
 bool spio_thread_has_pollers(struct spio_thread *thread);
 
 /** Registered pollers of a thread by kind (thread_get_stats reports them). */
@@ -252,7 +355,9 @@ int spio_thread_get_poller_counts(struct spio_thread *thread,
 				  struct spio_thread_poller_counts *counts);
 
 /**
- * Tick at which the earliest timed poller is due, or 0 if there is none.
+ * Tick (spio_get_ticks()) at which the earliest running timed poller is due,
+ * or 0 if there is none or `thread` is NULL. On that thread, or while no OS
+ * thread polls it.
  */
 uint64_t spio_thread_next_poller_expiration(struct spio_thread *thread);
 
@@ -262,30 +367,55 @@ uint64_t spio_thread_next_poller_expiration(struct spio_thread *thread);
 
 /**
  * Register `fn(arg)` to run on the current thread: every poll if `period_us`
- * is 0 (active poller), else about every `period_us` microseconds (timed).
- * \return the poller, or NULL with errno EINVAL (no current thread, NULL fn)
- *         or ENOMEM.
+ * is 0 (active poller), else about every `period_us` microseconds (timed; the
+ * first run is one period from now). Its name, for statistics and messages,
+ * is fn's address (see spio_poller_register_named).
+ *
+ * `arg` is the caller's and must stay valid until the poller is unregistered.
+ * The poller belongs to the thread: unregister it (spio_poller_unregister)
+ * before the thread can finish exiting.
+ *
+ * \return the poller, or NULL with errno EINVAL (no current thread, NULL fn,
+ *         the thread is exiting) or ENOMEM.
+ * On a spio thread.
  */
 struct spio_poller *spio_poller_register(spio_poller_fn fn, void *arg, uint64_t period_us);
 
-/** As spio_poller_register(), with a name for statistics and messages (copied). */
+/**
+ * As spio_poller_register(), with a name for statistics and messages: copied
+ * (cut to 63 characters); NULL names it by fn's address. Same parameters,
+ * errors and thread rule.
+ */
 struct spio_poller *spio_poller_register_named(spio_poller_fn fn, void *arg, uint64_t period_us,
 					       const char *name);
 
 /**
  * Unregister and free a poller, and set *poller to NULL. Legal from inside
- * the poller's own callback (it is freed when the callback returns). NULL or
- * *NULL is ignored.
+ * the poller's own callback (it is freed when the callback returns) or any
+ * other callback of the thread; `fn` does not run again after this returns
+ * and its interrupt fd (if any) is no longer watched. NULL or *NULL is
+ * ignored. On the poller's thread (from another an error is logged).
  */
 void spio_poller_unregister(struct spio_poller **poller);
 
-/** Stop running a poller until resumed; legal from its own callback. */
+/**
+ * Stop running a poller until resumed; legal from its own callback. A paused
+ * poller still counts as registered (the thread cannot finish exiting). NULL,
+ * or a poller that is not running, is ignored. On the poller's thread.
+ */
 void spio_poller_pause(struct spio_poller *poller);
 
-/** Resume a paused poller; a timed one is next due one period from now. */
+/**
+ * Resume a paused poller; a timed one is next due one period from now. NULL
+ * or a running poller is ignored; should memory for the timer heap run out,
+ * the poller stays paused and an error is logged. On the poller's thread.
+ */
 void spio_poller_resume(struct spio_poller *poller);
 
-/** The poller's name. */
+/**
+ * The poller's name, owned by the poller and valid until it is unregistered;
+ * NULL for NULL. Any OS thread while the poller is registered.
+ */
 const char *spio_poller_get_name(const struct spio_poller *poller);
 
 /**
@@ -305,7 +435,7 @@ const char *spio_poller_get_name(const struct spio_poller *poller);
  *        watching. A poller watches at most one fd; a new one replaces the
  *        old. Unregister the poller (or set -1) before closing the fd.
  *
-eturn 0; -EINVAL (NULL or unregistered poller, fd < -1, not on the
+ * \return 0; -EINVAL (NULL or unregistered poller, fd < -1, not on the
  *         poller's thread); or epoll_ctl's -errno (-EBADF, -EPERM for a
  *         regular file, -ENOMEM). On error the poller watches nothing.
  */
@@ -319,8 +449,15 @@ int spio_poller_set_interrupt_fd(struct spio_poller *poller, int fd);
  * Register `io_device` (any unique pointer) as a device with per-thread
  * channels of `ctx_size` bytes of context.
  *
+ * \param io_device the key of the device, never dereferenced; it is handed
+ *        to the callbacks, so what it points to must stay valid until the
+ *        device is unregistered and unregister_cb ran.
+ * \param create_cb sets up a new channel's context (zeroed) on its thread.
+ * \param destroy_cb tears it down when the channel's last reference goes.
+ * \param ctx_size bytes of context per channel (spio_io_channel_get_ctx).
+ * \param name for messages; copied (cut to 63 characters); NULL: "io_device".
  * \return 0; -EINVAL (NULL device or callbacks); -EEXIST if already
- *         registered; -ENOMEM. Any thread.
+ *         registered; -ENOMEM. Any OS thread.
  */
 int spio_io_device_register(void *io_device, spio_io_channel_create_cb create_cb,
 			    spio_io_channel_destroy_cb destroy_cb, uint32_t ctx_size,
@@ -328,15 +465,21 @@ int spio_io_device_register(void *io_device, spio_io_channel_create_cb create_cb
 
 /**
  * Unregister a device. No new channels can be got; `unregister_cb` (optional)
- * runs on the calling thread once every existing channel has been released
- * and traversals have finished. On a spio thread.
- * \return 0, -EINVAL (not on a spio thread) or -ENOENT (not registered).
+ * runs on the calling thread, by message (so never before this returns), once
+ * every existing channel has been released and traversals have finished. The
+ * calling thread must keep running until then, or the callback is dropped.
+ * On a spio thread.
+ * \return 0, -EINVAL (NULL device, not on a spio thread) or -ENOENT (not
+ *         registered, or already being unregistered).
  */
 int spio_io_device_unregister(void *io_device, spio_io_device_unregister_cb unregister_cb);
 
 /**
  * The current thread's channel to `io_device`, created on first use
- * (create_cb runs now) and reference-counted after. On a spio thread.
+ * (create_cb runs now) and reference-counted after: each successful call
+ * takes a reference that spio_put_io_channel() releases on the same thread.
+ * The channel belongs to the runtime and stays valid while a reference is held.
+ * On a spio thread.
  * \return the channel, or NULL with errno ENODEV (not registered or being
  *         unregistered), EINVAL (no current thread), ENOMEM, or create_cb's error.
  */
@@ -346,44 +489,67 @@ struct spio_io_channel *spio_get_io_channel(void *io_device);
  * Drop a reference. The last one destroys the channel from a message, after
  * the current callback returns, so a callback may put its own channel. On the
  * channel's thread.
+ * \return 0; -EINVAL (NULL channel, or called on another thread than the
+ *         channel's: nothing is changed and an error is logged); -EALREADY
+ *         (no reference left to drop).
  */
-void spio_put_io_channel(struct spio_io_channel *ch);
+int spio_put_io_channel(struct spio_io_channel *ch);
 
-/** The channel's context area. */
+/**
+ * The channel's context area (ctx_size bytes from spio_io_device_register,
+ * cache-line aligned), valid while a reference is held; NULL for NULL. On the
+ * channel's thread.
+ */
 void *spio_io_channel_get_ctx(struct spio_io_channel *ch);
 
-/** The channel whose context area is `ctx`. */
+/**
+ * The channel whose context area is `ctx`, a pointer spio_io_channel_get_ctx()
+ * returned (anything else gives a bogus channel); NULL for NULL.
+ */
 struct spio_io_channel *spio_io_channel_from_ctx(void *ctx);
 
-/** The thread the channel belongs to. */
+/** The thread the channel belongs to; NULL for NULL. While a reference is held. */
 struct spio_thread *spio_io_channel_get_thread(struct spio_io_channel *ch);
 
-/** The device the channel belongs to. */
+/**
+ * The device (the io_device pointer given at register) of the channel; NULL for
+ * NULL. While a reference is held.
+ */
 void *spio_io_channel_get_io_device(struct spio_io_channel *ch);
 
 /**
  * Visit every channel of `io_device`, each on its own thread, one after
  * another; each visit must call spio_for_each_channel_continue(). Then
  * `cpl(iter, status)` runs on the calling thread. Channels created during
- * the traversal may or may not be visited. On a spio thread.
- * \return 0, -EINVAL, -ENODEV or -ENOMEM (cpl is then not called).
+ * the traversal may or may not be visited; released ones are not. Nothing runs
+ * before this returns, and the device cannot finish unregistering until `cpl`
+ * ran. `ctx` is the caller's and must stay valid until then; the iterator is
+ * the runtime's and is freed when `cpl` returns.
+ * On a spio thread, which must keep running until `cpl` ran.
+ * \return 0; -EINVAL (NULL fn or cpl, not on a spio thread); -ENODEV
+ *         (io_device not registered); -ENOMEM. On error cpl is not called.
  */
 int spio_for_each_channel(void *io_device, spio_channel_msg fn, void *ctx,
 			  spio_channel_for_each_cpl cpl);
 
 /**
  * Finish the visit of the current channel: 0 moves on, anything else stops
- * the traversal and is handed to cpl.
+ * the traversal and is handed to cpl (which gets 0 when every channel was
+ * visited). Call exactly once per visit, on the visited channel's thread,
+ * from `fn` or later; `iter` must not be used afterwards. NULL is ignored.
  */
 void spio_for_each_channel_continue(struct spio_io_channel_iter *iter, int status);
 
-/** The traversed device. */
+/** The traversed device; NULL for NULL. From `fn` or `cpl` of the traversal. */
 void *spio_io_channel_iter_get_io_device(struct spio_io_channel_iter *iter);
 
-/** The channel being visited. */
+/**
+ * The channel being visited, held by the visited thread; NULL in `cpl` or for
+ * NULL. From `fn` of the traversal, until spio_for_each_channel_continue().
+ */
 struct spio_io_channel *spio_io_channel_iter_get_channel(struct spio_io_channel_iter *iter);
 
-/** The ctx given to spio_for_each_channel(). */
+/** The ctx given to spio_for_each_channel(); NULL for NULL. From `fn` or `cpl`. */
 void *spio_io_channel_iter_get_ctx(struct spio_io_channel_iter *iter);
 
 /*
@@ -408,6 +574,7 @@ struct spio_work {
 	int result_;
 	struct spio_thread *thread_;
 	struct spio_work *next_;
+	struct spio_msg msg_;
 };
 
 /**
@@ -422,9 +589,10 @@ struct spio_work {
  * NULL there) with every signal blocked; it must not touch state owned by
  * spio threads. The calling thread must stay alive until `done` ran.
  *
- * eturn 0; -EINVAL (NULL work, fn or done; not on a spio thread; library
+ * \return 0; -EINVAL (NULL work, fn or done; not on a spio thread; library
  *         not initialised or finishing); -ENOMEM (no helper thread could be
- *         started). On error `done` is never called.
+ *         started; another pthread_create() failure is returned as its
+ *         -errno). On error `done` is never called and `work` is not kept.
  */
 int spio_work_submit(struct spio_work *work, spio_work_fn fn, spio_work_done_fn done, void *arg);
 
@@ -450,18 +618,29 @@ int spio_work_submit(struct spio_work *work, spio_work_fn fn, spio_work_done_fn 
  * Senders write the eventfd only while the thread is between sleep_begin and
  * sleep_end, so a busy thread costs no system call per message.
  *
- * \return the fd, or -errno.
+ * Do not close or read the fd: the thread owns it. Call on the OS thread
+ * that polls `thread`.
+ *
+ * \return the fd; -EINVAL for NULL; or the -errno of creating it (-ENOMEM,
+ *         -EMFILE, ...).
  */
 int spio_thread_get_interrupt_fd(struct spio_thread *thread);
 
 /**
  * Announce that the polling OS thread is about to sleep on the interrupt fd.
  * Arms the timerfd for the next timed poller. Returns false if messages are
- * already pending (then do not sleep). Call spio_thread_sleep_end() either way.
+ * already pending (then do not sleep), and for NULL or a thread whose
+ * interrupt fd was never got (spio_thread_get_interrupt_fd). Call
+ * spio_thread_sleep_end() either way. On the OS thread that polls `thread`.
  */
 bool spio_thread_sleep_begin(struct spio_thread *thread);
 
-/** End a sleep begun by spio_thread_sleep_begin(); drains the wake-up fds. */
+/**
+ * End a sleep begun by spio_thread_sleep_begin(): senders stop writing the
+ * eventfd, and the wake-up fds are drained so the next sleep starts from
+ * "not readable". NULL, or a thread without an interrupt fd, is ignored. On
+ * the OS thread that polls `thread`.
+ */
 void spio_thread_sleep_end(struct spio_thread *thread);
 
 #ifdef __cplusplus

@@ -16,7 +16,16 @@ static struct {
 	spio_bdev_fini_cb cb;
 	void *cb_arg;
 	struct spio_thread *thread;
+	struct spio_msg msg; /* the next step; one in flight at a time */
 } g_fini;
+
+static void bdev_finish_next(void *arg);
+
+/* The finishing thread runs the finish, so it has not exited: cannot fail. */
+static void bdev_finish_step_later(void)
+{
+	spio_thread_send_msg_embedded(g_fini.thread, &g_fini.msg, bdev_finish_next, NULL);
+}
 
 /*
  * Modules
@@ -72,12 +81,6 @@ static int mgmt_channel_create(void *io_device, void *ctx_buf)
 
 	(void)io_device;
 	memset(mgmt, 0, sizeof(*mgmt));
-	mgmt->deferred_poller =
-	    spio_poller_register_named(bdev_mgmt_deferred_poll, mgmt, 0, "bdev_deferred_cpl");
-	if (mgmt->deferred_poller == NULL) {
-		return -errno;
-	}
-	spio_poller_pause(mgmt->deferred_poller);
 	return 0;
 }
 
@@ -89,9 +92,6 @@ static void mgmt_channel_destroy(void *io_device, void *ctx_buf)
 	if (mgmt->wait_head != NULL) {
 		SPIO_WARNLOG("bdev I/O waiters dropped with their thread's channel");
 	}
-	/* Run what is left: its descriptors and channels are still alive. */
-	bdev_mgmt_deferred_poll(mgmt);
-	spio_poller_unregister(&mgmt->deferred_poller);
 }
 
 void spio_bdev_opts_init(struct spio_bdev_opts *opts, size_t opts_size)
@@ -175,7 +175,6 @@ int spio_bdev_initialize(const struct spio_bdev_opts *user_opts)
 	return 0;
 }
 
-static void bdev_finish_next(void *arg);
 
 static void bdev_finish_unregistered(void *cb_arg, int rc)
 {
@@ -212,13 +211,13 @@ static void bdev_finish_next(void *arg)
 
 	if (last != NULL) {
 		if (spio_bdev_unregister(last, bdev_finish_unregistered, NULL) != 0) {
-			spio_thread_send_msg(g_fini.thread, bdev_finish_next, NULL);
+			bdev_finish_step_later();
 		}
 		return;
 	}
 	if (any) {
 		/* someone else is removing the rest: look again later */
-		spio_thread_send_msg(g_fini.thread, bdev_finish_next, NULL);
+		bdev_finish_step_later();
 		return;
 	}
 
@@ -245,7 +244,8 @@ int spio_bdev_finish(spio_bdev_fini_cb cb, void *cb_arg)
 	g_fini.cb = cb;
 	g_fini.cb_arg = cb_arg;
 	g_fini.thread = thread;
-	return spio_thread_send_msg(thread, bdev_finish_next, NULL);
+	bdev_finish_step_later();
+	return 0;
 }
 
 /*
@@ -615,8 +615,8 @@ void spio_bdev_module_examine_done(struct spio_bdev_module *module)
 	pthread_mutex_unlock(&g_bdev_mgr.lock);
 	while ((w = waiters) != NULL) {
 		waiters = w->next;
-		if (spio_thread_send_msg(w->thread, examine_waiter_run, w) != 0) {
-			SPIO_ERRLOG("wait_for_examine: cannot reach the waiting thread");
+		if (spio_thread_send_msg_embedded(w->thread, &w->msg, examine_waiter_run, w) != 0) {
+			SPIO_ERRLOG("wait_for_examine: the waiting thread has exited");
 			free(w);
 		}
 	}
@@ -645,7 +645,7 @@ int spio_bdev_wait_for_examine(spio_bdev_wait_for_examine_cb cb, void *cb_arg)
 	pthread_mutex_unlock(&g_bdev_mgr.lock);
 	if (w != NULL) {
 		/* Nothing pending: answer by message, never before returning. */
-		rc = spio_thread_send_msg(thread, examine_waiter_run, w);
+		rc = spio_thread_send_msg_embedded(thread, &w->msg, examine_waiter_run, w);
 		if (rc != 0) {
 			free(w);
 		}
@@ -775,6 +775,9 @@ static void bdev_desc_resize_event(void *arg)
 {
 	struct spio_bdev_desc *desc = arg;
 
+	pthread_mutex_lock(&g_bdev_mgr.lock);
+	desc->resize_queued = false;
+	pthread_mutex_unlock(&g_bdev_mgr.lock);
 	if (!desc->closed) {
 		desc->event_cb(SPIO_BDEV_EVENT_RESIZE, desc->bdev, desc->event_ctx);
 	}
@@ -797,10 +800,17 @@ int spio_bdev_notify_blockcnt_change(struct spio_bdev *bdev, uint64_t blockcnt)
 	/* Readers on other threads validate I/O against it: store atomically. */
 	__atomic_store_n(&bdev->blockcnt, blockcnt, __ATOMIC_RELEASE);
 	for (desc = bdev->internal.descs; desc != NULL; desc = desc->next) {
+		if (desc->resize_queued) {
+			continue;
+		}
 		__atomic_add_fetch(&desc->refs, 1, __ATOMIC_ACQ_REL);
-		if (spio_thread_send_msg(desc->thread, bdev_desc_resize_event, desc) != 0) {
-			SPIO_ERRLOG("bdev %s: cannot notify a descriptor of its resize",
+		desc->resize_queued = true;
+		if (spio_thread_send_msg_embedded(desc->thread, &desc->resize_msg,
+						  bdev_desc_resize_event, desc) != 0) {
+			SPIO_ERRLOG("bdev %s: a descriptor's thread has exited; resize not "
+				    "reported to it",
 				    bdev->name);
+			desc->resize_queued = false;
 			__atomic_sub_fetch(&desc->refs, 1, __ATOMIC_ACQ_REL);
 		}
 	}
@@ -835,8 +845,10 @@ int spio_bdev_unregister(struct spio_bdev *bdev, spio_bdev_unregister_cb cb, voi
 	bdev->internal.unregister_cb_arg = cb_arg;
 	for (desc = bdev->internal.descs; desc != NULL; desc = desc->next) {
 		__atomic_add_fetch(&desc->refs, 1, __ATOMIC_ACQ_REL);
-		if (spio_thread_send_msg(desc->thread, bdev_desc_remove_event, desc) != 0) {
-			SPIO_ERRLOG("bdev %s: cannot notify a descriptor of its removal",
+		if (spio_thread_send_msg_embedded(desc->thread, &desc->remove_msg,
+						  bdev_desc_remove_event, desc) != 0) {
+			SPIO_ERRLOG("bdev %s: a descriptor's thread has exited; removal not "
+				    "reported to it",
 				    bdev->name);
 			__atomic_sub_fetch(&desc->refs, 1, __ATOMIC_ACQ_REL);
 		}
@@ -846,7 +858,8 @@ int spio_bdev_unregister(struct spio_bdev *bdev, spio_bdev_unregister_cb cb, voi
 
 	if (last) {
 		/* by message: the callback must not run before we return */
-		spio_thread_send_msg(thread, bdev_unregister_finish, bdev);
+		spio_thread_send_msg_embedded(thread, &bdev->internal.unregister_msg,
+					      bdev_unregister_finish, bdev);
 	}
 	return 0;
 }
@@ -945,8 +958,13 @@ void spio_bdev_close(struct spio_bdev_desc *desc)
 	pthread_mutex_unlock(&g_bdev_mgr.lock);
 
 	if (finish) {
-		spio_thread_send_msg(bdev->internal.unregister_thread, bdev_unregister_finish,
-				     bdev);
+		/* The unregistering thread waits for this: if it has exited
+		 * there is no one left to finish for. */
+		if (spio_thread_send_msg_embedded(bdev->internal.unregister_thread,
+						  &bdev->internal.unregister_msg,
+						  bdev_unregister_finish, bdev) != 0) {
+			SPIO_ERRLOG("bdev %s: the unregistering thread has exited", bdev->name);
+		}
 	}
 	bdev_desc_put(desc);
 }

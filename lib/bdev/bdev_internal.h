@@ -23,21 +23,18 @@ struct spio_bdev_desc {
 	/* open reference + one per I/O in flight + one per pending event message */
 	uint32_t refs;
 	struct spio_bdev_desc *next;
+	/* Event messages live here so that none is lost; a resize already
+	 * queued covers later ones (the handler reads the current size). */
+	struct spio_msg remove_msg;
+	struct spio_msg resize_msg;
+	bool resize_queued; /* under g_bdev_mgr.lock */
 };
 
 /* Per-thread state shared by every bdev: the queue of I/O waiters. */
 struct bdev_mgmt_channel {
 	struct spio_bdev_io_wait_entry *wait_head;
 	struct spio_bdev_io_wait_entry *wait_tail;
-	/* Completions that could not be deferred by message (the thread's queue
-	 * was full): run by `deferred_poller`, paused while the list is empty. */
-	struct spio_bdev_io *deferred_head;
-	struct spio_bdev_io *deferred_tail;
-	struct spio_poller *deferred_poller;
 };
-
-/* bdev_io.c: the deferred-completion poller of a management channel. */
-int bdev_mgmt_deferred_poll(void *arg);
 
 /* A lock request / held lock, one per spio_bdev_lock_lba_range() call. */
 struct spio_bdev_lba_lock {
@@ -55,6 +52,7 @@ struct spio_bdev_lba_lock {
 	/* while its traversal waits for a channel's in-flight writes */
 	struct spio_io_channel_iter *wait_iter;
 	struct spio_bdev_lba_lock *wait_next;
+	struct spio_msg retry_msg;
 };
 
 /* A channel's copy of a lock (the channel's thread reads it on every write). */
@@ -98,6 +96,7 @@ struct examine_waiter {
 	void *cb_arg;
 	struct spio_thread *thread;
 	struct examine_waiter *next;
+	struct spio_msg msg;
 };
 
 extern struct bdev_mgr g_bdev_mgr;

@@ -1,7 +1,6 @@
 /* bdev I/O: validation, submission, completion on the submitting thread,
  * the bdev_io pool and its wait queue, and the _await twins. */
 #include <errno.h>
-#include <sched.h>
 #include <string.h>
 
 #include "bdev_internal.h"
@@ -360,40 +359,6 @@ static void bdev_io_complete_msg(void *arg)
 	bdev_io_complete_final(arg);
 }
 
-int bdev_mgmt_deferred_poll(void *arg)
-{
-	struct bdev_mgmt_channel *mgmt = arg;
-	struct spio_bdev_io *io, *next;
-
-	if (mgmt->deferred_head == NULL) {
-		return SPIO_POLLER_IDLE;
-	}
-	/* Take the whole list: callbacks may defer more, they run next time. */
-	io = mgmt->deferred_head;
-	mgmt->deferred_head = mgmt->deferred_tail = NULL;
-	spio_poller_pause(mgmt->deferred_poller);
-	for (; io != NULL; io = next) {
-		next = io->internal.deferred_next;
-		bdev_io_complete_final(io);
-	}
-	return SPIO_POLLER_BUSY;
-}
-
-/* Same thread, inside submit, message queue full: the thread's deferred list. */
-static void bdev_io_defer_locally(struct spio_bdev_io *io)
-{
-	struct bdev_mgmt_channel *mgmt = bdev_mgmt_from_bdev_channel(io->internal.ch);
-
-	io->internal.deferred_next = NULL;
-	if (mgmt->deferred_tail != NULL) {
-		mgmt->deferred_tail->internal.deferred_next = io;
-	} else {
-		mgmt->deferred_head = io;
-		spio_poller_resume(mgmt->deferred_poller);
-	}
-	mgmt->deferred_tail = io;
-}
-
 void spio_bdev_io_complete(struct spio_bdev_io *io, enum spio_bdev_io_status status)
 {
 	if (io == NULL) {
@@ -404,15 +369,11 @@ void spio_bdev_io_complete(struct spio_bdev_io *io, enum spio_bdev_io_status sta
 	}
 	io->internal.status = status;
 	if (io->internal.in_submit || spio_get_thread() != io->internal.thread) {
-		/* Never complete inside the submit call, never on a foreign thread. */
-		while (spio_thread_send_msg(io->internal.thread, bdev_io_complete_msg, io) != 0) {
-			if (spio_get_thread() == io->internal.thread) {
-				bdev_io_defer_locally(io);
-				return;
-			}
-			/* Another thread: its queue is full but it is draining it. */
-			sched_yield();
-		}
+		/* Never complete inside the submit call, never on a foreign thread.
+		 * The message lives in the I/O, so it cannot be lost; the thread
+		 * cannot have exited while its channel has I/O in flight. */
+		spio_thread_send_msg_embedded(io->internal.thread, &io->internal.cpl_msg,
+					      bdev_io_complete_msg, io);
 		return;
 	}
 	bdev_io_complete_final(io);

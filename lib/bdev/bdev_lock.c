@@ -250,7 +250,8 @@ static void wake_lock_waiters(struct spio_bdev *bdev)
 	while (w != NULL) {
 		struct spio_bdev_lba_lock *next = w->next;
 
-		spio_thread_send_msg(w->thread, lock_retry_msg, w);
+		/* Cannot be lost: the waiter's thread holds a channel, so it runs. */
+		spio_thread_send_msg_embedded(w->thread, &w->retry_msg, lock_retry_msg, w);
 		w = next;
 	}
 }

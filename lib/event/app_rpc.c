@@ -203,6 +203,7 @@ struct get_reactors_ctx {
 	uint32_t count;
 	struct reactor_info *infos;
 	int rc;
+	struct spio_msg reply_msg;
 };
 
 static void get_reactors_reply(void *arg)
@@ -281,7 +282,8 @@ static void get_reactors_done(void *arg1, void *arg2)
 {
 	struct get_reactors_ctx *ctx = arg1;
 
-	if (spio_thread_send_msg(ctx->origin, get_reactors_reply, ctx) != 0) {
+	if (spio_thread_send_msg_embedded(ctx->origin, &ctx->reply_msg, get_reactors_reply, ctx) !=
+	    0) {
 		SPIO_ERRLOG("framework_get_reactors: the request's thread is gone\n");
 	}
 }

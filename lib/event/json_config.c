@@ -11,7 +11,6 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +29,7 @@ struct config_run {
 	size_t entry_idx;   /* next entry of it */
 	struct spio_thread *thread;
 	void (*done)(int rc);
+	struct spio_msg step_msg; /* the next step; one in flight at a time */
 };
 
 static void run_free(struct config_run *run)
@@ -129,15 +129,8 @@ static void run_step(void *arg);
 
 static void run_next_msg(struct config_run *run)
 {
-	int rc = -EINVAL;
+	int rc = spio_thread_send_msg_embedded(run->thread, &run->step_msg, run_step, run);
 
-	for (int i = 0; i < 1000000; i++) {
-		rc = spio_thread_send_msg(run->thread, run_step, run);
-		if (rc != -ENOMEM) {
-			break;
-		}
-		sched_yield();
-	}
 	if (rc != 0) {
 		SPIO_ERRLOG("%s: cannot continue: %d\n", run->source, rc);
 		run_finish(run, rc);

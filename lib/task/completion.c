@@ -7,14 +7,12 @@
  * so waiters are only ever touched by their own thread.
  */
 #include <errno.h>
-#include <sched.h>
 
 #include "spio/log.h"
 #include "spio/util.h"
 #include "task/task_internal.h"
 
 /* How often a forwarded completion retries a full message pool before giving up. */
-#define FORWARD_RETRIES 1000000
 
 static inline struct spio_thread *current_thread(void)
 {
@@ -97,17 +95,12 @@ static void completion_forwarded(void *arg)
 static void __attribute__((noinline)) complete_remote(struct spio_completion *c, int status)
 {
 	struct spio_thread *home = c->internal.thread;
-	int rc = 0;
+	int rc;
 
-	/* Nobody on `home` reads the status before the message has run. */
+	/* Nobody on `home` reads the status before the message has run. The
+	 * message lives in the completion: only an exited thread refuses it. */
 	c->status = status;
-	for (int i = 0; i < FORWARD_RETRIES; i++) {
-		rc = spio_thread_send_msg(home, completion_forwarded, c);
-		if (rc != -ENOMEM) {
-			break;
-		}
-		sched_yield(); /* message pool exhausted: let its users give some back */
-	}
+	rc = spio_thread_send_msg_embedded(home, &c->internal.forward, completion_forwarded, c);
 	if (rc != 0) {
 		SPIO_ERRLOG("cannot forward completion %p to thread '%s': error %d; its waiter "
 			    "is lost",

@@ -190,7 +190,7 @@ bool spio_thread_sleep_begin(struct spio_thread *t)
 	/* Dekker with send_msg (see there): after this store, a sender either
 	 * sees `sleeping` and writes the eventfd, or we see its message here. */
 	__atomic_store_n(&t->wake->sleeping, 1, __ATOMIC_SEQ_CST);
-	if (spio_ring_count(t->msgs) != 0) {
+	if (thread_has_msgs(t)) {
 		__atomic_store_n(&t->wake->sleeping, 0, __ATOMIC_RELAXED);
 		return false;
 	}

@@ -26,6 +26,7 @@ struct io_device {
 	bool unregistered;
 	char name[64];
 	TAILQ_ENTRY(io_device) link;
+	struct spio_msg free_msg;
 };
 
 struct spio_io_channel_iter {
@@ -38,6 +39,7 @@ struct spio_io_channel_iter {
 	struct spio_thread *origin;
 	uint64_t cur_thread_id;
 	struct spio_io_channel *ch;
+	struct spio_msg msg; /* one hop in flight at a time */
 };
 
 pthread_mutex_t g_devlist_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -106,7 +108,8 @@ static void device_maybe_finish(struct io_device *d)
 		return;
 	}
 	TAILQ_REMOVE(&g_devices, d, link);
-	if (spio_thread_send_msg(d->unregister_thread, device_free_msg, d) != 0) {
+	if (spio_thread_send_msg_embedded(d->unregister_thread, &d->free_msg, device_free_msg, d) !=
+	    0) {
 		SPIO_ERRLOG("io_device %s: unregistering thread gone; callback dropped\n", d->name);
 		free(d);
 	}
@@ -214,6 +217,7 @@ static void put_channel_deferred(void *arg)
 {
 	struct spio_io_channel *ch = arg;
 
+	ch->destroy_msg_queued = false;
 	/* Someone got it again in between: keep it. */
 	if (ch->ref > 0 || !__atomic_load_n(&ch->destroy_pending, __ATOMIC_RELAXED)) {
 		return;
@@ -221,27 +225,34 @@ static void put_channel_deferred(void *arg)
 	channel_destroy(ch);
 }
 
-void spio_put_io_channel(struct spio_io_channel *ch)
+int spio_put_io_channel(struct spio_io_channel *ch)
 {
 	if (ch == NULL) {
-		return;
+		return -EINVAL;
 	}
 	if (ch->thread != spio_get_thread()) {
-		SPIO_ERRLOG("io_channel of %s put from a thread that does not own it\n",
+		SPIO_ERRLOG("io_channel of %s put from a thread that does not own it; ignored\n",
 			    ch->dev->name);
+		return -EINVAL;
 	}
 	if (ch->ref == 0) {
 		SPIO_ERRLOG("io_channel of %s put more often than got\n", ch->dev->name);
-		return;
+		return -EALREADY;
 	}
 	if (--ch->ref > 0 || __atomic_load_n(&ch->destroy_pending, __ATOMIC_RELAXED)) {
-		return;
+		return 0;
 	}
 	__atomic_store_n(&ch->destroy_pending, true, __ATOMIC_RELAXED);
-	if (spio_thread_send_msg(ch->thread, put_channel_deferred, ch) != 0) {
-		/* Message pool exhausted: destroying now is still correct. */
-		channel_destroy(ch);
+	/* Destroyed from a message, after the current callback: it may be
+	 * using the channel still. A message already queued by an earlier put
+	 * (the channel was got again since) will do. */
+	if (!ch->destroy_msg_queued) {
+		ch->destroy_msg_queued = true;
+		/* Cannot fail: the channel's thread runs us, so it has not exited. */
+		spio_thread_send_msg_embedded(ch->thread, &ch->destroy_msg, put_channel_deferred,
+					      ch);
 	}
+	return 0;
 }
 
 void *spio_io_channel_get_ctx(struct spio_io_channel *ch)
@@ -311,18 +322,18 @@ static void iter_advance(struct spio_io_channel_iter *it)
 		pthread_mutex_unlock(&g_threads_lock);
 
 		if (next == NULL || it->status != 0) {
-			if (spio_thread_send_msg(it->origin, iter_done, it) != 0) {
+			if (spio_thread_send_msg_embedded(it->origin, &it->msg, iter_done, it) != 0) {
 				SPIO_ERRLOG("for_each_channel: origin thread gone\n");
 			}
 			return;
 		}
 		it->cur_thread_id = next->id;
-		/* A thread holding a channel cannot have exited, so this only
-		 * fails when the message pool is exhausted: skip, report. */
-		if (spio_thread_send_msg(next, iter_step, it) == 0) {
+		/* A thread holding a channel cannot have exited; should it have
+		 * exited meanwhile, skip it. */
+		if (spio_thread_send_msg_embedded(next, &it->msg, iter_step, it) == 0) {
 			return;
 		}
-		SPIO_ERRLOG("for_each_channel: cannot reach thread %s; skipped\n", next->name);
+		SPIO_ERRLOG("for_each_channel: thread %s exited; skipped\n", next->name);
 	}
 }
 

@@ -182,6 +182,11 @@ static void drop_pending_msgs(struct spio_thread *t)
 		spio_mempool_put(g_msg_pool, m);
 		dropped++;
 	}
+	/* Embedded messages belong to their senders: just forget them. */
+	for (struct spio_msg *e = __atomic_exchange_n(&t->embedded, NULL, __ATOMIC_ACQUIRE);
+	     e != NULL; e = e->next_) {
+		dropped++;
+	}
 	if (dropped) {
 		SPIO_WARNLOG("thread %s destroyed with %u unprocessed messages\n", t->name,
 			     dropped);
@@ -325,11 +330,74 @@ int spio_thread_send_msg(const struct spio_thread *thread, spio_msg_fn fn, void 
 	return 0;
 }
 
+int spio_thread_send_msg_embedded(const struct spio_thread *thread, struct spio_msg *msg,
+				  spio_msg_fn fn, void *ctx)
+{
+	struct spio_thread *t = (struct spio_thread *)thread;
+	struct thread_wake *wake;
+	struct spio_msg *head;
+
+	if (spio_unlikely(t == NULL || msg == NULL || fn == NULL)) {
+		return -EINVAL;
+	}
+	wake = t->wake;
+	if (spio_unlikely(__atomic_load_n(&t->state, __ATOMIC_ACQUIRE) == THREAD_EXITED)) {
+		return -EIO;
+	}
+	msg->fn = fn;
+	msg->ctx = ctx;
+	head = __atomic_load_n(&t->embedded, __ATOMIC_RELAXED);
+	do {
+		msg->next_ = head;
+	} while (!__atomic_compare_exchange_n(&t->embedded, &head, msg, true, __ATOMIC_SEQ_CST,
+					      __ATOMIC_RELAXED));
+	/* The same Dekker pairing as spio_thread_send_msg(). */
+	if (spio_unlikely(__atomic_load_n(&wake->sleeping, __ATOMIC_SEQ_CST))) {
+		wake_slot_signal(wake);
+	}
+	return 0;
+}
+
+bool thread_has_msgs(struct spio_thread *t)
+{
+	return spio_ring_count(t->msgs) != 0 ||
+	       __atomic_load_n(&t->embedded, __ATOMIC_SEQ_CST) != NULL;
+}
+
+/* Run every embedded message queued so far, oldest first. */
+static uint32_t process_embedded_msgs(struct spio_thread *t)
+{
+	struct spio_msg *m, *next, *fifo = NULL;
+	uint32_t n = 0;
+
+	m = __atomic_exchange_n(&t->embedded, NULL, __ATOMIC_ACQUIRE);
+	for (; m != NULL; m = next) {
+		next = m->next_;
+		m->next_ = fifo;
+		fifo = m;
+	}
+	for (m = fifo; m != NULL; m = next, n++) {
+		/* fn may send `m` again or free it: read everything first. */
+		spio_msg_fn fn = m->fn;
+		void *ctx = m->ctx;
+
+		next = m->next_;
+		fn(ctx);
+	}
+	return n;
+}
+
 static uint32_t process_msgs(struct spio_thread *t, uint32_t max)
 {
 	struct thread_msg *batch[MSG_BATCH_DEFAULT];
-	uint32_t done = 0;
+	uint32_t done = 0, embedded = 0;
 
+	/* A snapshot of the embedded list, which is therefore bounded; it does
+	 * not count against `max`, so a steady stream of embedded messages
+	 * (I/O completions) never starves the queue. */
+	if (__atomic_load_n(&t->embedded, __ATOMIC_RELAXED) != NULL) {
+		embedded = process_embedded_msgs(t);
+	}
 	while (done < max) {
 		uint32_t want = SPIO_MIN(max - done, (uint32_t)MSG_BATCH_DEFAULT);
 		uint32_t n = (uint32_t)spio_ring_dequeue_burst(t->msgs, (void **)batch, want);
@@ -352,12 +420,12 @@ static uint32_t process_msgs(struct spio_thread *t, uint32_t max)
 			break;
 		}
 	}
-	return done;
+	return done + embedded;
 }
 
 static void check_exit(struct spio_thread *t, uint64_t now)
 {
-	bool quiet = t->poller_count == 0 && t->channel_count == 0 && spio_ring_count(t->msgs) == 0;
+	bool quiet = t->poller_count == 0 && t->channel_count == 0 && !thread_has_msgs(t);
 
 	if (quiet) {
 		__atomic_store_n(&t->state, THREAD_EXITED, __ATOMIC_RELEASE);
@@ -442,6 +510,7 @@ struct thread_iter {
 	spio_msg_fn fn;
 	spio_msg_fn cpl;
 	void *ctx;
+	struct spio_msg msg; /* one hop in flight at a time */
 };
 
 static void for_each_thread_done(void *arg)
@@ -478,7 +547,8 @@ static void for_each_thread_step(void *arg)
 	for (;;) {
 		next = thread_after(it->cur_id);
 		if (next == NULL) {
-			if (spio_thread_send_msg(it->origin, for_each_thread_done, it) != 0) {
+			if (spio_thread_send_msg_embedded(it->origin, &it->msg, for_each_thread_done,
+							  it) != 0) {
 				SPIO_ERRLOG(
 				    "for_each_thread: origin thread gone; completion lost\n");
 				free(it);
@@ -486,7 +556,7 @@ static void for_each_thread_step(void *arg)
 			return;
 		}
 		it->cur_id = next->id;
-		if (spio_thread_send_msg(next, for_each_thread_step, it) == 0) {
+		if (spio_thread_send_msg_embedded(next, &it->msg, for_each_thread_step, it) == 0) {
 			return;
 		}
 		/* That thread exited meanwhile: skip it. */
@@ -509,10 +579,12 @@ int spio_for_each_thread(spio_msg_fn fn, void *ctx, spio_msg_fn cpl)
 	for (;;) {
 		first = thread_after(it->cur_id);
 		if (first == NULL) {
-			return spio_thread_send_msg(it->origin, for_each_thread_done, it);
+			/* Cannot fail: the origin is the running thread. */
+			return spio_thread_send_msg_embedded(it->origin, &it->msg,
+							     for_each_thread_done, it);
 		}
 		it->cur_id = first->id;
-		if (spio_thread_send_msg(first, for_each_thread_step, it) == 0) {
+		if (spio_thread_send_msg_embedded(first, &it->msg, for_each_thread_step, it) == 0) {
 			return 0;
 		}
 	}

@@ -49,6 +49,8 @@ struct spio_io_channel {
 	struct io_device *dev;
 	uint32_t ref;
 	bool destroy_pending;
+	bool destroy_msg_queued; /* destroy_msg is in flight */
+	struct spio_msg destroy_msg;
 	/* ctx area follows, cache-line aligned */
 };
 
@@ -77,6 +79,9 @@ struct thread_interrupt {
 struct spio_thread {
 	/* Written by senders: keep apart from owner-only fields. */
 	struct spio_ring *msgs; /* MP/SC ring of struct thread_msg pointers */
+	/* Embedded messages (spio_thread_send_msg_embedded): a lock-free stack,
+	 * newest first; the owner takes it whole and runs it oldest first. */
+	struct spio_msg *embedded;
 	struct thread_wake *wake __attribute__((aligned(64)));
 	int state;
 
@@ -104,6 +109,7 @@ struct spio_thread {
 
 /* thread.c */
 extern pthread_mutex_t g_threads_lock;
+bool thread_has_msgs(struct spio_thread *t);
 TAILQ_HEAD(thread_list, spio_thread);
 extern struct thread_list g_threads;
 bool thread_lib_initialized(void);

@@ -41,13 +41,9 @@ static void work_done_msg(void *arg)
 
 static void work_deliver(struct spio_work *w)
 {
-	const struct timespec backoff = {.tv_nsec = 10000};
-	int rc;
+	/* The message lives in the work item: delivery needs no memory. */
+	int rc = spio_thread_send_msg_embedded(w->thread_, &w->msg_, work_done_msg, w);
 
-	/* -ENOMEM: the thread's queue is full for now; it drains, so retry. */
-	while ((rc = spio_thread_send_msg(w->thread_, work_done_msg, w)) == -ENOMEM) {
-		nanosleep(&backoff, NULL);
-	}
 	if (rc != 0) {
 		SPIO_ERRLOG("blocking work: thread exited before its result (%d) arrived\n",
 			    w->result_);
