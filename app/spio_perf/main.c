@@ -1219,33 +1219,30 @@ static void perf_start(void *arg)
  * Options
  */
 
-static void usage(FILE *out, const char *prog)
+/* After the common options (-c, -m, -r, --no-huge, ... from spio_app_usage). */
+static void perf_usage(FILE *out)
 {
-	fprintf(
-	    out,
-	    "Usage: %s [options]\n"
-	    "\n"
-	    "Options:\n"
-	    "  -c, --config FILE       JSON configuration (SPDK format) that creates the bdevs\n"
-	    "  -b, --bdev NAME         bdev to run on (repeatable); default: every unclaimed\n"
-	    "                          bdev\n"
-	    "  -q, --queue-depth N     I/Os in flight per job, 1..4096 (default 32)\n"
-	    "  -o, --io-size SIZE      bytes per I/O, e.g. 4096, 4k, 128k (default 4k)\n"
-	    "  -w, --workload TYPE     read, write, randread, randwrite, rw, randrw, verify,\n"
-	    "                          unmap or flush (default randread)\n"
-	    "  -M, --rwmixread PCT     read percentage of rw and randrw (default 50)\n"
-	    "  -t, --time SECONDS      run time (default 5; with -n, a cap of 1 hour)\n"
-	    "  -n, --io-count N        stop each job after N I/Os (a fixed amount of work,\n"
-	    "                          as fio's --number_ios); the run ends when all did\n"
-	    "  -m, --cpumask MASK      cores, one job per core and bdev (default 0x1)\n"
-	    "      --json              print the result as one JSON object\n"
-	    "  -r, --rpc-socket PATH   serve JSON-RPC on PATH (default: no RPC server)\n"
-	    "      --no-huge           use ordinary pages for DMA memory\n"
-	    "  -h, --help              show this help\n"
-	    "\n"
-	    "Exit status: 0 success, 1 I/O errors, miscompares or start-up failure,\n"
-	    "2 bad options.\n",
-	    prog);
+	fprintf(out,
+		"\n"
+		"spio_perf options:\n"
+		"  -b, --bdev NAME         bdev to run on (repeatable); default: every unclaimed\n"
+		"                          bdev\n"
+		"  -q, --queue-depth N     I/Os in flight per job, 1..4096 (default 32)\n"
+		"  -o, --io-size SIZE      bytes per I/O, e.g. 4096, 4k, 128k (default 4k)\n"
+		"  -w, --workload TYPE     read, write, randread, randwrite, rw, randrw, verify,\n"
+		"                          unmap or flush (default randread)\n"
+		"  -M, --rwmixread PCT     read percentage of rw and randrw (default 50)\n"
+		"  -t, --time SECONDS      run time (default 5; with -n, a cap of 1 hour)\n"
+		"  -n, --io-count N        stop each job after N I/Os (a fixed amount of work,\n"
+		"                          as fio's --number_ios); the run ends when all did\n"
+		"      --json              print the result as one JSON object (the configuration\n"
+		"                          file, SPDK's --json FILE, is -c FILE here)\n"
+		"\n"
+		"One job per core of -m and bdev. Reactors spin (--idle poll) unless told\n"
+		"otherwise; no RPC server runs unless -r is given.\n"
+		"\n"
+		"Exit status: 0 success, 1 I/O errors, miscompares or start-up failure,\n"
+		"2 bad options.\n");
 }
 
 static int parse_u32(const char *opt, const char *arg, uint64_t min, uint64_t max, uint32_t *out)
@@ -1281,13 +1278,63 @@ static int parse_workload(const char *arg)
 
 enum {
 	OPT_JSON = 256,
-	OPT_NO_HUGE,
 };
 
-static int parse_args(int argc, char **argv, struct spio_app_opts *opts)
+/* The app's own options; spio_app_parse_args() hands them to perf_parse_opt(). */
+static int perf_parse_opt(int ch, char *arg)
+{
+	uint32_t v32;
+	uint64_t v;
+
+	switch (ch) {
+	case 'b':
+		g_opts.bdev_names[g_opts.num_bdev_names++] = arg;
+		return 0;
+	case 'q':
+		return parse_u32("-q", arg, 1, PERF_MAX_DEPTH, &g_opts.depth);
+	case 'o':
+		if (spio_parse_capacity(arg, &v) != 0 || v == 0 || v > (1u << 30)) {
+			fprintf(stderr,
+				"spio_perf: -o %s: expected a size from 1 byte to 1 GiB "
+				"(4096, 4k, 128k)\n",
+				arg);
+			return -EINVAL;
+		}
+		g_opts.io_size = v;
+		return 0;
+	case 'w':
+		return parse_workload(arg);
+	case 'M':
+		return parse_u32("-M", arg, 0, 100, &g_opts.read_pct);
+	case 't':
+		if (parse_u32("-t", arg, 1, 1000000, &v32) != 0) {
+			return -EINVAL;
+		}
+		g_opts.time_s = v32;
+		g_opts.time_given = true;
+		return 0;
+	case 'n':
+		if (spio_parse_u64(arg, 10, &v) != 0 || v == 0) {
+			fprintf(stderr, "spio_perf: -n %s: expected a number of I/Os >= 1\n", arg);
+			return -EINVAL;
+		}
+		g_opts.io_count = v;
+		return 0;
+	case OPT_JSON:
+		g_opts.json = true;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+/*
+ * Common options through spio_app_parse_args(); -n and --json are ours (they
+ * replace SPDK's -n/--mem-channels letter and --json alias of -c). True to
+ * run; false to exit with *exit_rc.
+ */
+static bool parse_args(int argc, char **argv, struct spio_app_opts *opts, int *exit_rc)
 {
 	static const struct option longopts[] = {
-	    {"config", required_argument, NULL, 'c'},
 	    {"bdev", required_argument, NULL, 'b'},
 	    {"queue-depth", required_argument, NULL, 'q'},
 	    {"io-size", required_argument, NULL, 'o'},
@@ -1295,101 +1342,50 @@ static int parse_args(int argc, char **argv, struct spio_app_opts *opts)
 	    {"rwmixread", required_argument, NULL, 'M'},
 	    {"time", required_argument, NULL, 't'},
 	    {"io-count", required_argument, NULL, 'n'},
-	    {"cpumask", required_argument, NULL, 'm'},
 	    {"json", no_argument, NULL, OPT_JSON},
-	    {"rpc-socket", required_argument, NULL, 'r'},
-	    {"no-huge", no_argument, NULL, OPT_NO_HUGE},
-	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	uint32_t v32;
-	uint64_t v;
-	int ch;
+	const char *extra;
+	size_t len;
+	int rc;
 
-	while ((ch = getopt_long(argc, argv, "c:b:q:o:w:M:t:n:m:r:h", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'c':
-			opts->json_config_file = optarg;
-			break;
-		case 'b':
-			g_opts.bdev_names[g_opts.num_bdev_names++] = optarg;
-			break;
-		case 'q':
-			if (parse_u32("-q", optarg, 1, PERF_MAX_DEPTH, &g_opts.depth) != 0) {
-				return -EINVAL;
-			}
-			break;
-		case 'o':
-			if (spio_parse_capacity(optarg, &v) != 0 || v == 0 || v > (1u << 30)) {
-				fprintf(stderr,
-					"spio_perf: -o %s: expected a size from 1 byte to 1 GiB "
-					"(4096, 4k, 128k)\n",
-					optarg);
-				return -EINVAL;
-			}
-			g_opts.io_size = v;
-			break;
-		case 'w':
-			if (parse_workload(optarg) != 0) {
-				return -EINVAL;
-			}
-			break;
-		case 'M':
-			if (parse_u32("-M", optarg, 0, 100, &g_opts.read_pct) != 0) {
-				return -EINVAL;
-			}
-			break;
-		case 't':
-			if (parse_u32("-t", optarg, 1, 1000000, &v32) != 0) {
-				return -EINVAL;
-			}
-			g_opts.time_s = v32;
-			g_opts.time_given = true;
-			break;
-		case 'n':
-			if (spio_parse_u64(optarg, 10, &v) != 0 || v == 0) {
-				fprintf(stderr,
-					"spio_perf: -n %s: expected a number of I/Os >= 1\n",
-					optarg);
-				return -EINVAL;
-			}
-			g_opts.io_count = v;
-			break;
-		case 'm':
-			opts->reactor_mask = optarg;
-			break;
-		case OPT_JSON:
-			g_opts.json = true;
-			break;
-		case 'r':
-			opts->rpc_addr = optarg;
-			break;
-		case OPT_NO_HUGE:
-			opts->no_huge = true;
-			break;
-		case 'h':
-			usage(stdout, argv[0]);
-			return 1;
-		default:
-			usage(stderr, argv[0]);
-			return -EINVAL;
-		}
+	rc = spio_app_parse_args(argc, argv, opts, "b:q:o:w:M:t:n:", longopts, perf_parse_opt,
+				 perf_usage);
+	switch (rc) {
+	case SPIO_APP_PARSE_ARGS_SUCCESS:
+		break;
+	case SPIO_APP_PARSE_ARGS_HELP:
+		*exit_rc = PERF_EXIT_OK;
+		return false;
+	case SPIO_APP_PARSE_ARGS_FAIL:
+		*exit_rc = PERF_EXIT_USAGE;
+		return false;
+	default:
+		*exit_rc = PERF_EXIT_FAIL; /* a bug in the option tables, logged */
+		return false;
+	}
+	if (optind < argc) {
+		extra = argv[optind];
+		len = strlen(extra);
+		fprintf(stderr, "spio_perf: unexpected argument '%s'%s\n", extra,
+			/* bdevperf's habit: --json FILE */
+			g_opts.json && len > 5 && strcmp(extra + len - 5, ".json") == 0
+			    ? " (--json takes no file here: the configuration is -c FILE)"
+			    : "");
+		spio_app_usage(stderr);
+		perf_usage(stderr);
+		*exit_rc = PERF_EXIT_USAGE;
+		return false;
 	}
 	if (g_opts.io_count != 0 && !g_opts.time_given) {
 		g_opts.time_s = 3600;
 	}
-	if (optind < argc) {
-		fprintf(stderr, "spio_perf: unexpected argument '%s'\n", argv[optind]);
-		usage(stderr, argv[0]);
-		return -EINVAL;
-	}
-	return 0;
+	return true;
 }
 
 int main(int argc, char **argv)
 {
 	struct spio_app_opts opts;
-	struct spio_cpuset mask;
 	int rc;
 
 	spio_app_opts_init(&opts, sizeof(opts));
@@ -1405,18 +1401,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "spio_perf: out of memory\n");
 		return PERF_EXIT_FAIL;
 	}
-	rc = parse_args(argc, argv, &opts);
-	if (rc == 0 && spio_cpuset_parse(&mask, opts.reactor_mask) != 0) {
-		fprintf(stderr,
-			"spio_perf: -m %s: expected a hex core mask (0x3) or a list ([0-1])\n",
-			opts.reactor_mask);
-		rc = -EINVAL;
-	}
-	if (rc != 0) {
+	if (!parse_args(argc, argv, &opts, &rc)) {
 		free(g_opts.bdev_names);
-		return rc > 0 ? PERF_EXIT_OK : PERF_EXIT_USAGE;
+		return rc;
 	}
-
 	rc = spio_app_start(&opts, perf_start, NULL);
 	free(g_opts.bdev_names);
 	if (rc < 0) {

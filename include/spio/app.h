@@ -33,10 +33,12 @@
 #ifndef SPIO_APP_H
 #define SPIO_APP_H
 
+#include <getopt.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "spio/event.h"
 #include "spio/json.h"
@@ -184,6 +186,139 @@ void spio_app_get_cpuset(struct spio_cpuset *set);
  *         error negated.
  */
 int spio_app_spawn_unaffinitized(void *(*fn)(void *), void *arg, pthread_t *out);
+
+/*
+ * Command line: one parser for the options every spdk-io program shares
+ * (SPDK's names: -c, -m, -p, -r, -s, -L, --no-huge, ...), with the
+ * program's own options added by the caller. docs/app.md has the option
+ * table, including the SPDK options that spdk-io accepts without effect or
+ * refuses.
+ *
+ *     static int my_parse(int ch, char *arg)      // the app's own options
+ *     {
+ *             if (ch == 'b') { g_bdev = arg; return 0; }
+ *             return -EINVAL;
+ *     }
+ *
+ *     static void my_usage(FILE *out)
+ *     {
+ *             fprintf(out, "\nmy_app options:\n  -b, --bdev NAME   bdev to use\n");
+ *     }
+ *
+ *     static const struct option my_longopts[] = {
+ *             {"bdev", required_argument, NULL, 'b'}, {NULL, 0, NULL, 0}};
+ *
+ *     spio_app_opts_init(&opts, sizeof(opts));
+ *     opts.name = "my_app";
+ *     rc = spio_app_parse_args(argc, argv, &opts, "b:", my_longopts, my_parse, my_usage);
+ *     if (rc != SPIO_APP_PARSE_ARGS_SUCCESS)
+ *             return rc == SPIO_APP_PARSE_ARGS_HELP ? 0 : 2;
+ */
+
+/** Outcome of spio_app_parse_args() (SPDK's enum spdk_app_parse_args_rvals, same values). */
+enum spio_app_parse_args_rvals {
+	/** -h/--help or -v/--version: the text went to stdout; the program should exit 0. */
+	SPIO_APP_PARSE_ARGS_HELP = 0,
+	/** Every option was valid and is in the options; optind is the first operand. */
+	SPIO_APP_PARSE_ARGS_SUCCESS = 1,
+	/**
+	 * Bad command line: one line naming the option and the value, then the
+	 * usage, went to stderr; the program should exit 2.
+	 */
+	SPIO_APP_PARSE_ARGS_FAIL = 2,
+};
+
+/**
+ * Called by spio_app_parse_args() for each of the app's own options, in
+ * command-line order, on the parsing thread.
+ *
+ * \param ch the option's letter, or the `val` of its entry in the app's
+ *        long options (entries with a non-NULL `flag` are handled by getopt
+ *        and not passed here).
+ * \param arg its argument (a string of argv), or NULL for an option without one.
+ * \return 0; anything else fails the parse (SPIO_APP_PARSE_ARGS_FAIL). On
+ *         failure the callback prints one line to stderr naming the option
+ *         and the value; the parser then prints the usage.
+ */
+typedef int (*spio_app_parse_cb)(int ch, char *arg);
+
+/**
+ * Prints the app's own options; spio_app_parse_args() calls it after the
+ * common options' help, with stdout for --help and stderr after an error.
+ */
+typedef void (*spio_app_usage_cb)(FILE *out);
+
+/**
+ * Parse the command line into `opts`: the common options (the analogue of
+ * SPDK's spdk_app_parse_args) plus the app's own, given like getopt_long's
+ * (`app_getopt_str` letters, `app_long_opts` entries) and handed to
+ * `app_parse_cb`.
+ *
+ * Common options set the fields of `opts`; whatever the command line does
+ * not name keeps the value the caller put there, so set the app's defaults
+ * (opts.reactor_mask = "0x1", ...) before the call; they are also the
+ * defaults --help shows. Repeated options: the last wins, except -L, whose
+ * flags add up (after any flags already in opts->log_flags).
+ *
+ * Letters and long names: a common option that spdk-io honours (-c -m -p -r
+ * -s -L -v -h and their long names, --no-huge, --log-level, --idle, ...)
+ * cannot be redefined by the app: that is a programmer error, logged, and
+ * -EINVAL is returned before argv is looked at. The SPDK compatibility
+ * options (accepted without effect or refused: -d -e -g -i -n -u -A -B -R,
+ * --json, ...) give way to an app option with the same letter or long name
+ * (spio_perf's -n and --json); their other spelling stays.
+ *
+ * Errors: an unknown option, a missing argument, a value that does not
+ * parse (-m 0xz, -p x, -s 12q, --idle sometimes), an SPDK option spdk-io
+ * refuses or a failing app_parse_cb print one line to stderr ("<name>: -m
+ * 0xz: expected a hex core mask (0x3) or a list ([0-1])", <name> being
+ * opts->name) and the usage, and return SPIO_APP_PARSE_ARGS_FAIL. Log flag
+ * names (-L) are checked by spio_app_start().
+ *
+ * Operands: argv is permuted as by GNU getopt_long, so on
+ * SPIO_APP_PARSE_ARGS_SUCCESS the operands are argv[optind] .. argv[argc -
+ * 1] ("--" ends the options); the parser does not reject them, the app
+ * decides. getopt's state is reset on entry (optind = 0), so the parser can
+ * be called more than once; opterr is restored on return.
+ *
+ * Memory: the strings the parser stores in `opts` (reactor_mask,
+ * json_config_file, rpc_addr, log_level) point into argv, which must
+ * therefore outlive spio_app_start() (main's argv does). log_flags, when -L
+ * is given, points to a buffer of the library that stays valid until the
+ * next call of spio_app_parse_args(). Nothing is left for the caller to free.
+ *
+ * Threads: call before spio_app_start(), from any OS thread, one call at a
+ * time in the process (getopt's state and the parser's own are global).
+ *
+ * \param argc, argv as given to main(); argv[0] names the program in the usage.
+ * \param opts initialised with spio_app_opts_init() (its opts_size must
+ *        cover idle_mode).
+ * \param app_getopt_str the app's letters in getopt syntax ("b:q:n:"):
+ *        letters and digits, each followed by ':' (argument) or '::'
+ *        (optional argument); NULL or "" for none.
+ * \param app_long_opts the app's long options, ended by an all-zero entry;
+ *        NULL for none.
+ * \param app_parse_cb receives the app's options; required when the app has any.
+ * \param app_usage_cb prints the app's options after the common ones; may be NULL.
+ * \return SPIO_APP_PARSE_ARGS_SUCCESS, _HELP or _FAIL; -EINVAL for a
+ *         programmer error (NULL argv or opts, argc < 1, opts_size too small,
+ *         a malformed app_getopt_str, app options without app_parse_cb, an
+ *         app letter or long name that clashes with a common option), with a
+ *         log message; -ENOMEM.
+ */
+int spio_app_parse_args(int argc, char **argv, struct spio_app_opts *opts,
+			const char *app_getopt_str, const struct option *app_long_opts,
+			spio_app_parse_cb app_parse_cb, spio_app_usage_cb app_usage_cb);
+
+/**
+ * Print "Usage: <program> [options]" and the help of the common options to
+ * `out` (stdout if NULL), the analogue of SPDK's spdk_app_usage(). The
+ * program name, the defaults shown and the compatibility options left out
+ * (those an app redefined) come from the last spio_app_parse_args() call; before
+ * any, the program is "spio" with spio_app_opts_init()'s defaults. The app
+ * prints its own options after it. Same thread rules as spio_app_parse_args().
+ */
+void spio_app_usage(FILE *out);
 
 /*
  * Subsystems: parts of the application initialised before start_fn and
