@@ -35,19 +35,25 @@ test: deps check-format test-debug test-asan test-tsan
 test-debug:
 	$(CMAKE) -S . -B build/debug -DCMAKE_BUILD_TYPE=Debug -DSPIO_WERROR=ON
 	$(CMAKE) --build build/debug -j $(JOBS)
-	ctest --test-dir build/debug --output-on-failure
+	@rm -f build/debug/ctest-results.xml
+	ctest --test-dir build/debug --output-on-failure --output-junit $(CURDIR)/build/debug/ctest-results.xml; \
+		rc=$$?; scripts/ctest-summary.sh build/debug/ctest-results.xml "make test (Debug)"; exit $$rc
 
 test-asan:
 	$(CMAKE) -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug -DSPIO_WERROR=ON -DSPIO_SANITIZE=address,undefined
 	$(CMAKE) --build build/asan -j $(JOBS)
+	@rm -f build/asan/ctest-results.xml
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-		ctest --test-dir build/asan --output-on-failure
+		ctest --test-dir build/asan --output-on-failure --output-junit $(CURDIR)/build/asan/ctest-results.xml; \
+		rc=$$?; scripts/ctest-summary.sh build/asan/ctest-results.xml "make test (ASan+UBSan)"; exit $$rc
 
 test-tsan:
 	$(CMAKE) -S . -B build/tsan -DCMAKE_BUILD_TYPE=Debug -DSPIO_WERROR=ON -DSPIO_SANITIZE=thread
 	$(CMAKE) --build build/tsan -j $(JOBS)
+	@rm -f build/tsan/ctest-results.xml
 	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp" \
-		ctest --test-dir build/tsan --output-on-failure -L tsan
+		ctest --test-dir build/tsan --output-on-failure -L tsan --output-junit $(CURDIR)/build/tsan/ctest-results.xml; \
+		rc=$$?; scripts/ctest-summary.sh build/tsan/ctest-results.xml "make test (TSan)"; exit $$rc
 
 bench: deps build
 	bench/run.sh build/release

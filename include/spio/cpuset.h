@@ -20,6 +20,8 @@
  * Thread rules: no function keeps state between calls. Every function may be
  * called from any thread at the same time as others, provided no set being
  * written is accessed concurrently by another thread (sets are not locked).
+ * Nothing is allocated: sets, strings and buffers are the caller's, used
+ * during the call only.
  */
 #ifndef SPIO_CPUSET_H
 #define SPIO_CPUSET_H

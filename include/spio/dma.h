@@ -42,23 +42,37 @@ extern "C" {
  */
 void *spio_dma_malloc(size_t size, size_t align);
 
-/** As spio_dma_malloc(), with the memory zeroed. */
+/**
+ * As spio_dma_malloc(), with the first `size` bytes zeroed: same parameters,
+ * errors and ownership (free with spio_dma_free()).
+ */
 void *spio_dma_zmalloc(size_t size, size_t align);
 
 /**
- * Resize a DMA buffer, keeping min(old, new) bytes of content. NULL `buf`
- * allocates; `size` 0 is -EINVAL (use spio_dma_free). On failure the old
- * buffer is untouched and NULL is returned with errno set.
+ * Resize a DMA buffer, keeping min(old, new) bytes of content. A buffer
+ * that is already large enough and suitably aligned is returned as is;
+ * otherwise the contents move to a new buffer and `buf` is freed (it and
+ * every IOVA taken from it are invalid then). NULL `buf` allocates.
+ *
+ * \param align as spio_dma_malloc(); 0 keeps any alignment of at least 64.
+ * \return the buffer, owned by the caller; or NULL with errno EINVAL (`size`
+ *         0: use spio_dma_free; `buf` not the start of a live DMA buffer;
+ *         bad alignment) or ENOMEM. On failure the old buffer is untouched.
  */
 void *spio_dma_realloc(void *buf, size_t size, size_t align);
 
 /**
  * Free a DMA buffer. NULL is ignored; a pointer that is not the start of a
- * live DMA buffer is reported as an error and ignored (never corrupts).
+ * live DMA buffer is reported as an error and ignored (never corrupts). The
+ * memory must not be used afterwards, by the CPU or by a device: finish or
+ * cancel any I/O into it first.
  */
 void spio_dma_free(void *buf);
 
-/** Usable size of a live DMA buffer (>= the requested size), 0 if `buf` is not one. */
+/**
+ * Usable size of a live DMA buffer (>= the requested size), 0 if `buf` is not
+ * the start of one (or NULL, or the environment is not initialised).
+ */
 size_t spio_dma_usable_size(const void *buf);
 
 /**
@@ -67,7 +81,9 @@ size_t spio_dma_usable_size(const void *buf);
  * \param buf any address inside a DMA buffer.
  * \param size optional. In: bytes the caller wants translated. Out: how many of
  *        them, from `buf`, are contiguous in IOVA space (<= in).
- * \return the IOVA, or SPIO_VTOPHYS_ERROR if `buf` is not DMA memory.
+ * \return the IOVA, or SPIO_VTOPHYS_ERROR if `buf` is not DMA memory (or the
+ *         environment is not initialised); `*size` is then untouched.
+ * Lock-free. The answer holds while the buffer stays allocated.
  */
 uint64_t spio_vtophys(const void *buf, uint64_t *size);
 
@@ -97,7 +113,10 @@ struct spio_dma_segment {
  */
 int spio_dma_get_segment(const void *buf, size_t len, struct spio_dma_segment *seg);
 
-/** Number of segment indexes (0 when the env is not initialised). */
+/**
+ * Number of segment indexes, the bound of spio_dma_segment.index; fixed from
+ * spio_env_init() to spio_env_fini() (0 when the env is not initialised).
+ */
 uint32_t spio_dma_get_segment_count(void);
 
 /** DMA memory currently handed out and reserved, for diagnostics. */
@@ -109,7 +128,10 @@ struct spio_dma_stats {
 	uint64_t page_size;	  /**< 2 MiB (hugepages) or the base page size */
 };
 
-/** Fill `stats`; returns -EINVAL for NULL or when the env is not initialised. */
+/**
+ * Fill the caller's `stats` with a consistent snapshot.
+ * \return 0; -EINVAL for NULL or when the env is not initialised.
+ */
 int spio_dma_get_stats(struct spio_dma_stats *stats);
 
 /** A DMA buffer with its length and IOVA. */
@@ -120,12 +142,18 @@ struct spio_dma_buf {
 };
 
 /**
- * Allocate a zeroed DMA buffer of `len` bytes into `buf`.
- * \return 0, -EINVAL (NULL, len 0, bad align) or -ENOMEM; `buf` is cleared on error.
+ * Allocate a zeroed DMA buffer of `len` bytes into the caller's `buf`, with
+ * spio_dma_zmalloc(len, align), and record its length and the IOVA of its
+ * start. The caller owns the buffer; free it with spio_dma_buf_free().
+ * \return 0, -EINVAL (NULL, len 0, bad align, env not initialised) or
+ *         -ENOMEM; `buf` is cleared on error.
  */
 int spio_dma_buf_alloc(struct spio_dma_buf *buf, size_t len, size_t align);
 
-/** Free the buffer and clear `buf`. NULL or an empty buf is ignored. */
+/**
+ * Free the buffer (spio_dma_free) and clear `buf`. NULL or an empty (cleared)
+ * buf is ignored.
+ */
 void spio_dma_buf_free(struct spio_dma_buf *buf);
 
 #ifdef __cplusplus

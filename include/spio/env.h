@@ -41,7 +41,12 @@ struct spio_env_opts {
 	const char *core_mask;
 };
 
-/** Fill `opts` with defaults. `opts_size` is the caller's sizeof(*opts). */
+/**
+ * Fill `opts` with defaults: name "spio", hugepages if free, no memory limit,
+ * every core of the affinity. `opts_size` is the caller's sizeof(*opts); only
+ * that many bytes are written. NULL `opts` or `opts_size` 0 is ignored. Any
+ * OS thread, before or after spio_env_init().
+ */
 void spio_env_opts_init(struct spio_env_opts *opts, size_t opts_size);
 
 /**
@@ -49,32 +54,42 @@ void spio_env_opts_init(struct spio_env_opts *opts, size_t opts_size);
  *
  * Call once per process, from one thread, before any other spio_env / spio_dma
  * function except spio_get_ticks(), spio_get_ticks_hz() and the cpuset helpers.
+ * `opts` and the strings it points to are read during the call only.
  *
- * \return 0; -EINVAL for bad options (unknown mask syntax, a core outside the
- *         affinity, opts_size 0); -EALREADY if already initialised; -ENOMEM if
- *         mem_size_mb cannot be reserved.
+ * \return 0; -EINVAL for bad options (NULL opts, opts_size 0, unknown mask
+ *         syntax, a mask with no core, a core outside the affinity,
+ *         mem_size_mb above 2^30); -EALREADY if already initialised; -ENOMEM
+ *         if mem_size_mb cannot be reserved; or another -errno of mapping or
+ *         locking the memory. On error nothing stays initialised.
  */
 int spio_env_init(const struct spio_env_opts *opts);
 
 /**
  * Release everything spio_env_init() set up. DMA buffers still allocated are
- * reported (count and bytes) and their memory is unmapped regardless.
+ * reported (count and bytes) and their memory is unmapped regardless, so
+ * every pointer into DMA memory (mempools of SPIO_MEMPOOL_MEM_DMA included)
+ * is invalid afterwards. Nothing happens if the environment is not
+ * initialised; it may be initialised again afterwards.
  * Call from one thread when no other thread uses the environment.
  */
 void spio_env_fini(void);
 
-/** True between a successful spio_env_init() and spio_env_fini(). */
+/** True between a successful spio_env_init() and spio_env_fini(). Any OS thread. */
 bool spio_env_is_initialized(void);
 
-/** True when DMA memory is backed by hugepages (false in no-huge mode). */
+/**
+ * True when DMA memory is backed by hugepages; false in no-huge mode and when
+ * the environment is not initialised. Any OS thread.
+ */
 bool spio_env_hugepages_enabled(void);
 
 /*
  * Cores. The core list is fixed at spio_env_init(); before init these report the
- * process's current affinity.
+ * process's current affinity. Every function here may be called from any OS
+ * thread.
  */
 
-/** Number of cores available to the application. */
+/** Number of cores available to the application (0 if the affinity cannot be read). */
 uint32_t spio_env_get_core_count(void);
 
 /** Lowest available core, or UINT32_MAX if none. */
@@ -83,17 +98,20 @@ uint32_t spio_env_get_first_core(void);
 /** Highest available core, or UINT32_MAX if none. */
 uint32_t spio_env_get_last_core(void);
 
-/** Next available core after `prev`, or UINT32_MAX after the last. */
+/**
+ * Next available core after `prev`, or UINT32_MAX after the last (and for a
+ * `prev` of SPIO_CPUSET_MAX_CORES or more).
+ */
 uint32_t spio_env_get_next_core(uint32_t prev);
 
 /** The core the calling OS thread runs on now (sched_getcpu()), UINT32_MAX on error. */
 uint32_t spio_env_get_current_core(void);
 
-/** Copy the available cores into `set`. */
+/** Copy the available cores into the caller's `set`; NULL is ignored. */
 void spio_env_get_cpuset(struct spio_cpuset *set);
 
 /**
- * Pin the calling OS thread to one core.
+ * Pin the calling OS thread to one core (only the caller is affected).
  * \return 0, -EINVAL if `core` is not available, or the pthread error negated.
  */
 int spio_env_thread_set_affinity(uint32_t core);
@@ -108,14 +126,26 @@ int spio_env_thread_set_affinity(uint32_t core);
  * from any thread, with or without spio_env_init().
  */
 
-/** Current tick count; monotonic, consistent across cores. */
+/** Current tick count; monotonic, consistent across cores. Never fails. */
 uint64_t spio_get_ticks(void);
 
-/** Ticks per second (the TSC rate is calibrated once, about 10 ms, on first use). */
+/**
+ * Ticks per second: 10^9 without an invariant TSC; otherwise the TSC rate,
+ * calibrated once on first use (the first call sleeps about 10 ms; calls
+ * racing with it wait for the result).
+ */
 uint64_t spio_get_ticks_hz(void);
 
-/** Convert ticks to microseconds and back (no overflow below ~2^64/1e6 ticks). */
+/**
+ * Convert a tick count (a difference of spio_get_ticks() values) to
+ * microseconds, rounded down. Exact for any value: no intermediate overflow.
+ */
 uint64_t spio_ticks_to_us(uint64_t ticks);
+
+/**
+ * Convert microseconds to ticks, rounded down (a timeout of a few ns may give
+ * 0). The result wraps if it exceeds 2^64 ticks (about 200 years at 3 GHz).
+ */
 uint64_t spio_us_to_ticks(uint64_t us);
 
 /*
@@ -160,8 +190,13 @@ enum spio_mempool_mem {
  * \param cache_size per-thread cache capacity, 0 .. SPIO_MEMPOOL_CACHE_MAX_SIZE
  *        (0 disables caching).
  * \param mem SPIO_MEMPOOL_MEM_PLAIN or SPIO_MEMPOOL_MEM_DMA.
- * \param obj_init optional per-object initialiser, called on this thread.
- * \return the pool, or NULL with errno EINVAL (bad sizes, NULL name) or ENOMEM.
+ * \param obj_init optional per-object initialiser, called on this thread,
+ *        in index order, before this returns.
+ * \param obj_init_arg handed to obj_init; not kept.
+ * \return the pool, or NULL with errno EINVAL (bad sizes, NULL name, unknown
+ *         mem) or ENOMEM (also: SPIO_MEMPOOL_MEM_DMA without spio_env_init()
+ *         or beyond its limit). The caller owns the pool and frees it with
+ *         spio_mempool_free(). Any OS thread.
  */
 struct spio_mempool *spio_mempool_create(const char *name, size_t count, size_t elt_size,
 					 size_t cache_size, enum spio_mempool_mem mem,
@@ -170,45 +205,62 @@ struct spio_mempool *spio_mempool_create(const char *name, size_t count, size_t 
 /**
  * Free a mempool. Every object must have been put back; if some are missing
  * the pool reports how many and frees anyway (their memory becomes invalid).
- * NULL is ignored.
+ * NULL is ignored. No other OS thread may use the pool during or after the
+ * call.
  */
 void spio_mempool_free(struct spio_mempool *mp);
 
-/** Get one object, or NULL if the pool is empty (NULL pool -> NULL). */
+/**
+ * Get one object, or NULL if the pool is empty (NULL pool -> NULL). The object
+ * is the caller's until it is put back; its contents are whatever the last
+ * user (or obj_init) left. Any OS thread.
+ */
 void *spio_mempool_get(struct spio_mempool *mp);
 
 /**
- * Get exactly `n` objects into `objs`, all or none.
- * \return 0, -ENOMEM if fewer than `n` are free (none taken), -EINVAL for
- *         NULL arguments.
+ * Get exactly `n` objects into the caller's array `objs`, all or none.
+ * \return 0 (also for n == 0), -ENOMEM if fewer than `n` are free (none
+ *         taken; with caches, objects held in other threads' caches do not
+ *         count), -EINVAL for NULL arguments. Any OS thread.
  */
 int spio_mempool_get_bulk(struct spio_mempool *mp, void **objs, size_t n);
 
 /**
  * Return an object got from this pool. Putting a foreign pointer or the same
- * object twice is a programming error (caught by assert in debug builds when
- * the pointer is outside the pool).
+ * object twice is a programming error (in debug builds, a pointer that is not
+ * an object of the pool is reported and aborts). NULL pool is ignored. Any
+ * OS thread, not only the one that got the object.
  */
 void spio_mempool_put(struct spio_mempool *mp, void *obj);
 
-/** Return `n` objects at once. */
+/**
+ * Return the `n` objects of the array `objs` at once (the array itself stays
+ * the caller's). Same rules as spio_mempool_put(); NULL arguments or n == 0
+ * are ignored.
+ */
 void spio_mempool_put_bulk(struct spio_mempool *mp, void **objs, size_t n);
 
 /**
  * Number of free objects: in the shared ring plus every thread's cache. Exact
- * when no other thread is getting or putting; a snapshot otherwise.
+ * when no other thread is getting or putting; a snapshot otherwise. 0 for
+ * NULL. Any OS thread.
  */
 size_t spio_mempool_count(const struct spio_mempool *mp);
 
-/** Total number of objects the pool was created with. */
+/** Total number of objects the pool was created with; 0 for NULL. Any OS thread. */
 size_t spio_mempool_capacity(const struct spio_mempool *mp);
 
-/** The pool's name. */
+/**
+ * The pool's name (a copy, cut to 63 characters), valid until the pool is
+ * freed; NULL for NULL. Any OS thread.
+ */
 const char *spio_mempool_get_name(const struct spio_mempool *mp);
 
 /**
- * Visit every object (free or not) in creation order; for diagnostics and for
- * initialising objects after create.
+ * Call `cb(mp, cb_arg, obj, idx)` for every object (free or not) in creation
+ * order, on the calling thread; for diagnostics and for initialising objects
+ * after create. Objects in use are visited too: synchronising with their
+ * users is the caller's business. NULL mp or cb is ignored.
  */
 void spio_mempool_obj_iter(struct spio_mempool *mp, spio_mempool_obj_cb cb, void *cb_arg);
 
@@ -216,6 +268,7 @@ void spio_mempool_obj_iter(struct spio_mempool *mp, spio_mempool_obj_cb cb, void
  * Flush the calling OS thread's cache of `mp` back to the shared ring, so its
  * objects are usable by other threads (e.g. before a thread goes idle for
  * long). Caches of exited threads are reused by later threads, not lost.
+ * NULL is ignored. Affects the calling OS thread's cache only.
  */
 void spio_mempool_cache_flush(struct spio_mempool *mp);
 

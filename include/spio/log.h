@@ -48,59 +48,89 @@ struct spio_log_flag {
  */
 typedef void (*spio_log_sink_fn)(enum spio_log_level level, const char *line, void *ctx);
 
-/** Set the print level. Returns 0 or -EINVAL for a level out of range. */
+/**
+ * Set the print level: messages at `level` or more severe print
+ * (SPIO_LOG_DISABLED prints nothing). Returns 0 or -EINVAL for a level out of
+ * range. Takes effect for messages started after the call.
+ */
 int spio_log_set_level(enum spio_log_level level);
 
-/** The current print level. */
+/** The current print level (SPIO_LOG_NOTICE unless changed). */
 enum spio_log_level spio_log_get_level(void);
 
 /**
- * Parse a level name: "error", "warn"/"warning", "notice", "info", "debug",
- * "disabled"/"none". Returns the level or -EINVAL.
+ * Parse a level name, case-insensitive: "error", "warn"/"warning", "notice",
+ * "info", "debug", "disabled"/"none". Returns the level (SPIO_LOG_DISABLED is
+ * -1, so compare with it rather than with 0) or -EINVAL for NULL or an unknown
+ * name.
  */
 int spio_log_level_from_string(const char *name);
 
-/** Name of a level ("error", ...), or "unknown". */
+/** Name of a level ("error", ..., "disabled"), or "unknown"; a static string. */
 const char *spio_log_level_to_string(enum spio_log_level level);
 
 /**
- * Enable or disable a component's debug flag by name; "all" names every flag.
+ * Enable or disable a component's debug flag by name; "all" names every flag
+ * registered now (not those registered later). Debug messages print only if
+ * the level is also SPIO_LOG_DEBUG.
  *
  * \return 0, or -ENOENT if no component of that name is registered, -EINVAL
- *         for NULL.
+ *         for NULL or "".
  */
 int spio_log_set_flag(const char *name, bool enabled);
 
-/** Whether a component's debug flag is on; false for unknown names. */
+/** Whether a component's debug flag is on; false for unknown names and NULL. */
 bool spio_log_get_flag(const char *name);
 
 /**
- * Apply a spec in SPIO_LOG syntax: "level", "level:flag,flag" or "flag,flag".
- * Unknown flags are reported with -ENOENT after the known ones are applied.
+ * Apply a spec in SPIO_LOG syntax: "level", "level:flag,flag" or "flag,flag"
+ * (a flag list alone sets the level to debug). Unknown flags are reported
+ * with -ENOENT after the known ones are applied; they are also remembered,
+ * and switched on if a component of that name registers later. The string
+ * is not kept.
  *
- * \return 0, -EINVAL (malformed, nothing applied) or -ENOENT.
+ * \return 0, -EINVAL (NULL, empty, 512 characters or more, malformed;
+ *         nothing applied) or -ENOENT.
  */
 int spio_log_apply_spec(const char *spec);
 
-/** Apply $SPIO_LOG again if set (it is applied once at load time already). */
+/**
+ * Apply $SPIO_LOG again if set (it is applied once at load time already), as
+ * spio_log_apply_spec(). Returns 0 when it is unset or empty, else what
+ * spio_log_apply_spec() returns (a malformed value is also reported on
+ * stderr).
+ */
 int spio_log_init_from_env(void);
 
 /**
- * Route messages to `fn` instead of stderr; NULL restores stderr. When this
- * returns, no thread is still inside the previous sink, so its context may be
- * freed. Must not be called from inside a sink.
+ * Route messages to `fn` instead of stderr; NULL restores stderr. `ctx` is
+ * handed to every call of `fn` and must stay valid until the sink is
+ * replaced. When this returns, no thread is still inside the previous sink,
+ * so its context may be freed. Must not be called from inside a sink (it
+ * would deadlock).
  */
 void spio_log_set_sink(spio_log_sink_fn fn, void *ctx);
 
-/** Register a flag (done by SPIO_LOG_REGISTER_COMPONENT at load time). */
+/**
+ * Register a flag (done by SPIO_LOG_REGISTER_COMPONENT at load time). The flag
+ * is linked into the library's list and never removed, so it must live as
+ * long as the process (a global); registering it twice does nothing. NULL,
+ * or a flag without a name, is ignored.
+ */
 void spio_log_register_flag(struct spio_log_flag *flag);
 
-/** Backend of the macros below; `flag` is NULL except for debug messages. */
+/**
+ * Backend of the macros below: format one message and hand it to the sink if
+ * `level` is at or above the print level (and, for debug messages, `flag` is
+ * on). `flag` is NULL except for debug messages. The line is cut at 2 KiB;
+ * one trailing newline of `fmt` is dropped (the sink adds its own). Nothing
+ * is kept after the call. NULL fmt, file or func prints nothing.
+ */
 void spio_log(enum spio_log_level level, const struct spio_log_flag *flag, const char *file,
 	      int line, const char *func, const char *fmt, ...)
     __attribute__((format(printf, 6, 7)));
 
-/** va_list form of spio_log(). */
+/** va_list form of spio_log(); same rules. `ap` is consumed as by vprintf. */
 void spio_vlog(enum spio_log_level level, const struct spio_log_flag *flag, const char *file,
 	       int line, const char *func, const char *fmt, va_list ap);
 

@@ -3,7 +3,9 @@
  *
  * Macros (container_of, likely, alignment), iovec helpers, CRC32C, UUIDs and
  * strict number parsing. Everything here is thread-safe: no function keeps
- * state between calls.
+ * state between calls, so any OS thread may call any function, provided no
+ * other thread writes the memory being read or written. Pointers passed in
+ * are used during the call only; nothing is allocated or kept.
  */
 #ifndef SPIO_UTIL_H
 #define SPIO_UTIL_H
@@ -38,7 +40,11 @@ static inline bool spio_is_pow2(uint64_t x)
 	return x != 0 && (x & (x - 1)) == 0;
 }
 
-/** Round `x` up to a multiple of the power of two `align`. */
+/**
+ * Round `x` up to a multiple of `align`, which must be a power of two (else
+ * the result is meaningless). Wraps to 0 when the result would exceed
+ * UINT64_MAX.
+ */
 static inline uint64_t spio_align_up(uint64_t x, uint64_t align)
 {
 	return (x + align - 1) & ~(align - 1);
@@ -49,10 +55,6 @@ static inline uint64_t spio_align_pow2(uint64_t x)
 {
 	return x <= 1 ? 1 : 1ULL << (64 - __builtin_clzll(x - 1));
 }
-
-/*
- * iovec helpers
- */
 
 /*
  * iovec helpers. A NULL array or a count <= 0 is an empty list everywhere, and
@@ -102,14 +104,16 @@ int spio_iov_advance(struct iovec **iov, int *iovcnt, size_t bytes);
  *
  * \return 0 if the first `len` bytes are equal (always for `len` == 0),
  *         otherwise the offset + 1 of the first differing byte (so > 0);
- *         -EINVAL if either list is shorter than `len`.
+ *         -EINVAL if either list is shorter than `len` or `len` exceeds
+ *         INT64_MAX.
  */
 int64_t spio_iov_compare(const struct iovec *a, int acnt, const struct iovec *b, int bcnt,
 			 size_t len);
 
 /**
  * Set the first `len` bytes of the scatter list to the byte value `c` (like
- * memset; pass 0 to zero). Stops at the end of the list.
+ * memset; pass 0 to zero). Stops at the end of the list; a NULL list is
+ * ignored.
  */
 void spio_iov_memset(struct iovec *iov, int iovcnt, int c, size_t len);
 
@@ -127,7 +131,10 @@ void spio_iov_memset(struct iovec *iov, int iovcnt, int c, size_t len);
  */
 uint32_t spio_crc32c_update(const void *buf, size_t len, uint32_t crc);
 
-/** CRC32C of one buffer in the standard final form ("123456789" -> 0xE3069283). */
+/**
+ * CRC32C of one buffer in the standard final form ("123456789" -> 0xE3069283):
+ * ~spio_crc32c_update(buf, len, ~0u). NULL `buf` or `len` 0 gives 0.
+ */
 uint32_t spio_crc32c(const void *buf, size_t len);
 
 /*
@@ -140,7 +147,10 @@ struct spio_uuid {
 	uint8_t u[16];
 };
 
-/** Fill `uuid` with a new random (version 4, RFC 4122 variant) UUID; NULL is ignored. */
+/**
+ * Fill the caller's `uuid` with a new random (version 4, RFC 4122 variant)
+ * UUID from libuuid; NULL is ignored.
+ */
 void spio_uuid_generate(struct spio_uuid *uuid);
 
 /**
@@ -154,13 +164,18 @@ void spio_uuid_generate(struct spio_uuid *uuid);
 int spio_uuid_parse(struct spio_uuid *uuid, const char *str);
 
 /**
- * Format a UUID as lower-case text into `buf` of `len` bytes.
+ * Format a UUID as lower-case text into `buf` of `len` bytes: 36 characters
+ * and a NUL.
  *
- * \return 0, or -EINVAL if `len` < SPIO_UUID_STRING_LEN or a pointer is NULL.
+ * \return 0, or -EINVAL if `len` < SPIO_UUID_STRING_LEN or a pointer is NULL
+ *         (`buf` untouched).
  */
 int spio_uuid_fmt_lower(char *buf, size_t len, const struct spio_uuid *uuid);
 
-/** Compare two UUIDs like memcmp (sign only); a NULL pointer sorts first. */
+/**
+ * Compare two UUIDs byte by byte: < 0, 0 or > 0 like memcmp (only the sign
+ * means anything); a NULL pointer sorts before any UUID, two NULLs are equal.
+ */
 int spio_uuid_compare(const struct spio_uuid *a, const struct spio_uuid *b);
 
 /** True when every byte of the UUID is zero (or `uuid` is NULL). */

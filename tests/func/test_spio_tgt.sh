@@ -59,6 +59,7 @@ if [ -x "$RPC" ]; then
 	grep -q '"subsystems"' "$TMP/saved.json" || fail "save_config: no subsystems"
 	echo "ok: spdk_get_version, framework_get_reactors, thread_get_stats, save_config"
 else
+	# Hides a failure: spio_rpc is always built (app/spio_rpc); missing means a broken build.
 	echo "skip: $RPC not built, RPC checks skipped"
 	echo '{"subsystems": []}' >"$TMP/saved.json"
 fi

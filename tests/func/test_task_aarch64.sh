@@ -3,7 +3,7 @@
 # run under qemu-user. Builds the layers the task tests need (util without
 # isa-l/libuuid, log, env, thread, task) with aarch64-linux-gnu-gcc against
 # the Criterion stand-in of tests/shim, and runs tests/unit/task/test_task.c.
-# Skips (exit 0 with a message) when the cross compiler or qemu is missing:
+# Skips (exit 77 with a message) when the cross compiler or qemu is missing:
 # they are optional packages (gcc-aarch64-linux-gnu, qemu-user).
 # Usage (from CTest): test_task_aarch64.sh BUILD_DIR SOURCE_DIR
 set -euo pipefail
@@ -14,7 +14,7 @@ qemu=qemu-aarch64
 if ! command -v "$cc" >/dev/null || ! command -v "$qemu" >/dev/null; then
 	echo "test_task_aarch64: SKIP: $cc or $qemu not installed" \
 		"(apt-get install gcc-aarch64-linux-gnu qemu-user)"
-	exit 0
+	exit 77
 fi
 
 tmp=$(mktemp -d)
@@ -25,7 +25,7 @@ printf '#include <stdio.h>\nint main(void) { return 0; }\n' >"$tmp/probe.c"
 if ! "$cc" -static "$tmp/probe.c" -o "$tmp/probe" 2>"$tmp/probe.err"; then
 	echo "test_task_aarch64: SKIP: $cc cannot build a static program" \
 		"(apt-get install libc6-dev-arm64-cross): $(head -n 1 "$tmp/probe.err")"
-	exit 0
+	exit 77
 fi
 
 sources=(
