@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "passthru.h"
+#include "spio/bdev_malloc.h"
 #include "spio/bdev_module.h"
 #include "spio/dma.h"
 #include "spio/env.h"
@@ -186,15 +187,21 @@ static void fini_done(void *cb_arg)
 
 static int run_demo(void)
 {
+	struct spio_bdev_malloc_opts mopts;
 	struct spio_bdev *base, *pt;
+	char err[256];
 	struct spio_bdev_desc *desc;
 	struct passthru_stats st;
 	bool deleted = false;
 	int rc;
 
-	rc = spio_bdev_malloc_create("Malloc0", NULL, NUM_BLOCKS, BLOCK_SIZE, &base);
+	spio_bdev_malloc_opts_init(&mopts, sizeof(mopts));
+	mopts.name = "Malloc0";
+	mopts.num_blocks = NUM_BLOCKS;
+	mopts.block_size = BLOCK_SIZE;
+	rc = spio_bdev_malloc_create(&mopts, &base, err, sizeof(err));
 	if (rc != 0) {
-		fprintf(stderr, "bdev_module: malloc_create: %s\n", strerror(-rc));
+		fprintf(stderr, "bdev_module: malloc_create: %s\n", err);
 		return rc;
 	}
 	rc = passthru_create("Malloc0", "PT0", &pt);
@@ -277,7 +284,7 @@ int main(void)
 	spio_set_thread(g_thread);
 
 	/* Runs every registered module's init, passthru's included (it has none). */
-	rc = spio_bdev_initialize(NULL);
+	rc = spio_bdev_initialize(NULL, NULL, NULL);
 	if (rc != 0) {
 		fprintf(stderr, "bdev_module: spio_bdev_initialize: %s\n", strerror(-rc));
 	} else {

@@ -19,6 +19,9 @@
  * the device failed the I/O, -EILSEQ on a compare mismatch, the submit
  * function's error if it could not start, or -EPERM outside a task. The
  * bdev_io is freed inside.
+ *
+ * The built-in modules have their own headers: spio/bdev_malloc.h,
+ * spio/bdev_null.h, spio/bdev_uring.h, spio/bdev_aio.h.
  */
 #ifndef SPIO_BDEV_H
 #define SPIO_BDEV_H
@@ -79,31 +82,60 @@ struct spio_bdev_opts {
 	uint32_t bdev_io_cache_size;
 };
 
-/** Fill `opts` with defaults. NULL is ignored. */
+/**
+ * Fill `opts` with the defaults (pool 65535, cache 256) for a caller that
+ * knows `opts_size` bytes of the struct (sizeof(*opts)); fields beyond it
+ * are not touched. NULL is ignored. Any thread.
+ */
 void spio_bdev_opts_init(struct spio_bdev_opts *opts, size_t opts_size);
+
+/** Called when spio_bdev_initialize() finished: `rc` 0 or a negative errno. */
+typedef void (*spio_bdev_init_cb)(void *cb_arg, int rc);
 
 /**
  * Start the bdev layer: create the bdev_io pool and run every registered
- * module's init (in registration order). The "bdev" subsystem calls this;
- * programs without the app framework call it themselves, on a spio thread.
- * \param opts NULL for defaults.
- * \return 0; -EINVAL (bad options, no current spio thread); -EALREADY if
- *         initialised; -ENOMEM; or the first failing module's error (the
- *         layer is then not initialised).
+ * module's init (in registration order), then every module's
+ * init_complete. The "bdev" subsystem calls this; programs without the app
+ * framework call it themselves, on a spio thread.
+ *
+ * When no module initialises asynchronously (async_init), everything is done
+ * when this returns 0, and `cb` has already run (during the call). Otherwise
+ * `cb` runs on this thread once the last module called
+ * spio_bdev_module_init_done(); the layer is usable from then on.
+ *
+ * \param opts NULL for defaults; only read during the call (fields beyond
+ *        opts->opts_size take the defaults).
+ * \param cb optional completion, with the first failing module's error (the
+ *        layer is then not initialised, and modules already initialised
+ *        have been finished).
+ * eturn 0 (cb runs or has run); -EINVAL (bad options, no current spio
+ *         thread); -EALREADY if initialised or initialising; -ENOMEM; or the
+ *         first failing synchronous module init's error. On a negative
+ *         return cb is not called.
  */
-int spio_bdev_initialize(const struct spio_bdev_opts *opts);
+int spio_bdev_initialize(const struct spio_bdev_opts *opts, spio_bdev_init_cb cb, void *cb_arg);
 
 /** Called when spio_bdev_finish() is done. */
 typedef void (*spio_bdev_fini_cb)(void *cb_arg);
 
 /**
- * Stop the bdev layer: unregister every bdev (newest first; each waits until
- * its descriptors are closed), run the modules' fini, free the pool, then
- * call `cb` on the calling thread (never before this returns).
+ * Stop the bdev layer: every module's fini_start, then unregister every bdev
+ * (newest first; each waits until its descriptors are closed), run the
+ * modules' fini one after another (waiting for async_fini ones), free the
+ * pool, then
+ * call `cb` (optional) on the calling thread, never before this returns. On
+ * the spio thread that initialised the layer, or any spio thread.
  * \return 0; -EINVAL (no current spio thread); -EALREADY (not initialised or
  *         already finishing).
  */
 int spio_bdev_finish(spio_bdev_fini_cb cb, void *cb_arg);
+
+/**
+ * Called when a module's delete function (spio_bdev_malloc_delete(),
+ * spio_bdev_uring_delete(), ...) finished: `rc` 0, or a negative errno.
+ * Runs on the thread that called the delete function.
+ */
+typedef void (*spio_bdev_delete_cb)(void *cb_arg, int rc);
 
 /*
  * Registry. Lookups are safe from any OS thread; the returned pointer stays
@@ -111,15 +143,23 @@ int spio_bdev_finish(spio_bdev_fini_cb cb, void *cb_arg);
  */
 
 /**
- * Find a bdev by name, by one of its aliases or by its UUID string.
- * \return the bdev or NULL (NULL name, not found).
+ * Find a bdev by name, by one of its aliases or by its UUID string. Any
+ * thread; `name` is only read during the call.
+ * \return the bdev (owned by its module; see above for how long it stays
+ *         valid) or NULL (NULL name, not found).
  */
 struct spio_bdev *spio_bdev_get_by_name(const char *name);
 
-/** First registered bdev (registration order), or NULL. */
+/**
+ * The first registered bdev (registration order), or NULL when there is
+ * none. Any thread; the pointer is the module's, valid while registered.
+ */
 struct spio_bdev *spio_bdev_first(void);
 
-/** The bdev registered after `prev`, or NULL. */
+/**
+ * The bdev registered after `prev`, or NULL (the last one, or NULL `prev`).
+ * Any thread; `prev` must still be registered.
+ */
 struct spio_bdev *spio_bdev_next(struct spio_bdev *prev);
 
 /** Called once every examine in progress has finished. */
@@ -127,60 +167,97 @@ typedef void (*spio_bdev_wait_for_examine_cb)(void *cb_arg);
 
 /**
  * Call `cb(cb_arg)` on the calling thread once no module is examining a bdev
- * (immediately, but never before returning, when none is).
- * \return 0; -EINVAL (NULL cb, no current spio thread); -ENOMEM.
+ * (immediately, but never before returning, when none is). On a spio
+ * thread; `cb_arg` is the caller's and only handed back.
+ * \return 0 (cb will run); -EINVAL (NULL cb, no current spio thread);
+ *         -ENOMEM. On error cb is not called.
  */
 int spio_bdev_wait_for_examine(spio_bdev_wait_for_examine_cb cb, void *cb_arg);
 
 /**
  * Iteration per module: the first bdev registered by the module called
- * `module_name` ("malloc", "null", ...), or NULL (also for a NULL name).
+ * `module_name` ("malloc", "null", ...), or NULL (none, or a NULL name).
+ * Any thread; the name is only read during the call.
  */
 struct spio_bdev *spio_bdev_first_of_module(const char *module_name);
 
-/** The next bdev after `prev` of the same module as `prev`, or NULL. */
+/**
+ * The next bdev after `prev` of the same module as `prev`, or NULL (no
+ * more, or NULL `prev`). Any thread; `prev` must still be registered.
+ */
 struct spio_bdev *spio_bdev_next_of_module(struct spio_bdev *prev);
 
-/** The bdev's name. */
+/**
+ * The bdev's name: the module's string, valid while the bdev is registered
+ * (copy it to keep it). Any thread; `bdev` must not be NULL.
+ */
 const char *spio_bdev_get_name(const struct spio_bdev *bdev);
 
-/** The product name given by the module ("Malloc disk", ...). */
+/**
+ * The product name given by the module ("Malloc disk", ...; "" if none):
+ * static or the module's, valid while the bdev is registered. Any thread.
+ */
 const char *spio_bdev_get_product_name(const struct spio_bdev *bdev);
 
-/** The name of the module that registered the bdev. */
+/**
+ * The name of the module that registered the bdev ("malloc"), static
+ * storage. Any thread; `bdev` must not be NULL.
+ */
 const char *spio_bdev_get_module_name(const struct spio_bdev *bdev);
 
-/** Logical block size in bytes. */
+/** Logical block size in bytes (fixed for the bdev's life). Any thread. */
 uint32_t spio_bdev_get_block_size(const struct spio_bdev *bdev);
 
-/** Number of blocks. */
+/**
+ * Number of blocks. It changes when the module resizes the bdev (openers
+ * get SPIO_BDEV_EVENT_RESIZE); reading it is safe from any thread.
+ */
 uint64_t spio_bdev_get_num_blocks(const struct spio_bdev *bdev);
 
-/** Writes must cover a multiple of this many blocks, aligned to it (>= 1). */
+/**
+ * Writes must cover a multiple of this many blocks, aligned to it (>= 1).
+ * Any thread.
+ */
 uint32_t spio_bdev_get_write_unit_size(const struct spio_bdev *bdev);
 
 /**
  * Optimal I/O boundary in blocks (0: none). If the module asked for it,
  * reads and writes crossing it are split by the core into pieces that do
  * not (likewise for its maximum read/write size); the caller sees one I/O.
+ * Any thread.
  */
 uint32_t spio_bdev_get_optimal_io_boundary(const struct spio_bdev *bdev);
 
-/** Required data buffer alignment in bytes (a power of two, 1 means none). */
+/**
+ * Required data buffer alignment in bytes (a power of two, 1 means none):
+ * submit functions refuse other buffers with -EINVAL. Any thread.
+ */
 size_t spio_bdev_get_buf_align(const struct spio_bdev *bdev);
 
-/** The bdev's UUID (generated at registration if the module gave none). */
+/**
+ * The bdev's UUID (generated at registration if the module gave none);
+ * points into the bdev, valid while it is registered. Any thread.
+ */
 const struct spio_uuid *spio_bdev_get_uuid(const struct spio_bdev *bdev);
 
-/** True if a module claimed the bdev (spio_bdev_module_claim_bdev(), in bdev_module.h). */
+/**
+ * True if a module claimed the bdev (spio_bdev_module_claim_bdev(), in
+ * bdev_module.h): it can then not be opened for writing. Any thread.
+ */
 bool spio_bdev_is_claimed(const struct spio_bdev *bdev);
 
-/** True if the bdev's module accepts I/O of `type`. */
+/**
+ * True if the bdev's module accepts I/O of `type` (false for a NULL bdev or
+ * a type out of range); a submit of another type fails with -ENOTSUP. Any
+ * thread.
+ */
 bool spio_bdev_io_type_supported(struct spio_bdev *bdev, enum spio_bdev_io_type type);
 
 /**
- * Visit the bdev's aliases: `fn(alias, ctx)` for each, under the registry
- * lock (do not call registry functions from `fn`).
+ * Visit the bdev's aliases: `fn(alias, ctx)` for each, synchronously on the
+ * calling thread, under the registry lock (do not call registry functions
+ * from `fn`). `alias` is valid only during its call. Any thread; NULL
+ * arguments are ignored.
  */
 void spio_bdev_foreach_alias(struct spio_bdev *bdev, void (*fn)(const char *alias, void *ctx),
 			     void *ctx);
@@ -189,12 +266,18 @@ void spio_bdev_foreach_alias(struct spio_bdev *bdev, void (*fn)(const char *alia
  * Descriptors
  */
 
-/** Event callback of a descriptor; runs on the descriptor's thread. */
+/**
+ * Event callback of a descriptor: runs on the descriptor's thread with the
+ * `event_ctx` given to spio_bdev_open_ext().
+ */
 typedef void (*spio_bdev_event_cb)(enum spio_bdev_event_type type, struct spio_bdev *bdev,
 				   void *event_ctx);
 
 /**
- * Open the bdev `name` (name, alias or UUID string).
+ * Open the bdev `name` (name, alias or UUID string). On a spio thread,
+ * which then owns the descriptor: its events arrive there and it is closed
+ * there.
+ * \param name only read during the call.
  * \param write true for a read-write descriptor.
  * \param event_cb required: receives SPIO_BDEV_EVENT_REMOVE on this thread.
  * \param desc out: the descriptor, owned by the calling thread.
@@ -209,18 +292,25 @@ int spio_bdev_open_ext(const char *name, bool write, spio_bdev_event_cb event_cb
  * Close a descriptor on the thread that opened it. Put its I/O channels
  * first. I/O still in flight completes normally; the handle is invalid once
  * its last I/O completed (submitting on it after close returns -EINVAL while
- * some I/O is still in flight). NULL is ignored.
+ * some I/O is still in flight). No event callback runs after this returns.
+ * NULL is ignored.
  */
 void spio_bdev_close(struct spio_bdev_desc *desc);
 
-/** The bdev a descriptor is open on (NULL for NULL). */
+/**
+ * The bdev a descriptor is open on (NULL for NULL); valid at least until
+ * the descriptor is closed. Any thread.
+ */
 struct spio_bdev *spio_bdev_desc_get_bdev(struct spio_bdev_desc *desc);
 
 /**
  * The calling thread's I/O channel to the descriptor's bdev (one per
  * thread, reference-counted); release with spio_put_io_channel() before
- * closing the descriptor, and not while I/O on it is in flight.
- * \return the channel, or NULL with errno set (EINVAL, ENODEV, ENOMEM).
+ * closing the descriptor, and not while I/O on it is in flight. On a spio
+ * thread (any thread, not only the descriptor's).
+ * \return the channel, owned by the calling thread; or NULL with errno set
+ *         (EINVAL: NULL or closed descriptor, no spio thread; ENODEV;
+ *         ENOMEM).
  */
 struct spio_io_channel *spio_bdev_get_io_channel(struct spio_bdev_desc *desc);
 
@@ -237,89 +327,304 @@ typedef void (*spio_bdev_io_completion_cb)(struct spio_bdev_io *bdev_io, bool su
 					   void *cb_arg);
 
 /*
- * Submit functions. Common rules:
- * - `desc`, `ch` and `cb` are required; `ch` must be a channel of the
- *   descriptor's bdev, owned by the calling thread.
- * - Offsets and lengths in blocks (`_blocks`) or in bytes (multiples of the
- *   block size). The range must be non-empty and inside the bdev.
- * - Data buffers must be aligned to spio_bdev_get_buf_align() and, for the
- *   vector forms, describe exactly the I/O's length.
- * - Writes (write, write_zeroes, unmap, compare_and_write) must cover whole
- *   write units (spio_bdev_get_write_unit_size()).
+ * Submit functions. What every one of them checks before the module sees
+ * the I/O (each function's own comment lists which of these apply):
  *
- * \return 0 (cb will be called); -EINVAL (an argument breaks a rule above,
- *         or the descriptor is closed); -EBADF (a writing I/O on a read-only
- *         descriptor); -ENOTSUP (the module does not support the type);
- *         -ENOMEM (no bdev_io free: retry later, see spio_bdev_queue_io_wait()).
- *         On error cb is not called.
+ * - `desc`, `ch` and `cb` are required; `ch` is a channel of the
+ *   descriptor's bdev owned by the calling thread, which must be a spio
+ *   thread (-EINVAL otherwise, also for a descriptor already closed).
+ * - Ranges are in blocks (`_blocks`) or in bytes (multiples of the block
+ *   size); they must be non-empty and inside the bdev (-EINVAL).
+ * - Data buffers must be aligned to spio_bdev_get_buf_align(); the vector
+ *   forms' iovecs must add up to exactly the I/O's length (-EINVAL).
+ * - Writing types (write, write_zeroes, unmap, compare_and_write) need a
+ *   descriptor opened for writing (-EBADF) and must cover whole write
+ *   units, spio_bdev_get_write_unit_size() (-EINVAL).
+ * - A type the bdev does not support gives -ENOTSUP; no free bdev_io gives
+ *   -ENOMEM (queue a spio_bdev_io_wait_entry and submit again).
+ *
+ * On 0, `cb(bdev_io, success, cb_arg)` runs exactly once, on the calling
+ * thread and never inside the submit call; release the bdev_io there with
+ * spio_bdev_free_io(). On an error `cb` is not called and nothing stays
+ * referenced. Data buffers belong to the caller and must stay valid (and,
+ * for reads, unread) until `cb` runs.
  */
 
+/**
+ * Read `nbytes` bytes from byte `offset` into `buf`.
+ *
+ * \param desc descriptor of the bdev.
+ * \param ch the calling thread's channel of the bdev (spio_bdev_get_io_channel()).
+ * \param buf destination, aligned to spio_bdev_get_buf_align(), at least
+ *        `nbytes` long; caller-owned, valid until `cb` runs.
+ * \param offset, nbytes multiples of the block size; the range non-empty
+ *        and inside the bdev.
+ * \param cb, cb_arg completion, on the calling thread (the other submit
+ *        functions take desc, ch, cb and cb_arg the same way).
+ * \return 0; -EINVAL (NULL argument, range or alignment, foreign or closed
+ *         channel/descriptor); -ENOTSUP; -ENOMEM (no bdev_io free).
+ *         Thread: the channel's spio thread.
+ */
 int spio_bdev_read(struct spio_bdev_desc *desc, struct spio_io_channel *ch, void *buf,
 		   uint64_t offset, uint64_t nbytes, spio_bdev_io_completion_cb cb, void *cb_arg);
+
+/**
+ * Read `num_blocks` blocks from block `offset_blocks` into `buf`.
+ *
+ * \param buf destination, aligned to spio_bdev_get_buf_align(), at least
+ *        num_blocks * block size long; caller-owned, valid until `cb` runs.
+ * \param offset_blocks, num_blocks a non-empty range inside the bdev.
+ * \return 0; -EINVAL (NULL argument, range or alignment, foreign or closed
+ *         channel/descriptor); -ENOTSUP; -ENOMEM.
+ *         Thread: the channel's spio thread.
+ */
 int spio_bdev_read_blocks(struct spio_bdev_desc *desc, struct spio_io_channel *ch, void *buf,
 			  uint64_t offset_blocks, uint64_t num_blocks,
 			  spio_bdev_io_completion_cb cb, void *cb_arg);
+
+/**
+ * Read `nbytes` bytes from byte `offset` into the `iovcnt` buffers of `iov`
+ * (scatter).
+ *
+ * Lifetime: the iovec array and the buffers it points to must stay valid
+ * and unchanged until `cb` runs; the core keeps pointers into the caller's
+ * array instead of copying it.
+ *
+ * \param iov, iovcnt buffers (each aligned to spio_bdev_get_buf_align())
+ *        adding up to exactly `nbytes`; iovcnt > 0.
+ * \param offset, nbytes multiples of the block size, a non-empty range
+ *        inside the bdev.
+ * \return 0; -EINVAL (NULL argument, iovecs not adding up, range or
+ *         alignment, foreign or closed channel/descriptor); -ENOTSUP;
+ *         -ENOMEM. Thread: the channel's spio thread.
+ */
 int spio_bdev_readv(struct spio_bdev_desc *desc, struct spio_io_channel *ch, struct iovec *iov,
 		    int iovcnt, uint64_t offset, uint64_t nbytes, spio_bdev_io_completion_cb cb,
 		    void *cb_arg);
+
+/**
+ * Read `num_blocks` blocks from block `offset_blocks` into the buffers of
+ * `iov`.
+ *
+ * Lifetime: the iovec array and the buffers it points to must stay valid
+ * and unchanged until `cb` runs; the core keeps pointers into the caller's
+ * array instead of copying it.
+ *
+ * \param iov, iovcnt aligned buffers adding up to exactly num_blocks *
+ *        block size; iovcnt > 0.
+ * \return 0; -EINVAL (NULL argument, iovecs not adding up, range or
+ *         alignment, foreign or closed channel/descriptor); -ENOTSUP;
+ *         -ENOMEM. Thread: the channel's spio thread.
+ */
 int spio_bdev_readv_blocks(struct spio_bdev_desc *desc, struct spio_io_channel *ch,
 			   struct iovec *iov, int iovcnt, uint64_t offset_blocks,
 			   uint64_t num_blocks, spio_bdev_io_completion_cb cb, void *cb_arg);
+
+/**
+ * Write `nbytes` bytes from `buf` at byte `offset`.
+ *
+ * \param buf source, aligned to spio_bdev_get_buf_align(); caller-owned,
+ *        valid and unchanged until `cb` runs (the module may read it late).
+ * \param offset, nbytes multiples of the block size covering whole write
+ *        units, a non-empty range inside the bdev.
+ * \return 0; -EINVAL (NULL argument, range, alignment or write unit,
+ *         foreign or closed channel/descriptor); -EBADF (read-only
+ *         descriptor); -ENOTSUP; -ENOMEM. Thread: the channel's spio thread.
+ */
 int spio_bdev_write(struct spio_bdev_desc *desc, struct spio_io_channel *ch, void *buf,
 		    uint64_t offset, uint64_t nbytes, spio_bdev_io_completion_cb cb, void *cb_arg);
+
+/**
+ * Write `num_blocks` blocks from `buf` at block `offset_blocks`.
+ *
+ * \param buf source, aligned, num_blocks * block size long; caller-owned,
+ *        valid and unchanged until `cb` runs.
+ * \param offset_blocks, num_blocks whole write units, a non-empty range
+ *        inside the bdev.
+ * \return 0; -EINVAL (NULL argument, range, alignment or write unit,
+ *         foreign or closed channel/descriptor); -EBADF (read-only
+ *         descriptor); -ENOTSUP; -ENOMEM. Thread: the channel's spio thread.
+ */
 int spio_bdev_write_blocks(struct spio_bdev_desc *desc, struct spio_io_channel *ch, void *buf,
 			   uint64_t offset_blocks, uint64_t num_blocks,
 			   spio_bdev_io_completion_cb cb, void *cb_arg);
+
+/**
+ * Write `nbytes` bytes gathered from the buffers of `iov` at byte `offset`.
+ *
+ * Lifetime: the iovec array and the buffers it points to must stay valid
+ * and unchanged until `cb` runs; the core keeps pointers into the caller's
+ * array instead of copying it.
+ *
+ * \param iov, iovcnt aligned buffers adding up to exactly `nbytes`;
+ *        iovcnt > 0.
+ * \param offset, nbytes multiples of the block size covering whole write
+ *        units, inside the bdev.
+ * \return 0; -EINVAL (NULL argument, iovecs not adding up, range,
+ *         alignment or write unit, foreign or closed channel/descriptor);
+ *         -EBADF (read-only descriptor); -ENOTSUP; -ENOMEM.
+ *         Thread: the channel's spio thread.
+ */
 int spio_bdev_writev(struct spio_bdev_desc *desc, struct spio_io_channel *ch, struct iovec *iov,
 		     int iovcnt, uint64_t offset, uint64_t nbytes, spio_bdev_io_completion_cb cb,
 		     void *cb_arg);
+
+/**
+ * Write `num_blocks` blocks gathered from the buffers of `iov` at block
+ * `offset_blocks`.
+ *
+ * Lifetime: the iovec array and the buffers it points to must stay valid
+ * and unchanged until `cb` runs; the core keeps pointers into the caller's
+ * array instead of copying it.
+ *
+ * \param iov, iovcnt aligned buffers adding up to exactly num_blocks *
+ *        block size; iovcnt > 0.
+ * \return 0; -EINVAL (NULL argument, iovecs not adding up, range,
+ *         alignment or write unit, foreign or closed channel/descriptor);
+ *         -EBADF (read-only descriptor); -ENOTSUP; -ENOMEM.
+ *         Thread: the channel's spio thread.
+ */
 int spio_bdev_writev_blocks(struct spio_bdev_desc *desc, struct spio_io_channel *ch,
 			    struct iovec *iov, int iovcnt, uint64_t offset_blocks,
 			    uint64_t num_blocks, spio_bdev_io_completion_cb cb, void *cb_arg);
-/** Make the range read back as zeroes. */
+
+/**
+ * Make blocks [offset_blocks, offset_blocks + num_blocks) read back as
+ * zeroes. No data buffer.
+ *
+ * \return 0; -EINVAL (NULL argument, range or write unit, foreign or
+ *         closed channel/descriptor); -EBADF (read-only descriptor);
+ *         -ENOTSUP (the module has no write_zeroes); -ENOMEM.
+ *         Thread: the channel's spio thread.
+ */
 int spio_bdev_write_zeroes_blocks(struct spio_bdev_desc *desc, struct spio_io_channel *ch,
 				  uint64_t offset_blocks, uint64_t num_blocks,
 				  spio_bdev_io_completion_cb cb, void *cb_arg);
-/** Deallocate the range (malloc: reads back zeroes; in general the content is undefined). */
+
+/**
+ * Deallocate blocks [offset_blocks, offset_blocks + num_blocks): their
+ * content is undefined afterwards (malloc reads back zeroes). No data
+ * buffer.
+ *
+ * \return 0; -EINVAL (NULL argument, range or write unit, foreign or
+ *         closed channel/descriptor); -EBADF (read-only descriptor);
+ *         -ENOTSUP; -ENOMEM. Thread: the channel's spio thread.
+ */
 int spio_bdev_unmap_blocks(struct spio_bdev_desc *desc, struct spio_io_channel *ch,
 			   uint64_t offset_blocks, uint64_t num_blocks,
 			   spio_bdev_io_completion_cb cb, void *cb_arg);
+
 /**
- * Byte-offset forms of write_zeroes, unmap, flush and compare: `offset` and
- * `nbytes` must be multiples of the block size (-EINVAL otherwise); then as
- * the _blocks forms.
+ * spio_bdev_write_zeroes_blocks() with a byte range: `offset` and `nbytes`
+ * must be multiples of the block size.
+ *
+ * \return 0; -EINVAL (not whole blocks, or as the _blocks form); -EBADF;
+ *         -ENOTSUP; -ENOMEM. Thread: the channel's spio thread.
  */
 int spio_bdev_write_zeroes(struct spio_bdev_desc *desc, struct spio_io_channel *ch, uint64_t offset,
 			   uint64_t nbytes, spio_bdev_io_completion_cb cb, void *cb_arg);
+
+/**
+ * spio_bdev_unmap_blocks() with a byte range: `offset` and `nbytes` must be
+ * multiples of the block size.
+ *
+ * \return 0; -EINVAL (not whole blocks, or as the _blocks form); -EBADF;
+ *         -ENOTSUP; -ENOMEM. Thread: the channel's spio thread.
+ */
 int spio_bdev_unmap(struct spio_bdev_desc *desc, struct spio_io_channel *ch, uint64_t offset,
 		    uint64_t nbytes, spio_bdev_io_completion_cb cb, void *cb_arg);
+
+/**
+ * spio_bdev_flush_blocks() with a byte range: `offset` and `nbytes` must be
+ * multiples of the block size.
+ *
+ * \return 0; -EINVAL (not whole blocks, or as the _blocks form); -ENOTSUP;
+ *         -ENOMEM. Thread: the channel's spio thread.
+ */
 int spio_bdev_flush(struct spio_bdev_desc *desc, struct spio_io_channel *ch, uint64_t offset,
 		    uint64_t nbytes, spio_bdev_io_completion_cb cb, void *cb_arg);
+
+/**
+ * spio_bdev_compare_blocks() with a byte range: `offset` and `nbytes` must
+ * be multiples of the block size.
+ *
+ * \param buf data to compare with, aligned; caller-owned, valid and
+ *        unchanged until `cb` runs.
+ * \return 0; -EINVAL (not whole blocks, or as the _blocks form); -ENOTSUP;
+ *         -ENOMEM. Thread: the channel's spio thread.
+ */
 int spio_bdev_compare(struct spio_bdev_desc *desc, struct spio_io_channel *ch, void *buf,
 		      uint64_t offset, uint64_t nbytes, spio_bdev_io_completion_cb cb,
 		      void *cb_arg);
-/** Make completed writes of the range durable. */
+
+/**
+ * Make writes of blocks [offset_blocks, offset_blocks + num_blocks) that
+ * completed before this call durable (a volatile cache is written back).
+ * No data buffer; allowed on a read-only descriptor.
+ *
+ * \return 0; -EINVAL (NULL argument, range, foreign or closed
+ *         channel/descriptor); -ENOTSUP; -ENOMEM.
+ *         Thread: the channel's spio thread.
+ */
 int spio_bdev_flush_blocks(struct spio_bdev_desc *desc, struct spio_io_channel *ch,
 			   uint64_t offset_blocks, uint64_t num_blocks,
 			   spio_bdev_io_completion_cb cb, void *cb_arg);
+
 /**
- * Reset the device. The core passes the reset to the module and does not
- * drain or abort other I/O itself: what happens to I/O in flight is the
- * module's choice (malloc and null complete everything immediately anyway).
+ * Reset the device. The core hands the reset to the module and neither
+ * drains nor aborts other I/O itself: what happens to I/O in flight is the
+ * module's choice (malloc and null complete everything at once anyway; the
+ * kernel-backed modules complete the reset after the channel's earlier
+ * I/O).
+ *
+ * \return 0; -EINVAL (NULL argument, foreign or closed channel/descriptor);
+ *         -ENOTSUP; -ENOMEM. Thread: the channel's spio thread.
  */
 int spio_bdev_reset(struct spio_bdev_desc *desc, struct spio_io_channel *ch,
 		    spio_bdev_io_completion_cb cb, void *cb_arg);
-/** Compare the range with `buf`: success false (status MISCOMPARE) if they differ. */
+
+/**
+ * Compare blocks [offset_blocks, offset_blocks + num_blocks) with `buf`:
+ * `success` is false and the status SPIO_BDEV_IO_STATUS_MISCOMPARE if they
+ * differ.
+ *
+ * \param buf data to compare with, aligned, num_blocks * block size long;
+ *        caller-owned, valid and unchanged until `cb` runs.
+ * \return 0; -EINVAL (NULL argument, range or alignment, foreign or closed
+ *         channel/descriptor); -ENOTSUP (null, kernel-backed bdevs);
+ *         -ENOMEM. Thread: the channel's spio thread.
+ */
 int spio_bdev_compare_blocks(struct spio_bdev_desc *desc, struct spio_io_channel *ch, void *buf,
 			     uint64_t offset_blocks, uint64_t num_blocks,
 			     spio_bdev_io_completion_cb cb, void *cb_arg);
+
+/**
+ * spio_bdev_compare_blocks() with the data in the buffers of `iov`.
+ *
+ * Lifetime: the iovec array and the buffers it points to must stay valid
+ * and unchanged until `cb` runs; the core keeps pointers into the caller's
+ * array instead of copying it.
+ *
+ * \param iov, iovcnt aligned buffers adding up to exactly num_blocks *
+ *        block size; iovcnt > 0.
+ * \return 0; -EINVAL (NULL argument, iovecs not adding up, range or
+ *         alignment, foreign or closed channel/descriptor); -ENOTSUP;
+ *         -ENOMEM. Thread: the channel's spio thread.
+ */
 int spio_bdev_comparev_blocks(struct spio_bdev_desc *desc, struct spio_io_channel *ch,
 			      struct iovec *iov, int iovcnt, uint64_t offset_blocks,
 			      uint64_t num_blocks, spio_bdev_io_completion_cb cb, void *cb_arg);
+
 /**
- * Atomically compare the range with `cmp_buf` and, only if equal, write
- * `write_buf` over it; a mismatch completes with status MISCOMPARE and
- * writes nothing.
+ * Atomically compare blocks [offset_blocks, offset_blocks + num_blocks)
+ * with `cmp_buf` and, only if they are equal, write `write_buf` over them;
+ * a mismatch completes with status MISCOMPARE and writes nothing.
+ *
+ * \param cmp_buf, write_buf aligned, num_blocks * block size long each;
+ *        caller-owned, valid and unchanged until `cb` runs.
+ * \return 0; -EINVAL (NULL argument, range, alignment or write unit,
+ *         foreign or closed channel/descriptor); -EBADF (read-only
+ *         descriptor); -ENOTSUP; -ENOMEM. Thread: the channel's spio thread.
  */
 int spio_bdev_compare_and_write_blocks(struct spio_bdev_desc *desc, struct spio_io_channel *ch,
 				       void *cmp_buf, void *write_buf, uint64_t offset_blocks,
@@ -334,13 +639,22 @@ enum spio_bdev_io_status {
 	SPIO_BDEV_IO_STATUS_SUCCESS = 1,
 };
 
-/** The status a completed I/O ended with. */
+/**
+ * The status a completed I/O ended with (SPIO_BDEV_IO_STATUS_PENDING before
+ * its completion). On the submitting thread, between the completion
+ * callback and spio_bdev_free_io().
+ */
 enum spio_bdev_io_status spio_bdev_io_get_status(const struct spio_bdev_io *bdev_io);
 
-/** Release a completed I/O, on its submitting thread. NULL is ignored. */
+/**
+ * Release a completed I/O to the pool, on its submitting thread (in its
+ * callback or later); the pointer is invalid afterwards. The oldest
+ * spio_bdev_queue_io_wait() entry of this thread, if any, is called back
+ * before this returns. NULL is ignored.
+ */
 void spio_bdev_free_io(struct spio_bdev_io *bdev_io);
 
-/** Called when a bdev_io may be available again. */
+/** Called when a bdev_io may be available again (on the waiting thread). */
 typedef void (*spio_bdev_io_wait_cb)(void *cb_arg);
 
 /**
@@ -359,7 +673,9 @@ struct spio_bdev_io_wait_entry {
  * After a submit function returned -ENOMEM, ask to be called back (on this
  * thread) when a bdev_io is freed on this thread; the callback then submits
  * again. One call per -ENOMEM; entries are served in FIFO order, one per
- * freed bdev_io.
+ * freed bdev_io. On the channel's spio thread.
+ * \param entry the caller's, linked in (not copied): it must stay valid and
+ *        untouched until its callback ran.
  * \return 0; -EINVAL (NULL, entry->bdev not `bdev`, no cb_fn, `ch` not a
  *         channel of `bdev` on this thread).
  */
@@ -370,7 +686,10 @@ int spio_bdev_queue_io_wait(struct spio_bdev *bdev, struct spio_io_channel *ch,
  * LBA range locks
  */
 
-/** Called when a range lock or unlock finished (`status` 0 or negative errno). */
+/**
+ * Called when a range lock or unlock finished (`status` 0 or negative
+ * errno), on the thread that asked.
+ */
 typedef void (*spio_bdev_lock_cb)(void *cb_arg, int status);
 
 /**
@@ -379,9 +698,11 @@ typedef void (*spio_bdev_lock_cb)(void *cb_arg, int status);
  * `ch`: such writes submitted meanwhile wait (their submit returns 0) and
  * run at unlock. `cb` runs on this thread once no overlapping write is in
  * flight anywhere; a lock overlapping another one waits for it. Reads are
- * never blocked.
- * \return 0; -EINVAL (NULL arguments, empty or out-of-range range, `ch` not
- *         a channel of the bdev on this thread); -ENOMEM.
+ * never blocked. On the channel's spio thread; the core keeps its own
+ * record of the range (nothing of the caller's is referenced but `cb_arg`).
+ * \return 0 (cb will run); -EINVAL (NULL arguments, empty or out-of-range
+ *         range, `ch` not a channel of the bdev on this thread); -ENOMEM.
+ *         On error cb is not called.
  */
 int spio_bdev_lock_lba_range(struct spio_bdev_desc *desc, struct spio_io_channel *ch,
 			     uint64_t offset_blocks, uint64_t num_blocks, spio_bdev_lock_cb cb,
@@ -389,39 +710,111 @@ int spio_bdev_lock_lba_range(struct spio_bdev_desc *desc, struct spio_io_channel
 
 /**
  * Release a lock taken by spio_bdev_lock_lba_range() with the same channel
- * and range; blocked writes are submitted, then `cb` runs on this thread.
- * \return 0; -EINVAL (arguments, no such lock held through `ch`, lock not
- *         yet granted).
+ * and range; blocked writes are submitted, then `cb` runs on this thread
+ * (never before this returns). On the channel's spio thread.
+ * \return 0 (cb will run); -EINVAL (arguments, no such lock held through
+ *         `ch`, lock not yet granted). On error cb is not called.
  */
 int spio_bdev_unlock_lba_range(struct spio_bdev_desc *desc, struct spio_io_channel *ch,
 			       uint64_t offset_blocks, uint64_t num_blocks, spio_bdev_lock_cb cb,
 			       void *cb_arg);
 
 /*
- * _await twins (see the top of this file).
+ * _await twins: each starts the I/O of the callback function of the same
+ * name and suspends the calling task (spio/task.h) until it completes; the
+ * bdev_io is freed inside. Call them from a task on a spio thread; the
+ * buffers and iovecs only need to live until the call returns, which is
+ * when the I/O is over. Results: 0; -EIO (the device failed the I/O);
+ * -EILSEQ (a compare found a mismatch); the submit function's error if the
+ * I/O could not start (nothing was done then); -EPERM outside a task.
  */
 
+/**
+ * Task form of spio_bdev_read(): read `nbytes` bytes at byte `offset` into `buf`.
+ * \return 0; -EIO; spio_bdev_read()'s errors; -EPERM outside a task.
+ */
 int spio_bdev_read_await(struct spio_bdev_desc *desc, struct spio_io_channel *ch, void *buf,
 			 uint64_t offset, uint64_t nbytes);
+
+/**
+ * Task form of spio_bdev_read_blocks().
+ * \return 0; -EIO; spio_bdev_read_blocks()'s errors; -EPERM outside a task.
+ */
 int spio_bdev_read_blocks_await(struct spio_bdev_desc *desc, struct spio_io_channel *ch, void *buf,
 				uint64_t offset_blocks, uint64_t num_blocks);
+
+/**
+ * Task form of spio_bdev_readv(). The iovec array and its buffers must stay
+ * valid until this returns (the core keeps pointers into the array while
+ * the I/O runs).
+ * \return 0; -EIO; spio_bdev_readv()'s errors; -EPERM outside a task.
+ */
 int spio_bdev_readv_await(struct spio_bdev_desc *desc, struct spio_io_channel *ch,
 			  struct iovec *iov, int iovcnt, uint64_t offset, uint64_t nbytes);
+
+/**
+ * Task form of spio_bdev_write().
+ * \return 0; -EIO; spio_bdev_write()'s errors; -EPERM outside a task.
+ */
 int spio_bdev_write_await(struct spio_bdev_desc *desc, struct spio_io_channel *ch, void *buf,
 			  uint64_t offset, uint64_t nbytes);
+
+/**
+ * Task form of spio_bdev_write_blocks().
+ * \return 0; -EIO; spio_bdev_write_blocks()'s errors; -EPERM outside a task.
+ */
 int spio_bdev_write_blocks_await(struct spio_bdev_desc *desc, struct spio_io_channel *ch, void *buf,
 				 uint64_t offset_blocks, uint64_t num_blocks);
+
+/**
+ * Task form of spio_bdev_writev(). The iovec array and its buffers must
+ * stay valid and unchanged until this returns (the core keeps pointers into
+ * the array while the I/O runs).
+ * \return 0; -EIO; spio_bdev_writev()'s errors; -EPERM outside a task.
+ */
 int spio_bdev_writev_await(struct spio_bdev_desc *desc, struct spio_io_channel *ch,
 			   struct iovec *iov, int iovcnt, uint64_t offset, uint64_t nbytes);
+
+/**
+ * Task form of spio_bdev_write_zeroes_blocks().
+ * \return 0; -EIO; spio_bdev_write_zeroes_blocks()'s errors; -EPERM outside a task.
+ */
 int spio_bdev_write_zeroes_blocks_await(struct spio_bdev_desc *desc, struct spio_io_channel *ch,
 					uint64_t offset_blocks, uint64_t num_blocks);
+
+/**
+ * Task form of spio_bdev_unmap_blocks().
+ * \return 0; -EIO; spio_bdev_unmap_blocks()'s errors; -EPERM outside a task.
+ */
 int spio_bdev_unmap_blocks_await(struct spio_bdev_desc *desc, struct spio_io_channel *ch,
 				 uint64_t offset_blocks, uint64_t num_blocks);
+
+/**
+ * Task form of spio_bdev_flush_blocks().
+ * \return 0; -EIO; spio_bdev_flush_blocks()'s errors; -EPERM outside a task.
+ */
 int spio_bdev_flush_blocks_await(struct spio_bdev_desc *desc, struct spio_io_channel *ch,
 				 uint64_t offset_blocks, uint64_t num_blocks);
+
+/**
+ * Task form of spio_bdev_reset().
+ * \return 0; -EIO; spio_bdev_reset()'s errors; -EPERM outside a task.
+ */
 int spio_bdev_reset_await(struct spio_bdev_desc *desc, struct spio_io_channel *ch);
+
+/**
+ * Task form of spio_bdev_compare_blocks().
+ * \return 0 (equal); -EILSEQ (they differ); -EIO; spio_bdev_compare_blocks()'s
+ *         errors; -EPERM outside a task.
+ */
 int spio_bdev_compare_blocks_await(struct spio_bdev_desc *desc, struct spio_io_channel *ch,
 				   void *buf, uint64_t offset_blocks, uint64_t num_blocks);
+
+/**
+ * Task form of spio_bdev_compare_and_write_blocks().
+ * \return 0 (equal, written); -EILSEQ (they differ, nothing written); -EIO;
+ *         spio_bdev_compare_and_write_blocks()'s errors; -EPERM outside a task.
+ */
 int spio_bdev_compare_and_write_blocks_await(struct spio_bdev_desc *desc,
 					     struct spio_io_channel *ch, void *cmp_buf,
 					     void *write_buf, uint64_t offset_blocks,
@@ -457,75 +850,36 @@ struct spio_bdev_io_stat {
 	uint64_t io_errors_by_type[SPIO_BDEV_NUM_IO_TYPES];
 };
 
-/** Called with the gathered statistics (`rc` 0 or a negative errno). */
+/**
+ * Called with the gathered statistics (`rc` 0 or a negative errno), on the
+ * thread that asked; `stat` is the caller's buffer.
+ */
 typedef void (*spio_bdev_get_device_stat_cb)(struct spio_bdev *bdev, struct spio_bdev_io_stat *stat,
 					     void *cb_arg, int rc);
 
 /**
  * Gather the bdev's statistics into `stat` (visiting every channel on its
- * thread), then call `cb` on the calling thread. `stat` must stay valid
- * until then.
- * \return 0; -EINVAL (NULL arguments, no current spio thread); -ENOMEM.
+ * thread), then call `cb` on the calling thread, never before this
+ * returns. On a spio thread. `stat` is the caller's and must stay valid
+ * until `cb` ran.
+ * \return 0 (cb will run); -EINVAL (NULL arguments, no current spio
+ *         thread); -ENOMEM. On error cb is not called.
  */
 int spio_bdev_get_device_stat(struct spio_bdev *bdev, struct spio_bdev_io_stat *stat,
 			      spio_bdev_get_device_stat_cb cb, void *cb_arg);
 
-/** Called when statistics were reset. */
+/** Called when statistics were reset (`rc` 0 or negative errno), on the thread that asked. */
 typedef void (*spio_bdev_reset_device_stat_cb)(struct spio_bdev *bdev, void *cb_arg, int rc);
 
 /**
- * Zero the bdev's statistics on every channel, then call `cb` on the calling thread.
- * \return 0; -EINVAL; -ENOMEM.
+ * Zero the bdev's statistics on every channel (visiting each on its
+ * thread) and those of channels already closed, then call `cb` on the
+ * calling thread, never before this returns. On a spio thread.
+ * \return 0 (cb will run); -EINVAL (NULL bdev or cb, no current spio
+ *         thread); -ENOMEM. On error cb is not called.
  */
 int spio_bdev_reset_device_stat(struct spio_bdev *bdev, spio_bdev_reset_device_stat_cb cb,
 				void *cb_arg);
-
-/*
- * Built-in modules
- */
-
-/**
- * Create a RAM bdev ("malloc" module) of `num_blocks` blocks of `block_size`
- * (512 or 4096) bytes in zeroed DMA memory. Supports every I/O type;
- * unmap and write_zeroes zero the range.
- * \param name NULL for a generated "MallocN".
- * \param uuid NULL to generate one.
- * \return 0; -EINVAL (bad sizes, size overflow); -EEXIST (name or UUID
- *         taken); -ENOMEM; or spio_bdev_register()'s error.
- */
-int spio_bdev_malloc_create(const char *name, const struct spio_uuid *uuid, uint64_t num_blocks,
-			    uint32_t block_size, struct spio_bdev **bdev);
-
-/** Called when a delete finished (`rc` 0 or negative errno). */
-typedef void (*spio_bdev_delete_cb)(void *cb_arg, int rc);
-
-/**
- * Unregister and free a malloc bdev; `cb` runs on the calling thread once
- * every descriptor was closed (see spio_bdev_unregister()).
- * \return 0; -EINVAL (NULL name); -ENODEV (no malloc bdev of that name);
- *         -EBUSY (already being removed).
- */
-int spio_bdev_malloc_delete(const char *name, spio_bdev_delete_cb cb, void *cb_arg);
-
-/**
- * Create a "null" bdev: writes, write_zeroes, unmap, flush and reset succeed
- * without doing anything; reads succeed and leave the buffers untouched.
- * `block_size` is a multiple of 512 (at most 64 KiB).
- * \return as spio_bdev_malloc_create(); name NULL gives "NullN".
- */
-int spio_bdev_null_create(const char *name, const struct spio_uuid *uuid, uint64_t num_blocks,
-			  uint32_t block_size, struct spio_bdev **bdev);
-
-/** Delete a null bdev; as spio_bdev_malloc_delete(). */
-int spio_bdev_null_delete(const char *name, spio_bdev_delete_cb cb, void *cb_arg);
-
-/**
- * Resize the null bdev `name` to `new_size_mb` MiB (SPDK's bdev_null_resize);
- * openers get SPIO_BDEV_EVENT_RESIZE. On a spio thread.
- * \return 0; -EINVAL (NULL, 0, or not a whole number of blocks); -ENODEV (no
- *         null bdev of that name); spio_bdev_notify_blockcnt_change()'s errors.
- */
-int spio_bdev_null_resize(const char *name, uint64_t new_size_mb);
 
 #ifdef __cplusplus
 }

@@ -56,29 +56,64 @@ struct spio_bdev_aio_opts {
 	bool fallocate;
 	/** Events per channel's AIO context, 1..65536 (default 512). */
 	uint32_t queue_depth;
+	/**
+	 * SPDK's RWF_NOWAIT submission: not built, so only false (default) is
+	 * accepted; true is refused with -EINVAL rather than ignored.
+	 */
+	bool nowait;
 };
 
-/** Fill `opts` with defaults; `opts_size` is sizeof(*opts). NULL is ignored. */
+/**
+ * Fill `opts` with the defaults (direct, fallocate, queue depth 512,
+ * everything else 0 or false) for a caller that knows `opts_size` bytes of
+ * the struct (sizeof(*opts)); nothing beyond is written. NULL or a zero
+ * size is ignored. Any thread.
+ */
 void spio_bdev_aio_opts_init(struct spio_bdev_aio_opts *opts, size_t opts_size);
 
 /**
- * Open the file and register an aio bdev over it.
+ * Open the file and register an aio bdev over it. On a spio thread, after
+ * spio_bdev_initialize().
  *
- * \param opts see struct spio_bdev_aio_opts.
- * \param bdev out: the new bdev (owned by the module; delete it with
- *        spio_bdev_aio_delete()).
- * \param err optional buffer for a one-line message naming the file and the
- *        problem (the message is also logged).
- * \return as spio_bdev_uring_create(), with -EINVAL also when an AIO
- *         context cannot be set up (fs.aio-max-nr reached).
+ * \param opts see struct spio_bdev_aio_opts; only read during the call
+ *        (name and filename are copied). Fields beyond opts->opts_size take
+ *        the defaults.
+ * \param bdev out: the new bdev (owned by the module; valid until
+ *        spio_bdev_aio_delete() or spio_bdev_finish()).
+ * \param err optional buffer (`err_len` bytes) for a one-line message
+ *        naming the file and the problem (the message is also logged).
+ * \return 0; -EINVAL (bad options, `nowait` true, an empty file, a size
+ *         that is not a multiple of the block size, a block size below the
+ *         device's with O_DIRECT, O_DIRECT not supported, not a regular file
+ *         or block device); -EEXIST (name taken); -ENOENT; -EACCES, -EPERM,
+ *         -EROFS; -EISDIR; -ENOMEM; or spio_bdev_register()'s error.
+ *         Nothing is left open or registered on error. (An AIO context that
+ *         cannot be set up, fs.aio-max-nr reached, fails the channel, not
+ *         the create.)
  */
 int spio_bdev_aio_create(const struct spio_bdev_aio_opts *opts, struct spio_bdev **bdev, char *err,
 			 size_t err_len);
 
-/** Delete an aio bdev; as spio_bdev_uring_delete(). */
+/**
+ * Unregister an aio bdev; openers get SPIO_BDEV_EVENT_REMOVE, and once all
+ * closed and their channels gone, the file is closed and `cb(cb_arg, rc)`
+ * (optional) runs on the calling thread, never before this returns. On a
+ * spio thread; `name` is only read during the call.
+ * \return 0 (cb will run); -EINVAL (NULL name); -ENODEV (no aio bdev of
+ *         that name); -EBUSY (already being removed). On error cb is not
+ *         called.
+ */
 int spio_bdev_aio_delete(const char *name, spio_bdev_delete_cb cb, void *cb_arg);
 
-/** Rescan an aio bdev's size; as spio_bdev_uring_rescan(). */
+/**
+ * Read the file's or device's size again; if it grew (or shrank while
+ * nobody has the bdev open), the bdev follows and every opener gets
+ * SPIO_BDEV_EVENT_RESIZE on its thread. A partial last block is not
+ * counted. On a spio thread; synchronous; `name` is only read.
+ * \return 0 (also when unchanged); -EINVAL (NULL name, or shrank below one
+ *         block); -ENODEV (no aio bdev of that name); -EIO (size
+ *         unreadable); -EBUSY (shrank while open).
+ */
 int spio_bdev_aio_rescan(const char *name);
 
 #ifdef __cplusplus

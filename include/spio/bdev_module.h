@@ -25,14 +25,49 @@ extern "C" {
 struct spio_bdev_desc;
 struct spio_bdev_lba_lock;
 
-/** A bdev module. Static storage; registered with SPIO_BDEV_MODULE_REGISTER. */
+/**
+ * A bdev module. Static storage; registered with SPIO_BDEV_MODULE_REGISTER.
+ *
+ * Life cycle, all on the thread that runs spio_bdev_initialize() /
+ * spio_bdev_finish() (the app thread under the app framework):
+ *  1. module_init() of every module, in registration order. A module with
+ *     `async_init` finishes later with spio_bdev_module_init_done().
+ *  2. Once every module is initialised: init_complete() of every module.
+ *  3. Bdevs come and go; each new one is examined (examine_config, then
+ *     examine_disk).
+ *  4. spio_bdev_finish(): fini_start() of every module, then every bdev is
+ *     unregistered (newest first), then module_fini() of each module in turn;
+ *     a module with `async_fini` ends its fini with spio_bdev_module_fini_done().
+ */
 struct spio_bdev_module {
 	/** Unique name ("malloc"). */
 	const char *name;
-	/** Called by spio_bdev_initialize() on its thread; 0 or negative errno. NULL: nothing. */
+	/**
+	 * Initialise the module: 0 or a negative errno (the layer's init then
+	 * fails, and the modules already initialised are finished). NULL:
+	 * nothing to do. With `async_init`, a 0 return means "started": the
+	 * module must call spio_bdev_module_init_done() exactly once, now or
+	 * later, on the initialising thread.
+	 */
 	int (*module_init)(void);
-	/** Called by spio_bdev_finish() after every bdev is gone. NULL: nothing. */
+	/** module_init() completes through spio_bdev_module_init_done(). */
+	bool async_init;
+	/** Called once every module finished its init. NULL: nothing. */
+	void (*init_complete)(void);
+	/**
+	 * Called at the start of spio_bdev_finish(), before any bdev is
+	 * unregistered (e.g. to stop creating bdevs). NULL: nothing.
+	 */
+	void (*fini_start)(void);
+	/**
+	 * Called by spio_bdev_finish() after every bdev is gone. NULL: nothing.
+	 * With `async_fini`, the module must call spio_bdev_module_fini_done()
+	 * once, now or later, on the finishing thread; the next module's fini
+	 * waits for it.
+	 */
 	void (*module_fini)(void);
+	/** module_fini() completes through spio_bdev_module_fini_done(). */
+	bool async_fini;
 	/** Bytes of per-I/O context the module needs (spio_bdev_io_get_driver_ctx()). NULL: 0. */
 	size_t (*get_ctx_size)(void);
 	/**
@@ -42,40 +77,68 @@ struct spio_bdev_module {
 	 */
 	void (*config_json)(struct spio_json_write_ctx *w);
 	/**
-	 * Look at a newly registered bdev (every module's, this one's too) and
-	 * build on it if it wants to (claim it, register a virtual bdev on top).
-	 * Called on the registering thread just after spio_bdev_register()
-	 * succeeded. Must end with spio_bdev_module_examine_done(), now or later.
-	 * NULL: the module examines nothing.
+	 * First examine phase: look at a newly registered bdev (every module's,
+	 * this one's too) using only configuration, no I/O, and claim it if the
+	 * configuration says so. Synchronous: must call
+	 * spio_bdev_module_examine_done() before returning. Called on the
+	 * registering thread just after spio_bdev_register() succeeded. NULL:
+	 * no config phase.
 	 */
-	void (*examine)(struct spio_bdev *bdev);
+	void (*examine_config)(struct spio_bdev *bdev);
+	/**
+	 * Second phase, after every module's examine_config: may read the bdev
+	 * (a label, a superblock) and build on it. If a module claimed the bdev
+	 * in the config phase, only that module's examine_disk runs. Must end
+	 * with spio_bdev_module_examine_done(), now or later, on any spio
+	 * thread. NULL: no disk phase.
+	 */
+	void (*examine_disk)(struct spio_bdev *bdev);
 	/** Private: registry link. */
 	struct spio_bdev_module *next_;
+	/** Private: where the module is in its life cycle. */
+	int internal_state_;
 };
 
+/**
+ * End an `async_init` module's init (see module_init). `rc` 0 or a negative
+ * errno, which fails the layer's init. On the initialising thread.
+ * A call for a module that is not initialising is logged and ignored.
+ */
+void spio_bdev_module_init_done(struct spio_bdev_module *module, int rc);
+
+/**
+ * End an `async_fini` module's fini (see module_fini); the next module's
+ * fini then runs, from a message. On the finishing thread. A call for a
+ * module that is not finishing is logged and ignored.
+ */
+void spio_bdev_module_fini_done(struct spio_bdev_module *module);
+
 /*
- * RPC helpers for modules whose bdevs are created from (name, uuid,
- * num_blocks, block_size), as malloc and null: one implementation of the
- * create and delete methods' parameter handling and answers.
+ * RPC helpers for modules: one implementation of the answers every create
+ * and delete method gives.
  */
 struct spio_jsonrpc_request;
+struct spio_rpc_param;
 
-/** A create function of that shape (spio_bdev_malloc_create, ...). */
-typedef int (*spio_bdev_simple_create_fn)(const char *name, const struct spio_uuid *uuid,
-					  uint64_t num_blocks, uint32_t block_size,
-					  struct spio_bdev **bdev);
+/** A module's create function, its opts struct passed as `opts`. */
+typedef int (*spio_bdev_opts_create_fn)(const void *opts, struct spio_bdev **bdev, char *err,
+					size_t err_len);
+
+/**
+ * Serve a create RPC whose parameters decode straight into the module's
+ * public opts struct: decode `params` with `decoders` into `opts` (filled
+ * with the defaults by the caller), call `create`, answer the new bdev's
+ * name or the error (-32602 for bad parameters, else create's errno with
+ * its message), and free the strings decoded into `opts`. On the RPC
+ * server's thread, from a method handler; `opts` is the caller's, read
+ * during the call only.
+ */
+void spio_bdev_rpc_create(struct spio_jsonrpc_request *req, const struct spio_json_val *params,
+			  const struct spio_rpc_param *decoders, size_t n, void *opts,
+			  spio_bdev_opts_create_fn create);
 
 /** A delete function (spio_bdev_malloc_delete, ...). */
 typedef int (*spio_bdev_delete_fn)(const char *name, spio_bdev_delete_cb cb, void *cb_arg);
-
-/**
- * Serve a create RPC: params {"name"?, "uuid"?, "num_blocks", "block_size"}
- * (SPDK's), answer the new bdev's name, or -32602 / the create error.
- * On the RPC server's thread, from a method handler.
- */
-void spio_bdev_rpc_simple_create(struct spio_jsonrpc_request *req,
-				 const struct spio_json_val *params,
-				 spio_bdev_simple_create_fn create);
 
 /**
  * Answer a create RPC: the new bdev's name when `rc` is 0, else the error
@@ -93,8 +156,9 @@ void spio_bdev_rpc_delete(struct spio_jsonrpc_request *req, const struct spio_js
 			  spio_bdev_delete_fn del);
 
 /**
- * End one examine() call of `module`. When no examine is pending any more,
- * spio_bdev_wait_for_examine() callers are answered. Any spio thread.
+ * End one examine_config() or examine_disk() call of `module`. When no
+ * examine is pending any more, spio_bdev_wait_for_examine() callers are
+ * answered. Any spio thread.
  */
 void spio_bdev_module_examine_done(struct spio_bdev_module *module);
 
@@ -339,6 +403,90 @@ void *spio_bdev_io_get_driver_ctx(struct spio_bdev_io *bdev_io);
 
 /** The bdev_io whose driver context is `ctx`. */
 struct spio_bdev_io *spio_bdev_io_from_ctx(void *ctx);
+
+/*
+ * Bdev parts: a base bdev cut into ranges, each registered as a bdev of its
+ * own (SPDK's spdk_bdev_part), the building block of split, gpt, and
+ * volume-style modules. The part layer opens and claims the base for the
+ * module, forwards each part's I/O to the base at the part's offset, and
+ * passes a hot-remove of the base on: every part is unregistered, then the
+ * module is told.
+ *
+ * A module using parts returns at least spio_bdev_part_io_ctx_size() from
+ * its get_ctx_size (the forwarding state lives in the per-I/O context).
+ * Thread rules: create and delete on a spio thread; the base descriptor is
+ * opened on the thread that creates the base and closed on it, so that
+ * thread must live until the base is freed.
+ */
+struct spio_bdev_part_base;
+struct spio_bdev_part;
+
+/** Called on the base's thread when the base bdev is being removed, after
+ * every part was asked to unregister. Release the base from here or later. */
+typedef void (*spio_bdev_part_base_remove_cb)(struct spio_bdev_part_base *base, void *ctx);
+
+/** Called on the base's thread when the base is freed (closed, unclaimed). */
+typedef void (*spio_bdev_part_base_free_cb)(void *ctx);
+
+/** Per-I/O context bytes the part layer needs from the module. */
+size_t spio_bdev_part_io_ctx_size(void);
+
+/**
+ * Open the bdev `base_name` (read-write, claimed for `module`) as the base of
+ * parts. The base lives while the creator's reference (dropped with
+ * spio_bdev_part_base_release()) or any part holds it.
+ * \param remove_cb optional, see spio_bdev_part_base_remove_cb.
+ * \param free_cb optional, see spio_bdev_part_base_free_cb.
+ * \param ctx handed to both; the caller's, never freed by the part layer.
+ *
+eturn 0 and *base; -EINVAL (NULL argument, not on a spio thread, the
+ *         module's context too small); -ENODEV (no such bdev); -EPERM
+ *         (already claimed, or open for writing by someone else); -ENOMEM.
+ */
+int spio_bdev_part_base_create(const char *base_name, struct spio_bdev_module *module,
+			       spio_bdev_part_base_remove_cb remove_cb,
+			       spio_bdev_part_base_free_cb free_cb, void *ctx,
+			       struct spio_bdev_part_base **base);
+
+/**
+ * Drop the creator's reference. The base is closed, unclaimed and freed (and
+ * free_cb runs) once no part is left. On the base's thread. NULL is ignored.
+ */
+void spio_bdev_part_base_release(struct spio_bdev_part_base *base);
+
+/** The base bdev (valid while the base lives). */
+struct spio_bdev *spio_bdev_part_base_get_bdev(const struct spio_bdev_part_base *base);
+
+/**
+ * Register a part: blocks [offset_blocks, offset_blocks + num_blocks) of the
+ * base as bdev `name` (copied), with the base's block size, alignment and
+ * supported I/O types. `product_name` (copied) is shown by bdev_get_bdevs.
+ * On the base's thread.
+ *
+eturn 0 and *part; -EINVAL (NULL argument, empty range, range past the
+ *         base's end, base being removed); -EEXIST (name taken); -ENOMEM;
+ *         spio_bdev_register()'s errors.
+ */
+int spio_bdev_part_create(struct spio_bdev_part_base *base, const char *name,
+			  uint64_t offset_blocks, uint64_t num_blocks, const char *product_name,
+			  struct spio_bdev_part **part);
+
+/**
+ * Unregister a part (openers get SPIO_BDEV_EVENT_REMOVE); `cb` (optional)
+ * runs on this thread once it is gone, and the part's memory is freed.
+ *
+eturn 0; spio_bdev_unregister()'s errors.
+ */
+int spio_bdev_part_delete(struct spio_bdev_part *part, spio_bdev_unregister_cb cb, void *cb_arg);
+
+/** The part's bdev. */
+struct spio_bdev *spio_bdev_part_get_bdev(struct spio_bdev_part *part);
+
+/** The part's first block on the base. */
+uint64_t spio_bdev_part_get_offset_blocks(const struct spio_bdev_part *part);
+
+/** The base a part belongs to. */
+struct spio_bdev_part_base *spio_bdev_part_get_base(const struct spio_bdev_part *part);
 
 #ifdef __cplusplus
 }

@@ -71,39 +71,53 @@ struct spio_bdev_uring_opts {
 	bool registered_files;
 };
 
-/** Fill `opts` with defaults; `opts_size` is sizeof(*opts). NULL is ignored. */
+/**
+ * Fill `opts` with the defaults (direct, queue depth 512, everything else 0
+ * or false) for a caller that knows `opts_size` bytes of the struct
+ * (sizeof(*opts)); nothing beyond is written. NULL or a zero size is
+ * ignored. Any thread.
+ */
 void spio_bdev_uring_opts_init(struct spio_bdev_uring_opts *opts, size_t opts_size);
 
 /**
- * Open the file and register a uring bdev over it.
+ * Open the file and register a uring bdev over it. On a spio thread, after
+ * spio_bdev_initialize().
  *
- * \param opts see struct spio_bdev_uring_opts.
- * \param bdev out: the new bdev (owned by the module; delete it with
- *        spio_bdev_uring_delete()).
- * \param err optional buffer for a one-line message naming the file and the
- *        problem (the message is also logged).
+ * \param opts see struct spio_bdev_uring_opts; only read during the call
+ *        (name and filename are copied). Fields beyond opts->opts_size take
+ *        the defaults.
+ * \param bdev out: the new bdev (owned by the module; valid until
+ *        spio_bdev_uring_delete() or spio_bdev_finish()).
+ * \param err optional buffer (`err_len` bytes) for a one-line message
+ *        naming the file and the problem (the message is also logged).
  * \return 0; -EINVAL (bad options; an empty file; a size that is not a
  *         multiple of the block size; a block size below the device's with
  *         O_DIRECT; O_DIRECT not supported by the file system; not a
  *         regular file or block device; io_uring unavailable); -EEXIST
  *         (name taken); -ENOENT; -EACCES, -EPERM, -EROFS (no permission);
- *         -EISDIR; -ENOMEM; or spio_bdev_register()'s error.
+ *         -EISDIR; -ENOMEM; or spio_bdev_register()'s error. Nothing is
+ *         left open or registered on error.
  */
 int spio_bdev_uring_create(const struct spio_bdev_uring_opts *opts, struct spio_bdev **bdev,
 			   char *err, size_t err_len);
 
 /**
  * Unregister a uring bdev; openers get SPIO_BDEV_EVENT_REMOVE, and once all
- * closed, the file is closed and `cb` (optional) runs on the calling thread.
- * \return 0; -EINVAL (NULL name); -ENODEV (no uring bdev of that name);
- *         -EBUSY (already being removed).
+ * closed and their channels gone, the file is closed and `cb(cb_arg, rc)`
+ * (optional) runs on the calling thread, never before this returns. On a
+ * spio thread; `name` is only read during the call.
+ * \return 0 (cb will run); -EINVAL (NULL name); -ENODEV (no uring bdev of
+ *         that name); -EBUSY (already being removed). On error cb is not
+ *         called.
  */
 int spio_bdev_uring_delete(const char *name, spio_bdev_delete_cb cb, void *cb_arg);
 
 /**
  * Read the file's or device's size again; if it grew (or shrank while
  * nobody has the bdev open), the bdev's size follows and every opener gets
- * SPIO_BDEV_EVENT_RESIZE. A partial last block is not counted.
+ * SPIO_BDEV_EVENT_RESIZE (on their threads). A partial last block is not
+ * counted. On a spio thread; synchronous (one fstat or ioctl); `name` is
+ * only read during the call.
  * \return 0 (also when unchanged); -EINVAL (NULL name, or shrank below one
  *         block); -ENODEV (no uring bdev of that name); -EIO (size
  *         unreadable); -EBUSY (shrank while open).

@@ -238,10 +238,14 @@ enum spio_rpc_param_type {
 	SPIO_RPC_PARAM_UINT64,
 	SPIO_RPC_PARAM_UINT32, /**< uint32_t */
 	SPIO_RPC_PARAM_DOUBLE, /**< double; JSON integers accepted too */
-	SPIO_RPC_PARAM_OBJECT, /**< const struct spio_json_val *, borrowed (valid while params are)
-				*/
-	SPIO_RPC_PARAM_ARRAY,  /**< const struct spio_json_val *, borrowed (valid while params are)
-				*/
+	/** const struct spio_json_val *, borrowed (valid while params are) */
+	SPIO_RPC_PARAM_OBJECT,
+	/** const struct spio_json_val *, borrowed (valid while params are) */
+	SPIO_RPC_PARAM_ARRAY,
+	/** struct spio_uuid, from its text form; a bad one is refused, naming the value */
+	SPIO_RPC_PARAM_UUID,
+	/** int32_t */
+	SPIO_RPC_PARAM_INT32,
 };
 
 /** One member of a params object: its key, type and where it goes in the output struct. */

@@ -109,7 +109,91 @@ void spio_bdev_opts_init(struct spio_bdev_opts *opts, size_t opts_size)
 	}
 }
 
-int spio_bdev_initialize(const struct spio_bdev_opts *user_opts)
+/*
+ * Init: every module's module_init in order (async ones finish later with
+ * spio_bdev_module_init_done), then every init_complete, then the caller's
+ * callback. A failure finishes the modules initialised so far.
+ */
+static struct {
+	spio_bdev_init_cb cb;
+	void *cb_arg;
+	uint32_t pending; /* async inits not done yet, +1 while module_init calls run */
+	int rc;		  /* first failure */
+	bool running;
+} g_init;
+
+static void bdev_init_fail_finished(void *cb_arg);
+
+/* Everything below the modules: the pool and the management io_device. */
+static void bdev_core_free(void)
+{
+	g_bdev_mgr.initialized = false;
+	spio_io_device_unregister(&g_bdev_mgr, NULL);
+	spio_mempool_free(g_bdev_mgr.io_pool);
+	g_bdev_mgr.io_pool = NULL;
+}
+
+static void bdev_init_settle(void)
+{
+	spio_bdev_init_cb cb = g_init.cb;
+	void *cb_arg = g_init.cb_arg;
+	struct spio_bdev_module *m;
+	int rc = g_init.rc;
+
+	if (--g_init.pending > 0) {
+		return;
+	}
+	if (rc != 0) {
+		/* Finish the modules that did initialise, then report. */
+		bdev_fini_modules(bdev_init_fail_finished, NULL);
+		return;
+	}
+	g_init.running = false;
+	for (m = g_bdev_mgr.modules; m != NULL; m = m->next_) {
+		m->internal_state_ = BDEV_MODULE_READY;
+	}
+	for (m = g_bdev_mgr.modules; m != NULL; m = m->next_) {
+		if (m->init_complete != NULL) {
+			m->init_complete();
+		}
+	}
+	if (cb != NULL) {
+		cb(cb_arg, 0);
+	}
+}
+
+static void bdev_init_fail_finished(void *cb_arg)
+{
+	spio_bdev_init_cb cb = g_init.cb;
+	void *arg = g_init.cb_arg;
+	int rc = g_init.rc;
+
+	(void)cb_arg;
+	bdev_core_free();
+	g_init.running = false;
+	if (cb != NULL) {
+		cb(arg, rc);
+	}
+}
+
+void spio_bdev_module_init_done(struct spio_bdev_module *module, int rc)
+{
+	if (module == NULL || !g_init.running || module->internal_state_ != BDEV_MODULE_INITING) {
+		SPIO_ERRLOG("bdev module %s: init_done while it is not initialising",
+			    module != NULL ? module->name : "(null)");
+		return;
+	}
+	module->internal_state_ = rc == 0 ? BDEV_MODULE_READY : BDEV_MODULE_FAILED;
+	if (rc != 0) {
+		SPIO_ERRLOG("bdev module %s: init failed: %s", module->name, strerror(-rc));
+		if (g_init.rc == 0) {
+			g_init.rc = rc;
+		}
+	}
+	bdev_init_settle();
+}
+
+int spio_bdev_initialize(const struct spio_bdev_opts *user_opts, spio_bdev_init_cb cb, void *cb_arg)
 {
 	struct spio_bdev_opts opts;
 	struct spio_bdev_module *m;
@@ -128,12 +212,13 @@ int spio_bdev_initialize(const struct spio_bdev_opts *user_opts)
 	    opts.bdev_io_cache_size > opts.bdev_io_pool_size || spio_get_thread() == NULL) {
 		return -EINVAL;
 	}
-	if (g_bdev_mgr.initialized || g_bdev_mgr.finishing) {
+	if (g_bdev_mgr.initialized || g_bdev_mgr.finishing || g_init.running) {
 		return -EALREADY;
 	}
 
 	for (m = g_bdev_mgr.modules; m != NULL; m = m->next_) {
 		max_ctx = SPIO_MAX(max_ctx, module_ctx_size(m));
+		m->internal_state_ = BDEV_MODULE_NONE;
 	}
 	g_bdev_mgr.io_pool = spio_mempool_create(
 	    "bdev_io", opts.bdev_io_pool_size, sizeof(struct spio_bdev_io) + max_ctx,
@@ -150,31 +235,110 @@ int spio_bdev_initialize(const struct spio_bdev_opts *user_opts)
 		return rc;
 	}
 	g_bdev_mgr.initialized = true;
+	g_init = (typeof(g_init)){.cb = cb, .cb_arg = cb_arg, .pending = 1, .running = true};
 
 	for (m = g_bdev_mgr.modules; m != NULL; m = m->next_) {
 		if (m->module_init == NULL) {
+			m->internal_state_ = BDEV_MODULE_READY;
 			continue;
+		}
+		m->internal_state_ = BDEV_MODULE_INITING;
+		if (m->async_init) {
+			g_init.pending++;
 		}
 		rc = m->module_init();
 		if (rc != 0) {
-			struct spio_bdev_module *f;
-
 			SPIO_ERRLOG("bdev module %s: init failed: %s", m->name, strerror(-rc));
-			for (f = g_bdev_mgr.modules; f != m; f = f->next_) {
-				if (f->module_fini != NULL) {
-					f->module_fini();
-				}
+			m->internal_state_ = BDEV_MODULE_FAILED;
+			if (m->async_init) {
+				g_init.pending--;
 			}
-			g_bdev_mgr.initialized = false;
-			spio_io_device_unregister(&g_bdev_mgr, NULL);
-			spio_mempool_free(g_bdev_mgr.io_pool);
-			g_bdev_mgr.io_pool = NULL;
-			return rc;
+			g_init.rc = rc;
+			break;
+		}
+		if (!m->async_init) {
+			m->internal_state_ = BDEV_MODULE_READY;
 		}
 	}
+	if (g_init.rc != 0 && g_init.pending == 1) {
+		/* A synchronous failure with nothing in flight: undo and say so now. */
+		rc = g_init.rc;
+		g_init.cb = NULL;
+		g_init.pending = 0;
+		bdev_fini_modules(NULL, NULL);
+		bdev_core_free();
+		g_init.running = false;
+		return rc;
+	}
+	bdev_init_settle();
 	return 0;
 }
 
+/*
+ * Fini of the modules, one after another in registration order; each
+ * async_fini module resumes the walk with spio_bdev_module_fini_done().
+ * Modules that never initialised are skipped.
+ */
+static struct {
+	struct spio_bdev_module *next; /* module whose fini runs next */
+	struct spio_bdev_module *waiting;
+	void (*done)(void *cb_arg);
+	void *done_arg;
+	struct spio_thread *thread;
+	struct spio_msg msg;
+} g_modfini;
+
+static void bdev_fini_modules_step(void *arg)
+{
+	struct spio_bdev_module *m;
+
+	(void)arg;
+	while ((m = g_modfini.next) != NULL) {
+		g_modfini.next = m->next_;
+		if (m->internal_state_ != BDEV_MODULE_READY) {
+			m->internal_state_ = BDEV_MODULE_NONE;
+			continue;
+		}
+		m->internal_state_ = BDEV_MODULE_NONE;
+		if (m->module_fini == NULL) {
+			continue;
+		}
+		if (m->async_fini) {
+			m->internal_state_ = BDEV_MODULE_FINISHING;
+			g_modfini.waiting = m;
+			m->module_fini();
+			return;
+		}
+		m->module_fini();
+	}
+	if (g_modfini.done != NULL) {
+		g_modfini.done(g_modfini.done_arg);
+	}
+}
+
+void bdev_fini_modules(void (*done)(void *cb_arg), void *cb_arg)
+{
+	g_modfini = (typeof(g_modfini)){.next = g_bdev_mgr.modules,
+					.done = done,
+					.done_arg = cb_arg,
+					.thread = spio_get_thread()};
+	bdev_fini_modules_step(NULL);
+}
+
+void spio_bdev_module_fini_done(struct spio_bdev_module *module)
+{
+	if (module == NULL || module != g_modfini.waiting ||
+	    module->internal_state_ != BDEV_MODULE_FINISHING) {
+		SPIO_ERRLOG("bdev module %s: fini_done while it is not finishing",
+			    module != NULL ? module->name : "(null)");
+		return;
+	}
+	module->internal_state_ = BDEV_MODULE_NONE;
+	g_modfini.waiting = NULL;
+	/* From a message: the module may still be inside its module_fini. */
+	spio_thread_send_msg_embedded(g_modfini.thread, &g_modfini.msg, bdev_fini_modules_step,
+				      NULL);
+}
 
 static void bdev_finish_unregistered(void *cb_arg, int rc)
 {
@@ -193,10 +357,16 @@ static void bdev_mgr_unregistered(void *io_device)
 	}
 }
 
+static void bdev_finish_modules_done(void *cb_arg)
+{
+	(void)cb_arg;
+	g_bdev_mgr.initialized = false;
+	spio_io_device_unregister(&g_bdev_mgr, bdev_mgr_unregistered);
+}
+
 static void bdev_finish_next(void *arg)
 {
 	struct spio_bdev *bdev, *last = NULL;
-	struct spio_bdev_module *m;
 	bool any = false;
 
 	(void)arg;
@@ -220,14 +390,7 @@ static void bdev_finish_next(void *arg)
 		bdev_finish_step_later();
 		return;
 	}
-
-	for (m = g_bdev_mgr.modules; m != NULL; m = m->next_) {
-		if (m->module_fini != NULL) {
-			m->module_fini();
-		}
-	}
-	g_bdev_mgr.initialized = false;
-	spio_io_device_unregister(&g_bdev_mgr, bdev_mgr_unregistered);
+	bdev_fini_modules(bdev_finish_modules_done, NULL);
 }
 
 int spio_bdev_finish(spio_bdev_fini_cb cb, void *cb_arg)
@@ -237,13 +400,18 @@ int spio_bdev_finish(spio_bdev_fini_cb cb, void *cb_arg)
 	if (thread == NULL) {
 		return -EINVAL;
 	}
-	if (!g_bdev_mgr.initialized || g_bdev_mgr.finishing) {
+	if (!g_bdev_mgr.initialized || g_bdev_mgr.finishing || g_init.running) {
 		return -EALREADY;
 	}
 	g_bdev_mgr.finishing = true;
 	g_fini.cb = cb;
 	g_fini.cb_arg = cb_arg;
 	g_fini.thread = thread;
+	for (struct spio_bdev_module *m = g_bdev_mgr.modules; m != NULL; m = m->next_) {
+		if (m->fini_start != NULL) {
+			m->fini_start();
+		}
+	}
 	bdev_finish_step_later();
 	return 0;
 }
@@ -529,6 +697,55 @@ struct bdev_mgmt_channel *bdev_mgmt_from_bdev_channel(struct spio_bdev_channel *
  * Registration
  */
 
+static uint32_t examine_pending(void)
+{
+	uint32_t n;
+
+	pthread_mutex_lock(&g_bdev_mgr.lock);
+	n = g_bdev_mgr.examine_pending;
+	pthread_mutex_unlock(&g_bdev_mgr.lock);
+	return n;
+}
+
+/*
+ * SPDK's two phases: every module's examine_config (configuration only,
+ * synchronous), then examine_disk, for the claiming module only if the
+ * config phase claimed the bdev. The module list only grows at load time:
+ * walking it unlocked is safe.
+ */
+static void bdev_examine(struct spio_bdev *bdev)
+{
+	struct spio_bdev_module *m, *claimer;
+
+	for (m = g_bdev_mgr.modules; m != NULL; m = m->next_) {
+		uint32_t before;
+
+		if (m->examine_config == NULL) {
+			continue;
+		}
+		before = examine_pending();
+		m->examine_config(bdev);
+		if (examine_pending() == before) {
+			/* Its count would never drop: wait_for_examine would hang. */
+			SPIO_ERRLOG("bdev module %s: examine_config of %s returned without "
+				    "examine_done; counted as done",
+				    m->name, bdev->name);
+			spio_bdev_module_examine_done(m);
+		}
+	}
+	claimer = bdev->internal.claim_module;
+	for (m = g_bdev_mgr.modules; m != NULL; m = m->next_) {
+		if (m->examine_disk == NULL) {
+			continue;
+		}
+		if (claimer != NULL && m != claimer) {
+			spio_bdev_module_examine_done(m); /* skipped, as SPDK does */
+			continue;
+		}
+		m->examine_disk(bdev);
+	}
+}
+
 int spio_bdev_register(struct spio_bdev *bdev)
 {
 	const struct spio_bdev_fn_table *fn;
@@ -572,20 +789,15 @@ int spio_bdev_register(struct spio_bdev *bdev)
 	}
 	bdev->internal.status = SPIO_BDEV_STATUS_READY;
 	*p = bdev;
+	/* Counted now, so that wait_for_examine cannot slip in between phases. */
 	for (struct spio_bdev_module *m = g_bdev_mgr.modules; m != NULL; m = m->next_) {
-		if (m->examine != NULL) {
-			g_bdev_mgr.examine_pending++;
-		}
+		g_bdev_mgr.examine_pending +=
+		    (m->examine_config != NULL) + (m->examine_disk != NULL);
 	}
 	pthread_mutex_unlock(&g_bdev_mgr.lock);
 	SPIO_INFOLOG("bdev %s registered (%" PRIu64 " blocks of %u bytes)", bdev->name,
 		     bdev->blockcnt, bdev->blocklen);
-	/* The module list only grows at load time: walking it unlocked is safe. */
-	for (struct spio_bdev_module *m = g_bdev_mgr.modules; m != NULL; m = m->next_) {
-		if (m->examine != NULL) {
-			m->examine(bdev);
-		}
-	}
+	bdev_examine(bdev);
 	return 0;
 }
 

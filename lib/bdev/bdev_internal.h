@@ -101,6 +101,18 @@ struct examine_waiter {
 
 extern struct bdev_mgr g_bdev_mgr;
 
+/* spio_bdev_module.internal_state_ */
+enum bdev_module_state {
+	BDEV_MODULE_NONE = 0, /* not initialised (or finished) */
+	BDEV_MODULE_INITING,  /* async init started, init_done not yet called */
+	BDEV_MODULE_READY,
+	BDEV_MODULE_FAILED,    /* its init failed: no fini */
+	BDEV_MODULE_FINISHING, /* async fini started, fini_done not yet called */
+};
+
+/* bdev.c: run the initialised modules' fini in turn, then `done` (optional). */
+void bdev_fini_modules(void (*done)(void *cb_arg), void *cb_arg);
+
 void bdev_stat_add(struct spio_bdev_io_stat *to, const struct spio_bdev_io_stat *from);
 void bdev_stat_record(struct spio_bdev_io_stat *stat, struct spio_bdev_io *io, bool success,
 		      uint64_t ticks);

@@ -1,5 +1,6 @@
 /* Generic bdev RPCs with SPDK's names, parameters and result shapes:
- * bdev_get_bdevs, bdev_get_iostat, bdev_reset_iostat, bdev_wait_for_examine. */
+ * bdev_get_bdevs, bdev_get_iostat, bdev_reset_iostat, bdev_wait_for_examine;
+ * and the answers of the modules' create and delete methods. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -327,22 +328,8 @@ SPIO_RPC_REGISTER("bdev_wait_for_examine", rpc_bdev_wait_for_examine,
 		  SPIO_RPC_STARTUP | SPIO_RPC_RUNTIME)
 
 /*
- * Shared by the malloc and null modules' create and delete methods.
+ * Answers every module's create and delete methods share.
  */
-
-struct simple_create_params {
-	char *name;
-	char *uuid;
-	uint64_t num_blocks;
-	uint32_t block_size;
-};
-
-static const struct spio_rpc_param g_simple_create_decoders[] = {
-    {"name", SPIO_RPC_PARAM_STRING, offsetof(struct simple_create_params, name), true},
-    {"uuid", SPIO_RPC_PARAM_STRING, offsetof(struct simple_create_params, uuid), true},
-    {"num_blocks", SPIO_RPC_PARAM_UINT64, offsetof(struct simple_create_params, num_blocks), false},
-    {"block_size", SPIO_RPC_PARAM_UINT32, offsetof(struct simple_create_params, block_size), false},
-};
 
 void spio_bdev_rpc_send_create_result(struct spio_jsonrpc_request *req, int rc,
 				      const struct spio_bdev *bdev, const char *msg)
@@ -361,31 +348,21 @@ void spio_bdev_rpc_send_create_result(struct spio_jsonrpc_request *req, int rc,
 	}
 }
 
-void spio_bdev_rpc_simple_create(struct spio_jsonrpc_request *req,
-				 const struct spio_json_val *params,
-				 spio_bdev_simple_create_fn create)
+void spio_bdev_rpc_create(struct spio_jsonrpc_request *req, const struct spio_json_val *params,
+			  const struct spio_rpc_param *decoders, size_t n, void *opts,
+			  spio_bdev_opts_create_fn create)
 {
-	struct simple_create_params p = {0};
-	struct spio_uuid uuid;
 	struct spio_bdev *bdev = NULL;
-	char err[256];
+	char err[256] = "";
 	int rc;
 
-	if (spio_rpc_decode_params(params, g_simple_create_decoders,
-				   SPIO_COUNTOF(g_simple_create_decoders), &p, err,
-				   sizeof(err)) != 0) {
+	if (spio_rpc_decode_params(params, decoders, n, opts, err, sizeof(err)) != 0) {
 		spio_jsonrpc_send_error_response(req, SPIO_JSONRPC_ERROR_INVALID_PARAMS, err);
-		goto out;
+	} else {
+		rc = create(opts, &bdev, err, sizeof(err));
+		spio_bdev_rpc_send_create_result(req, rc, bdev, err);
 	}
-	if (p.uuid != NULL && spio_uuid_parse(&uuid, p.uuid) != 0) {
-		spio_jsonrpc_send_error_response_fmt(req, SPIO_JSONRPC_ERROR_INVALID_PARAMS,
-						     "uuid: '%s' is not a UUID", p.uuid);
-		goto out;
-	}
-	rc = create(p.name, p.uuid != NULL ? &uuid : NULL, p.num_blocks, p.block_size, &bdev);
-	spio_bdev_rpc_send_create_result(req, rc, bdev, NULL);
-out:
-	spio_rpc_params_free(g_simple_create_decoders, SPIO_COUNTOF(g_simple_create_decoders), &p);
+	spio_rpc_params_free(decoders, n, opts);
 }
 
 static const struct spio_rpc_param g_delete_decoders[] = {

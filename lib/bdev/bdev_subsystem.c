@@ -5,9 +5,19 @@
 #include "spio/json.h"
 #include "spio/log.h"
 
+static void bdev_subsystem_initialized(void *cb_arg, int rc)
+{
+	(void)cb_arg;
+	spio_subsystem_init_next(rc);
+}
+
 static void bdev_subsystem_init(void)
 {
-	spio_subsystem_init_next(spio_bdev_initialize(NULL));
+	int rc = spio_bdev_initialize(NULL, bdev_subsystem_initialized, NULL);
+
+	if (rc != 0) {
+		spio_subsystem_init_next(rc);
+	}
 }
 
 static void bdev_subsystem_finished(void *cb_arg)

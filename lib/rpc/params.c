@@ -31,6 +31,10 @@ static const char *type_name(enum spio_rpc_param_type type)
 		return "an object";
 	case SPIO_RPC_PARAM_ARRAY:
 		return "an array";
+	case SPIO_RPC_PARAM_UUID:
+		return "a UUID";
+	case SPIO_RPC_PARAM_INT32:
+		return "a 32-bit integer";
 	}
 	return "a known type";
 }
@@ -74,7 +78,7 @@ static void set_err(char *errbuf, size_t errlen, const char *fmt, ...)
 
 static bool type_valid(enum spio_rpc_param_type type)
 {
-	return (unsigned)type <= (unsigned)SPIO_RPC_PARAM_ARRAY;
+	return (unsigned)type <= (unsigned)SPIO_RPC_PARAM_INT32;
 }
 
 /* Decode one value; 0, -EINVAL (wrong type or range: message in errbuf) or -ENOMEM. */
@@ -168,6 +172,30 @@ static int decode_one(const struct spio_rpc_param *d, const json_t *v, void *fie
 			break;
 		}
 		*(const struct spio_json_val **)field = json_val_from_jansson(v);
+		return 0;
+	case SPIO_RPC_PARAM_UUID:
+		if (!json_is_string(v)) {
+			break;
+		}
+		if (spio_uuid_parse((struct spio_uuid *)field, json_string_value(v)) != 0) {
+			set_err(errbuf, errlen, "Invalid parameter '%s': '%s' is not a UUID",
+				d->name, json_string_value(v));
+			return -EINVAL;
+		}
+		return 0;
+	case SPIO_RPC_PARAM_INT32:
+		if (!json_is_integer(v)) {
+			break;
+		}
+		i = json_integer_value(v);
+		if (i < INT32_MIN || i > INT32_MAX) {
+			set_err(errbuf, errlen,
+				"Invalid parameter '%s': expected %s, got %" PRId64
+				" (out of range)",
+				d->name, type_name(d->type), (int64_t)i);
+			return -EINVAL;
+		}
+		*(int32_t *)field = (int32_t)i;
 		return 0;
 	}
 	set_err(errbuf, errlen, "Invalid parameter '%s': expected %s, got %s", d->name,

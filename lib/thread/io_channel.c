@@ -322,7 +322,8 @@ static void iter_advance(struct spio_io_channel_iter *it)
 		pthread_mutex_unlock(&g_threads_lock);
 
 		if (next == NULL || it->status != 0) {
-			if (spio_thread_send_msg_embedded(it->origin, &it->msg, iter_done, it) != 0) {
+			if (spio_thread_send_msg_embedded(it->origin, &it->msg, iter_done, it) !=
+			    0) {
 				SPIO_ERRLOG("for_each_channel: origin thread gone\n");
 			}
 			return;

@@ -547,8 +547,8 @@ static void for_each_thread_step(void *arg)
 	for (;;) {
 		next = thread_after(it->cur_id);
 		if (next == NULL) {
-			if (spio_thread_send_msg_embedded(it->origin, &it->msg, for_each_thread_done,
-							  it) != 0) {
+			if (spio_thread_send_msg_embedded(it->origin, &it->msg,
+							  for_each_thread_done, it) != 0) {
 				SPIO_ERRLOG(
 				    "for_each_thread: origin thread gone; completion lost\n");
 				free(it);

@@ -244,4 +244,107 @@ cc empty.c $whole_flags >"$tmp/cc.log" 2>&1 || {
 }
 ./a.out || fail "a program linked with all of libspio.a exited with status $?"
 
-echo "test_install: OK (prefix layout ${libdir#"$prefix"/}, shared and static programs ran)"
+# 6. Module registration survives static linking: a program that uses no
+# malloc symbol creates a malloc bdev through the in-process RPC call, with
+# the shared library and with the static one (the module and its RPC methods
+# register themselves when loaded; spio.pc links the archive whole).
+cat >"$tmp/rpc_malloc.c" <<'EOF2'
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <spio/bdev.h>
+#include <spio/env.h>
+#include <spio/json_val.h>
+#include <spio/rpc.h>
+#include <spio/thread.h>
+
+static int g_code = 1;
+static char g_result[128];
+static bool g_fini;
+
+static void created(void *ctx, int code, const char *msg, const struct spio_json_val *result)
+{
+	(void)ctx;
+	g_code = code;
+	snprintf(g_result, sizeof(g_result), "%s", code ? msg : spio_json_string(result));
+}
+
+static void finished(void *arg)
+{
+	(void)arg;
+	g_fini = true;
+}
+
+int main(void)
+{
+	const char *params = "{\"name\": \"M0\", \"num_blocks\": 64, \"block_size\": 512}";
+	struct spio_env_opts eo;
+	struct spio_thread *t;
+	struct spio_json_val *p;
+	struct spio_bdev *b;
+	int rc;
+
+	spio_env_opts_init(&eo, sizeof(eo));
+	eo.no_huge = true;
+	if (spio_env_init(&eo) != 0 || spio_thread_lib_init(NULL, 0) != 0 ||
+	    (t = spio_thread_create("main", NULL)) == NULL) {
+		fprintf(stderr, "rpc_malloc: setup failed\n");
+		return 1;
+	}
+	spio_set_thread(t);
+	rc = spio_bdev_initialize(NULL, NULL, NULL);
+	p = spio_json_parse(params, strlen(params), NULL, 0);
+	if (rc != 0 || p == NULL || spio_rpc_call("bdev_malloc_create", p, created, NULL) != 0) {
+		fprintf(stderr, "rpc_malloc: bdev init %d or call failed\n", rc);
+		return 1;
+	}
+	for (int i = 0; i < 100 && g_code == 1; i++) {
+		spio_thread_poll(t, 0, 0);
+	}
+	spio_json_val_free(p);
+	b = spio_bdev_get_by_name("M0");
+	if (g_code != 0 || b == NULL) {
+		fprintf(stderr, "rpc_malloc: bdev_malloc_create: code %d: %s\n", g_code, g_result);
+		return 1;
+	}
+	printf("rpc_malloc: %s, %llu blocks of %u\n", g_result,
+	       (unsigned long long)spio_bdev_get_num_blocks(b), spio_bdev_get_block_size(b));
+	spio_bdev_finish(finished, NULL);
+	for (int i = 0; i < 100000 && !g_fini; i++) {
+		spio_thread_poll(t, 0, 0);
+	}
+	spio_thread_exit(t);
+	while (!spio_thread_is_exited(t)) {
+		spio_thread_poll(t, 0, 0);
+	}
+	spio_thread_destroy(t);
+	spio_set_thread(NULL);
+	spio_thread_lib_fini();
+	spio_env_fini();
+	return g_fini ? 0 : 1;
+}
+EOF2
+# The README's example too, both ways.
+awk '/^```c$/ {on=1; next} on && /^```$/ {exit} on {print}' "$src_dir/README.md" >"$tmp/readme.c"
+for prog in rpc_malloc readme; do
+	# shellcheck disable=SC2086
+	cc "$tmp/$prog.c" -o "$tmp/${prog}_shared" $flags >"$tmp/cc.log" 2>&1 ||
+		{ cat "$tmp/cc.log" >&2; fail "$prog: cc with 'pkg-config --cflags --libs spio' failed"; }
+	# shellcheck disable=SC2086
+	cc "$tmp/$prog.c" -o "$tmp/${prog}_static" $static_flags_a >"$tmp/cc.log" 2>&1 ||
+		{ cat "$tmp/cc.log" >&2; fail "$prog: cc with the static flags failed"; }
+	! readelf -d "$tmp/${prog}_static" | grep -q 'NEEDED.*libspio' ||
+		fail "${prog}_static depends on libspio.so"
+	for kind in shared static; do
+		status=0
+		out=$(LD_LIBRARY_PATH="$libdir" "$tmp/${prog}_$kind" 2>&1) || status=$?
+		[ "$status" -eq 0 ] || fail "${prog}_$kind exited with $status: $out"
+		case "$prog:$out" in
+		"rpc_malloc:rpc_malloc: M0, 64 blocks of 512" | "readme:on worker: buffer IOVA 0x"*) ;;
+		*) fail "${prog}_$kind printed: $out" ;;
+		esac
+	done
+done
+
+echo "test_install: OK (prefix layout ${libdir#"$prefix"/}, shared and static programs ran, modules registered in both)"

@@ -21,7 +21,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "../file/bdev_file.h"
+#include "bdev_file/bdev_file.h"
 #include "spio/bdev_aio.h"
 #include "spio/json.h"
 #include "spio/log.h"
@@ -29,7 +29,7 @@
 SPIO_LOG_REGISTER_COMPONENT(bdev_aio)
 
 #define AIO_DEPTH_DEFAULT 512
-#define AIO_DEPTH_MAX 65536
+#define AIO_DEPTH_MAX 65536u
 #define AIO_EVENT_BATCH 64
 
 /*
@@ -53,6 +53,7 @@ struct aio_ring_header {
 
 struct aio_disk {
 	struct bdev_file file; /* first: the bdev's ctxt */
+	uint32_t queue_depth;  /* events per channel's AIO context */
 	/* The file system refused IOCB_CMD_FDSYNC: fdatasync on a helper thread. */
 	bool fdsync_unsupported;
 };
@@ -355,15 +356,15 @@ static int aio_channel_create(void *io_device, void *ctx)
 	memset(ch, 0, sizeof(*ch));
 	ch->disk = disk;
 	ch->efd = -1;
-	ch->common.depth = disk->file.queue_depth;
-	ch->pending = calloc(disk->file.queue_depth, sizeof(*ch->pending));
+	ch->common.depth = disk->queue_depth;
+	ch->pending = calloc(disk->queue_depth, sizeof(*ch->pending));
 	if (ch->pending == NULL) {
 		return -ENOMEM;
 	}
-	rc = io_setup((int)disk->file.queue_depth, &ch->ctx);
+	rc = io_setup((int)disk->queue_depth, &ch->ctx);
 	if (rc < 0) {
 		SPIO_ERRLOG("aio bdev %s: io_setup(%" PRIu32 "): %s%s\n", disk->file.bdev.name,
-			    disk->file.queue_depth, strerror(-rc),
+			    disk->queue_depth, strerror(-rc),
 			    rc == -EAGAIN ? " (fs.aio-max-nr reached)" : "");
 		goto fail;
 	}
@@ -413,6 +414,7 @@ static void aio_dump_info_json(void *ctxt, struct spio_json_write_ctx *w)
 
 	spio_json_write_named_object_begin(w, "aio");
 	bdev_file_dump_info_json(&disk->file, w);
+	spio_json_write_named_uint32(w, "queue_depth", disk->queue_depth);
 	spio_json_write_object_end(w);
 }
 
@@ -421,9 +423,14 @@ static void aio_write_config_json(struct spio_bdev *bdev, struct spio_json_write
 	struct aio_disk *disk = bdev->ctxt;
 
 	bdev_file_write_config_begin(&disk->file, "bdev_aio_create", w);
-	/* SPDK writes these two always */
+	/* ours, only when it differs from the default (see bdev_file.h) */
+	if (disk->queue_depth != AIO_DEPTH_DEFAULT) {
+		spio_json_write_named_uint32(w, "queue_depth", disk->queue_depth);
+	}
+	/* SPDK writes these always; nowait is always false here */
 	spio_json_write_named_bool(w, "readonly", disk->file.readonly);
 	spio_json_write_named_bool(w, "fallocate", disk->file.fallocate);
+	spio_json_write_named_bool(w, "nowait", false);
 	bdev_file_write_config_end(w);
 }
 
@@ -457,11 +464,19 @@ void spio_bdev_aio_opts_init(struct spio_bdev_aio_opts *opts, size_t opts_size)
 	memcpy(opts, &def, SPIO_MIN(opts_size, sizeof(def)));
 }
 
+static const struct bdev_file_module g_aio_file_module = {
+    .module = &g_aio_module,
+    .product_name = "AIO disk",
+    .fn_table = &g_aio_fn_table,
+    .channel_create = aio_channel_create,
+    .channel_destroy = aio_channel_destroy,
+    .channel_size = sizeof(struct aio_channel),
+};
+
 int spio_bdev_aio_create(const struct spio_bdev_aio_opts *user_opts, struct spio_bdev **bdev_out,
 			 char *err, size_t err_len)
 {
 	struct spio_bdev_aio_opts o;
-	struct bdev_file_opts fo;
 	struct aio_disk *disk;
 	int rc;
 
@@ -471,26 +486,34 @@ int spio_bdev_aio_create(const struct spio_bdev_aio_opts *user_opts, struct spio
 	/* The caller's fields over the defaults: older callers know fewer fields. */
 	aio_opts_defaults(&o);
 	memcpy(&o, user_opts, SPIO_MIN(user_opts->opts_size, sizeof(o)));
+	if (o.nowait) {
+		/* SPDK's RWF_NOWAIT retry scheme is not built: say so rather than ignore it. */
+		return bdev_file_error(err, err_len, -EINVAL,
+				       "aio bdev %s: nowait true: RWF_NOWAIT submission is not "
+				       "supported (only false)",
+				       o.name != NULL ? o.name : "");
+	}
+	if (o.queue_depth == 0 || o.queue_depth > AIO_DEPTH_MAX) {
+		return bdev_file_error(err, err_len, -EINVAL,
+				       "aio bdev %s: queue_depth %" PRIu32 ": expected 1..%u",
+				       o.name != NULL ? o.name : "", o.queue_depth, AIO_DEPTH_MAX);
+	}
 	disk = calloc(1, sizeof(*disk));
 	if (disk == NULL) {
 		return bdev_file_error(err, err_len, -ENOMEM, "aio bdev: out of memory");
 	}
-	fo = (struct bdev_file_opts){
-	    .module = "aio",
-	    .name = o.name,
-	    .filename = o.filename,
-	    .block_size = o.block_size,
-	    .uuid = o.uuid,
-	    .direct = o.direct,
-	    .readonly = o.readonly,
-	    .fallocate = o.fallocate,
-	    .queue_depth = o.queue_depth,
-	    .queue_depth_max = AIO_DEPTH_MAX,
-	    .queue_depth_default = AIO_DEPTH_DEFAULT,
-	    .product = "AIO disk",
-	};
-	rc = bdev_file_create(&disk->file, &fo, &g_aio_module, &g_aio_fn_table, aio_channel_create,
-			      aio_channel_destroy, sizeof(struct aio_channel), err, err_len);
+	disk->queue_depth = o.queue_depth;
+	rc = bdev_file_create(&disk->file, &g_aio_file_module,
+			      &(struct bdev_file_opts){
+				  .name = o.name,
+				  .filename = o.filename,
+				  .block_size = o.block_size,
+				  .uuid = o.uuid,
+				  .direct = o.direct,
+				  .readonly = o.readonly,
+				  .fallocate = o.fallocate,
+			      },
+			      err, err_len);
 	if (rc == 0) {
 		*bdev_out = &disk->file.bdev;
 	}

@@ -1,19 +1,26 @@
 /* The "malloc" bdev module: a RAM disk in DMA memory. Every I/O is done
  * inline in submit_request with memcpy; the core defers the completion. */
+#include "spio/bdev_malloc.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../bdev_params.h"
 #include "spio/bdev_module.h"
 #include "spio/dma.h"
 #include "spio/json.h"
-#include "spio/log.h"
+
+/* The kernel's list of online NUMA nodes ("0" on a single-node machine). */
+#define NUMA_ONLINE_PATH "/sys/devices/system/node/online"
 
 struct malloc_disk {
 	struct spio_bdev bdev;
 	uint8_t *data;
+	/* SPDK's physical_block_size: reported and saved, nothing else. */
+	uint32_t physical_block_size;
 };
 
 static struct spio_bdev_module g_malloc_module = {
@@ -81,81 +88,148 @@ static void malloc_submit(struct spio_io_channel *ch, struct spio_bdev_io *io)
 	spio_bdev_io_complete(io, status);
 }
 
+static void malloc_dump_info_json(void *ctxt, struct spio_json_write_ctx *w)
+{
+	struct malloc_disk *disk = ctxt;
+
+	spio_json_write_named_object_begin(w, "malloc");
+	spio_json_write_named_uint32(w, "physical_block_size", disk->physical_block_size);
+	spio_json_write_object_end(w);
+}
+
+/* SPDK's entry, less the metadata, protection information and NUMA members,
+ * whose only accepted values are their defaults. */
 static void malloc_write_config_json(struct spio_bdev *bdev, struct spio_json_write_ctx *w)
 {
-	spio_json_write_object_begin(w);
-	spio_json_write_named_string(w, "method", "bdev_malloc_create");
-	spio_json_write_named_object_begin(w, "params");
-	spio_json_write_named_string(w, "name", bdev->name);
-	spio_json_write_named_uint64(w, "num_blocks", bdev->blockcnt);
-	spio_json_write_named_uint32(w, "block_size", bdev->blocklen);
-	spio_json_write_named_uuid(w, "uuid", &bdev->uuid);
-	spio_json_write_object_end(w);
-	spio_json_write_object_end(w);
+	struct malloc_disk *disk = bdev->ctxt;
+
+	bdev_params_write_config_begin(w, "bdev_malloc_create", bdev, disk->physical_block_size);
+	spio_json_write_named_uint32(w, "optimal_io_boundary", bdev->optimal_io_boundary);
+	bdev_params_write_config_end(w);
 }
 
 static const struct spio_bdev_fn_table g_malloc_fn_table = {
     .destruct = malloc_destruct,
     .submit_request = malloc_submit,
     .io_type_supported = malloc_io_type_supported,
+    .dump_info_json = malloc_dump_info_json,
     .write_config_json = malloc_write_config_json,
 };
 
-static char *generate_name(void)
+static void malloc_opts_defaults(struct spio_bdev_malloc_opts *o)
 {
-	char buf[64];
-
-	for (int i = 0;; i++) {
-		snprintf(buf, sizeof(buf), "Malloc%d", i);
-		if (spio_bdev_get_by_name(buf) == NULL) {
-			return strdup(buf);
-		}
-	}
+	memset(o, 0, sizeof(*o));
+	o->opts_size = sizeof(*o);
+	o->numa_id = -1;
 }
 
-int spio_bdev_malloc_create(const char *name, const struct spio_uuid *uuid, uint64_t num_blocks,
-			    uint32_t block_size, struct spio_bdev **bdev_out)
+void spio_bdev_malloc_opts_init(struct spio_bdev_malloc_opts *opts, size_t opts_size)
 {
+	struct spio_bdev_malloc_opts def;
+
+	if (opts == NULL || opts_size == 0) {
+		return;
+	}
+	malloc_opts_defaults(&def);
+	def.opts_size = opts_size;
+	memcpy(opts, &def, SPIO_MIN(opts_size, sizeof(def)));
+}
+
+/* True if the machine has one NUMA node, 0 (or a kernel without NUMA). */
+static bool numa_single_node(void)
+{
+	FILE *fp = fopen(NUMA_ONLINE_PATH, "re");
+	char line[64] = "";
+
+	if (fp == NULL) {
+		return true;
+	}
+	if (fgets(line, sizeof(line), fp) == NULL) {
+		line[0] = '\0';
+	}
+	fclose(fp);
+	return strcmp(line, "0\n") == 0 || strcmp(line, "0") == 0;
+}
+
+/* The options beyond the name, for the bdev `name`. */
+static int malloc_check_opts(const struct spio_bdev_malloc_opts *o, const char *name, char *err,
+			     size_t err_len)
+{
+	int rc;
+
+	if ((rc = bdev_params_check_geometry("malloc", name, o->num_blocks, o->block_size,
+					     o->physical_block_size, err, err_len)) != 0 ||
+	    (rc = bdev_params_check_no_metadata("malloc", name, o->md_size, o->dif_type,
+						o->dif_pi_format, err, err_len)) != 0) {
+		return rc;
+	}
+	/* Memory is not placed by node: only a choice that changes nothing passes. */
+	if (o->numa_id != -1 && !(o->numa_id == 0 && numa_single_node())) {
+		return bdev_params_error(err, err_len, -EINVAL,
+					 "malloc bdev %s: numa_id %" PRId32
+					 ": NUMA placement is not supported (only -1, or 0 on a "
+					 "single-node machine)",
+					 name, o->numa_id);
+	}
+	/* overflow: the disk's size must fit a size_t */
+	if (o->num_blocks > SIZE_MAX / o->block_size) {
+		return bdev_params_error(err, err_len, -EINVAL,
+					 "malloc bdev %s: %" PRIu64 " blocks of %" PRIu32
+					 " bytes do not fit in memory",
+					 name, o->num_blocks, o->block_size);
+	}
+	return 0;
+}
+
+int spio_bdev_malloc_create(const struct spio_bdev_malloc_opts *user_opts,
+			    struct spio_bdev **bdev_out, char *err, size_t err_len)
+{
+	struct spio_bdev_malloc_opts o;
 	struct malloc_disk *disk;
 	int rc;
 
-	if (bdev_out == NULL || num_blocks == 0 || (block_size != 512 && block_size != 4096) ||
-	    (name != NULL && name[0] == '\0')) {
-		return -EINVAL;
+	if (user_opts == NULL || bdev_out == NULL || user_opts->opts_size == 0) {
+		return bdev_params_error(err, err_len, -EINVAL, "malloc bdev: invalid arguments");
 	}
-	/* overflow: the disk's size must fit a size_t */
-	if (num_blocks > SIZE_MAX / block_size) {
-		return -EINVAL;
-	}
-	if (name != NULL && spio_bdev_get_by_name(name) != NULL) {
-		return -EEXIST;
+	/* The caller's fields over the defaults: older callers know fewer fields. */
+	malloc_opts_defaults(&o);
+	memcpy(&o, user_opts, SPIO_MIN(user_opts->opts_size, sizeof(o)));
+	if ((rc = bdev_params_check_name("malloc", o.name, err, err_len)) != 0) {
+		return rc;
 	}
 	disk = calloc(1, sizeof(*disk));
-	if (disk == NULL) {
-		return -ENOMEM;
-	}
-	disk->bdev.name = name != NULL ? strdup(name) : generate_name();
-	disk->data = spio_dma_zmalloc(num_blocks * block_size, 4096);
-	if (disk->bdev.name == NULL || disk->data == NULL) {
-		SPIO_ERRLOG("malloc bdev %s: cannot allocate %" PRIu64 " bytes",
-			    name != NULL ? name : "(unnamed)", num_blocks * block_size);
-		spio_dma_free(disk->data);
-		free(disk->bdev.name);
+	if (disk == NULL || (disk->bdev.name = bdev_params_name(o.name, "Malloc")) == NULL) {
 		free(disk);
-		return -ENOMEM;
+		return bdev_params_error(err, err_len, -ENOMEM, "malloc bdev: out of memory");
 	}
+	if ((rc = malloc_check_opts(&o, disk->bdev.name, err, err_len)) != 0) {
+		malloc_destruct(disk);
+		return rc;
+	}
+	disk->data = spio_dma_zmalloc(o.num_blocks * o.block_size, 4096);
+	if (disk->data == NULL) {
+		rc = bdev_params_error(err, err_len, -ENOMEM,
+				       "malloc bdev %s: cannot allocate %" PRIu64 " bytes",
+				       disk->bdev.name, o.num_blocks * o.block_size);
+		malloc_destruct(disk);
+		return rc;
+	}
+	disk->physical_block_size =
+	    o.physical_block_size != 0 ? o.physical_block_size : o.block_size;
 	disk->bdev.ctxt = disk;
 	disk->bdev.product_name = "Malloc disk";
-	disk->bdev.blocklen = block_size;
-	disk->bdev.blockcnt = num_blocks;
+	disk->bdev.blocklen = o.block_size;
+	disk->bdev.blockcnt = o.num_blocks;
 	disk->bdev.write_unit_size = 1;
-	if (uuid != NULL) {
-		disk->bdev.uuid = *uuid;
-	}
+	disk->bdev.optimal_io_boundary = o.optimal_io_boundary;
+	disk->bdev.split_on_optimal_io_boundary = o.optimal_io_boundary != 0;
+	disk->bdev.uuid = o.uuid;
 	disk->bdev.module = &g_malloc_module;
 	disk->bdev.fn_table = &g_malloc_fn_table;
 	rc = spio_bdev_register(&disk->bdev);
 	if (rc != 0) {
+		rc = bdev_params_error(err, err_len, rc, "malloc bdev %s: cannot register: %s",
+				       disk->bdev.name, strerror(-rc));
 		malloc_destruct(disk);
 		return rc;
 	}

@@ -1,17 +1,29 @@
 /* The "null" bdev module: writes are discarded and reads succeed without
  * touching the caller's buffers (no data is produced, not even zeroes). */
+#include "spio/bdev_null.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../bdev_params.h"
 #include "spio/bdev_module.h"
 #include "spio/json.h"
 
-#define NULL_MAX_BLOCK_SIZE (64u * 1024)
+/* SPDK's hints, in blocks: recorded, reported and saved (see spio/bdev_null.h). */
+struct null_hints {
+	uint32_t preferred_write_alignment;
+	uint32_t preferred_write_granularity;
+	uint32_t optimal_write_size;
+	uint32_t preferred_unmap_alignment;
+	uint32_t preferred_unmap_granularity;
+};
 
 struct null_disk {
 	struct spio_bdev bdev;
+	uint32_t physical_block_size;
+	struct null_hints hints;
 };
 
 static struct spio_bdev_module g_null_module = {
@@ -50,70 +62,113 @@ static void null_submit(struct spio_io_channel *ch, struct spio_bdev_io *io)
 	spio_bdev_io_complete(io, SPIO_BDEV_IO_STATUS_SUCCESS);
 }
 
+static void null_write_hints(struct spio_json_write_ctx *w, const struct null_hints *h)
+{
+	spio_json_write_named_uint32(w, "preferred_write_alignment", h->preferred_write_alignment);
+	spio_json_write_named_uint32(w, "preferred_write_granularity",
+				     h->preferred_write_granularity);
+	spio_json_write_named_uint32(w, "optimal_write_size", h->optimal_write_size);
+	spio_json_write_named_uint32(w, "preferred_unmap_alignment", h->preferred_unmap_alignment);
+	spio_json_write_named_uint32(w, "preferred_unmap_granularity",
+				     h->preferred_unmap_granularity);
+}
+
+static void null_dump_info_json(void *ctxt, struct spio_json_write_ctx *w)
+{
+	struct null_disk *disk = ctxt;
+
+	spio_json_write_named_object_begin(w, "null");
+	spio_json_write_named_uint32(w, "physical_block_size", disk->physical_block_size);
+	null_write_hints(w, &disk->hints);
+	spio_json_write_object_end(w);
+}
+
+/* SPDK's entry, less the metadata and protection information members, whose
+ * only accepted values are their defaults. */
 static void null_write_config_json(struct spio_bdev *bdev, struct spio_json_write_ctx *w)
 {
-	spio_json_write_object_begin(w);
-	spio_json_write_named_string(w, "method", "bdev_null_create");
-	spio_json_write_named_object_begin(w, "params");
-	spio_json_write_named_string(w, "name", bdev->name);
-	spio_json_write_named_uint64(w, "num_blocks", bdev->blockcnt);
-	spio_json_write_named_uint32(w, "block_size", bdev->blocklen);
-	spio_json_write_named_uuid(w, "uuid", &bdev->uuid);
-	spio_json_write_object_end(w);
-	spio_json_write_object_end(w);
+	struct null_disk *disk = bdev->ctxt;
+
+	bdev_params_write_config_begin(w, "bdev_null_create", bdev, disk->physical_block_size);
+	null_write_hints(w, &disk->hints);
+	bdev_params_write_config_end(w);
 }
 
 static const struct spio_bdev_fn_table g_null_fn_table = {
     .destruct = null_destruct,
     .submit_request = null_submit,
     .io_type_supported = null_io_type_supported,
+    .dump_info_json = null_dump_info_json,
     .write_config_json = null_write_config_json,
 };
 
-int spio_bdev_null_create(const char *name, const struct spio_uuid *uuid, uint64_t num_blocks,
-			  uint32_t block_size, struct spio_bdev **bdev_out)
+static void null_opts_defaults(struct spio_bdev_null_opts *o)
 {
+	memset(o, 0, sizeof(*o));
+	o->opts_size = sizeof(*o);
+}
+
+void spio_bdev_null_opts_init(struct spio_bdev_null_opts *opts, size_t opts_size)
+{
+	struct spio_bdev_null_opts def;
+
+	if (opts == NULL || opts_size == 0) {
+		return;
+	}
+	null_opts_defaults(&def);
+	def.opts_size = opts_size;
+	memcpy(opts, &def, SPIO_MIN(opts_size, sizeof(def)));
+}
+
+int spio_bdev_null_create(const struct spio_bdev_null_opts *user_opts, struct spio_bdev **bdev_out,
+			  char *err, size_t err_len)
+{
+	struct spio_bdev_null_opts o;
 	struct null_disk *disk;
-	char buf[64];
 	int rc;
 
-	if (bdev_out == NULL || num_blocks == 0 || block_size == 0 || block_size % 512 != 0 ||
-	    block_size > NULL_MAX_BLOCK_SIZE || (name != NULL && name[0] == '\0')) {
-		return -EINVAL;
+	if (user_opts == NULL || bdev_out == NULL || user_opts->opts_size == 0) {
+		return bdev_params_error(err, err_len, -EINVAL, "null bdev: invalid arguments");
 	}
-	if (name != NULL && spio_bdev_get_by_name(name) != NULL) {
-		return -EEXIST;
+	/* The caller's fields over the defaults: older callers know fewer fields. */
+	null_opts_defaults(&o);
+	memcpy(&o, user_opts, SPIO_MIN(user_opts->opts_size, sizeof(o)));
+	if ((rc = bdev_params_check_name("null", o.name, err, err_len)) != 0) {
+		return rc;
 	}
 	disk = calloc(1, sizeof(*disk));
-	if (disk == NULL) {
-		return -ENOMEM;
-	}
-	if (name == NULL) {
-		for (int i = 0;; i++) {
-			snprintf(buf, sizeof(buf), "Null%d", i);
-			if (spio_bdev_get_by_name(buf) == NULL) {
-				break;
-			}
-		}
-		name = buf;
-	}
-	disk->bdev.name = strdup(name);
-	if (disk->bdev.name == NULL) {
+	if (disk == NULL || (disk->bdev.name = bdev_params_name(o.name, "Null")) == NULL) {
 		free(disk);
-		return -ENOMEM;
+		return bdev_params_error(err, err_len, -ENOMEM, "null bdev: out of memory");
 	}
+	if ((rc = bdev_params_check_geometry("null", disk->bdev.name, o.num_blocks, o.block_size,
+					     o.physical_block_size, err, err_len)) != 0 ||
+	    (rc = bdev_params_check_no_metadata("null", disk->bdev.name, o.md_size, o.dif_type,
+						o.dif_pi_format, err, err_len)) != 0) {
+		null_destruct(disk);
+		return rc;
+	}
+	disk->physical_block_size =
+	    o.physical_block_size != 0 ? o.physical_block_size : o.block_size;
+	disk->hints = (struct null_hints){
+	    .preferred_write_alignment = o.preferred_write_alignment,
+	    .preferred_write_granularity = o.preferred_write_granularity,
+	    .optimal_write_size = o.optimal_write_size,
+	    .preferred_unmap_alignment = o.preferred_unmap_alignment,
+	    .preferred_unmap_granularity = o.preferred_unmap_granularity,
+	};
 	disk->bdev.ctxt = disk;
 	disk->bdev.product_name = "Null disk";
-	disk->bdev.blocklen = block_size;
-	disk->bdev.blockcnt = num_blocks;
+	disk->bdev.blocklen = o.block_size;
+	disk->bdev.blockcnt = o.num_blocks;
 	disk->bdev.write_unit_size = 1;
-	if (uuid != NULL) {
-		disk->bdev.uuid = *uuid;
-	}
+	disk->bdev.uuid = o.uuid;
 	disk->bdev.module = &g_null_module;
 	disk->bdev.fn_table = &g_null_fn_table;
 	rc = spio_bdev_register(&disk->bdev);
 	if (rc != 0) {
+		rc = bdev_params_error(err, err_len, rc, "null bdev %s: cannot register: %s",
+				       disk->bdev.name, strerror(-rc));
 		null_destruct(disk);
 		return rc;
 	}
@@ -135,8 +190,12 @@ int spio_bdev_null_resize(const char *name, uint64_t new_size_mb)
 		return -EINVAL;
 	}
 	bdev = spio_bdev_get_by_name(name);
-	if (bdev == NULL || bdev->module != &g_null_module) {
+	if (bdev == NULL) {
 		return -ENODEV;
+	}
+	/* SPDK's answer for a bdev of another module */
+	if (bdev->module != &g_null_module) {
+		return -EINVAL;
 	}
 	bytes = new_size_mb << 20;
 	if (bytes % bdev->blocklen != 0) {

@@ -26,7 +26,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "../file/bdev_file.h"
+#include "bdev_file/bdev_file.h"
 #include "spio/bdev_uring.h"
 #include "spio/dma.h"
 #include "spio/json.h"
@@ -35,7 +35,7 @@
 SPIO_LOG_REGISTER_COMPONENT(bdev_uring)
 
 #define URING_DEPTH_DEFAULT 512
-#define URING_DEPTH_MAX 32768
+#define URING_DEPTH_MAX 32768u
 /* The kernel's cap on registered buffers (IORING_MAX_REG_BUFFERS). */
 #define URING_MAX_FIXED_BUFFERS 16384
 #define URING_CQE_BATCH 64
@@ -48,6 +48,7 @@ SPIO_LOG_REGISTER_COMPONENT(bdev_uring)
 
 struct uring_disk {
 	struct bdev_file file; /* first: the bdev's ctxt */
+	uint32_t queue_depth;  /* SQ entries per channel, I/Os in flight per channel */
 	bool sqpoll;
 	bool registered_buffers;
 	bool registered_files;
@@ -405,11 +406,11 @@ static int uring_ring_init(struct uring_channel *ch)
 		 * every poll while busy): no inter-processor interrupt per I/O. */
 		p.flags |= IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
 	}
-	rc = io_uring_queue_init_params(disk->file.queue_depth, &ch->ring, &p);
+	rc = io_uring_queue_init_params(disk->queue_depth, &ch->ring, &p);
 	if (rc == -EINVAL && (p.flags & IORING_SETUP_COOP_TASKRUN)) {
 		/* before Linux 5.19 */
 		memset(&p, 0, sizeof(p));
-		rc = io_uring_queue_init_params(disk->file.queue_depth, &ch->ring, &p);
+		rc = io_uring_queue_init_params(disk->queue_depth, &ch->ring, &p);
 	}
 	return rc;
 }
@@ -500,11 +501,11 @@ static int uring_channel_create(void *io_device, void *ctx)
 	memset(ch, 0, sizeof(*ch));
 	ch->disk = disk;
 	ch->efd = -1;
-	ch->common.depth = disk->file.queue_depth;
+	ch->common.depth = disk->queue_depth;
 	rc = uring_ring_init(ch);
 	if (rc < 0) {
 		SPIO_ERRLOG("uring bdev %s: io_uring_queue_init(%" PRIu32 "): %s\n",
-			    disk->file.bdev.name, disk->file.queue_depth, strerror(-rc));
+			    disk->file.bdev.name, disk->queue_depth, strerror(-rc));
 		return rc;
 	}
 	ch->ring_ready = true;
@@ -562,6 +563,7 @@ static void uring_dump_info_json(void *ctxt, struct spio_json_write_ctx *w)
 
 	spio_json_write_named_object_begin(w, "uring");
 	bdev_file_dump_info_json(&disk->file, w);
+	spio_json_write_named_uint32(w, "queue_depth", disk->queue_depth);
 	spio_json_write_named_bool(w, "sqpoll", disk->sqpoll);
 	spio_json_write_named_bool(w, "registered_buffers", disk->registered_buffers);
 	spio_json_write_named_bool(w, "registered_files", disk->registered_files);
@@ -573,6 +575,10 @@ static void uring_write_config_json(struct spio_bdev *bdev, struct spio_json_wri
 	struct uring_disk *disk = bdev->ctxt;
 
 	bdev_file_write_config_begin(&disk->file, "bdev_uring_create", w);
+	/* Ours, each only when it differs from the default (see bdev_file.h). */
+	if (disk->queue_depth != URING_DEPTH_DEFAULT) {
+		spio_json_write_named_uint32(w, "queue_depth", disk->queue_depth);
+	}
 	if (disk->file.readonly) {
 		spio_json_write_named_bool(w, "readonly", true);
 	}
@@ -632,11 +638,19 @@ static int uring_check_available(const char *name, char *err, size_t err_len)
 	return 0;
 }
 
+static const struct bdev_file_module g_uring_file_module = {
+    .module = &g_uring_module,
+    .product_name = "URING bdev",
+    .fn_table = &g_uring_fn_table,
+    .channel_create = uring_channel_create,
+    .channel_destroy = uring_channel_destroy,
+    .channel_size = sizeof(struct uring_channel),
+};
+
 int spio_bdev_uring_create(const struct spio_bdev_uring_opts *user_opts,
 			   struct spio_bdev **bdev_out, char *err, size_t err_len)
 {
 	struct spio_bdev_uring_opts o;
-	struct bdev_file_opts fo;
 	struct uring_disk *disk;
 	int rc;
 
@@ -646,33 +660,34 @@ int spio_bdev_uring_create(const struct spio_bdev_uring_opts *user_opts,
 	/* The caller's fields over the defaults: older callers know fewer fields. */
 	uring_opts_defaults(&o);
 	memcpy(&o, user_opts, SPIO_MIN(user_opts->opts_size, sizeof(o)));
-	if ((rc = uring_check_available(o.name ? o.name : "", err, err_len)) != 0) {
+	if (o.queue_depth == 0 || o.queue_depth > URING_DEPTH_MAX) {
+		return bdev_file_error(
+		    err, err_len, -EINVAL, "uring bdev %s: queue_depth %" PRIu32 ": expected 1..%u",
+		    o.name != NULL ? o.name : "", o.queue_depth, URING_DEPTH_MAX);
+	}
+	if ((rc = uring_check_available(o.name != NULL ? o.name : "", err, err_len)) != 0) {
 		return rc;
 	}
 	disk = calloc(1, sizeof(*disk));
 	if (disk == NULL) {
 		return bdev_file_error(err, err_len, -ENOMEM, "uring bdev: out of memory");
 	}
+	disk->queue_depth = o.queue_depth;
 	disk->sqpoll = o.sqpoll;
 	disk->registered_buffers = o.registered_buffers;
 	disk->registered_files = o.registered_files;
-	fo = (struct bdev_file_opts){
-	    .module = "uring",
-	    .name = o.name,
-	    .filename = o.filename,
-	    .block_size = o.block_size,
-	    .uuid = o.uuid,
-	    .direct = o.direct,
-	    .readonly = o.readonly,
-	    .fallocate = true,
-	    .queue_depth = o.queue_depth,
-	    .queue_depth_max = URING_DEPTH_MAX,
-	    .queue_depth_default = URING_DEPTH_DEFAULT,
-	    .product = "URING bdev",
-	};
-	rc = bdev_file_create(&disk->file, &fo, &g_uring_module, &g_uring_fn_table,
-			      uring_channel_create, uring_channel_destroy,
-			      sizeof(struct uring_channel), err, err_len);
+	rc = bdev_file_create(&disk->file, &g_uring_file_module,
+			      &(struct bdev_file_opts){
+				  .name = o.name,
+				  .filename = o.filename,
+				  .block_size = o.block_size,
+				  .uuid = o.uuid,
+				  .direct = o.direct,
+				  .readonly = o.readonly,
+				  /* unmap and write_zeroes wherever the file has them */
+				  .fallocate = true,
+			      },
+			      err, err_len);
 	if (rc == 0) {
 		*bdev_out = &disk->file.bdev;
 	}

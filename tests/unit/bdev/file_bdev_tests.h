@@ -71,7 +71,6 @@ static void fb_setup(void)
 	const char *tmp = getenv("TMPDIR");
 
 	fx_init("file_bdev");
-	spio_rpc_set_state(SPIO_RPC_RUNTIME);
 	snprintf(g_fb.dir, sizeof(g_fb.dir), "%s/spio_" FB_MODULE "_XXXXXX",
 		 tmp != NULL && tmp[0] != '\0' ? tmp : "/var/tmp");
 	cr_assert_not_null(mkdtemp(g_fb.dir), "mkdtemp %s: %s", g_fb.dir, strerror(errno));
@@ -1193,56 +1192,6 @@ Test(file_bdev, completion_wakes_a_sleeping_thread)
  * RPC and configuration
  */
 
-struct rpc_result {
-	int done;
-	int code;
-	char msg[512];
-	json_t *result;
-};
-
-static void rpc_cb(void *ctx, int code, const char *msg, const struct spio_json_val *result_val)
-{
-	json_t *result = json_val_to_jansson(result_val);
-	struct rpc_result *r = ctx;
-
-	r->done++;
-	r->code = code;
-	snprintf(r->msg, sizeof(r->msg), "%s", msg != NULL ? msg : "");
-	r->result = result != NULL ? json_incref(result) : NULL;
-}
-
-/* Call `method` with `params` (owned: released here); expect `code`. */
-static json_t *rpc(const char *method, json_t *params, int code, const char *want_text)
-{
-	struct rpc_result r = {0};
-
-	cr_assert_eq(spio_rpc_call(method, json_val_from_jansson(params), rpc_cb, &r), 0);
-	cr_assert(fx_poll_until(&r.done, 1, FB_TIMEOUT_US), "%s: no answer", method);
-	cr_assert_eq(r.code, code, "%s: expected code %d, got %d (%s)", method, code, r.code,
-		     r.msg);
-	if (want_text != NULL) {
-		cr_assert(strstr(r.msg, want_text) != NULL, "%s: message '%s' should mention '%s'",
-			  method, r.msg, want_text);
-	}
-	json_decref(params);
-	return r.result;
-}
-
-/* The bdev's save_config entry, parsed. */
-static json_t *config_entry(struct spio_bdev *bdev)
-{
-	char *text = NULL;
-	struct spio_json_write_ctx *w = spio_json_write_begin(fx_json_to_string, &text, 0);
-	json_t *e;
-
-	bdev->fn_table->write_config_json(bdev, w);
-	cr_assert_eq(spio_json_write_end(w), 0);
-	e = json_loads(text, 0, NULL);
-	cr_assert_not_null(e, "config entry parses: %s", text);
-	free(text);
-	return e;
-}
-
 Test(file_bdev, rpc_create_rescan_delete_and_replay)
 {
 	char path[512], dir[512];
@@ -1251,10 +1200,10 @@ Test(file_bdev, rpc_create_rescan_delete_and_replay)
 	struct spio_bdev *bdev;
 
 	make_file(fb_path(path, sizeof(path), "rpc.img"), 2 * MiB, 13);
-	res =
-	    rpc(create,
-		json_pack("{s:s, s:s, s:i}", "name", "Rpc0", "filename", path, "block_size", 4096),
-		0, NULL);
+	res = fx_rpc(
+	    create,
+	    json_pack("{s:s, s:s, s:i}", "name", "Rpc0", "filename", path, "block_size", 4096), 0,
+	    NULL);
 	cr_assert_str_eq(json_string_value(res), "Rpc0", "the result is the name");
 	json_decref(res);
 	bdev = spio_bdev_get_by_name("Rpc0");
@@ -1262,33 +1211,35 @@ Test(file_bdev, rpc_create_rescan_delete_and_replay)
 	cr_assert_eq(spio_bdev_get_block_size(bdev), 4096);
 
 	/* Errors: each a clear answer, no bdev. */
-	rpc(create, json_pack("{s:s, s:s}", "name", "Bad", "filename", "/nonexistent/x.img"),
-	    -ENOENT, "/nonexistent/x.img");
+	fx_rpc(create, json_pack("{s:s, s:s}", "name", "Bad", "filename", "/nonexistent/x.img"),
+	       -ENOENT, "/nonexistent/x.img");
 	fb_path(dir, sizeof(dir), "rpcdir");
 	cr_assert_eq(mkdir(dir, 0755), 0);
-	rpc(create, json_pack("{s:s, s:s}", "name", "Bad", "filename", dir), -EISDIR, "directory");
-	rpc(create, json_pack("{s:s, s:s}", "name", "Rpc0", "filename", path), -EEXIST, "Rpc0");
-	rpc(create, json_pack("{s:s}", "name", "Bad"), SPIO_JSONRPC_ERROR_INVALID_PARAMS,
-	    "filename");
-	rpc(create, json_pack("{s:s, s:s, s:s}", "name", "Bad", "filename", path, "color", "red"),
-	    SPIO_JSONRPC_ERROR_INVALID_PARAMS, "color");
-	rpc(create, json_pack("{s:s, s:s, s:s}", "name", "Bad", "filename", path, "uuid", "zz"),
-	    SPIO_JSONRPC_ERROR_INVALID_PARAMS, "uuid");
-	rpc(create,
-	    json_pack("{s:s, s:s, s:s}", "name", "Bad", "filename", path, "block_size", "x"),
-	    SPIO_JSONRPC_ERROR_INVALID_PARAMS, "block_size");
+	fx_rpc(create, json_pack("{s:s, s:s}", "name", "Bad", "filename", dir), -EISDIR,
+	       "directory");
+	fx_rpc(create, json_pack("{s:s, s:s}", "name", "Rpc0", "filename", path), -EEXIST, "Rpc0");
+	fx_rpc(create, json_pack("{s:s}", "name", "Bad"), SPIO_JSONRPC_ERROR_INVALID_PARAMS,
+	       "filename");
+	fx_rpc(create,
+	       json_pack("{s:s, s:s, s:s}", "name", "Bad", "filename", path, "color", "red"),
+	       SPIO_JSONRPC_ERROR_INVALID_PARAMS, "color");
+	fx_rpc(create, json_pack("{s:s, s:s, s:s}", "name", "Bad", "filename", path, "uuid", "zz"),
+	       SPIO_JSONRPC_ERROR_INVALID_PARAMS, "uuid");
+	fx_rpc(create,
+	       json_pack("{s:s, s:s, s:s}", "name", "Bad", "filename", path, "block_size", "x"),
+	       SPIO_JSONRPC_ERROR_INVALID_PARAMS, "block_size");
 	cr_assert_null(spio_bdev_get_by_name("Bad"));
 
 	/* Rescan after growing the file. */
 	cr_assert_eq(truncate(path, 4 * MiB), 0);
-	res = rpc("bdev_" FB_MODULE "_rescan", json_pack("{s:s}", "name", "Rpc0"), 0, NULL);
+	res = fx_rpc("bdev_" FB_MODULE "_rescan", json_pack("{s:s}", "name", "Rpc0"), 0, NULL);
 	cr_assert(json_is_true(res));
 	json_decref(res);
 	cr_assert_eq(spio_bdev_get_num_blocks(bdev), 1024);
-	rpc("bdev_" FB_MODULE "_rescan", json_pack("{s:s}", "name", "nope"), -ENODEV, "nope");
+	fx_rpc("bdev_" FB_MODULE "_rescan", json_pack("{s:s}", "name", "nope"), -ENODEV, "nope");
 
 	/* save_config's entry recreates the same bdev. */
-	entry = config_entry(bdev);
+	entry = fx_config_entry(bdev);
 	cr_assert_str_eq(json_string_value(json_object_get(entry, "method")), create);
 	json_t *params = json_object_get(entry, "params");
 	cr_assert_str_eq(json_string_value(json_object_get(params, "filename")), path);
@@ -1297,13 +1248,13 @@ Test(file_bdev, rpc_create_rescan_delete_and_replay)
 	spio_uuid_fmt_lower(uuid, sizeof(uuid), spio_bdev_get_uuid(bdev));
 	cr_assert_str_eq(json_string_value(json_object_get(params, "uuid")), uuid);
 
-	res = rpc("bdev_" FB_MODULE "_delete", json_pack("{s:s}", "name", "Rpc0"), 0, NULL);
+	res = fx_rpc("bdev_" FB_MODULE "_delete", json_pack("{s:s}", "name", "Rpc0"), 0, NULL);
 	cr_assert(json_is_true(res));
 	json_decref(res);
 	cr_assert_null(spio_bdev_get_by_name("Rpc0"));
-	rpc("bdev_" FB_MODULE "_delete", json_pack("{s:s}", "name", "Rpc0"), -ENODEV, NULL);
+	fx_rpc("bdev_" FB_MODULE "_delete", json_pack("{s:s}", "name", "Rpc0"), -ENODEV, NULL);
 
-	res = rpc(create, json_incref(params), 0, NULL);
+	res = fx_rpc(create, json_incref(params), 0, NULL);
 	json_decref(res);
 	bdev = spio_bdev_get_by_name("Rpc0");
 	cr_assert_not_null(bdev, "the saved entry replays");

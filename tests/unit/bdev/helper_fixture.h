@@ -1,21 +1,25 @@
 /*
  * Test helper for bdev tests: the env (no hugepages), the thread library,
  * one spio thread made current, and the bdev layer; polling with a time
- * bound, for I/O that completes in the kernel at its own pace.
+ * bound, for I/O that completes in the kernel at its own pace; short forms
+ * of the malloc and null create calls.
  */
 #ifndef SPIO_TEST_HELPER_FIXTURE_H
 #define SPIO_TEST_HELPER_FIXTURE_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+struct spio_bdev;
 struct spio_thread;
+struct spio_uuid;
 
 /* The fixture's spio thread (current on the test's OS thread). */
 extern struct spio_thread *g_fx_thread;
 
-/* Bring everything up; a failure fails the test. */
+/* Bring everything up (RPC state: runtime); a failure fails the test. */
 void fx_init(const char *name);
 
 /* spio_bdev_finish, then the thread, the library and the env. */
@@ -36,5 +40,33 @@ void fx_poll_for(uint64_t us);
  * failure.
  */
 int fx_json_to_string(void *ctx, const void *data, size_t size);
+
+/* How long fx_rpc() polls for an answer. */
+#define FX_RPC_TIMEOUT_US (20ULL * 1000 * 1000)
+
+/*
+ * Call `method` in-process (spio_rpc_call) with `params` (owned: released
+ * here; NULL for none) and expect the error code `code` (0: success) and,
+ * unless `want_text` is NULL, a message containing it. Returns the result
+ * (the caller's reference; NULL for an error).
+ */
+json_t *fx_rpc(const char *method, json_t *params, int code, const char *want_text);
+
+/* fx_rpc() with the params as JSON text (NULL: none). */
+json_t *fx_rpc_text(const char *method, const char *params_json, int code, const char *want_text);
+
+/* The bdev's save_config entry ({"method", "params"}), parsed; the caller's reference. */
+json_t *fx_config_entry(struct spio_bdev *bdev);
+
+/*
+ * A malloc / null bdev of `num_blocks` blocks of `block_size` bytes with
+ * every other option at its default (uuid NULL: generated), without an
+ * error message: what most tests need. As spio_bdev_malloc_create() /
+ * spio_bdev_null_create().
+ */
+int fx_malloc_create(const char *name, const struct spio_uuid *uuid, uint64_t num_blocks,
+		     uint32_t block_size, struct spio_bdev **bdev);
+int fx_null_create(const char *name, const struct spio_uuid *uuid, uint64_t num_blocks,
+		   uint32_t block_size, struct spio_bdev **bdev);
 
 #endif

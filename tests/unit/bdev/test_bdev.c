@@ -8,7 +8,10 @@
 #include <errno.h>
 #include <string.h>
 
+#include "helper_fixture.h"
+#include "spio/bdev_malloc.h"
 #include "spio/bdev_module.h"
+#include "spio/bdev_null.h"
 #include "spio/dma.h"
 #include "spio/env.h"
 #include "spio/task.h"
@@ -51,7 +54,7 @@ static void init_with_pool(uint32_t pool, uint32_t cache)
 	spio_bdev_opts_init(&bopts, sizeof(bopts));
 	bopts.bdev_io_pool_size = pool;
 	bopts.bdev_io_cache_size = cache;
-	rc = spio_bdev_initialize(&bopts);
+	rc = spio_bdev_initialize(&bopts, NULL, NULL);
 	cr_assert_eq(rc, 0, "spio_bdev_initialize: expected 0, got %d", rc);
 }
 
@@ -154,7 +157,7 @@ struct fixture {
 
 static void open_malloc(struct fixture *f, const char *name, bool write)
 {
-	int rc = spio_bdev_malloc_create(name, NULL, NBLOCKS, BS, &f->bdev);
+	int rc = fx_malloc_create(name, NULL, NBLOCKS, BS, &f->bdev);
 
 	cr_assert_eq(rc, 0, "malloc_create: expected 0, got %d", rc);
 	rc = spio_bdev_open_ext(name, write, event_cb, NULL, &f->desc);
@@ -198,9 +201,9 @@ Test(bdev, registry_and_properties)
 	int rc, naliases = 0;
 
 	cr_assert_eq(spio_uuid_parse(&uuid, "0b7ae8a2-2d47-4d5f-b5c6-4a2b8a8ed001"), 0);
-	rc = spio_bdev_malloc_create("Malloc0", &uuid, NBLOCKS, 4096, &m);
+	rc = fx_malloc_create("Malloc0", &uuid, NBLOCKS, 4096, &m);
 	cr_assert_eq(rc, 0, "malloc_create: expected 0, got %d", rc);
-	rc = spio_bdev_null_create("Null0", NULL, 1000, 1024, &n);
+	rc = fx_null_create("Null0", NULL, 1000, 1024, &n);
 	cr_assert_eq(rc, 0, "null_create: expected 0, got %d", rc);
 
 	cr_assert_eq(spio_bdev_get_by_name("Malloc0"), m, "lookup by name");
@@ -249,19 +252,20 @@ Test(bdev, registry_and_properties)
 	cr_assert_null(spio_bdev_get_by_name("disk-a"));
 
 	/* duplicates and bad arguments */
-	cr_assert_eq(spio_bdev_malloc_create("Malloc0", NULL, 8, 512, &b), -EEXIST);
-	cr_assert_eq(spio_bdev_malloc_create("M1", &uuid, 8, 512, &b), -EEXIST, "uuid taken");
+	cr_assert_eq(fx_malloc_create("Malloc0", NULL, 8, 512, &b), -EEXIST);
+	cr_assert_eq(fx_malloc_create("M1", &uuid, 8, 512, &b), -EEXIST, "uuid taken");
 	cr_assert_null(spio_bdev_get_by_name("M1"), "failed create leaves nothing");
-	cr_assert_eq(spio_bdev_malloc_create("M1", NULL, 0, 512, &b), -EINVAL);
-	cr_assert_eq(spio_bdev_malloc_create("M1", NULL, 8, 1024, &b), -EINVAL);
-	cr_assert_eq(spio_bdev_malloc_create("M1", NULL, 8, 512, NULL), -EINVAL);
-	cr_assert_eq(spio_bdev_malloc_create("", NULL, 8, 512, &b), -EINVAL);
-	cr_assert_eq(spio_bdev_malloc_create("M1", NULL, UINT64_MAX / 256, 4096, &b), -EINVAL);
-	cr_assert_eq(spio_bdev_null_create("N1", NULL, 8, 100, &b), -EINVAL);
-	cr_assert_eq(spio_bdev_null_create("N1", NULL, 0, 512, &b), -EINVAL);
+	cr_assert_eq(fx_malloc_create("M1", NULL, 0, 512, &b), -EINVAL);
+	cr_assert_eq(fx_malloc_create("M1", NULL, 8, 1000, &b), -EINVAL, "not a multiple of 512");
+	cr_assert_eq(fx_malloc_create("M1", NULL, 8, 0, &b), -EINVAL);
+	cr_assert_eq(fx_malloc_create("M1", NULL, 8, 512, NULL), -EINVAL);
+	cr_assert_eq(fx_malloc_create("", NULL, 8, 512, &b), -EINVAL);
+	cr_assert_eq(fx_malloc_create("M1", NULL, UINT64_MAX / 256, 4096, &b), -EINVAL);
+	cr_assert_eq(fx_null_create("N1", NULL, 8, 100, &b), -EINVAL);
+	cr_assert_eq(fx_null_create("N1", NULL, 0, 512, &b), -EINVAL);
 
 	/* generated names */
-	cr_assert_eq(spio_bdev_malloc_create(NULL, NULL, 8, 512, &b), 0);
+	cr_assert_eq(fx_malloc_create(NULL, NULL, 8, 512, &b), 0);
 	cr_assert_str_eq(spio_bdev_get_name(b), "Malloc1", "Malloc0 taken: got %s",
 			 spio_bdev_get_name(b));
 }
@@ -324,7 +328,7 @@ Test(bdev, open_close)
 	struct spio_bdev_desc *d1, *d2;
 
 	cr_assert_eq(spio_bdev_open_ext("Malloc0", true, event_cb, NULL, &d1), -ENODEV);
-	cr_assert_eq(spio_bdev_malloc_create("Malloc0", NULL, 8, 512, &b), 0);
+	cr_assert_eq(fx_malloc_create("Malloc0", NULL, 8, 512, &b), 0);
 	cr_assert_eq(spio_bdev_open_ext(NULL, true, event_cb, NULL, &d1), -EINVAL);
 	cr_assert_eq(spio_bdev_open_ext("Malloc0", true, NULL, NULL, &d1), -EINVAL);
 	cr_assert_eq(spio_bdev_open_ext("Malloc0", true, event_cb, NULL, NULL), -EINVAL);
@@ -547,7 +551,7 @@ Test(bdev, null_module_io)
 	struct io_result r = {0};
 	uint8_t buf[1024];
 
-	cr_assert_eq(spio_bdev_null_create("Null0", NULL, 100, 512, &b), 0);
+	cr_assert_eq(fx_null_create("Null0", NULL, 100, 512, &b), 0);
 	cr_assert_eq(spio_bdev_open_ext("Null0", true, event_cb, NULL, &d), 0);
 	ch = spio_bdev_get_io_channel(d);
 	memset(buf, 0x5a, sizeof(buf));
@@ -854,7 +858,7 @@ Test(bdev, hot_remove)
 	static struct remote_open o;
 
 	g_thread2 = spio_thread_create("opener", NULL);
-	cr_assert_eq(spio_bdev_malloc_create("Malloc0", NULL, 8, 512, &b), 0);
+	cr_assert_eq(fx_malloc_create("Malloc0", NULL, 8, 512, &b), 0);
 	cr_assert_eq(spio_thread_send_msg(g_thread2, open_on_thread2, &o), 0);
 	poll_n(1); /* opened and I/O submitted, not yet completed */
 	cr_assert_not_null(o.desc);
@@ -884,8 +888,8 @@ Test(bdev, delete_without_opens)
 {
 	struct spio_bdev *b;
 
-	cr_assert_eq(spio_bdev_malloc_create("Malloc0", NULL, 8, 512, &b), 0);
-	cr_assert_eq(spio_bdev_null_create("Null0", NULL, 8, 512, &b), 0);
+	cr_assert_eq(fx_malloc_create("Malloc0", NULL, 8, 512, &b), 0);
+	cr_assert_eq(fx_null_create("Null0", NULL, 8, 512, &b), 0);
 	cr_assert_eq(spio_bdev_malloc_delete("Null0", unreg_done, NULL), -ENODEV, "wrong module");
 	cr_assert_eq(spio_bdev_malloc_delete("nope", unreg_done, NULL), -ENODEV);
 	cr_assert_eq(spio_bdev_malloc_delete(NULL, unreg_done, NULL), -EINVAL);
@@ -1043,9 +1047,9 @@ Test(bdev, initialize_twice_and_finish_removes_all)
 {
 	struct spio_bdev *b;
 
-	cr_assert_eq(spio_bdev_initialize(NULL), -EALREADY);
-	cr_assert_eq(spio_bdev_malloc_create("Malloc0", NULL, 8, 512, &b), 0);
-	cr_assert_eq(spio_bdev_null_create("Null0", NULL, 8, 512, &b), 0);
+	cr_assert_eq(spio_bdev_initialize(NULL, NULL, NULL), -EALREADY);
+	cr_assert_eq(fx_malloc_create("Malloc0", NULL, 8, 512, &b), 0);
+	cr_assert_eq(fx_null_create("Null0", NULL, 8, 512, &b), 0);
 	/* the teardown's spio_bdev_finish must unregister both */
 }
 
@@ -1059,7 +1063,7 @@ Test(bdev, claims)
 	struct spio_bdev *b;
 	struct spio_bdev_desc *w, *r, *mine, *d;
 
-	cr_assert_eq(spio_bdev_malloc_create("Malloc0", NULL, 8, 512, &b), 0);
+	cr_assert_eq(fx_malloc_create("Malloc0", NULL, 8, 512, &b), 0);
 	cr_assert(!spio_bdev_is_claimed(b));
 	cr_assert_eq(spio_bdev_open_ext("Malloc0", true, event_cb, NULL, &w), 0);
 	cr_assert_eq(spio_bdev_open_ext("Malloc0", false, event_cb, NULL, &mine), 0);
@@ -1115,7 +1119,7 @@ Test(bdev, resize_event_and_new_size)
 	struct io_result r = {0};
 	static uint8_t buf[512];
 
-	cr_assert_eq(spio_bdev_null_create("NullR", NULL, 2048, 512, &b), 0); /* 1 MiB */
+	cr_assert_eq(fx_null_create("NullR", NULL, 2048, 512, &b), 0); /* 1 MiB */
 	cr_assert_eq(spio_bdev_open_ext("NullR", true, resize_event_cb, NULL, &d), 0);
 	ch = spio_bdev_get_io_channel(d);
 	cr_assert_eq(spio_bdev_read_blocks(d, ch, buf, 2048, 1, io_done, &r), -EINVAL,
@@ -1183,9 +1187,9 @@ Test(bdev, iteration_per_module)
 	struct spio_bdev *m0, *m1, *n0, *b;
 	int malloc_seen = 0;
 
-	cr_assert_eq(spio_bdev_malloc_create("IterM0", NULL, 64, BS, &m0), 0);
-	cr_assert_eq(spio_bdev_null_create("IterN0", NULL, 64, BS, &n0), 0);
-	cr_assert_eq(spio_bdev_malloc_create("IterM1", NULL, 64, BS, &m1), 0);
+	cr_assert_eq(fx_malloc_create("IterM0", NULL, 64, BS, &m0), 0);
+	cr_assert_eq(fx_null_create("IterN0", NULL, 64, BS, &n0), 0);
+	cr_assert_eq(fx_malloc_create("IterM1", NULL, 64, BS, &m1), 0);
 	for (b = spio_bdev_first_of_module("malloc"); b != NULL; b = spio_bdev_next_of_module(b)) {
 		cr_assert_str_eq(spio_bdev_get_module_name(b), "malloc");
 		malloc_seen++;

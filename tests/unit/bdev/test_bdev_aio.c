@@ -61,7 +61,7 @@ Test(file_bdev, aio_fallocate_false_turns_off_unmap_and_write_zeroes)
 	cr_assert_not(spio_bdev_io_type_supported(o.bdev, SPIO_BDEV_IO_TYPE_UNMAP));
 	cr_assert_not(spio_bdev_io_type_supported(o.bdev, SPIO_BDEV_IO_TYPE_WRITE_ZEROES));
 	cr_assert_eq(fb_unmap(&o, 0, 4096), -ENOTSUP);
-	e = config_entry(o.bdev);
+	e = fx_config_entry(o.bdev);
 	cr_assert(json_is_false(json_object_get(json_object_get(e, "params"), "fallocate")),
 		  "SPDK's fallocate parameter is written back");
 	json_decref(e);
@@ -76,16 +76,47 @@ Test(file_bdev, aio_rpc_takes_spdk_parameters)
 
 	make_file(fb_path(path, sizeof(path), "spdk.img"), MiB, 1);
 	/* What SPDK's save_config writes for an aio bdev. */
-	res = rpc("bdev_aio_create",
-		  json_pack("{s:s, s:s, s:i, s:b, s:b, s:b}", "name", "Aio0", "filename", path,
-			    "block_size", 512, "readonly", 0, "fallocate", 1, "nowait", 0),
-		  0, NULL);
+	res = fx_rpc("bdev_aio_create",
+		     json_pack("{s:s, s:s, s:i, s:b, s:b, s:b}", "name", "Aio0", "filename", path,
+			       "block_size", 512, "readonly", 0, "fallocate", 1, "nowait", 0),
+		     0, NULL);
 	json_decref(res);
 	bdev = spio_bdev_get_by_name("Aio0");
 	cr_assert_not_null(bdev);
 	cr_assert(spio_bdev_io_type_supported(bdev, SPIO_BDEV_IO_TYPE_UNMAP));
-	rpc("bdev_aio_create",
-	    json_pack("{s:s, s:s, s:b}", "name", "Aio1", "filename", path, "nowait", 1), -ENOTSUP,
-	    "nowait");
-	cr_assert_null(spio_bdev_get_by_name("Aio1"));
+	/* What rpc.py sends for `bdev_aio_create PATH Aio1` (readonly, fallocate
+	 * and nowait always; fallocate false turns unmap off, as in SPDK). */
+	json_decref(fx_rpc("bdev_aio_create",
+			   json_pack("{s:s, s:s, s:b, s:b, s:b}", "filename", path, "name", "Aio1",
+				     "readonly", 0, "fallocate", 0, "nowait", 0),
+			   0, NULL));
+	bdev = spio_bdev_get_by_name("Aio1");
+	cr_assert_not_null(bdev);
+	cr_assert_not(spio_bdev_io_type_supported(bdev, SPIO_BDEV_IO_TYPE_UNMAP));
+	/* Not built: refused by name, never ignored. */
+	fx_rpc("bdev_aio_create",
+	       json_pack("{s:s, s:s, s:b}", "name", "Aio2", "filename", path, "nowait", 1), -EINVAL,
+	       "nowait true");
+	cr_assert_null(spio_bdev_get_by_name("Aio2"));
+}
+
+Test(file_bdev, aio_opts_size_of_an_older_caller)
+{
+	char path[512];
+	struct spio_bdev_aio_opts opts;
+	struct spio_bdev *bdev;
+	char err[256] = "";
+
+	make_file(fb_path(path, sizeof(path), "old.img"), MiB, 1);
+	/* A caller built before nowait existed: garbage there is not read. */
+	memset(&opts, 0xff, sizeof(opts));
+	spio_bdev_aio_opts_init(&opts, offsetof(struct spio_bdev_aio_opts, nowait));
+	opts.name = "Old0";
+	opts.filename = path;
+	cr_assert_eq(spio_bdev_aio_create(&opts, &bdev, err, sizeof(err)), 0, "%s", err);
+	opts.opts_size = sizeof(opts);
+	opts.name = "Old1";
+	opts.nowait = true;
+	cr_assert_eq(spio_bdev_aio_create(&opts, &bdev, err, sizeof(err)), -EINVAL);
+	cr_assert(strstr(err, "nowait") != NULL, "message names nowait: %s", err);
 }

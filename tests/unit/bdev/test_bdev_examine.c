@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "helper_fixture.h"
 #include "spio/bdev_module.h"
 #include "spio/env.h"
 #include "spio/thread.h"
@@ -30,7 +31,7 @@ static void examine(struct spio_bdev *bdev)
 	}
 }
 
-static struct spio_bdev_module g_examiner = {.name = "examiner", .examine = examine};
+static struct spio_bdev_module g_examiner = {.name = "examiner", .examine_disk = examine};
 SPIO_BDEV_MODULE_REGISTER(g_examiner)
 
 static void poll_n(int n)
@@ -52,7 +53,7 @@ static void setup(void)
 	g_thread = spio_thread_create("examine", NULL);
 	spio_set_thread(g_thread);
 	spio_bdev_opts_init(&bopts, sizeof(bopts));
-	cr_assert_eq(spio_bdev_initialize(&bopts), 0);
+	cr_assert_eq(spio_bdev_initialize(&bopts, NULL, NULL), 0);
 }
 
 static bool g_fini_done;
@@ -90,8 +91,8 @@ Test(examine, every_new_bdev_is_examined)
 	struct spio_bdev *m, *n;
 	int answered = 0;
 
-	cr_assert_eq(spio_bdev_malloc_create("ExM", NULL, 64, 512, &m), 0);
-	cr_assert_eq(spio_bdev_null_create("ExN", NULL, 64, 512, &n), 0);
+	cr_assert_eq(fx_malloc_create("ExM", NULL, 64, 512, &m), 0);
+	cr_assert_eq(fx_null_create("ExN", NULL, 64, 512, &n), 0);
 	cr_assert_eq(g_examined, 2, "expected 2 examines, got %d", g_examined);
 	cr_assert_eq(g_seen[0], m);
 	cr_assert_eq(g_seen[1], n);
@@ -108,8 +109,8 @@ Test(examine, wait_answers_after_the_last_examine_done)
 	int answered = 0;
 
 	g_hold = true;
-	cr_assert_eq(spio_bdev_malloc_create("ExHeld0", NULL, 64, 512, &m), 0);
-	cr_assert_eq(spio_bdev_malloc_create("ExHeld1", NULL, 64, 512, &m), 0);
+	cr_assert_eq(fx_malloc_create("ExHeld0", NULL, 64, 512, &m), 0);
+	cr_assert_eq(fx_malloc_create("ExHeld1", NULL, 64, 512, &m), 0);
 	cr_assert_eq(g_held, 2);
 	cr_assert_eq(spio_bdev_wait_for_examine(waited, &answered), 0);
 	poll_n(5);

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "helper_fixture.h"
 #include "spio/bdev.h"
 #include "spio/dma.h"
 #include "spio/env.h"
@@ -71,8 +72,8 @@ static void setup(void)
 	g_t[0] = spio_thread_create("t0", NULL);
 	g_t[1] = spio_thread_create("t1", NULL);
 	on(0);
-	cr_assert_eq(spio_bdev_initialize(NULL), 0);
-	cr_assert_eq(spio_bdev_malloc_create("Malloc0", NULL, 64, 512, &b), 0);
+	cr_assert_eq(spio_bdev_initialize(NULL, NULL, NULL), 0);
+	cr_assert_eq(fx_malloc_create("Malloc0", NULL, 64, 512, &b), 0);
 	g_buf = spio_dma_zmalloc(64 * 512, 4096);
 	open_on(0);
 	open_on(1);

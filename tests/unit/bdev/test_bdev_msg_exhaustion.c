@@ -136,7 +136,7 @@ static void setup(void)
 	g_t[0] = spio_thread_create("t0", NULL);
 	g_t[1] = spio_thread_create("t1", NULL);
 	on(0);
-	cr_assert_eq(spio_bdev_initialize(NULL), 0);
+	cr_assert_eq(spio_bdev_initialize(NULL, NULL, NULL), 0);
 	g_destructed = 0;
 	g_noops = 0;
 	g_foreign_completion = false;
@@ -162,9 +162,13 @@ static void teardown(void)
 
 		spio_thread_exit(g_t[t]);
 		spio_thread_leave(prev);
-		for (int i = 0; i < 100000 && !spio_thread_is_exited(g_t[t]); i++) {
-			poll_all(1);
-		}
+	}
+	for (int i = 0;
+	     i < 100000 && !(spio_thread_is_exited(g_t[0]) && spio_thread_is_exited(g_t[1])); i++) {
+		poll_all(1);
+	}
+	for (int t = 0; t < 2; t++) {
+		cr_assert(spio_thread_is_exited(g_t[t]));
 		spio_thread_destroy(g_t[t]);
 	}
 	spio_set_thread(NULL);

@@ -10,7 +10,6 @@
 #include <string.h>
 
 #include "helper_fixture.h"
-#include "json/json_val_internal.h"
 #include "spio/app.h"
 #include "spio/bdev.h"
 #include "spio/dma.h"
@@ -19,93 +18,24 @@
 #include "spio/rpc.h"
 #include "spio/thread.h"
 
-static struct spio_thread *g_thread;
-
 static void poll_n(int n)
 {
 	for (int i = 0; i < n; i++) {
-		spio_thread_poll(g_thread, 0, 0);
+		fx_poll();
 	}
 }
 
 static void setup(void)
 {
-	struct spio_env_opts eopts;
-
-	spio_env_opts_init(&eopts, sizeof(eopts));
-	eopts.no_huge = true;
-	cr_assert_eq(spio_env_init(&eopts), 0);
-	cr_assert_eq(spio_thread_lib_init(NULL, 0), 0);
-	g_thread = spio_thread_create("bdev_rpc", NULL);
-	spio_set_thread(g_thread);
-	cr_assert_eq(spio_bdev_initialize(NULL), 0);
-	spio_rpc_set_state(SPIO_RPC_RUNTIME);
+	fx_init("bdev_rpc");
 }
 
-static bool g_fini_done;
-
-static void fini_done(void *arg)
-{
-	(void)arg;
-	g_fini_done = true;
-}
-
-static void teardown(void)
-{
-	cr_assert_eq(spio_bdev_finish(fini_done, NULL), 0);
-	for (int i = 0; i < 1000 && !g_fini_done; i++) {
-		poll_n(1);
-	}
-	cr_assert(g_fini_done);
-	spio_thread_exit(g_thread);
-	for (int i = 0; i < 1000 && !spio_thread_is_exited(g_thread); i++) {
-		poll_n(1);
-	}
-	spio_set_thread(NULL);
-	spio_thread_destroy(g_thread);
-	spio_thread_lib_fini();
-	spio_env_fini();
-}
-
-TestSuite(bdev_rpc, .init = setup, .fini = teardown);
-
-struct call_result {
-	bool done;
-	int code;
-	char msg[256];
-	json_t *result;
-};
-
-static void call_cb(void *ctx, int code, const char *msg, const struct spio_json_val *result_val)
-{
-	json_t *result = json_val_to_jansson(result_val);
-	struct call_result *r = ctx;
-
-	r->done = true;
-	r->code = code;
-	snprintf(r->msg, sizeof(r->msg), "%s", msg != NULL ? msg : "");
-	r->result = result != NULL ? json_incref(result) : NULL;
-}
+TestSuite(bdev_rpc, .init = setup, .fini = fx_fini);
 
 /* Call `method` with params given as JSON text; returns the result (owned). */
 static json_t *call(const char *method, const char *params_json, int expect_code)
 {
-	struct call_result r = {0};
-	json_t *params = NULL;
-
-	if (params_json != NULL) {
-		params = json_loads(params_json, 0, NULL);
-		cr_assert_not_null(params, "bad test JSON %s", params_json);
-	}
-	cr_assert_eq(spio_rpc_call(method, json_val_from_jansson(params), call_cb, &r), 0);
-	for (int i = 0; i < 100 && !r.done; i++) {
-		poll_n(1);
-	}
-	json_decref(params);
-	cr_assert(r.done, "%s: no answer", method);
-	cr_assert_eq(r.code, expect_code, "%s %s: expected code %d, got %d (%s)", method,
-		     params_json ? params_json : "", expect_code, r.code, r.msg);
-	return r.result;
+	return fx_rpc_text(method, params_json, expect_code, NULL);
 }
 
 Test(bdev_rpc, create_get_delete)
@@ -207,8 +137,8 @@ Test(bdev_rpc, iostat)
 	int done = 0;
 	json_t *res, *b;
 
-	cr_assert_eq(spio_bdev_malloc_create("Malloc0", NULL, 16, 512, &bdev), 0);
-	cr_assert_eq(spio_bdev_null_create("Null0", NULL, 16, 512, &bdev), 0);
+	cr_assert_eq(fx_malloc_create("Malloc0", NULL, 16, 512, &bdev), 0);
+	cr_assert_eq(fx_null_create("Null0", NULL, 16, 512, &bdev), 0);
 	cr_assert_eq(spio_bdev_open_ext("Malloc0", true, ev, NULL, &desc), 0);
 	ch = spio_bdev_get_io_channel(desc);
 	for (int i = 0; i < 3; i++) {
@@ -258,8 +188,8 @@ Test(bdev_rpc, subsystem_config)
 	json_t *cfg, *e;
 
 	cr_assert_not_null(sub, "bdev subsystem registered");
-	cr_assert_eq(spio_bdev_malloc_create("Malloc0", NULL, 16, 4096, &bdev), 0);
-	cr_assert_eq(spio_bdev_null_create("Null0", NULL, 32, 512, &bdev), 0);
+	cr_assert_eq(fx_malloc_create("Malloc0", NULL, 16, 4096, &bdev), 0);
+	cr_assert_eq(fx_null_create("Null0", NULL, 32, 512, &bdev), 0);
 	w = spio_json_write_begin(fx_json_to_string, &text, 0);
 	sub->write_config_json(w);
 	cr_assert_eq(spio_json_write_end(w), 0);
@@ -281,17 +211,9 @@ Test(bdev_rpc, subsystem_config)
 	json_decref(call("bdev_malloc_delete", "{\"name\": \"Malloc0\"}", 0));
 	json_decref(call("bdev_null_delete", "{\"name\": \"Null0\"}", 0));
 	for (size_t i = 0; i < json_array_size(cfg); i++) {
-		struct call_result r = {0};
-
 		e = json_array_get(cfg, i);
-		cr_assert_eq(spio_rpc_call(json_string_value(json_object_get(e, "method")),
-					   json_val_from_jansson(json_object_get(e, "params")),
-					   call_cb, &r),
-			     0);
-		poll_n(3);
-		cr_assert(r.done && r.code == 0, "replay of entry %zu: code %d %s", i, r.code,
-			  r.msg);
-		json_decref(r.result);
+		json_decref(fx_rpc(json_string_value(json_object_get(e, "method")),
+				   json_incref(json_object_get(e, "params")), 0, NULL));
 	}
 	bdev = spio_bdev_get_by_name("Null0");
 	cr_assert_not_null(bdev);

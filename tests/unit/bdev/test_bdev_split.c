@@ -38,7 +38,7 @@ static void init_pool(uint32_t pool)
 	spio_bdev_opts_init(&bopts, sizeof(bopts));
 	bopts.bdev_io_pool_size = pool;
 	bopts.bdev_io_cache_size = 0;
-	cr_assert_eq(spio_bdev_initialize(&bopts), 0);
+	cr_assert_eq(spio_bdev_initialize(&bopts, NULL, NULL), 0);
 }
 
 static void setup(void)

@@ -117,7 +117,7 @@ Test(file_bdev, uring_save_config_writes_extensions_only_when_set)
 
 	make_file(path, MiB, 1);
 	fb_create_ok(&a, &o);
-	e = config_entry(o.bdev);
+	e = fx_config_entry(o.bdev);
 	p = json_object_get(e, "params");
 	cr_assert_eq(json_object_size(p), 4, "SPDK's name, filename, block_size, uuid only: %s",
 		     json_dumps(p, JSON_COMPACT));
@@ -132,7 +132,7 @@ Test(file_bdev, uring_save_config_writes_extensions_only_when_set)
 	a.registered_files = true;
 	a.readonly = true;
 	fb_create_ok(&a, &o);
-	e = config_entry(o.bdev);
+	e = fx_config_entry(o.bdev);
 	p = json_object_get(e, "params");
 	cr_assert(json_is_false(json_object_get(p, "direct")));
 	cr_assert_eq(json_integer_value(json_object_get(p, "queue_depth")), 64);
@@ -142,4 +142,28 @@ Test(file_bdev, uring_save_config_writes_extensions_only_when_set)
 	cr_assert(json_is_true(json_object_get(p, "readonly")));
 	json_decref(e);
 	fb_close(&o);
+}
+
+Test(file_bdev, uring_rpc_takes_what_rpc_py_sends)
+{
+	char path[512];
+	struct spio_bdev *bdev;
+	char uuid[SPIO_UUID_STRING_LEN];
+
+	make_file(fb_path(path, sizeof(path), "spdk.img"), MiB, 1);
+	/* rpc.py bdev_uring_create PATH U0 4096 -u 11111111-2222-3333-4444-555555555555 */
+	json_decref(
+	    fx_rpc("bdev_uring_create",
+		   json_pack("{s:s, s:s, s:i, s:s}", "filename", path, "name", "U0", "block_size",
+			     4096, "uuid", "11111111-2222-3333-4444-555555555555"),
+		   0, NULL));
+	bdev = spio_bdev_get_by_name("U0");
+	cr_assert_not_null(bdev);
+	cr_assert_eq(spio_bdev_get_block_size(bdev), 4096);
+	spio_uuid_fmt_lower(uuid, sizeof(uuid), spio_bdev_get_uuid(bdev));
+	cr_assert_str_eq(uuid, "11111111-2222-3333-4444-555555555555");
+	/* rpc.py bdev_uring_create PATH U1 (no block size: the file's) */
+	json_decref(fx_rpc("bdev_uring_create",
+			   json_pack("{s:s, s:s}", "filename", path, "name", "U1"), 0, NULL));
+	cr_assert_not_null(spio_bdev_get_by_name("U1"));
 }

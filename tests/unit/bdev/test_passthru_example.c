@@ -9,6 +9,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include "helper_fixture.h"
+#include "spio/bdev_malloc.h"
 #include "spio/bdev_module.h"
 #include "spio/dma.h"
 #include "spio/env.h"
@@ -55,7 +57,7 @@ static void init_with_pool(uint32_t pool, uint32_t cache)
 	spio_bdev_opts_init(&bopts, sizeof(bopts));
 	bopts.bdev_io_pool_size = pool;
 	bopts.bdev_io_cache_size = cache;
-	rc = spio_bdev_initialize(&bopts);
+	rc = spio_bdev_initialize(&bopts, NULL, NULL);
 	cr_assert_eq(rc, 0, "spio_bdev_initialize: expected 0, got %d", rc);
 }
 
@@ -180,7 +182,7 @@ static void fill(uint8_t *p, size_t len, uint8_t seed)
 static struct spio_bdev *make_malloc_and_pt(const char *base, const char *pt)
 {
 	struct spio_bdev *b, *p;
-	int rc = spio_bdev_malloc_create(base, NULL, NBLOCKS, BS, &b);
+	int rc = fx_malloc_create(base, NULL, NBLOCKS, BS, &b);
 
 	cr_assert_eq(rc, 0, "malloc_create %s: expected 0, got %d", base, rc);
 	rc = passthru_create(base, pt, &p);
@@ -382,7 +384,7 @@ Test(passthru, supported_types_follow_base)
 	uint8_t *buf = spio_dma_zmalloc(BS, 4096);
 	int rc;
 
-	cr_assert_eq(spio_bdev_null_create("Null0", NULL, NBLOCKS, BS, &nb), 0, "null_create");
+	cr_assert_eq(fx_null_create("Null0", NULL, NBLOCKS, BS, &nb), 0, "null_create");
 	cr_assert_eq(passthru_create("Null0", "PTN", &pt), 0, "passthru on null");
 	mpt = make_malloc_and_pt("Malloc0", "PTM");
 	for (int t = SPIO_BDEV_IO_TYPE_READ; t < SPIO_BDEV_NUM_IO_TYPES; t++) {

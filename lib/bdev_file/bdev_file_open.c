@@ -154,15 +154,14 @@ static int open_fd(struct bdev_file *f, const struct bdev_file_opts *o, char *er
 			       o->readonly ? "read-only" : "for reading and writing", strerror(e));
 }
 
-static int check_opts(const struct bdev_file_opts *o, char *err, size_t errlen)
+static int check_opts(const struct bdev_file_opts *o, const char *module, char *err, size_t errlen)
 {
 	if (o->name == NULL || o->name[0] == '\0') {
-		return bdev_file_error(err, errlen, -EINVAL, "%s bdev: a name is required",
-				       o->module);
+		return bdev_file_error(err, errlen, -EINVAL, "%s bdev: a name is required", module);
 	}
 	if (o->filename == NULL || o->filename[0] == '\0') {
 		return bdev_file_error(err, errlen, -EINVAL, "%s bdev %s: a filename is required",
-				       o->module, o->name);
+				       module, o->name);
 	}
 	if (o->block_size != 0 &&
 	    (o->block_size < BLOCK_SIZE_MIN || o->block_size > BLOCK_SIZE_MAX ||
@@ -170,17 +169,11 @@ static int check_opts(const struct bdev_file_opts *o, char *err, size_t errlen)
 		return bdev_file_error(err, errlen, -EINVAL,
 				       "%s bdev %s: block_size %" PRIu32
 				       ": expected a power of two from 512 to 65536",
-				       o->module, o->name, o->block_size);
-	}
-	if (o->queue_depth == 0 || o->queue_depth > o->queue_depth_max) {
-		return bdev_file_error(err, errlen, -EINVAL,
-				       "%s bdev %s: queue_depth %" PRIu32 ": expected 1..%" PRIu32,
-				       o->module, o->name, o->queue_depth, o->queue_depth_max);
+				       module, o->name, o->block_size);
 	}
 	if (spio_bdev_get_by_name(o->name) != NULL) {
 		return bdev_file_error(err, errlen, -EEXIST,
-				       "%s bdev %s: a bdev of that name exists", o->module,
-				       o->name);
+				       "%s bdev %s: a bdev of that name exists", module, o->name);
 	}
 	return 0;
 }
@@ -226,8 +219,8 @@ static void bdev_file_close(struct bdev_file *f)
 }
 
 /* Open and probe the file into `f`; on error `f` holds nothing to free. */
-static int bdev_file_open(struct bdev_file *f, const struct bdev_file_opts *o,
-			  struct spio_bdev_module *module, char *err, size_t errlen)
+static int bdev_file_open(struct bdev_file *f, const struct bdev_file_module *m,
+			  const struct bdev_file_opts *o, char *err, size_t errlen)
 {
 	struct stat st;
 	uint64_t size = 0;
@@ -235,7 +228,8 @@ static int bdev_file_open(struct bdev_file *f, const struct bdev_file_opts *o,
 
 	memset(f, 0, sizeof(*f));
 	f->fd = -1;
-	if ((rc = check_opts(o, err, errlen)) != 0 || (rc = open_fd(f, o, err, errlen)) != 0) {
+	if ((rc = check_opts(o, m->module->name, err, errlen)) != 0 ||
+	    (rc = open_fd(f, o, err, errlen)) != 0) {
 		return rc;
 	}
 	if (fstat(f->fd, &st) != 0) {
@@ -256,9 +250,6 @@ static int bdev_file_open(struct bdev_file *f, const struct bdev_file_opts *o,
 	f->direct = o->direct;
 	f->readonly = o->readonly;
 	f->fallocate = o->fallocate;
-	f->queue_depth = o->queue_depth;
-	f->queue_depth_default = o->queue_depth_default;
-	f->module = module;
 	if ((rc = read_size(f, &size)) != 0) {
 		rc = bdev_file_error(err, errlen, rc, "%s: cannot read its size: %s", o->filename,
 				     strerror(-rc));
@@ -272,18 +263,19 @@ static int bdev_file_open(struct bdev_file *f, const struct bdev_file_opts *o,
 	f->filename = strdup(o->filename);
 	f->bdev.name = strdup(o->name);
 	if (f->filename == NULL || f->bdev.name == NULL) {
-		rc = bdev_file_error(err, errlen, -ENOMEM, "%s bdev %s: out of memory", o->module,
-				     o->name);
+		rc = bdev_file_error(err, errlen, -ENOMEM, "%s bdev %s: out of memory",
+				     m->module->name, o->name);
 		goto fail_close;
 	}
 	f->bdev.ctxt = f;
-	f->bdev.product_name = (char *)o->product;
+	f->bdev.product_name = (char *)m->product_name;
 	f->bdev.write_unit_size = 1;
 	/* O_DIRECT: the core rejects misaligned addresses; lengths are bounced. */
 	f->bdev.required_alignment = f->direct ? f->bdev.blocklen : 0;
 	f->bdev.max_num_segments = BDEV_FILE_MAX_IOVS;
 	f->bdev.uuid = o->uuid;
-	f->bdev.module = module;
+	f->bdev.module = m->module;
+	f->bdev.fn_table = m->fn_table;
 	return 0;
 
 fail_close:
@@ -302,34 +294,33 @@ static void io_device_gone(void *io_device)
 	bdev_file_free(bdev_file_from_io_device(io_device));
 }
 
-int bdev_file_create(struct bdev_file *f, const struct bdev_file_opts *o,
-		     struct spio_bdev_module *module, const struct spio_bdev_fn_table *fn_table,
-		     spio_io_channel_create_cb create_cb, spio_io_channel_destroy_cb destroy_cb,
-		     uint32_t ctx_size, char *err, size_t errlen)
+int bdev_file_create(struct bdev_file *f, const struct bdev_file_module *m,
+		     const struct bdev_file_opts *o, char *err, size_t errlen)
 {
-	int rc = bdev_file_open(f, o, module, err, errlen);
+	const char *module = m->module->name;
+	int rc = bdev_file_open(f, m, o, err, errlen);
 
 	if (rc != 0) {
 		free(f);
 		return rc;
 	}
-	f->bdev.fn_table = fn_table;
-	rc = spio_io_device_register(&f->io_device, create_cb, destroy_cb, ctx_size, f->bdev.name);
+	rc = spio_io_device_register(&f->io_device, m->channel_create, m->channel_destroy,
+				     m->channel_size, f->bdev.name);
 	if (rc != 0) {
-		rc = bdev_file_error(err, errlen, rc, "%s bdev %s: %s", o->module, f->bdev.name,
+		rc = bdev_file_error(err, errlen, rc, "%s bdev %s: %s", module, f->bdev.name,
 				     strerror(-rc));
 		bdev_file_free(f);
 		return rc;
 	}
 	rc = spio_bdev_register(&f->bdev);
 	if (rc != 0) {
-		rc = bdev_file_error(err, errlen, rc, "%s bdev %s: cannot register: %s", o->module,
+		rc = bdev_file_error(err, errlen, rc, "%s bdev %s: cannot register: %s", module,
 				     f->bdev.name, strerror(-rc));
 		/* No channel exists yet: the unregister callback frees at once. */
 		spio_io_device_unregister(&f->io_device, io_device_gone);
 		return rc;
 	}
-	SPIO_INFOLOG("%s bdev %s: %s, %" PRIu64 " blocks of %" PRIu32 " bytes%s\n", o->module,
+	SPIO_INFOLOG("%s bdev %s: %s, %" PRIu64 " blocks of %" PRIu32 " bytes%s\n", module,
 		     f->bdev.name, f->filename, f->bdev.blockcnt, f->bdev.blocklen,
 		     f->direct ? ", O_DIRECT" : "");
 	return 0;
@@ -420,7 +411,6 @@ void bdev_file_dump_info_json(const struct bdev_file *f, struct spio_json_write_
 	spio_json_write_named_bool(w, "direct", f->direct);
 	spio_json_write_named_bool(w, "readonly", f->readonly);
 	spio_json_write_named_bool(w, "fallocate", f->fallocate);
-	spio_json_write_named_uint32(w, "queue_depth", f->queue_depth);
 }
 
 void bdev_file_write_config_begin(const struct bdev_file *f, const char *method,
@@ -433,13 +423,10 @@ void bdev_file_write_config_begin(const struct bdev_file *f, const char *method,
 	spio_json_write_named_string(w, "filename", f->filename);
 	spio_json_write_named_uint32(w, "block_size", f->bdev.blocklen);
 	spio_json_write_named_uuid(w, "uuid", &f->bdev.uuid);
-	/* Extensions to SPDK's parameters only when they differ from the default,
-	 * so a saved configuration stays loadable by SPDK where it can be. */
+	/* Ours only when it differs from the default, so a saved configuration
+	 * stays loadable by SPDK where it can be. */
 	if (!f->direct) {
 		spio_json_write_named_bool(w, "direct", false);
-	}
-	if (f->queue_depth != f->queue_depth_default) {
-		spio_json_write_named_uint32(w, "queue_depth", f->queue_depth);
 	}
 }
 

@@ -1,11 +1,18 @@
 /*
- * What the kernel-backed bdev modules (uring, aio) share: opening and
- * probing a file or block device, capability detection, the per-I/O and
+ * The helper the kernel-backed bdev modules (uring, aio) link against: opening
+ * and probing a file or block device, capability detection, the per-I/O and
  * per-channel bookkeeping that does not depend on the kernel interface
- * (queueing when the ring is full, resets, bounce buffers, blocking
- * fallbacks), rescans, errors, and the JSON both write.
+ * (queueing when the channel is full, resets, bounce buffers, blocking
+ * fallbacks), rescans, errors, and the JSON every such module writes.
  *
- * Private to module/bdev/uring and module/bdev/aio.
+ * Not a module: it registers no module, names none and keeps no per-module
+ * settings. A module passes what it is (its spio_bdev_module, product name,
+ * fn_table, channel callbacks: struct bdev_file_module) and the options the
+ * helper acts on (struct bdev_file_opts); queue depths, their defaults and
+ * limits, and every option of the module's own stay in the module.
+ *
+ * Private to libspio (lib/ is on the library's private include path; not
+ * installed). Modules include it as "bdev_file/bdev_file.h".
  */
 #ifndef SPIO_BDEV_FILE_H
 #define SPIO_BDEV_FILE_H
@@ -22,9 +29,23 @@
 /* The kernel's limit on iovecs per readv/writev (UIO_MAXIOV). */
 #define BDEV_FILE_MAX_IOVS 1024
 
-/* What both modules' create options have in common. */
+/*
+ * A kernel-backed module as the helper sees it: static storage in the
+ * module, passed as it is. Messages start with module->name.
+ */
+struct bdev_file_module {
+	struct spio_bdev_module *module;
+	/* The bdevs' product name ("AIO disk"). */
+	const char *product_name;
+	const struct spio_bdev_fn_table *fn_table;
+	/* The module's per-channel context (its io_device's channels). */
+	spio_io_channel_create_cb channel_create;
+	spio_io_channel_destroy_cb channel_destroy;
+	uint32_t channel_size;
+};
+
+/* What opening and probing the file needs: the module's options, translated once. */
 struct bdev_file_opts {
-	const char *module;    /* "uring" or "aio", for messages */
 	const char *name;      /* required */
 	const char *filename;  /* required */
 	uint32_t block_size;   /* 0: detect */
@@ -32,10 +53,6 @@ struct bdev_file_opts {
 	bool direct;	       /* O_DIRECT */
 	bool readonly;	       /* O_RDONLY; no writing I/O types */
 	bool fallocate;	       /* unmap and write_zeroes where the file supports them */
-	uint32_t queue_depth;  /* I/Os in the kernel per channel */
-	uint32_t queue_depth_max;
-	uint32_t queue_depth_default; /* save_config writes queue_depth only if not this */
-	const char *product;	      /* product name of the bdev */
 };
 
 /*
@@ -46,7 +63,6 @@ struct bdev_file {
 	struct spio_bdev bdev;
 	/* The module's io_device (the bdev's own address is the core's). */
 	uint8_t io_device;
-	struct spio_bdev_module *module;
 	char *filename;
 	int fd;
 	bool is_blockdev;
@@ -55,8 +71,6 @@ struct bdev_file {
 	bool fallocate;
 	bool can_unmap;
 	bool can_write_zeroes;
-	uint32_t queue_depth;
-	uint32_t queue_depth_default;
 	/* Learned at run time, any thread (relaxed atomics). */
 	bool zero_range_unsupported; /* a file system without FALLOC_FL_ZERO_RANGE */
 	/* Error reporting: how many I/Os failed, reported sparsely. */
@@ -64,7 +78,7 @@ struct bdev_file {
 };
 
 /*
- * Per-I/O state both modules keep at the start of their driver context.
+ * Per-I/O state a module keeps at the start of its driver context.
  */
 struct bdev_file_io {
 	struct spio_work work;	   /* a blocking fallback on a helper thread */
@@ -81,7 +95,7 @@ static inline struct spio_bdev_io *bdev_file_io_to_bdev_io(struct bdev_file_io *
 }
 
 /*
- * Per-channel state both modules keep at the start of their channel context.
+ * Per-channel state a module keeps at the start of its channel context.
  * An I/O is "in flight" from the moment it is handed to the kernel (or to a
  * helper thread) until its completion was delivered.
  */
@@ -101,9 +115,9 @@ struct bdev_file_channel {
  * Create a kernel-backed bdev in `f`, the start of the module's device
  * struct (malloc'ed; the module's own fields after `f` already set): open
  * `o->filename`, check and size it, fill the bdev (name, geometry,
- * alignment, UUID, product name, module, `fn_table`), register the module's
- * io_device (channels of `ctx_size` bytes set up and torn down by the
- * callbacks), then the bdev.
+ * alignment, UUID, and `m`'s product name, module and fn_table), register
+ * the module's io_device (channels of m->channel_size bytes set up and torn
+ * down by m's callbacks), then the bdev. `o` is only read during the call.
  * On error the device is freed and a one-line message naming the file is in
  * `err` (when not NULL) and the log.
  * \return 0; -EINVAL (bad options, empty file, size not a multiple of the
@@ -111,10 +125,8 @@ struct bdev_file_channel {
  *         -ENOENT; -EACCES/-EPERM/-EROFS; -EISDIR; -ENOMEM; other -errno;
  *         spio_bdev_register()'s errors.
  */
-int bdev_file_create(struct bdev_file *f, const struct bdev_file_opts *o,
-		     struct spio_bdev_module *module, const struct spio_bdev_fn_table *fn_table,
-		     spio_io_channel_create_cb create_cb, spio_io_channel_destroy_cb destroy_cb,
-		     uint32_t ctx_size, char *err, size_t errlen);
+int bdev_file_create(struct bdev_file *f, const struct bdev_file_module *m,
+		     const struct bdev_file_opts *o, char *err, size_t errlen);
 
 /* Put a printf-style message in `err` (if not NULL) and the log; return `rc`. */
 int bdev_file_error(char *err, size_t errlen, int rc, const char *fmt, ...)
@@ -127,7 +139,7 @@ static inline struct bdev_file *bdev_file_from_io_device(void *io_device)
 }
 
 /*
- * fn_table entries both modules use as they are: destruct (unregisters the
+ * fn_table entries a module uses as they are: destruct (unregisters the
  * io_device; the file is closed and the device freed after its last
  * channel), io_type_supported, get_io_channel.
  */
@@ -224,58 +236,33 @@ void bdev_file_channel_complete(struct bdev_file_channel *ch, struct bdev_file_i
  * JSON
  */
 
-/* Members of bdev_get_bdevs' driver_specific object: {"<module>": {...}} opened by the caller. */
+/*
+ * The file's members of bdev_get_bdevs' driver_specific object (filename,
+ * block_device, direct, readonly, fallocate), inside the {"<module>": {...}}
+ * the module opened; the module adds its own.
+ */
 void bdev_file_dump_info_json(const struct bdev_file *f, struct spio_json_write_ctx *w);
 
 /*
- * Begin `{"method": "bdev_<module>_create", "params": {` with the common
- * parameters; the module adds its own and calls bdev_file_write_config_end().
+ * Begin `{"method": method, "params": {` with what recreates the file's
+ * bdev: name, filename, block_size, uuid (SPDK's), and direct only when it
+ * is false (ours, so a default entry stays loadable by SPDK). The module
+ * adds its own and calls bdev_file_write_config_end().
  */
 void bdev_file_write_config_begin(const struct bdev_file *f, const char *method,
 				  struct spio_json_write_ctx *w);
+/* Close what bdev_file_write_config_begin() opened. */
 void bdev_file_write_config_end(struct spio_json_write_ctx *w);
 
 /*
- * RPC: the create methods' parameters (SPDK's, plus ours), shared decoding,
- * answers, and bdev_<module>_rescan.
+ * RPC
  */
 struct spio_jsonrpc_request;
 
-struct bdev_file_rpc_params {
-	char *name;
-	char *filename;
-	char *uuid;
-	uint32_t block_size;
-	bool direct;
-	bool readonly;
-	uint32_t queue_depth;
-	/* uring */
-	bool sqpoll;
-	bool registered_buffers;
-	bool registered_files;
-	/* aio */
-	bool fallocate;
-	bool nowait;
-	/* decoded from `uuid` */
-	struct spio_uuid parsed_uuid;
-};
-
-/* Create a bdev from decoded parameters (the module's create function). */
-typedef int (*bdev_file_rpc_create_fn)(const struct bdev_file_rpc_params *p,
-				       struct spio_bdev **bdev, char *err, size_t err_len);
-
 /*
- * Serve bdev_<module>_create: decode the parameters every create method
- * takes plus the module's `extra` (at most 8) over `defaults`, parse the
- * UUID, call `create`, answer the new bdev's name, -32602 with the reason
- * for bad parameters, or the create error with its message.
+ * Serve bdev_<module>_rescan: params {"name"}, call `rescan(name)`, answer
+ * true, -32602 for bad parameters, or the rescan error with a message.
  */
-void bdev_file_rpc_create(struct spio_jsonrpc_request *req, const struct spio_json_val *params,
-			  const struct spio_rpc_param *extra, size_t n_extra,
-			  const struct bdev_file_rpc_params *defaults,
-			  bdev_file_rpc_create_fn create);
-
-/* Serve bdev_<module>_rescan: params {"name"}, answer true. */
 void bdev_file_rpc_rescan(struct spio_jsonrpc_request *req, const struct spio_json_val *params,
 			  int (*rescan)(const char *name));
 
