@@ -18,7 +18,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
-#include <sched.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -199,10 +198,27 @@ void spio_app_get_cpuset(struct spio_cpuset *set)
  * Shutdown
  */
 
-/* Event on the main reactor: forward a message to the app thread. */
+static void app_msg_run(void *ctx)
+{
+	struct app_msg *m = ctx;
+	spio_msg_fn fn = m->fn;
+	void *arg = m->arg;
+
+	__atomic_store_n(&m->in_flight, 0, __ATOMIC_RELEASE);
+	fn(arg);
+}
+
+/* On the main reactor: hand the message to the app thread. */
 static void app_msg_event(void *arg1, void *arg2)
 {
-	app_send_msg((spio_msg_fn)(uintptr_t)arg1, arg2);
+	struct app_msg *m = arg1;
+	struct spio_thread *t = spio_app_get_thread();
+
+	(void)arg2;
+	if (t == NULL || spio_thread_send_msg_embedded(t, &m->msg, app_msg_run, m) != 0) {
+		__atomic_store_n(&m->in_flight, 0, __ATOMIC_RELEASE);
+		SPIO_ERRLOG("the app thread is gone; message dropped\n");
+	}
 }
 
 /*
@@ -210,26 +226,30 @@ static void app_msg_event(void *arg1, void *arg2)
  * OS thread sends the message itself: that is the OS thread that destroys the
  * app thread at the end, so a sender never touches the thread while it is
  * being freed. Everyone else goes through an event to the main core (the
- * event rings outlive every sender, see reactors_fini()).
+ * reactors outlive every sender, see reactors_fini()). Both use `m`'s own
+ * storage, so nothing can be lost for lack of memory.
  */
-void app_send_msg(spio_msg_fn fn, void *arg)
+void app_send_msg(struct app_msg *m, spio_msg_fn fn, void *arg)
 {
-	struct spio_thread *t = spio_app_get_thread();
-	int rc = -EINVAL;
+	int rc;
 
-	for (int i = 0; t != NULL && i < 1000000; i++) {
-		if (spio_reactor_get_current_core() == g_app.main_core) {
-			rc = spio_thread_send_msg(t, fn, arg);
-		} else {
-			rc = spio_event_call(g_app.main_core, app_msg_event, (void *)(uintptr_t)fn,
-					     arg);
-		}
-		if (rc != -ENOMEM) {
-			break;
-		}
-		sched_yield();
+	if (__atomic_exchange_n(&m->in_flight, 1, __ATOMIC_ACQ_REL) != 0) {
+		/* A second step before the first ran: a caller's bug, not a race to lose. */
+		SPIO_ERRLOG("app thread message already pending; this one is dropped\n");
+		return;
+	}
+	m->fn = fn;
+	m->arg = arg;
+	if (spio_reactor_get_current_core() == g_app.main_core) {
+		struct spio_thread *t = spio_app_get_thread();
+
+		rc =
+		    t != NULL ? spio_thread_send_msg_embedded(t, &m->msg, app_msg_run, m) : -EINVAL;
+	} else {
+		rc = reactor_event_call_embedded(g_app.main_core, &m->ev, app_msg_event, m, NULL);
 	}
 	if (rc != 0) {
+		__atomic_store_n(&m->in_flight, 0, __ATOMIC_RELEASE);
 		SPIO_ERRLOG("cannot reach the app thread: %s\n", strerror(-rc));
 	}
 }
@@ -276,7 +296,9 @@ void spio_app_stop(int rc)
 	}
 	__atomic_store_n(&g_app.rc, rc, __ATOMIC_RELAXED);
 	SPIO_DEBUGLOG(app, "stop requested (rc %d)\n", rc);
-	app_send_msg(app_stop_msg, NULL);
+	static struct app_msg stop_msg;
+
+	app_send_msg(&stop_msg, app_stop_msg, NULL);
 }
 
 /* Start-up failed on the app thread. */
@@ -306,7 +328,9 @@ void spio_app_start_shutdown(void)
 					 __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
 		return;
 	}
-	app_send_msg(app_shutdown_msg, NULL);
+	static struct app_msg shutdown_msg;
+
+	app_send_msg(&shutdown_msg, app_shutdown_msg, NULL);
 }
 
 /*

@@ -15,12 +15,25 @@
  */
 
 /** Per-spio_thread context area owned by the framework (spio_thread_get_ctx). */
+/*
+ * An event whose storage its sender provides (embedded in the object it
+ * concerns): sending allocates nothing, so it cannot fail for lack of
+ * memory. Owned by the runtime from the send until fn starts.
+ */
+struct reactor_event {
+	spio_event_fn fn;
+	void *arg1;
+	void *arg2;
+	struct reactor_event *next;
+};
+
 struct lw_thread {
 	TAILQ_ENTRY(lw_thread) link;
 	struct reactor *reactor;
-	uint64_t tsc_start;  /* when the thread was created */
-	int intr_fd;	     /* interrupt fd in the reactor's epoll set, -1 if none */
-	bool exit_requested; /* spio_thread_exit() called during reactor shutdown */
+	uint64_t tsc_start;	     /* when the thread was created */
+	int intr_fd;		     /* interrupt fd in the reactor's epoll set, -1 if none */
+	bool exit_requested;	     /* spio_thread_exit() called during reactor shutdown */
+	struct reactor_event add_ev; /* hands the thread to its reactor */
 };
 
 struct reactors_opts {
@@ -87,8 +100,27 @@ uint32_t reactors_core_at(uint32_t i);
 /** Called by the main reactor on every iteration: turns a caught signal into a shutdown. */
 void app_check_signals(void);
 
-/** Send `fn(arg)` to the app thread from any OS thread (retries a full pool). */
-void app_send_msg(spio_msg_fn fn, void *arg);
+/**
+ * spio_event_call() with caller-provided storage. Any OS thread.
+ * \return 0; -EINVAL (no reactors, bad core, NULL); -ESHUTDOWN (stopped).
+ */
+int reactor_event_call_embedded(uint32_t core, struct reactor_event *ev, spio_event_fn fn,
+				void *arg1, void *arg2);
+
+/*
+ * A message to the app thread that cannot be lost: one per purpose (stop,
+ * shutdown, subsystem steps), at most one in flight at a time.
+ */
+struct app_msg {
+	spio_msg_fn fn;
+	void *arg;
+	int in_flight;
+	struct spio_msg msg;
+	struct reactor_event ev;
+};
+
+/** Send `fn(arg)` to the app thread from any OS thread, using `m`'s storage. */
+void app_send_msg(struct app_msg *m, spio_msg_fn fn, void *arg);
 
 /** True once spio_app_stop() was called. */
 bool app_stop_requested(void);

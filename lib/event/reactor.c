@@ -63,6 +63,7 @@ TAILQ_HEAD(lw_thread_list, lw_thread);
 struct reactor {
 	/* Written by senders. */
 	int sleeping __attribute__((aligned(SPIO_CACHE_LINE_SIZE)));
+	struct reactor_event *embedded; /* lock-free stack, newest first */
 
 	/* Set up once. */
 	uint32_t core __attribute__((aligned(SPIO_CACHE_LINE_SIZE)));
@@ -180,10 +181,75 @@ out:
 	return rc;
 }
 
+int reactor_event_call_embedded(uint32_t core, struct reactor_event *ev, spio_event_fn fn,
+				void *arg1, void *arg2)
+{
+	struct reactor_event *head;
+	struct reactor *r;
+	int state, rc = 0;
+
+	if (ev == NULL || fn == NULL) {
+		return -EINVAL;
+	}
+	__atomic_fetch_add(&g_event_callers, 1, __ATOMIC_SEQ_CST);
+	state = state_get();
+	if (state == REACTORS_NONE || state == REACTORS_STOPPED) {
+		rc = state == REACTORS_NONE ? -EINVAL : -ESHUTDOWN;
+		goto out;
+	}
+	r = reactor_get(core);
+	if (r == NULL) {
+		rc = -EINVAL;
+		goto out;
+	}
+	ev->fn = fn;
+	ev->arg1 = arg1;
+	ev->arg2 = arg2;
+	head = __atomic_load_n(&r->embedded, __ATOMIC_RELAXED);
+	do {
+		ev->next = head;
+	} while (!__atomic_compare_exchange_n(&r->embedded, &head, ev, true, __ATOMIC_SEQ_CST,
+					      __ATOMIC_RELAXED));
+	/* The same Dekker pairing with reactor_sleep() as spio_event_call(). */
+	if (__atomic_load_n(&r->sleeping, __ATOMIC_SEQ_CST)) {
+		reactor_kick(r);
+	}
+out:
+	__atomic_fetch_sub(&g_event_callers, 1, __ATOMIC_RELEASE);
+	return rc;
+}
+
+/* Run the embedded events queued so far, oldest first. */
+static uint32_t reactor_process_embedded(struct reactor *r)
+{
+	struct reactor_event *ev, *next, *fifo = NULL;
+	uint32_t n = 0;
+
+	for (ev = __atomic_exchange_n(&r->embedded, NULL, __ATOMIC_ACQUIRE); ev != NULL;
+	     ev = next) {
+		next = ev->next;
+		ev->next = fifo;
+		fifo = ev;
+	}
+	for (ev = fifo; ev != NULL; ev = next, n++) {
+		spio_event_fn fn = ev->fn;
+		void *arg1 = ev->arg1, *arg2 = ev->arg2;
+
+		next = ev->next; /* fn may reuse the storage */
+		fn(arg1, arg2);
+	}
+	return n;
+}
+
 static uint32_t reactor_process_events(struct reactor *r)
 {
 	void *batch[EVENT_BATCH];
-	size_t n = spio_ring_dequeue_burst(r->events, batch, EVENT_BATCH);
+	size_t n;
+
+	if (__atomic_load_n(&r->embedded, __ATOMIC_RELAXED) != NULL) {
+		stat_add(&r->event_count, reactor_process_embedded(r));
+	}
+	n = spio_ring_dequeue_burst(r->events, batch, EVENT_BATCH);
 
 	for (size_t i = 0; i < n; i++) {
 		struct event *ev = batch[i];
@@ -224,28 +290,14 @@ int spio_event_call_await(uint32_t core, spio_event_await_fn fn, void *arg)
 	return spio_await_started(&ctx.c, spio_event_call(core, event_await_run, &ctx, NULL));
 }
 
-/* Retry a full event pool: used where an event must not be lost. */
-static int event_call_retry(uint32_t core, spio_event_fn fn, void *arg1, void *arg2)
-{
-	int rc;
-
-	for (int i = 0; i < 1000000; i++) {
-		rc = spio_event_call(core, fn, arg1, arg2);
-		if (rc != -ENOMEM) {
-			return rc;
-		}
-		sched_yield();
-	}
-	return rc;
-}
-
 struct reactor_iter {
 	spio_event_fn fn;
 	spio_event_fn cpl;
 	void *arg1;
 	void *arg2;
 	uint32_t origin;
-	uint32_t next; /* index in g_reactors */
+	uint32_t next;		 /* index in g_reactors */
+	struct reactor_event ev; /* one hop in flight at a time */
 };
 
 static void reactor_iter_done(void *arg1, void *arg2)
@@ -264,9 +316,10 @@ static void reactor_iter_step(void *arg1, void *arg2)
 	it->fn(it->arg1, it->arg2);
 	it->next++;
 	if (it->next < g_reactor_count) {
-		rc = event_call_retry(g_reactors[it->next].core, reactor_iter_step, it, NULL);
+		rc = reactor_event_call_embedded(g_reactors[it->next].core, &it->ev,
+						 reactor_iter_step, it, NULL);
 	} else {
-		rc = event_call_retry(it->origin, reactor_iter_done, it, NULL);
+		rc = reactor_event_call_embedded(it->origin, &it->ev, reactor_iter_done, it, NULL);
 	}
 	if (rc != 0) {
 		SPIO_ERRLOG("for_each_reactor: cannot reach the next reactor (%d); completion "
@@ -473,7 +526,8 @@ int reactors_new_thread(struct spio_thread *thread)
 	if (state != REACTORS_INIT && state != REACTORS_RUNNING) {
 		rc = -ESHUTDOWN;
 	} else {
-		rc = event_call_retry(r->core, reactor_add_thread, lw, NULL);
+		rc =
+		    reactor_event_call_embedded(r->core, &lw->add_ev, reactor_add_thread, lw, NULL);
 	}
 	if (rc != 0) {
 		__atomic_fetch_sub(&g_live_threads, 1, __ATOMIC_SEQ_CST);
@@ -539,7 +593,8 @@ static void reactor_sleep(struct reactor *r, bool exiting)
 
 	if (can_sleep) {
 		__atomic_store_n(&r->sleeping, 1, __ATOMIC_SEQ_CST);
-		if (spio_ring_count(r->events) == 0) {
+		if (spio_ring_count(r->events) == 0 &&
+		    __atomic_load_n(&r->embedded, __ATOMIC_SEQ_CST) == NULL) {
 			start = spio_get_ticks();
 			if (next != 0) {
 				/* A backstop: each thread's timerfd is armed for its next poller.
@@ -687,6 +742,11 @@ static void reactor_teardown(struct reactor *r)
 			spio_mempool_put(g_event_pool, ev);
 			dropped++;
 		}
+		/* embedded ones belong to their senders: just forget them */
+		for (struct reactor_event *e = r->embedded; e != NULL; e = e->next) {
+			dropped++;
+		}
+		r->embedded = NULL;
 		if (dropped) {
 			SPIO_WARNLOG("reactor %u: %u events sent after it stopped were dropped\n",
 				     r->core, dropped);

@@ -312,7 +312,9 @@ void spio_subsystem_init_next(int rc)
 		SPIO_ERRLOG("spio_subsystem_init_next called while no subsystem initialises\n");
 		return;
 	}
-	app_send_msg(init_continue, (void *)(intptr_t)rc);
+	static struct app_msg init_msg;
+
+	app_send_msg(&init_msg, init_continue, (void *)(intptr_t)rc);
 }
 
 /*
@@ -356,7 +358,9 @@ void spio_subsystem_fini_next(void)
 		SPIO_ERRLOG("spio_subsystem_fini_next called while no subsystem finishes\n");
 		return;
 	}
-	app_send_msg(fini_step, NULL);
+	static struct app_msg fini_msg;
+
+	app_send_msg(&fini_msg, fini_step, NULL);
 }
 
 /*
