@@ -4,7 +4,7 @@
 JOBS ?= $(shell nproc)
 CMAKE ?= cmake
 
-.PHONY: all deps build run test test-debug test-asan test-tsan bench format check-format clean
+.PHONY: all deps build run test test-release-build test-debug test-asan test-tsan bench format check-format clean
 
 all: build
 
@@ -28,9 +28,15 @@ check-format:
 format:
 	@scripts/check-format.sh --fix
 
-# Debug with -Werror, then ASan+UBSan, then TSan for the concurrent layers.
-test: deps check-format test-debug test-asan test-tsan
+# Debug with -Werror, then ASan+UBSan, then TSan for the concurrent layers;
+# first a Release build of everything, tests included, with -Werror: the
+# optimiser finds warnings (format truncation) that Debug builds do not.
+test: deps check-format test-release-build test-debug test-asan test-tsan
 	@echo "make test: all suites passed"
+
+test-release-build:
+	$(CMAKE) -S . -B build/release-tests -DCMAKE_BUILD_TYPE=Release -DSPIO_WERROR=ON
+	$(CMAKE) --build build/release-tests -j $(JOBS)
 
 test-debug:
 	$(CMAKE) -S . -B build/debug -DCMAKE_BUILD_TYPE=Debug -DSPIO_WERROR=ON

@@ -354,7 +354,7 @@ static void fb_delete_ok(const char *name)
 /* `losetup` a file; false (the test should skip) where it cannot be done. */
 static bool loop_attach(const char *file, uint32_t sector_size)
 {
-	char cmd[512];
+	char cmd[PATH_MAX + 64];
 	FILE *p;
 
 	snprintf(cmd, sizeof(cmd), "losetup -f --show -b %u '%s' 2>/dev/null", sector_size, file);
