@@ -108,7 +108,7 @@ typedef void (*spio_bdev_init_cb)(void *cb_arg, int rc);
  * \param cb optional completion, with the first failing module's error (the
  *        layer is then not initialised, and modules already initialised
  *        have been finished).
- * eturn 0 (cb runs or has run); -EINVAL (bad options, no current spio
+ * \return 0 (cb runs or has run); -EINVAL (bad options, no current spio
  *         thread); -EALREADY if initialised or initialising; -ENOMEM; or the
  *         first failing synchronous module init's error. On a negative
  *         return cb is not called.

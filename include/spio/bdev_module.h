@@ -438,8 +438,7 @@ size_t spio_bdev_part_io_ctx_size(void);
  * \param remove_cb optional, see spio_bdev_part_base_remove_cb.
  * \param free_cb optional, see spio_bdev_part_base_free_cb.
  * \param ctx handed to both; the caller's, never freed by the part layer.
- *
-eturn 0 and *base; -EINVAL (NULL argument, not on a spio thread, the
+ * \return 0 and *base; -EINVAL (NULL argument, not on a spio thread, the
  *         module's context too small); -ENODEV (no such bdev); -EPERM
  *         (already claimed, or open for writing by someone else); -ENOMEM.
  */
@@ -462,8 +461,7 @@ struct spio_bdev *spio_bdev_part_base_get_bdev(const struct spio_bdev_part_base 
  * base as bdev `name` (copied), with the base's block size, alignment and
  * supported I/O types. `product_name` (copied) is shown by bdev_get_bdevs.
  * On the base's thread.
- *
-eturn 0 and *part; -EINVAL (NULL argument, empty range, range past the
+ * \return 0 and *part; -EINVAL (NULL argument, empty range, range past the
  *         base's end, base being removed); -EEXIST (name taken); -ENOMEM;
  *         spio_bdev_register()'s errors.
  */
@@ -474,8 +472,7 @@ int spio_bdev_part_create(struct spio_bdev_part_base *base, const char *name,
 /**
  * Unregister a part (openers get SPIO_BDEV_EVENT_REMOVE); `cb` (optional)
  * runs on this thread once it is gone, and the part's memory is freed.
- *
-eturn 0; spio_bdev_unregister()'s errors.
+ * \return 0; spio_bdev_unregister()'s errors.
  */
 int spio_bdev_part_delete(struct spio_bdev_part *part, spio_bdev_unregister_cb cb, void *cb_arg);
 
