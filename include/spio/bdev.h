@@ -293,7 +293,9 @@ int spio_bdev_open_ext(const char *name, bool write, spio_bdev_event_cb event_cb
  * first. I/O still in flight completes normally; the handle is invalid once
  * its last I/O completed (submitting on it after close returns -EINVAL while
  * some I/O is still in flight). No event callback runs after this returns.
- * NULL is ignored.
+ * NULL is ignored. On another thread than the opener's it is refused: an
+ * error is logged and the descriptor stays open (its events still run on
+ * the opener's thread, which must close it).
  */
 void spio_bdev_close(struct spio_bdev_desc *desc);
 

@@ -1153,8 +1153,10 @@ void spio_bdev_close(struct spio_bdev_desc *desc)
 		return;
 	}
 	if (desc->thread != spio_get_thread()) {
-		SPIO_ERRLOG("bdev %s: descriptor closed on a thread that did not open it",
+		/* Its event callbacks are bound to the opener's thread: refuse. */
+		SPIO_ERRLOG("bdev %s: descriptor closed on a thread that did not open it; ignored",
 			    desc->bdev->name);
+		return;
 	}
 	bdev = desc->bdev;
 	pthread_mutex_lock(&g_bdev_mgr.lock);

@@ -379,3 +379,21 @@ Test(bdev_msg_exhaustion, finish_on_a_flooded_thread)
 	on(0);
 	flood(g_t[0]);
 }
+
+Test(bdev_msg_exhaustion, close_on_the_wrong_thread_changes_nothing)
+{
+	struct spio_bdev_desc *d;
+
+	on(1);
+	cr_assert_eq(spio_bdev_open_ext("MsgT0", true, event, NULL, &d), 0);
+	on(0);
+	spio_bdev_close(d); /* refused: t1 opened it */
+	cr_assert_eq(spio_bdev_module_claim_bdev(&g_bdev, NULL, &g_mod), -EPERM,
+		     "the writer is still open, so a claim must fail");
+	on(1);
+	spio_bdev_close(d);
+	poll_all(3);
+	on(0);
+	cr_assert_eq(spio_bdev_module_claim_bdev(&g_bdev, NULL, &g_mod), 0);
+	spio_bdev_module_release_bdev(&g_bdev);
+}
