@@ -194,15 +194,42 @@ static void iostat_next(struct iostat_ctx *ctx)
 	iostat_free(ctx);
 }
 
+struct iostat_params {
+	char *name;
+	bool per_channel;
+};
+
+static const struct spio_rpc_param g_iostat_decoders[] = {
+    {"name", SPIO_RPC_PARAM_STRING, offsetof(struct iostat_params, name), true},
+    {"per_channel", SPIO_RPC_PARAM_BOOL, offsetof(struct iostat_params, per_channel), true},
+};
+
 static void rpc_bdev_get_iostat(struct spio_jsonrpc_request *req,
 				const struct spio_json_val *params)
 {
+	struct iostat_params ip = {0};
 	struct name_param p = {0};
 	struct iostat_ctx *ctx;
 	struct spio_bdev *bdev;
 	size_t n = 0;
+	char err[256];
 
-	if (decode_optional_name(req, params, &p) != 0) {
+	/* rpc.py always sends per_channel (false); SPDK's per-channel form is not
+	 * written yet, so true is refused by name. */
+	if (spio_rpc_decode_params(params, g_iostat_decoders, SPIO_COUNTOF(g_iostat_decoders), &ip,
+				   err, sizeof(err)) != 0 ||
+	    ip.per_channel) {
+		spio_jsonrpc_send_error_response(
+		    req, SPIO_JSONRPC_ERROR_INVALID_PARAMS,
+		    ip.per_channel ? "per_channel true: per-channel statistics are not supported"
+				   : err);
+		spio_rpc_params_free(g_iostat_decoders, SPIO_COUNTOF(g_iostat_decoders), &ip);
+		return;
+	}
+	p.name = ip.name; /* freed below with the name decoders, as before */
+	if (p.name != NULL && spio_bdev_get_by_name(p.name) == NULL) {
+		spio_jsonrpc_send_error_response(req, -ENODEV, strerror(ENODEV));
+		spio_rpc_params_free(g_name_decoders, SPIO_COUNTOF(g_name_decoders), &p);
 		return;
 	}
 	ctx = calloc(1, sizeof(*ctx));

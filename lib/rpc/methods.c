@@ -14,10 +14,15 @@
 
 struct get_methods_params {
 	bool current;
+	bool include_aliases;
 };
 
+/* include_aliases (rpc.py always sends it) lists SPDK's deprecated method
+ * names too; spio has none, so either value gives the same list. */
 static const struct spio_rpc_param g_get_methods_decoders[] = {
     {"current", SPIO_RPC_PARAM_BOOL, offsetof(struct get_methods_params, current), true},
+    {"include_aliases", SPIO_RPC_PARAM_BOOL, offsetof(struct get_methods_params, include_aliases),
+     true},
 };
 
 struct get_methods_ctx {

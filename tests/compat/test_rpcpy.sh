@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# test_rpcpy: SPDK's own scripts/rpc.py, unmodified, against a live spio_tgt:
+# the command lines an SPDK user types, each reply checked for SPDK's keys
+# and types. rpc.py always sends some parameters (md_interleave,
+# include_aliases, per_channel, with_batches, ...): they must be accepted.
+# rpc.py comes from SPIO_SPDK_RPC, else ../shared/clients/spdk-rpc next to
+# the source tree; without it (or python3) the test skips (exit 77).
+# Usage (from CTest): test_rpcpy.sh BUILD_DIR SOURCE_DIR
+set -uo pipefail
+
+BUILD=$1
+SRC=$2
+TGT=$BUILD/spio_tgt
+TMP=$(mktemp -d)
+SOCK=$TMP/spio.sock
+# shellcheck source=../func/spio_tgt_lib.sh
+. "$SRC/tests/func/spio_tgt_lib.sh"
+
+RPCPY=${SPIO_SPDK_RPC:-}
+for cand in "$SRC/../shared/clients/spdk-rpc/scripts/rpc.py" /work/shared/clients/spdk-rpc/scripts/rpc.py; do
+	[ -n "$RPCPY" ] && break
+	[ -f "$cand" ] && RPCPY=$cand
+done
+if [ -z "$RPCPY" ] || ! command -v python3 >/dev/null; then
+	echo "test_rpcpy: SKIP: SPDK's rpc.py (SPIO_SPDK_RPC or ../shared/clients/spdk-rpc) or python3 not found"
+	exit 77
+fi
+
+rpc() {
+	python3 "$RPCPY" -s "$SOCK" "$@" >"$TMP/reply" 2>"$TMP/rpc.err" ||
+		fail "rpc.py $*: $(cat "$TMP/rpc.err")"
+}
+
+# rpc.py CMD must fail; its error output must contain $1.
+rpc_refused() {
+	local want=$1
+	shift
+	if python3 "$RPCPY" -s "$SOCK" "$@" >"$TMP/reply" 2>"$TMP/rpc.err"; then
+		fail "rpc.py $* succeeded, expected a refusal"
+	fi
+	grep -q -- "$want" "$TMP/rpc.err" "$TMP/reply" ||
+		fail "rpc.py $*: expected '$want' in the error, got: $(cat "$TMP/rpc.err" "$TMP/reply")"
+}
+
+# Check the reply (JSON in $TMP/reply) with a Python expression on `d`.
+check() {
+	python3 -c 'import json,sys
+d = json.load(open(sys.argv[1]))
+ok = eval(sys.argv[2])
+sys.exit(0 if ok else 1)' "$TMP/reply" "$1" || fail "reply check '$1' failed on: $(head -c 600 "$TMP/reply")"
+}
+
+start_tgt
+
+rpc bdev_malloc_create -b M1 64 512
+grep -q '^M1$' "$TMP/reply" || fail "bdev_malloc_create -b M1 64 512: reply $(cat "$TMP/reply")"
+rpc bdev_malloc_create -b M2 -u 11111111-2222-3333-4444-555555555555 16 4096
+rpc bdev_null_create N0 64 4096
+rpc bdev_get_bdevs -b M2
+check 'd[0]["name"] == "M2" and d[0]["uuid"] == "11111111-2222-3333-4444-555555555555" and d[0]["block_size"] == 4096 and d[0]["num_blocks"] == 4096'
+rpc bdev_get_bdevs
+check 'isinstance(d, list) and {"M1", "M2", "N0"} <= {b["name"] for b in d} and all(isinstance(b["supported_io_types"], dict) and isinstance(b["aliases"], list) and isinstance(b["driver_specific"], dict) for b in d)'
+rpc bdev_get_iostat
+check 'isinstance(d["tick_rate"], int) and isinstance(d["bdevs"], list) and all("bytes_read" in b and "num_read_ops" in b for b in d["bdevs"])'
+rpc bdev_reset_iostat
+rpc rpc_get_methods
+check '"bdev_malloc_create" in d and "rpc_get_methods" in d and "save_config" in d'
+rpc rpc_get_methods -c
+rpc spdk_get_version
+check 'isinstance(d["version"], str) and isinstance(d["fields"]["major"], int)'
+rpc framework_get_reactors
+rpc thread_get_stats
+rpc bdev_wait_for_examine
+
+# Refusals name what is refused.
+rpc_refused "md_size" bdev_malloc_create -b M3 -m 8 64 512
+rpc_refused '"code": -17' bdev_malloc_create -b M1 64 512
+rpc_refused '"code": -19' bdev_get_bdevs -b Nope
+rpc_refused "per_channel true" bdev_get_iostat -c
+
+# save_config through rpc.py (framework_get_subsystems + framework_get_config
+# with_batches), then the saved bdevs come back after a restart.
+rpc save_config
+cp "$TMP/reply" "$TMP/saved.json"
+check '{"M1", "M2"} <= {e["params"]["name"] for s in d["subsystems"] if s["subsystem"] == "bdev" for e in s["config"] if e["method"] == "bdev_malloc_create"}'
+rpc bdev_malloc_delete M1
+rpc bdev_null_delete N0
+stop_tgt
+start_tgt -c "$TMP/saved.json"
+rpc bdev_get_bdevs
+check '{"M1", "M2", "N0"} <= {b["name"] for b in d}'
+stop_tgt
+
+echo "test_rpcpy: OK (rpc.py: $RPCPY)"
