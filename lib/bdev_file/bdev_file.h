@@ -21,6 +21,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include "bdev/bdev_error.h"
 #include "spio/bdev_module.h"
 #include "spio/rpc.h"
 #include "spio/thread.h"
@@ -127,10 +128,6 @@ struct bdev_file_channel {
  */
 int bdev_file_create(struct bdev_file *f, const struct bdev_file_module *m,
 		     const struct bdev_file_opts *o, char *err, size_t errlen);
-
-/* Put a printf-style message in `err` (if not NULL) and the log; return `rc`. */
-int bdev_file_error(char *err, size_t errlen, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
 
 /* The device whose io_device is `io_device` (in a channel callback). */
 static inline struct bdev_file *bdev_file_from_io_device(void *io_device)

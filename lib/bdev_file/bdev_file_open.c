@@ -10,7 +10,6 @@
 #include <linux/falloc.h>
 #include <linux/fs.h>
 #include <linux/stat.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,21 +26,6 @@
 
 #define BLOCK_SIZE_MIN 512u
 #define BLOCK_SIZE_MAX (64u * 1024)
-
-int bdev_file_error(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (err != NULL && errlen > 0) {
-		snprintf(err, errlen, "%s", msg);
-	}
-	SPIO_ERRLOG("%s\n", msg);
-	return rc;
-}
 
 /*
  * Block devices report their logical block size; a file's O_DIRECT offset
@@ -139,41 +123,43 @@ static int open_fd(struct bdev_file *f, const struct bdev_file_opts *o, char *er
 	e = errno;
 	/* A directory fails with EISDIR, or EINVAL under O_DIRECT: say which it is. */
 	if (e == EISDIR || (e == EINVAL && stat(o->filename, &st) == 0 && S_ISDIR(st.st_mode))) {
-		return bdev_file_error(err, errlen, -EISDIR,
-				       "%s: is a directory, not a file or block device",
-				       o->filename);
+		return bdev_create_error(err, errlen, -EISDIR,
+					 "%s: is a directory, not a file or block device",
+					 o->filename);
 	}
 	if (e == EINVAL && o->direct) {
-		return bdev_file_error(
+		return bdev_create_error(
 		    err, errlen, -EINVAL,
 		    "%s: the file system does not support O_DIRECT (create the bdev "
 		    "with direct=false for buffered I/O)",
 		    o->filename);
 	}
-	return bdev_file_error(err, errlen, -e, "%s: cannot open %s: %s", o->filename,
-			       o->readonly ? "read-only" : "for reading and writing", strerror(e));
+	return bdev_create_error(err, errlen, -e, "%s: cannot open %s: %s", o->filename,
+				 o->readonly ? "read-only" : "for reading and writing",
+				 strerror(e));
 }
 
 static int check_opts(const struct bdev_file_opts *o, const char *module, char *err, size_t errlen)
 {
 	if (o->name == NULL || o->name[0] == '\0') {
-		return bdev_file_error(err, errlen, -EINVAL, "%s bdev: a name is required", module);
+		return bdev_create_error(err, errlen, -EINVAL, "%s bdev: a name is required",
+					 module);
 	}
 	if (o->filename == NULL || o->filename[0] == '\0') {
-		return bdev_file_error(err, errlen, -EINVAL, "%s bdev %s: a filename is required",
-				       module, o->name);
+		return bdev_create_error(err, errlen, -EINVAL, "%s bdev %s: a filename is required",
+					 module, o->name);
 	}
 	if (o->block_size != 0 &&
 	    (o->block_size < BLOCK_SIZE_MIN || o->block_size > BLOCK_SIZE_MAX ||
 	     !spio_is_pow2(o->block_size))) {
-		return bdev_file_error(err, errlen, -EINVAL,
-				       "%s bdev %s: block_size %" PRIu32
-				       ": expected a power of two from 512 to 65536",
-				       module, o->name, o->block_size);
+		return bdev_create_error(err, errlen, -EINVAL,
+					 "%s bdev %s: block_size %" PRIu32
+					 ": expected a power of two from 512 to 65536",
+					 module, o->name, o->block_size);
 	}
 	if (spio_bdev_get_by_name(o->name) != NULL) {
-		return bdev_file_error(err, errlen, -EEXIST,
-				       "%s bdev %s: a bdev of that name exists", module, o->name);
+		return bdev_create_error(err, errlen, -EEXIST,
+					 "%s bdev %s: a bdev of that name exists", module, o->name);
 	}
 	return 0;
 }
@@ -186,20 +172,21 @@ static int check_geometry(struct bdev_file *f, const struct bdev_file_opts *o, u
 	uint32_t block_size = o->block_size != 0 ? o->block_size : detected;
 
 	if (f->direct && block_size < detected) {
-		return bdev_file_error(err, errlen, -EINVAL,
-				       "%s: block_size %" PRIu32
-				       " is smaller than its logical block size %" PRIu32
-				       " (O_DIRECT needs whole blocks)",
-				       o->filename, block_size, detected);
+		return bdev_create_error(err, errlen, -EINVAL,
+					 "%s: block_size %" PRIu32
+					 " is smaller than its logical block size %" PRIu32
+					 " (O_DIRECT needs whole blocks)",
+					 o->filename, block_size, detected);
 	}
 	if (size == 0) {
-		return bdev_file_error(err, errlen, -EINVAL, "%s: is empty (size 0)", o->filename);
+		return bdev_create_error(err, errlen, -EINVAL, "%s: is empty (size 0)",
+					 o->filename);
 	}
 	if (size % block_size != 0) {
-		return bdev_file_error(err, errlen, -EINVAL,
-				       "%s: size %" PRIu64
-				       " bytes is not a multiple of the block size %" PRIu32,
-				       o->filename, size, block_size);
+		return bdev_create_error(err, errlen, -EINVAL,
+					 "%s: size %" PRIu64
+					 " bytes is not a multiple of the block size %" PRIu32,
+					 o->filename, size, block_size);
 	}
 	f->bdev.blocklen = block_size;
 	f->bdev.blockcnt = size / block_size;
@@ -233,17 +220,18 @@ static int bdev_file_open(struct bdev_file *f, const struct bdev_file_module *m,
 		return rc;
 	}
 	if (fstat(f->fd, &st) != 0) {
-		rc = bdev_file_error(err, errlen, -errno, "%s: %s", o->filename, strerror(errno));
+		rc = bdev_create_error(err, errlen, -errno, "%s: %s", o->filename, strerror(errno));
 		goto fail_close;
 	}
 	if (S_ISDIR(st.st_mode)) {
-		rc = bdev_file_error(err, errlen, -EISDIR,
-				     "%s: is a directory, not a file or block device", o->filename);
+		rc = bdev_create_error(err, errlen, -EISDIR,
+				       "%s: is a directory, not a file or block device",
+				       o->filename);
 		goto fail_close;
 	}
 	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
-		rc = bdev_file_error(err, errlen, -EINVAL,
-				     "%s: is not a regular file or block device", o->filename);
+		rc = bdev_create_error(err, errlen, -EINVAL,
+				       "%s: is not a regular file or block device", o->filename);
 		goto fail_close;
 	}
 	f->is_blockdev = S_ISBLK(st.st_mode);
@@ -251,8 +239,8 @@ static int bdev_file_open(struct bdev_file *f, const struct bdev_file_module *m,
 	f->readonly = o->readonly;
 	f->fallocate = o->fallocate;
 	if ((rc = read_size(f, &size)) != 0) {
-		rc = bdev_file_error(err, errlen, rc, "%s: cannot read its size: %s", o->filename,
-				     strerror(-rc));
+		rc = bdev_create_error(err, errlen, rc, "%s: cannot read its size: %s", o->filename,
+				       strerror(-rc));
 		goto fail_close;
 	}
 	if ((rc = check_geometry(f, o, size, err, errlen)) != 0) {
@@ -263,8 +251,8 @@ static int bdev_file_open(struct bdev_file *f, const struct bdev_file_module *m,
 	f->filename = strdup(o->filename);
 	f->bdev.name = strdup(o->name);
 	if (f->filename == NULL || f->bdev.name == NULL) {
-		rc = bdev_file_error(err, errlen, -ENOMEM, "%s bdev %s: out of memory",
-				     m->module->name, o->name);
+		rc = bdev_create_error(err, errlen, -ENOMEM, "%s bdev %s: out of memory",
+				       m->module->name, o->name);
 		goto fail_close;
 	}
 	f->bdev.ctxt = f;
@@ -307,15 +295,15 @@ int bdev_file_create(struct bdev_file *f, const struct bdev_file_module *m,
 	rc = spio_io_device_register(&f->io_device, m->channel_create, m->channel_destroy,
 				     m->channel_size, f->bdev.name);
 	if (rc != 0) {
-		rc = bdev_file_error(err, errlen, rc, "%s bdev %s: %s", module, f->bdev.name,
-				     strerror(-rc));
+		rc = bdev_create_error(err, errlen, rc, "%s bdev %s: %s", module, f->bdev.name,
+				       strerror(-rc));
 		bdev_file_free(f);
 		return rc;
 	}
 	rc = spio_bdev_register(&f->bdev);
 	if (rc != 0) {
-		rc = bdev_file_error(err, errlen, rc, "%s bdev %s: cannot register: %s", module,
-				     f->bdev.name, strerror(-rc));
+		rc = bdev_create_error(err, errlen, rc, "%s bdev %s: cannot register: %s", module,
+				       f->bdev.name, strerror(-rc));
 		/* No channel exists yet: the unregister callback frees at once. */
 		spio_io_device_unregister(&f->io_device, io_device_gone);
 		return rc;

@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -14,29 +13,14 @@
 /* SPDK's protection information formats: 16, 32 and 64-bit guard. */
 #define DIF_PI_FORMAT_MAX 2
 
-int bdev_params_error(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (err != NULL && errlen > 0) {
-		snprintf(err, errlen, "%s", msg);
-	}
-	SPIO_ERRLOG("%s\n", msg);
-	return rc;
-}
-
 int bdev_params_check_name(const char *module, const char *name, char *err, size_t errlen)
 {
 	if (name != NULL && name[0] == '\0') {
-		return bdev_params_error(err, errlen, -EINVAL, "%s bdev: the name is empty",
+		return bdev_create_error(err, errlen, -EINVAL, "%s bdev: the name is empty",
 					 module);
 	}
 	if (name != NULL && spio_bdev_get_by_name(name) != NULL) {
-		return bdev_params_error(err, errlen, -EEXIST,
+		return bdev_create_error(err, errlen, -EEXIST,
 					 "%s bdev %s: a bdev of that name exists", module, name);
 	}
 	return 0;
@@ -47,18 +31,18 @@ int bdev_params_check_geometry(const char *module, const char *name, uint64_t nu
 			       size_t errlen)
 {
 	if (num_blocks == 0) {
-		return bdev_params_error(err, errlen, -EINVAL,
+		return bdev_create_error(err, errlen, -EINVAL,
 					 "%s bdev %s: num_blocks 0: expected at least 1", module,
 					 name);
 	}
 	if (block_size == 0 || block_size % 512 != 0) {
-		return bdev_params_error(err, errlen, -EINVAL,
+		return bdev_create_error(err, errlen, -EINVAL,
 					 "%s bdev %s: block_size %" PRIu32
 					 ": expected a multiple of 512",
 					 module, name, block_size);
 	}
 	if (physical_block_size % 512 != 0) {
-		return bdev_params_error(err, errlen, -EINVAL,
+		return bdev_create_error(err, errlen, -EINVAL,
 					 "%s bdev %s: physical_block_size %" PRIu32
 					 ": expected a multiple of 512",
 					 module, name, physical_block_size);
@@ -71,19 +55,19 @@ int bdev_params_check_no_metadata(const char *module, const char *name, uint32_t
 				  size_t errlen)
 {
 	if (md_size != 0) {
-		return bdev_params_error(err, errlen, -EINVAL,
+		return bdev_create_error(err, errlen, -EINVAL,
 					 "%s bdev %s: md_size %" PRIu32
 					 ": metadata is not supported (only 0)",
 					 module, name, md_size);
 	}
 	if (dif_type != 0) {
-		return bdev_params_error(err, errlen, -EINVAL,
+		return bdev_create_error(err, errlen, -EINVAL,
 					 "%s bdev %s: dif_type %" PRIu32
 					 ": protection information is not supported (only 0)",
 					 module, name, dif_type);
 	}
 	if (dif_pi_format > DIF_PI_FORMAT_MAX) {
-		return bdev_params_error(err, errlen, -EINVAL,
+		return bdev_create_error(err, errlen, -EINVAL,
 					 "%s bdev %s: dif_pi_format %" PRIu32
 					 ": expected 0, 1 or 2",
 					 module, name, dif_pi_format);

@@ -16,12 +16,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bdev/bdev_error.h"
+
 struct spio_bdev;
 struct spio_json_write_ctx;
-
-/* Put a printf-style message in `err` (if not NULL) and the log; return `rc`. */
-int bdev_params_error(char *err, size_t errlen, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
 
 /*
  * The name: NULL (one is generated) or non-empty and not taken.

@@ -481,26 +481,26 @@ int spio_bdev_aio_create(const struct spio_bdev_aio_opts *user_opts, struct spio
 	int rc;
 
 	if (user_opts == NULL || bdev_out == NULL || user_opts->opts_size == 0) {
-		return bdev_file_error(err, err_len, -EINVAL, "aio bdev: invalid arguments");
+		return bdev_create_error(err, err_len, -EINVAL, "aio bdev: invalid arguments");
 	}
 	/* The caller's fields over the defaults: older callers know fewer fields. */
 	aio_opts_defaults(&o);
 	memcpy(&o, user_opts, SPIO_MIN(user_opts->opts_size, sizeof(o)));
 	if (o.nowait) {
 		/* SPDK's RWF_NOWAIT retry scheme is not built: say so rather than ignore it. */
-		return bdev_file_error(err, err_len, -EINVAL,
-				       "aio bdev %s: nowait true: RWF_NOWAIT submission is not "
-				       "supported (only false)",
-				       o.name != NULL ? o.name : "");
+		return bdev_create_error(err, err_len, -EINVAL,
+					 "aio bdev %s: nowait true: RWF_NOWAIT submission is not "
+					 "supported (only false)",
+					 o.name != NULL ? o.name : "");
 	}
 	if (o.queue_depth == 0 || o.queue_depth > AIO_DEPTH_MAX) {
-		return bdev_file_error(err, err_len, -EINVAL,
-				       "aio bdev %s: queue_depth %" PRIu32 ": expected 1..%u",
-				       o.name != NULL ? o.name : "", o.queue_depth, AIO_DEPTH_MAX);
+		return bdev_create_error(
+		    err, err_len, -EINVAL, "aio bdev %s: queue_depth %" PRIu32 ": expected 1..%u",
+		    o.name != NULL ? o.name : "", o.queue_depth, AIO_DEPTH_MAX);
 	}
 	disk = calloc(1, sizeof(*disk));
 	if (disk == NULL) {
-		return bdev_file_error(err, err_len, -ENOMEM, "aio bdev: out of memory");
+		return bdev_create_error(err, err_len, -ENOMEM, "aio bdev: out of memory");
 	}
 	disk->queue_depth = o.queue_depth;
 	rc = bdev_file_create(&disk->file, &g_aio_file_module,

@@ -165,7 +165,7 @@ static int malloc_check_opts(const struct spio_bdev_malloc_opts *o, const char *
 	}
 	/* Memory is not placed by node: only a choice that changes nothing passes. */
 	if (o->numa_id != -1 && !(o->numa_id == 0 && numa_single_node())) {
-		return bdev_params_error(err, err_len, -EINVAL,
+		return bdev_create_error(err, err_len, -EINVAL,
 					 "malloc bdev %s: numa_id %" PRId32
 					 ": NUMA placement is not supported (only -1, or 0 on a "
 					 "single-node machine)",
@@ -173,7 +173,7 @@ static int malloc_check_opts(const struct spio_bdev_malloc_opts *o, const char *
 	}
 	/* overflow: the disk's size must fit a size_t */
 	if (o->num_blocks > SIZE_MAX / o->block_size) {
-		return bdev_params_error(err, err_len, -EINVAL,
+		return bdev_create_error(err, err_len, -EINVAL,
 					 "malloc bdev %s: %" PRIu64 " blocks of %" PRIu32
 					 " bytes do not fit in memory",
 					 name, o->num_blocks, o->block_size);
@@ -189,7 +189,7 @@ int spio_bdev_malloc_create(const struct spio_bdev_malloc_opts *user_opts,
 	int rc;
 
 	if (user_opts == NULL || bdev_out == NULL || user_opts->opts_size == 0) {
-		return bdev_params_error(err, err_len, -EINVAL, "malloc bdev: invalid arguments");
+		return bdev_create_error(err, err_len, -EINVAL, "malloc bdev: invalid arguments");
 	}
 	/* The caller's fields over the defaults: older callers know fewer fields. */
 	malloc_opts_defaults(&o);
@@ -200,7 +200,7 @@ int spio_bdev_malloc_create(const struct spio_bdev_malloc_opts *user_opts,
 	disk = calloc(1, sizeof(*disk));
 	if (disk == NULL || (disk->bdev.name = bdev_params_name(o.name, "Malloc")) == NULL) {
 		free(disk);
-		return bdev_params_error(err, err_len, -ENOMEM, "malloc bdev: out of memory");
+		return bdev_create_error(err, err_len, -ENOMEM, "malloc bdev: out of memory");
 	}
 	if ((rc = malloc_check_opts(&o, disk->bdev.name, err, err_len)) != 0) {
 		malloc_destruct(disk);
@@ -208,7 +208,7 @@ int spio_bdev_malloc_create(const struct spio_bdev_malloc_opts *user_opts,
 	}
 	disk->data = spio_dma_zmalloc(o.num_blocks * o.block_size, 4096);
 	if (disk->data == NULL) {
-		rc = bdev_params_error(err, err_len, -ENOMEM,
+		rc = bdev_create_error(err, err_len, -ENOMEM,
 				       "malloc bdev %s: cannot allocate %" PRIu64 " bytes",
 				       disk->bdev.name, o.num_blocks * o.block_size);
 		malloc_destruct(disk);
@@ -228,7 +228,7 @@ int spio_bdev_malloc_create(const struct spio_bdev_malloc_opts *user_opts,
 	disk->bdev.fn_table = &g_malloc_fn_table;
 	rc = spio_bdev_register(&disk->bdev);
 	if (rc != 0) {
-		rc = bdev_params_error(err, err_len, rc, "malloc bdev %s: cannot register: %s",
+		rc = bdev_create_error(err, err_len, rc, "malloc bdev %s: cannot register: %s",
 				       disk->bdev.name, strerror(-rc));
 		malloc_destruct(disk);
 		return rc;

@@ -128,7 +128,7 @@ int spio_bdev_null_create(const struct spio_bdev_null_opts *user_opts, struct sp
 	int rc;
 
 	if (user_opts == NULL || bdev_out == NULL || user_opts->opts_size == 0) {
-		return bdev_params_error(err, err_len, -EINVAL, "null bdev: invalid arguments");
+		return bdev_create_error(err, err_len, -EINVAL, "null bdev: invalid arguments");
 	}
 	/* The caller's fields over the defaults: older callers know fewer fields. */
 	null_opts_defaults(&o);
@@ -139,7 +139,7 @@ int spio_bdev_null_create(const struct spio_bdev_null_opts *user_opts, struct sp
 	disk = calloc(1, sizeof(*disk));
 	if (disk == NULL || (disk->bdev.name = bdev_params_name(o.name, "Null")) == NULL) {
 		free(disk);
-		return bdev_params_error(err, err_len, -ENOMEM, "null bdev: out of memory");
+		return bdev_create_error(err, err_len, -ENOMEM, "null bdev: out of memory");
 	}
 	if ((rc = bdev_params_check_geometry("null", disk->bdev.name, o.num_blocks, o.block_size,
 					     o.physical_block_size, err, err_len)) != 0 ||
@@ -167,7 +167,7 @@ int spio_bdev_null_create(const struct spio_bdev_null_opts *user_opts, struct sp
 	disk->bdev.fn_table = &g_null_fn_table;
 	rc = spio_bdev_register(&disk->bdev);
 	if (rc != 0) {
-		rc = bdev_params_error(err, err_len, rc, "null bdev %s: cannot register: %s",
+		rc = bdev_create_error(err, err_len, rc, "null bdev %s: cannot register: %s",
 				       disk->bdev.name, strerror(-rc));
 		null_destruct(disk);
 		return rc;

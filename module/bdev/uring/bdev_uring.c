@@ -630,9 +630,9 @@ static int uring_check_available(const char *name, char *err, size_t err_len)
 	int rc = io_uring_queue_init(2, &ring, 0);
 
 	if (rc < 0) {
-		return bdev_file_error(err, err_len, rc == -ENOSYS || rc == -EPERM ? -EINVAL : rc,
-				       "uring bdev %s: io_uring is not available: %s", name,
-				       strerror(-rc));
+		return bdev_create_error(err, err_len, rc == -ENOSYS || rc == -EPERM ? -EINVAL : rc,
+					 "uring bdev %s: io_uring is not available: %s", name,
+					 strerror(-rc));
 	}
 	io_uring_queue_exit(&ring);
 	return 0;
@@ -655,13 +655,13 @@ int spio_bdev_uring_create(const struct spio_bdev_uring_opts *user_opts,
 	int rc;
 
 	if (user_opts == NULL || bdev_out == NULL || user_opts->opts_size == 0) {
-		return bdev_file_error(err, err_len, -EINVAL, "uring bdev: invalid arguments");
+		return bdev_create_error(err, err_len, -EINVAL, "uring bdev: invalid arguments");
 	}
 	/* The caller's fields over the defaults: older callers know fewer fields. */
 	uring_opts_defaults(&o);
 	memcpy(&o, user_opts, SPIO_MIN(user_opts->opts_size, sizeof(o)));
 	if (o.queue_depth == 0 || o.queue_depth > URING_DEPTH_MAX) {
-		return bdev_file_error(
+		return bdev_create_error(
 		    err, err_len, -EINVAL, "uring bdev %s: queue_depth %" PRIu32 ": expected 1..%u",
 		    o.name != NULL ? o.name : "", o.queue_depth, URING_DEPTH_MAX);
 	}
@@ -670,7 +670,7 @@ int spio_bdev_uring_create(const struct spio_bdev_uring_opts *user_opts,
 	}
 	disk = calloc(1, sizeof(*disk));
 	if (disk == NULL) {
-		return bdev_file_error(err, err_len, -ENOMEM, "uring bdev: out of memory");
+		return bdev_create_error(err, err_len, -ENOMEM, "uring bdev: out of memory");
 	}
 	disk->queue_depth = o.queue_depth;
 	disk->sqpoll = o.sqpoll;
