@@ -80,14 +80,49 @@ struct spio_bdev_opts {
 	uint32_t bdev_io_pool_size;
 	/** Per-thread cache of bdev_io objects (default 256, at most 512, <= pool size). */
 	uint32_t bdev_io_cache_size;
+	/**
+	 * Examine every new bdev (default true). When false, modules examine
+	 * only the bdevs named with spio_bdev_examine(), as SPDK's
+	 * bdev_auto_examine.
+	 */
+	bool bdev_auto_examine;
 };
 
 /**
- * Fill `opts` with the defaults (pool 65535, cache 256) for a caller that
- * knows `opts_size` bytes of the struct (sizeof(*opts)); fields beyond it
- * are not touched. NULL is ignored. Any thread.
+ * Fill `opts` with the defaults (pool 65535, cache 256, auto examine) for a
+ * caller that knows `opts_size` bytes of the struct (sizeof(*opts)); fields
+ * beyond it are not touched. NULL is ignored. Any thread.
  */
 void spio_bdev_opts_init(struct spio_bdev_opts *opts, size_t opts_size);
+
+/**
+ * The options the next spio_bdev_initialize(NULL, ...) uses (the defaults
+ * until spio_bdev_set_opts() changed them), for a caller that knows
+ * `opts_size` bytes of the struct. NULL or size 0 is ignored. Any thread.
+ */
+void spio_bdev_get_opts(struct spio_bdev_opts *opts, size_t opts_size);
+
+/**
+ * Set the options of the bdev layer, as SPDK's spdk_bdev_set_opts (the
+ * bdev_set_options RPC): they apply from the next spio_bdev_initialize()
+ * called with NULL options (the "bdev" subsystem does so), and stay for the
+ * life of the process. Fields beyond opts->opts_size keep their value. On
+ * the app thread (or any one thread), while the layer is not initialised.
+ * \return 0; -EINVAL (NULL, opts_size 0, pool 0, cache above
+ *         SPIO_MEMPOOL_CACHE_MAX_SIZE, or a pool smaller than the cache
+ *         times (threads + 1): every thread's cache must fit); -EBUSY while
+ *         the layer is initialised.
+ */
+int spio_bdev_set_opts(const struct spio_bdev_opts *opts);
+
+/**
+ * Let modules examine the bdev called `name`, now if it exists, else when it
+ * registers (SPDK's bdev_examine). Only while auto examine is off.
+ * On the app thread, while the layer is initialised; `name` is copied.
+ * \return 0; -EINVAL (NULL or empty name, auto examine on, layer not
+ *         initialised); -EEXIST (already named); -ENOMEM.
+ */
+int spio_bdev_examine(const char *name);
 
 /** Called when spio_bdev_initialize() finished: `rc` 0 or a negative errno. */
 typedef void (*spio_bdev_init_cb)(void *cb_arg, int rc);
@@ -213,6 +248,13 @@ uint32_t spio_bdev_get_block_size(const struct spio_bdev *bdev);
  * get SPIO_BDEV_EVENT_RESIZE); reading it is safe from any thread.
  */
 uint64_t spio_bdev_get_num_blocks(const struct spio_bdev *bdev);
+
+/**
+ * Physical block size in bytes: the unit the device writes atomically
+ * (>= the logical block size; the logical block size unless the module
+ * reported one). Any thread.
+ */
+uint32_t spio_bdev_get_physical_block_size(const struct spio_bdev *bdev);
 
 /**
  * Writes must cover a multiple of this many blocks, aligned to it (>= 1).
@@ -848,8 +890,22 @@ struct spio_bdev_io_stat {
 	uint64_t max_unmap_latency_ticks;
 	/** I/O that completed without success (failures and miscompares). */
 	uint64_t num_io_errors;
-	/** The same, by I/O type (index: enum spio_bdev_io_type). */
+	/** Of those, the ones that ended with SPIO_BDEV_IO_STATUS_MISCOMPARE. */
+	uint64_t num_miscompare_errors;
+	/** num_io_errors by I/O type (index: enum spio_bdev_io_type). */
 	uint64_t io_errors_by_type[SPIO_BDEV_NUM_IO_TYPES];
+};
+
+/** What to zero after the statistics were read (SPDK's reset modes). */
+enum spio_bdev_reset_stat_mode {
+	/** Nothing. */
+	SPIO_BDEV_RESET_STAT_NONE = 0,
+	/** Everything. */
+	SPIO_BDEV_RESET_STAT_ALL,
+	/** Only the minimum and maximum latencies. */
+	SPIO_BDEV_RESET_STAT_MAXMIN,
+	/** Only the error counters. */
+	SPIO_BDEV_RESET_STAT_ERROR,
 };
 
 /**
@@ -864,24 +920,54 @@ typedef void (*spio_bdev_get_device_stat_cb)(struct spio_bdev *bdev, struct spio
  * thread), then call `cb` on the calling thread, never before this
  * returns. On a spio thread. `stat` is the caller's and must stay valid
  * until `cb` ran.
- * \return 0 (cb will run); -EINVAL (NULL arguments, no current spio
- *         thread); -ENOMEM. On error cb is not called.
+ * \param reset_mode what each channel zeroes right after it was read, on
+ *        its own thread, so that no I/O is counted twice or lost between
+ *        the read and the reset (SPIO_BDEV_RESET_STAT_NONE: nothing).
+ * \return 0 (cb will run); -EINVAL (NULL arguments, a bad mode, no current
+ *         spio thread); -ENOMEM. On error cb is not called.
  */
 int spio_bdev_get_device_stat(struct spio_bdev *bdev, struct spio_bdev_io_stat *stat,
+			      enum spio_bdev_reset_stat_mode reset_mode,
 			      spio_bdev_get_device_stat_cb cb, void *cb_arg);
+
+/**
+ * Called once per channel of the bdev by spio_bdev_get_channel_stats(), on
+ * the channel's thread (`thread_id` is spio_thread_get_id() of it), with
+ * that channel's statistics (valid during the call only).
+ */
+typedef void (*spio_bdev_channel_stat_fn)(struct spio_bdev *bdev, uint64_t thread_id,
+					  const struct spio_bdev_io_stat *stat, void *cb_arg);
+
+/** Called after the last channel was visited (`rc` 0 or a negative errno), on the thread that
+ * asked. */
+typedef void (*spio_bdev_channel_stats_done_fn)(struct spio_bdev *bdev, void *cb_arg, int rc);
+
+/**
+ * Visit the bdev's open channels one after another, each on its thread,
+ * calling `fn` with its statistics, then reset them as `reset_mode` says;
+ * then `done` on the calling thread, never before this returns. Channels
+ * already closed are not visited (spio_bdev_get_device_stat() includes
+ * them). On a spio thread.
+ * \return 0 (done will run); -EINVAL (NULL arguments, a bad mode, no
+ *         current spio thread); -ENOMEM. On error nothing is called.
+ */
+int spio_bdev_get_channel_stats(struct spio_bdev *bdev, enum spio_bdev_reset_stat_mode reset_mode,
+				spio_bdev_channel_stat_fn fn, spio_bdev_channel_stats_done_fn done,
+				void *cb_arg);
 
 /** Called when statistics were reset (`rc` 0 or negative errno), on the thread that asked. */
 typedef void (*spio_bdev_reset_device_stat_cb)(struct spio_bdev *bdev, void *cb_arg, int rc);
 
 /**
- * Zero the bdev's statistics on every channel (visiting each on its
- * thread) and those of channels already closed, then call `cb` on the
- * calling thread, never before this returns. On a spio thread.
- * \return 0 (cb will run); -EINVAL (NULL bdev or cb, no current spio
+ * Zero the bdev's statistics as `mode` says on every channel (visiting each
+ * on its thread) and those of channels already closed, then call `cb` (if
+ * not NULL) on the calling thread, never before this returns. On a spio
+ * thread.
+ * \return 0 (cb will run); -EINVAL (NULL bdev, a bad mode, no current spio
  *         thread); -ENOMEM. On error cb is not called.
  */
-int spio_bdev_reset_device_stat(struct spio_bdev *bdev, spio_bdev_reset_device_stat_cb cb,
-				void *cb_arg);
+int spio_bdev_reset_device_stat(struct spio_bdev *bdev, enum spio_bdev_reset_stat_mode mode,
+				spio_bdev_reset_device_stat_cb cb, void *cb_arg);
 
 #ifdef __cplusplus
 }

@@ -248,6 +248,19 @@ struct spio_bdev {
 	uint32_t max_segment_size;
 	/** Required buffer alignment in bytes (power of two); 0 or 1: none. */
 	uint32_t required_alignment;
+	/** Physical block size in bytes (SPDK's phys_blocklen); 0: the same as blocklen. */
+	uint32_t phys_blocklen;
+	/**
+	 * SPDK's write and unmap hints, in blocks, as an NVMe namespace reports
+	 * them (NPWA, NPWG, NOWS, NPDA, NPDG); 0: none. Reported by
+	 * bdev_get_bdevs for consumers that lay out their writes; the bdev
+	 * layer itself does not act on them.
+	 */
+	uint32_t preferred_write_alignment;
+	uint32_t preferred_write_granularity;
+	uint32_t optimal_write_size;
+	uint32_t preferred_unmap_alignment;
+	uint32_t preferred_unmap_granularity;
 	/** UUID; all-zero: generated at registration. */
 	struct spio_uuid uuid;
 	/** The module that owns the bdev. */

@@ -4,7 +4,16 @@
  * Five levels (error, warn, notice, info, debug; the default is notice). Messages at or above the
  * print level go to the sink (stderr by default). Debug messages are tied to a
  * component flag ("thread", "bdev", ...) and print only when the level is
- * debug AND the flag is on; they always carry file:line.
+ * debug AND the flag is on; they always carry file:line. Each line starts with
+ * a local-time timestamp unless timestamps are switched off.
+ *
+ * Like SPDK, there is a second, independent threshold: the syslog level.
+ * Messages at or above it also go to syslog(3), facility LOG_LOCAL7, without
+ * the timestamp, whatever the print level and sink. Unlike SPDK (whose apps
+ * send notice and above to syslog), it is SPIO_LOG_DISABLED until set: a
+ * library does not write to the system log unasked. SPDK's RPCs map onto
+ * these: log_set_print_level is spio_log_set_level, log_set_level is
+ * spio_log_set_syslog_level.
  *
  * The environment variable SPIO_LOG sets both when the library is loaded:
  * SPIO_LOG=debug:thread,bdev  or  SPIO_LOG=warn  (a flag list alone,
@@ -59,6 +68,30 @@ int spio_log_set_level(enum spio_log_level level);
 enum spio_log_level spio_log_get_level(void);
 
 /**
+ * Set the syslog level: messages at `level` or more severe are also sent to
+ * syslog(3) (LOG_LOCAL7, priorities LOG_ERR ... LOG_DEBUG), independently of
+ * the print level; debug messages still need their flag. SPIO_LOG_DISABLED
+ * (the default) sends nothing. openlog() is left to the program: without it,
+ * the C library's default ident (the program name) is used. Any thread.
+ *
+ * \return 0, or -EINVAL for a level out of range (nothing changed).
+ */
+int spio_log_set_syslog_level(enum spio_log_level level);
+
+/** The current syslog level (SPIO_LOG_DISABLED unless changed). Any thread. */
+enum spio_log_level spio_log_get_syslog_level(void);
+
+/**
+ * Switch the "[YYYY-MM-DD HH:MM:SS.uuuuuu] " prefix of every line on (the
+ * default) or off, for the sink and stderr alike (syslog lines never carry
+ * it). Any thread; takes effect for messages started after the call.
+ */
+void spio_log_enable_timestamps(bool enabled);
+
+/** Whether lines carry the timestamp prefix (true unless switched off). Any thread. */
+bool spio_log_timestamps_enabled(void);
+
+/**
  * Parse a level name, case-insensitive: "error", "warn"/"warning", "notice",
  * "info", "debug", "disabled"/"none". Returns the level (SPIO_LOG_DISABLED is
  * -1, so compare with it rather than with 0) or -EINVAL for NULL or an unknown
@@ -81,6 +114,19 @@ int spio_log_set_flag(const char *name, bool enabled);
 
 /** Whether a component's debug flag is on; false for unknown names and NULL. */
 bool spio_log_get_flag(const char *name);
+
+/** Called by spio_log_foreach_flag() with each flag's name (static) and state. */
+typedef void (*spio_log_flag_fn)(const char *name, bool enabled, void *ctx);
+
+/**
+ * Call `fn` once for every registered flag, in name order (strcmp), with its
+ * state at that moment. Any thread. The flag list is locked while `fn` runs,
+ * so `fn` must not call spio_log_set_flag(), spio_log_get_flag(),
+ * spio_log_register_flag(), spio_log_apply_spec(), spio_log_init_from_env()
+ * or this function (it would deadlock); logging from `fn` is fine. A NULL
+ * `fn` does nothing.
+ */
+void spio_log_foreach_flag(spio_log_flag_fn fn, void *ctx);
 
 /**
  * Apply a spec in SPIO_LOG syntax: "level", "level:flag,flag" or "flag,flag"
@@ -121,10 +167,11 @@ void spio_log_register_flag(struct spio_log_flag *flag);
 
 /**
  * Backend of the macros below: format one message and hand it to the sink if
- * `level` is at or above the print level (and, for debug messages, `flag` is
- * on). `flag` is NULL except for debug messages. The line is cut at 2 KiB;
- * one trailing newline of `fmt` is dropped (the sink adds its own). Nothing
- * is kept after the call. NULL fmt, file or func prints nothing.
+ * `level` is at or above the print level, and to syslog if it is at or above
+ * the syslog level (for debug messages, only if `flag` is on). `flag` is NULL
+ * except for debug messages. The line is cut at 2 KiB; one trailing newline of
+ * `fmt` is dropped (the sink adds its own). Nothing is kept after the call.
+ * NULL fmt, file or func prints nothing.
  */
 void spio_log(enum spio_log_level level, const struct spio_log_flag *flag, const char *file,
 	      int line, const char *func, const char *fmt, ...)

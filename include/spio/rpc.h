@@ -121,6 +121,13 @@ uint32_t spio_rpc_get_state(void);
 /** True if a method of that name is registered (false for NULL). */
 bool spio_rpc_method_exists(const char *name);
 
+/**
+ * The states a method may run in (SPIO_RPC_STARTUP and/or SPIO_RPC_RUNTIME),
+ * into *state_mask. Any thread.
+ * \return 0; -ENOENT (no such method, or NULL name); -EINVAL (NULL state_mask).
+ */
+int spio_rpc_get_method_state_mask(const char *name, uint32_t *state_mask);
+
 /*
  * Responses. Each finishes the request and frees it: `req` must not be used
  * after. On the request's thread. For a notification nothing is sent.

@@ -8,6 +8,8 @@
 #include "bdev_internal.h"
 #include "spio/log.h"
 
+SPIO_LOG_REGISTER_COMPONENT(bdev)
+
 struct bdev_mgr g_bdev_mgr = {
     .lock = PTHREAD_MUTEX_INITIALIZER,
 };
@@ -107,6 +109,9 @@ void spio_bdev_opts_init(struct spio_bdev_opts *opts, size_t opts_size)
 	if (opts_size >= offsetof(struct spio_bdev_opts, bdev_io_cache_size) + sizeof(uint32_t)) {
 		opts->bdev_io_cache_size = 256;
 	}
+	if (opts_size >= offsetof(struct spio_bdev_opts, bdev_auto_examine) + sizeof(bool)) {
+		opts->bdev_auto_examine = true;
+	}
 }
 
 /*
@@ -128,6 +133,7 @@ static void bdev_init_fail_finished(void *cb_arg);
 static void bdev_core_free(void)
 {
 	g_bdev_mgr.initialized = false;
+	bdev_examine_allowed_clear();
 	spio_io_device_unregister(&g_bdev_mgr, NULL);
 	spio_mempool_free(g_bdev_mgr.io_pool);
 	g_bdev_mgr.io_pool = NULL;
@@ -207,6 +213,12 @@ int spio_bdev_initialize(const struct spio_bdev_opts *user_opts, spio_bdev_init_
 		}
 		memcpy(&opts, user_opts, SPIO_MIN(user_opts->opts_size, sizeof(opts)));
 		opts.opts_size = sizeof(opts);
+		if (user_opts->opts_size <
+		    offsetof(struct spio_bdev_opts, bdev_auto_examine) + sizeof(bool)) {
+			opts.bdev_auto_examine = true;
+		}
+	} else {
+		opts = *bdev_opts_current();
 	}
 	if (opts.bdev_io_pool_size == 0 || opts.bdev_io_cache_size > SPIO_MEMPOOL_CACHE_MAX_SIZE ||
 	    opts.bdev_io_cache_size > opts.bdev_io_pool_size || spio_get_thread() == NULL) {
@@ -227,6 +239,7 @@ int spio_bdev_initialize(const struct spio_bdev_opts *user_opts, spio_bdev_init_
 		return -errno;
 	}
 	g_bdev_mgr.max_ctx_size = max_ctx;
+	g_bdev_mgr.opts = opts;
 	rc = spio_io_device_register(&g_bdev_mgr, mgmt_channel_create, mgmt_channel_destroy,
 				     sizeof(struct bdev_mgmt_channel), "bdev_mgr");
 	if (rc != 0) {
@@ -547,6 +560,11 @@ uint64_t spio_bdev_get_num_blocks(const struct spio_bdev *bdev)
 	return __atomic_load_n(&bdev->blockcnt, __ATOMIC_ACQUIRE);
 }
 
+uint32_t spio_bdev_get_physical_block_size(const struct spio_bdev *bdev)
+{
+	return bdev->phys_blocklen != 0 ? bdev->phys_blocklen : bdev->blocklen;
+}
+
 uint32_t spio_bdev_get_write_unit_size(const struct spio_bdev *bdev)
 {
 	return bdev->write_unit_size != 0 ? bdev->write_unit_size : 1;
@@ -789,16 +807,26 @@ int spio_bdev_register(struct spio_bdev *bdev)
 	}
 	bdev->internal.status = SPIO_BDEV_STATUS_READY;
 	*p = bdev;
-	/* Counted now, so that wait_for_examine cannot slip in between phases. */
+	pthread_mutex_unlock(&g_bdev_mgr.lock);
+	SPIO_INFOLOG("bdev %s registered (%" PRIu64 " blocks of %u bytes)", bdev->name,
+		     bdev->blockcnt, bdev->blocklen);
+	if (bdev_examine_allowed(bdev)) {
+		bdev_examine_registered(bdev);
+	}
+	return 0;
+}
+
+void bdev_examine_registered(struct spio_bdev *bdev)
+{
+	SPIO_DEBUGLOG(bdev, "bdev %s: examine by every module", bdev->name);
+	/* Counted first, so that wait_for_examine cannot slip in between phases. */
+	pthread_mutex_lock(&g_bdev_mgr.lock);
 	for (struct spio_bdev_module *m = g_bdev_mgr.modules; m != NULL; m = m->next_) {
 		g_bdev_mgr.examine_pending +=
 		    (m->examine_config != NULL) + (m->examine_disk != NULL);
 	}
 	pthread_mutex_unlock(&g_bdev_mgr.lock);
-	SPIO_INFOLOG("bdev %s registered (%" PRIu64 " blocks of %u bytes)", bdev->name,
-		     bdev->blockcnt, bdev->blocklen);
 	bdev_examine(bdev);
-	return 0;
 }
 
 static void examine_waiter_run(void *arg)

@@ -84,10 +84,18 @@ struct bdev_mgr {
 	struct spio_bdev *bdevs;
 	struct spio_mempool *io_pool;
 	size_t max_ctx_size;
+	struct spio_bdev_opts opts; /* in force since spio_bdev_initialize() */
 	bool initialized;
 	bool finishing;
 	uint32_t examine_pending;
 	struct examine_waiter *examine_waiters;
+	/** Names spio_bdev_examine() allowed (auto examine off); freed at finish. */
+	struct examine_allowed *examine_allowed;
+};
+
+struct examine_allowed {
+	struct examine_allowed *next;
+	char name[];
 };
 
 /* A spio_bdev_wait_for_examine() caller, answered on its thread. */
@@ -133,5 +141,19 @@ void bdev_io_list_add(struct spio_bdev_io **head, struct spio_bdev_io *io);
 void bdev_io_list_del(struct spio_bdev_io **head, struct spio_bdev_io *io);
 void bdev_channel_io_done(struct spio_bdev_channel *ch);
 void bdev_io_submit_to_module(struct spio_bdev_io *io);
+
+/* bdev_opts.c */
+
+/* The options in force (spio_bdev_set_opts() or the defaults). */
+const struct spio_bdev_opts *bdev_opts_current(void);
+
+/* True if modules may examine `bdev` now: auto examine, or its name was allowed. */
+bool bdev_examine_allowed(const struct spio_bdev *bdev);
+
+/* Forget the names spio_bdev_examine() allowed (at finish). */
+void bdev_examine_allowed_clear(void);
+
+/* bdev.c: count and run the examine of a registered bdev (spio_bdev_examine). */
+void bdev_examine_registered(struct spio_bdev *bdev);
 
 #endif /* SPIO_BDEV_INTERNAL_H */

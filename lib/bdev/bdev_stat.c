@@ -24,6 +24,9 @@ void bdev_stat_record(struct spio_bdev_io_stat *s, struct spio_bdev_io *io, bool
 
 	if (!success) {
 		s->num_io_errors++;
+		if (io->internal.status == SPIO_BDEV_IO_STATUS_MISCOMPARE) {
+			s->num_miscompare_errors++;
+		}
 		if (io->type < SPIO_BDEV_NUM_IO_TYPES) {
 			s->io_errors_by_type[io->type]++;
 		}
@@ -83,26 +86,86 @@ void bdev_stat_add(struct spio_bdev_io_stat *to, const struct spio_bdev_io_stat 
 	to->max_unmap_latency_ticks =
 	    SPIO_MAX(to->max_unmap_latency_ticks, from->max_unmap_latency_ticks);
 	to->num_io_errors += from->num_io_errors;
+	to->num_miscompare_errors += from->num_miscompare_errors;
 	for (int t = 0; t < SPIO_BDEV_NUM_IO_TYPES; t++) {
 		to->io_errors_by_type[t] += from->io_errors_by_type[t];
+	}
+}
+
+static bool reset_mode_valid(enum spio_bdev_reset_stat_mode mode)
+{
+	return mode == SPIO_BDEV_RESET_STAT_NONE || mode == SPIO_BDEV_RESET_STAT_ALL ||
+	       mode == SPIO_BDEV_RESET_STAT_MAXMIN || mode == SPIO_BDEV_RESET_STAT_ERROR;
+}
+
+static void stat_reset(struct spio_bdev_io_stat *s, enum spio_bdev_reset_stat_mode mode)
+{
+	switch (mode) {
+	case SPIO_BDEV_RESET_STAT_ALL:
+		memset(s, 0, sizeof(*s));
+		break;
+	case SPIO_BDEV_RESET_STAT_MAXMIN:
+		s->min_read_latency_ticks = s->max_read_latency_ticks = 0;
+		s->min_write_latency_ticks = s->max_write_latency_ticks = 0;
+		s->min_unmap_latency_ticks = s->max_unmap_latency_ticks = 0;
+		break;
+	case SPIO_BDEV_RESET_STAT_ERROR:
+		s->num_io_errors = 0;
+		s->num_miscompare_errors = 0;
+		memset(s->io_errors_by_type, 0, sizeof(s->io_errors_by_type));
+		break;
+	case SPIO_BDEV_RESET_STAT_NONE:
+		break;
 	}
 }
 
 struct stat_ctx {
 	struct spio_bdev *bdev;
 	struct spio_bdev_io_stat *stat;
+	enum spio_bdev_reset_stat_mode mode;
 	spio_bdev_get_device_stat_cb get_cb;
 	spio_bdev_reset_device_stat_cb reset_cb;
+	spio_bdev_channel_stat_fn channel_fn;
+	spio_bdev_channel_stats_done_fn channel_done;
 	void *cb_arg;
 };
+
+static struct stat_ctx *stat_ctx_new(struct spio_bdev *bdev, enum spio_bdev_reset_stat_mode mode,
+				     void *cb_arg)
+{
+	struct stat_ctx *ctx = calloc(1, sizeof(*ctx));
+
+	if (ctx != NULL) {
+		ctx->bdev = bdev;
+		ctx->mode = mode;
+		ctx->cb_arg = cb_arg;
+	}
+	return ctx;
+}
+
+static struct spio_bdev_channel *iter_channel(struct spio_io_channel_iter *iter)
+{
+	return spio_io_channel_get_ctx(spio_io_channel_iter_get_channel(iter));
+}
+
+/* Add the statistics of closed channels (then reset them) under the manager's lock. */
+static void stat_closed_take(struct stat_ctx *ctx, struct spio_bdev_io_stat *into)
+{
+	pthread_mutex_lock(&g_bdev_mgr.lock);
+	if (into != NULL) {
+		bdev_stat_add(into, &ctx->bdev->internal.stat_closed);
+	}
+	stat_reset(&ctx->bdev->internal.stat_closed, ctx->mode);
+	pthread_mutex_unlock(&g_bdev_mgr.lock);
+}
 
 static void stat_get_visit(struct spio_io_channel_iter *iter)
 {
 	struct stat_ctx *ctx = spio_io_channel_iter_get_ctx(iter);
-	struct spio_bdev_channel *ch =
-	    spio_io_channel_get_ctx(spio_io_channel_iter_get_channel(iter));
+	struct spio_bdev_channel *ch = iter_channel(iter);
 
 	bdev_stat_add(ctx->stat, &ch->stat);
+	stat_reset(&ch->stat, ctx->mode);
 	spio_for_each_channel_continue(iter, 0);
 }
 
@@ -115,27 +178,67 @@ static void stat_get_done(struct spio_io_channel_iter *iter, int status)
 }
 
 int spio_bdev_get_device_stat(struct spio_bdev *bdev, struct spio_bdev_io_stat *stat,
+			      enum spio_bdev_reset_stat_mode reset_mode,
 			      spio_bdev_get_device_stat_cb cb, void *cb_arg)
 {
 	struct stat_ctx *ctx;
 	int rc;
 
-	if (bdev == NULL || stat == NULL || cb == NULL || spio_get_thread() == NULL) {
+	if (bdev == NULL || stat == NULL || cb == NULL || !reset_mode_valid(reset_mode) ||
+	    spio_get_thread() == NULL) {
 		return -EINVAL;
 	}
-	ctx = calloc(1, sizeof(*ctx));
+	ctx = stat_ctx_new(bdev, reset_mode, cb_arg);
 	if (ctx == NULL) {
 		return -ENOMEM;
 	}
-	ctx->bdev = bdev;
 	ctx->stat = stat;
 	ctx->get_cb = cb;
-	ctx->cb_arg = cb_arg;
 	memset(stat, 0, sizeof(*stat));
-	pthread_mutex_lock(&g_bdev_mgr.lock);
-	bdev_stat_add(stat, &bdev->internal.stat_closed);
-	pthread_mutex_unlock(&g_bdev_mgr.lock);
+	stat_closed_take(ctx, stat);
 	rc = spio_for_each_channel(bdev, stat_get_visit, ctx, stat_get_done);
+	if (rc != 0) {
+		free(ctx);
+	}
+	return rc;
+}
+
+static void stat_channel_visit(struct spio_io_channel_iter *iter)
+{
+	struct stat_ctx *ctx = spio_io_channel_iter_get_ctx(iter);
+	struct spio_bdev_channel *ch = iter_channel(iter);
+
+	ctx->channel_fn(ctx->bdev, spio_thread_get_id(spio_get_thread()), &ch->stat, ctx->cb_arg);
+	stat_reset(&ch->stat, ctx->mode);
+	spio_for_each_channel_continue(iter, 0);
+}
+
+static void stat_channel_done(struct spio_io_channel_iter *iter, int status)
+{
+	struct stat_ctx *ctx = spio_io_channel_iter_get_ctx(iter);
+
+	ctx->channel_done(ctx->bdev, ctx->cb_arg, status);
+	free(ctx);
+}
+
+int spio_bdev_get_channel_stats(struct spio_bdev *bdev, enum spio_bdev_reset_stat_mode reset_mode,
+				spio_bdev_channel_stat_fn fn, spio_bdev_channel_stats_done_fn done,
+				void *cb_arg)
+{
+	struct stat_ctx *ctx;
+	int rc;
+
+	if (bdev == NULL || fn == NULL || done == NULL || !reset_mode_valid(reset_mode) ||
+	    spio_get_thread() == NULL) {
+		return -EINVAL;
+	}
+	ctx = stat_ctx_new(bdev, reset_mode, cb_arg);
+	if (ctx == NULL) {
+		return -ENOMEM;
+	}
+	ctx->channel_fn = fn;
+	ctx->channel_done = done;
+	rc = spio_for_each_channel(bdev, stat_channel_visit, ctx, stat_channel_done);
 	if (rc != 0) {
 		free(ctx);
 	}
@@ -144,10 +247,9 @@ int spio_bdev_get_device_stat(struct spio_bdev *bdev, struct spio_bdev_io_stat *
 
 static void stat_reset_visit(struct spio_io_channel_iter *iter)
 {
-	struct spio_bdev_channel *ch =
-	    spio_io_channel_get_ctx(spio_io_channel_iter_get_channel(iter));
+	struct stat_ctx *ctx = spio_io_channel_iter_get_ctx(iter);
 
-	memset(&ch->stat, 0, sizeof(ch->stat));
+	stat_reset(&iter_channel(iter)->stat, ctx->mode);
 	spio_for_each_channel_continue(iter, 0);
 }
 
@@ -161,25 +263,21 @@ static void stat_reset_done(struct spio_io_channel_iter *iter, int status)
 	free(ctx);
 }
 
-int spio_bdev_reset_device_stat(struct spio_bdev *bdev, spio_bdev_reset_device_stat_cb cb,
-				void *cb_arg)
+int spio_bdev_reset_device_stat(struct spio_bdev *bdev, enum spio_bdev_reset_stat_mode mode,
+				spio_bdev_reset_device_stat_cb cb, void *cb_arg)
 {
 	struct stat_ctx *ctx;
 	int rc;
 
-	if (bdev == NULL || spio_get_thread() == NULL) {
+	if (bdev == NULL || !reset_mode_valid(mode) || spio_get_thread() == NULL) {
 		return -EINVAL;
 	}
-	ctx = calloc(1, sizeof(*ctx));
+	ctx = stat_ctx_new(bdev, mode, cb_arg);
 	if (ctx == NULL) {
 		return -ENOMEM;
 	}
-	ctx->bdev = bdev;
 	ctx->reset_cb = cb;
-	ctx->cb_arg = cb_arg;
-	pthread_mutex_lock(&g_bdev_mgr.lock);
-	memset(&bdev->internal.stat_closed, 0, sizeof(bdev->internal.stat_closed));
-	pthread_mutex_unlock(&g_bdev_mgr.lock);
+	stat_closed_take(ctx, NULL);
 	rc = spio_for_each_channel(bdev, stat_reset_visit, ctx, stat_reset_done);
 	if (rc != 0) {
 		free(ctx);

@@ -42,6 +42,25 @@ static void bdev_subsystem_write_config_json(struct spio_json_write_ctx *w)
 	struct spio_bdev *bdev;
 
 	spio_json_write_array_begin(w);
+	/* SPDK's order: layer options, manual examine names, modules, bdevs */
+	spio_json_write_object_begin(w);
+	spio_json_write_named_string(w, "method", "bdev_set_options");
+	spio_json_write_named_object_begin(w, "params");
+	spio_json_write_named_uint32(w, "bdev_io_pool_size", g_bdev_mgr.opts.bdev_io_pool_size);
+	spio_json_write_named_uint32(w, "bdev_io_cache_size", g_bdev_mgr.opts.bdev_io_cache_size);
+	spio_json_write_named_bool(w, "bdev_auto_examine", g_bdev_mgr.opts.bdev_auto_examine);
+	spio_json_write_named_uint32(w, "iobuf_small_cache_size", 128); /* SPDK's defaults */
+	spio_json_write_named_uint32(w, "iobuf_large_cache_size", 16);
+	spio_json_write_object_end(w);
+	spio_json_write_object_end(w);
+	for (struct examine_allowed *a = g_bdev_mgr.examine_allowed; a != NULL; a = a->next) {
+		spio_json_write_object_begin(w);
+		spio_json_write_named_string(w, "method", "bdev_examine");
+		spio_json_write_named_object_begin(w, "params");
+		spio_json_write_named_string(w, "name", a->name);
+		spio_json_write_object_end(w);
+		spio_json_write_object_end(w);
+	}
 	for (m = g_bdev_mgr.modules; m != NULL; m = m->next_) {
 		if (m->config_json != NULL) {
 			m->config_json(w);

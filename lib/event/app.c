@@ -53,6 +53,7 @@ static struct {
 	/* App thread only. */
 	enum app_phase phase;
 	bool rpc_started;
+	struct json_config *config; /* loaded at start-up, freed after its last pass */
 	/* Any thread (atomics). */
 	int stop_requested;
 	int shutdown_requested;
@@ -417,7 +418,6 @@ static void app_config_done(int rc)
 		app_fail(rc);
 		return;
 	}
-	spio_rpc_set_state(SPIO_RPC_RUNTIME);
 	if (addr != NULL && addr[0] != '\0') {
 		rc = spio_rpc_server_start(addr);
 		if (rc != 0) {
@@ -435,6 +435,14 @@ static void app_config_done(int rc)
 	}
 }
 
+static void app_runtime_config_done(int rc)
+{
+	json_config_free(g_app.config);
+	g_app.config = NULL;
+	app_config_done(rc);
+}
+
+/* Subsystems are up: the RUNTIME pass of the configuration (SPDK's second). */
 static void app_init_done(int rc)
 {
 	if (app_stop_requested()) {
@@ -446,22 +454,48 @@ static void app_init_done(int rc)
 		return;
 	}
 	app_rpc_init_done();
-	if (g_app.opts.json_config_file == NULL && g_app.opts.json_config_text == NULL) {
+	spio_rpc_set_state(SPIO_RPC_RUNTIME);
+	if (g_app.config == NULL) {
 		app_config_done(0);
 		return;
 	}
 	g_app.phase = PHASE_CONFIG;
-	rc = json_config_run(g_app.opts.json_config_file, g_app.opts.json_config_text,
-			     app_config_done);
-	if (rc != 0) {
-		app_fail(rc);
+	json_config_run(g_app.config, app_runtime_config_done);
+}
+
+/* The STARTUP pass ran (bdev_set_options, ...): start the subsystems. */
+static void app_startup_config_done(int rc)
+{
+	if (app_stop_requested() || rc != 0) {
+		json_config_free(g_app.config);
+		g_app.config = NULL;
+		if (app_stop_requested()) {
+			app_teardown();
+		} else {
+			SPIO_ERRLOG("%s: configuration failed; stopping\n", g_app.opts.name);
+			app_fail(rc);
+		}
+		return;
 	}
+	subsystems_init_all(app_init_done);
 }
 
 static void app_start_msg(void *arg)
 {
+	int rc;
+
 	g_app.phase = PHASE_INIT;
-	subsystems_init_all(app_init_done);
+	if (g_app.opts.json_config_file == NULL && g_app.opts.json_config_text == NULL) {
+		subsystems_init_all(app_init_done);
+		return;
+	}
+	rc = json_config_load(g_app.opts.json_config_file, g_app.opts.json_config_text,
+			      &g_app.config);
+	if (rc != 0) {
+		app_fail(rc);
+		return;
+	}
+	json_config_run(g_app.config, app_startup_config_done);
 }
 
 /*
@@ -532,6 +566,10 @@ int spio_app_start(const struct spio_app_opts *opts, spio_app_start_fn start_fn,
 	g_app.have_caller_affinity =
 	    pthread_getaffinity_np(pthread_self(), sizeof(g_app.caller_affinity),
 				   &g_app.caller_affinity) == 0;
+	/* SPDK's applications send notices and worse to syslog; so do spio's, unless set */
+	if (spio_log_get_syslog_level() == SPIO_LOG_DISABLED) {
+		spio_log_set_syslog_level(SPIO_LOG_NOTICE);
+	}
 
 	rc = app_env_init();
 	if (rc != 0) {

@@ -168,13 +168,27 @@ int subsystem_write_config(struct spio_subsystem *sub, struct spio_json_write_ct
  * json_config.c: on the app thread.
  */
 
+struct json_config;
+
 /**
- * Parse and check the configuration (file or text), then run each entry as
- * an RPC call in order; `done(rc)` on the app thread (not called if this
- * returns an error). A malformed config is reported and refused here.
- * \return 0 (done will be called) or -EINVAL / -ENOMEM.
+ * Parse and check the configuration (file or text) into *out. A malformed
+ * config, or one with settings spio cannot honour, is reported and refused
+ * here; entries for what spio lacks that hold SPDK's defaults are reported
+ * as skipped.
+ * \return 0 or -EINVAL / -ENOMEM.
  */
-int json_config_run(const char *file, const char *text, void (*done)(int rc));
+int json_config_load(const char *file, const char *text, struct json_config **out);
+
+/**
+ * Run the entries that belong to the current RPC state's pass (STARTUP:
+ * methods allowed at startup; RUNTIME: runtime-only ones) as RPC calls in
+ * order; `done(rc)` on this thread. The config stays the caller's (it is
+ * run once per pass, then freed with json_config_free()).
+ * \return 0 (done will be called).
+ */
+int json_config_run(struct json_config *cfg, void (*done)(int rc));
+
+void json_config_free(struct json_config *cfg);
 
 /*
  * app_rpc.c

@@ -5,7 +5,13 @@
  *                      "config": [{"method": "bdev_malloc_create", "params": {...}}]}]}
  *
  * The whole document is checked first (shape, known subsystems, known
- * methods), then each entry runs as an RPC call, in file order, one at a time:
+ * methods). Entries for what spio does not have (SPDK's vmd, sock, iobuf,
+ * ... subsystems, bdev_nvme_set_options, ...) are skipped with one warning
+ * each when they hold SPDK's defaults, and refused by name otherwise
+ * (spdk_foreign.c). Then, as SPDK does, the entries run in two passes: before
+ * the subsystems start (RPC state STARTUP) those whose method may run at
+ * startup (bdev_set_options, ...), after (RUNTIME) the runtime-only ones
+ * (bdev_malloc_create, ...), each pass in file order, one call at a time:
  * the next starts when the previous one answered. Each step continues from a
  * message, so synchronous answers do not recurse.
  */
@@ -18,22 +24,27 @@
 #include "json/json_val_internal.h"
 
 #include "event_internal.h"
+#include "spdk_foreign.h"
 #include "spio/log.h"
 #include "spio/rpc.h"
 
-struct config_run {
+struct json_config {
 	json_t *root;
 	json_t *subsystems; /* borrowed from root */
 	char *source;	    /* "config file <path>" or "config text" */
 	size_t sub_idx;	    /* current subsystem */
 	size_t entry_idx;   /* next entry of it */
+	uint32_t state;	    /* the pass: SPIO_RPC_STARTUP or SPIO_RPC_RUNTIME */
 	struct spio_thread *thread;
 	void (*done)(int rc);
 	struct spio_msg step_msg; /* the next step; one in flight at a time */
 };
 
-static void run_free(struct config_run *run)
+void json_config_free(struct json_config *run)
 {
+	if (run == NULL) {
+		return;
+	}
 	json_decref(run->root);
 	free(run->source);
 	free(run);
@@ -47,7 +58,7 @@ static json_t *sub_config(json_t *sub)
 }
 
 /* Check the whole document before anything runs. */
-static int config_check(struct config_run *run)
+static int config_check(struct json_config *run)
 {
 	json_t *sub, *subs;
 	size_t i;
@@ -76,7 +87,8 @@ static int config_check(struct config_run *run)
 				    run->source, i);
 			return -EINVAL;
 		}
-		if (spio_subsystem_find(json_string_value(name)) == NULL) {
+		if (spio_subsystem_find(json_string_value(name)) == NULL &&
+		    spdk_foreign_subsystem_why(json_string_value(name)) == NULL) {
 			SPIO_ERRLOG("%s: subsystems[%zu]: unknown subsystem '%s'\n", run->source, i,
 				    json_string_value(name));
 			return -EINVAL;
@@ -107,27 +119,34 @@ static int config_check(struct config_run *run)
 				return -EINVAL;
 			}
 			if (!spio_rpc_method_exists(json_string_value(method))) {
-				SPIO_ERRLOG("%s: subsystem '%s' entry %zu: unknown method '%s'\n",
-					    run->source, json_string_value(name), j,
-					    json_string_value(method));
-				return -EINVAL;
+				char why[512];
+
+				if (spdk_foreign_entry_check(json_string_value(name),
+							     json_string_value(method), params, why,
+							     sizeof(why)) != 0) {
+					SPIO_ERRLOG("%s: subsystem '%s' entry %zu: %s\n",
+						    run->source, json_string_value(name), j, why);
+					return -EINVAL;
+				}
+				SPIO_WARNLOG("%s: subsystem '%s': skipping %s, which holds SPDK's "
+					     "defaults (%s)\n",
+					     run->source, json_string_value(name),
+					     json_string_value(method),
+					     spdk_foreign_subsystem_why(json_string_value(name)));
 			}
 		}
 	}
 	return 0;
 }
 
-static void run_finish(struct config_run *run, int rc)
+static void run_finish(struct json_config *run, int rc)
 {
-	void (*done)(int rc) = run->done;
-
-	run_free(run);
-	done(rc);
+	run->done(rc);
 }
 
 static void run_step(void *arg);
 
-static void run_next_msg(struct config_run *run)
+static void run_next_msg(struct json_config *run)
 {
 	int rc = spio_thread_send_msg_embedded(run->thread, &run->step_msg, run_step, run);
 
@@ -140,7 +159,7 @@ static void run_next_msg(struct config_run *run)
 static void entry_done(void *ctx, int error_code, const char *error_msg,
 		       const struct spio_json_val *result)
 {
-	struct config_run *run = ctx;
+	struct json_config *run = ctx;
 
 	if (error_code != 0) {
 		json_t *sub = json_array_get(run->subsystems, run->sub_idx);
@@ -156,9 +175,28 @@ static void entry_done(void *ctx, int error_code, const char *error_msg,
 	run_next_msg(run);
 }
 
+/*
+ * SPDK's passes: at startup the methods allowed then (startup-only or
+ * either), at runtime the runtime-only ones; never one entry twice. Skipped
+ * foreign entries (checked at load) are in neither.
+ */
+static bool entry_in_pass(const struct json_config *run, json_t *entry)
+{
+	uint32_t mask;
+
+	if (spio_rpc_get_method_state_mask(json_string_value(json_object_get(entry, "method")),
+					   &mask) != 0) {
+		return false;
+	}
+	if (run->state == SPIO_RPC_STARTUP) {
+		return (mask & SPIO_RPC_STARTUP) != 0;
+	}
+	return mask == SPIO_RPC_RUNTIME;
+}
+
 static void run_step(void *arg)
 {
-	struct config_run *run = arg;
+	struct json_config *run = arg;
 	json_t *sub, *entry;
 	int rc;
 
@@ -173,11 +211,15 @@ static void run_step(void *arg)
 			return;
 		}
 		entry = json_array_get(sub_config(sub), run->entry_idx);
-		if (entry != NULL) {
+		if (entry == NULL) {
+			run->sub_idx++;
+			run->entry_idx = 0;
+			continue;
+		}
+		if (entry_in_pass(run, entry)) {
 			break;
 		}
-		run->sub_idx++;
-		run->entry_idx = 0;
+		run->entry_idx++;
 	}
 	run->entry_idx++;
 	SPIO_DEBUGLOG(app, "%s: %s\n", run->source,
@@ -194,9 +236,9 @@ static void run_step(void *arg)
 	}
 }
 
-int json_config_run(const char *file, const char *text, void (*done)(int rc))
+int json_config_load(const char *file, const char *text, struct json_config **out)
 {
-	struct config_run *run;
+	struct json_config *run;
 	json_error_t err;
 	int rc;
 
@@ -204,8 +246,6 @@ int json_config_run(const char *file, const char *text, void (*done)(int rc))
 	if (run == NULL) {
 		return -ENOMEM;
 	}
-	run->done = done;
-	run->thread = spio_get_thread();
 	if (file != NULL) {
 		if (asprintf(&run->source, "config file %s", file) < 0) {
 			run->source = NULL;
@@ -216,7 +256,7 @@ int json_config_run(const char *file, const char *text, void (*done)(int rc))
 		run->root = json_loads(text, JSON_REJECT_DUPLICATES, &err);
 	}
 	if (run->source == NULL) {
-		run_free(run);
+		json_config_free(run);
 		return -ENOMEM;
 	}
 	if (run->root == NULL) {
@@ -227,14 +267,25 @@ int json_config_run(const char *file, const char *text, void (*done)(int rc))
 			SPIO_ERRLOG("%s: line %d, column %d: %s\n", run->source, err.line,
 				    err.column, err.text);
 		}
-		run_free(run);
+		json_config_free(run);
 		return -EINVAL;
 	}
 	rc = config_check(run);
 	if (rc != 0) {
-		run_free(run);
+		json_config_free(run);
 		return rc;
 	}
+	*out = run;
+	return 0;
+}
+
+int json_config_run(struct json_config *run, void (*done)(int rc))
+{
+	run->done = done;
+	run->thread = spio_get_thread();
+	run->state = spio_rpc_get_state();
+	run->sub_idx = 0;
+	run->entry_idx = 0;
 	run_next_msg(run);
 	return 0;
 }

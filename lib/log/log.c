@@ -1,6 +1,7 @@
 /*
- * Levelled logging: one global level, a list of component flags registered at
- * load time, and a sink (stderr unless replaced).
+ * Levelled logging: a print level for the sink (stderr unless replaced), a
+ * second level for syslog, a name-ordered list of component flags registered
+ * at load time, and the timestamp switch.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -9,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/time.h>
+#include <syslog.h>
 #include <time.h>
 
 #include "spio/log.h"
@@ -17,6 +19,9 @@
 #define LOG_PENDING_MAX 512
 
 static int g_level = SPIO_LOG_NOTICE;
+/* Off by default: a library should not write to the system log unasked. */
+static int g_syslog_level = SPIO_LOG_DISABLED;
+static bool g_timestamps = true;
 static struct spio_log_flag *g_flags;
 static pthread_mutex_t g_flags_lock = PTHREAD_MUTEX_INITIALIZER;
 /* Flags named by SPIO_LOG that were not registered yet when it was applied. */
@@ -29,10 +34,16 @@ static spio_log_sink_fn g_sink;
 static void *g_sink_ctx;
 
 static const char *const g_level_names[] = {"error", "warn", "notice", "info", "debug"};
+static const int g_syslog_priorities[] = {LOG_ERR, LOG_WARNING, LOG_NOTICE, LOG_INFO, LOG_DEBUG};
+
+static bool level_valid(enum spio_log_level level)
+{
+	return level >= SPIO_LOG_DISABLED && level <= SPIO_LOG_DEBUG;
+}
 
 int spio_log_set_level(enum spio_log_level level)
 {
-	if (level < SPIO_LOG_DISABLED || level > SPIO_LOG_DEBUG) {
+	if (!level_valid(level)) {
 		return -EINVAL;
 	}
 	__atomic_store_n(&g_level, (int)level, __ATOMIC_RELAXED);
@@ -42,6 +53,30 @@ int spio_log_set_level(enum spio_log_level level)
 enum spio_log_level spio_log_get_level(void)
 {
 	return (enum spio_log_level)__atomic_load_n(&g_level, __ATOMIC_RELAXED);
+}
+
+int spio_log_set_syslog_level(enum spio_log_level level)
+{
+	if (!level_valid(level)) {
+		return -EINVAL;
+	}
+	__atomic_store_n(&g_syslog_level, (int)level, __ATOMIC_RELAXED);
+	return 0;
+}
+
+enum spio_log_level spio_log_get_syslog_level(void)
+{
+	return (enum spio_log_level)__atomic_load_n(&g_syslog_level, __ATOMIC_RELAXED);
+}
+
+void spio_log_enable_timestamps(bool enabled)
+{
+	__atomic_store_n(&g_timestamps, enabled, __ATOMIC_RELAXED);
+}
+
+bool spio_log_timestamps_enabled(void)
+{
+	return __atomic_load_n(&g_timestamps, __ATOMIC_RELAXED);
 }
 
 int spio_log_level_from_string(const char *name)
@@ -96,6 +131,8 @@ static bool name_in_list(const char *list, const char *name)
 
 void spio_log_register_flag(struct spio_log_flag *flag)
 {
+	struct spio_log_flag **pos = &g_flags;
+
 	if (flag == NULL || flag->name == NULL) {
 		return;
 	}
@@ -106,8 +143,12 @@ void spio_log_register_flag(struct spio_log_flag *flag)
 			return;
 		}
 	}
-	flag->next = g_flags;
-	g_flags = flag;
+	/* Kept in name order, so listings (log_get_flags) come out sorted. */
+	while (*pos != NULL && strcmp((*pos)->name, flag->name) < 0) {
+		pos = &(*pos)->next;
+	}
+	flag->next = *pos;
+	*pos = flag;
 	if (name_in_list(g_pending_flags, flag->name) || name_in_list(g_pending_flags, "all")) {
 		__atomic_store_n(&flag->enabled, true, __ATOMIC_RELAXED);
 	}
@@ -149,6 +190,18 @@ bool spio_log_get_flag(const char *name)
 	}
 	pthread_mutex_unlock(&g_flags_lock);
 	return on;
+}
+
+void spio_log_foreach_flag(spio_log_flag_fn fn, void *ctx)
+{
+	if (fn == NULL) {
+		return;
+	}
+	pthread_mutex_lock(&g_flags_lock);
+	for (struct spio_log_flag *f = g_flags; f; f = f->next) {
+		fn(f->name, __atomic_load_n(&f->enabled, __ATOMIC_RELAXED), ctx);
+	}
+	pthread_mutex_unlock(&g_flags_lock);
 }
 
 static bool valid_flag_list(const char *list)
@@ -250,13 +303,13 @@ void spio_vlog(enum spio_log_level level, const struct spio_log_flag *flag, cons
 	       int line, const char *func, const char *fmt, va_list ap)
 {
 	enum spio_log_level print_level = spio_log_get_level();
+	bool to_print = level <= print_level;
+	bool to_syslog = level <= spio_log_get_syslog_level();
 	char out[LOG_LINE_MAX];
-	struct timeval tv;
-	struct tm tm;
-	size_t n;
+	size_t n = 0, body;
 	int w;
 
-	if (level > print_level || level < SPIO_LOG_ERROR || fmt == NULL || file == NULL ||
+	if ((!to_print && !to_syslog) || level < SPIO_LOG_ERROR || fmt == NULL || file == NULL ||
 	    func == NULL) {
 		return;
 	}
@@ -264,18 +317,25 @@ void spio_vlog(enum spio_log_level level, const struct spio_log_flag *flag, cons
 		return;
 	}
 
-	gettimeofday(&tv, NULL);
-	localtime_r(&tv.tv_sec, &tm);
-	n = strftime(out, sizeof(out), "[%Y-%m-%d %H:%M:%S", &tm);
+	if (spio_log_timestamps_enabled()) {
+		struct timeval tv;
+		struct tm tm;
+
+		gettimeofday(&tv, NULL);
+		localtime_r(&tv.tv_sec, &tm);
+		n = strftime(out, sizeof(out), "[%Y-%m-%d %H:%M:%S", &tm);
+		w = snprintf(out + n, sizeof(out) - n, ".%06ld] ", (long)tv.tv_usec);
+		n += w > 0 ? (size_t)w : 0;
+	}
+	/* syslog stamps its records itself: it gets the line from here on. */
+	body = n;
 	if (level == SPIO_LOG_DEBUG || print_level == SPIO_LOG_DEBUG) {
 		const char *base = strrchr(file, '/');
-		w = snprintf(out + n, sizeof(out) - n,
-			     ".%06ld] %s:%d %s: %s%s%s: ", (long)tv.tv_usec, base ? base + 1 : file,
+		w = snprintf(out + n, sizeof(out) - n, "%s:%d %s: %s%s%s: ", base ? base + 1 : file,
 			     line, func, flag ? "[" : "",
 			     flag ? flag->name : spio_log_level_to_string(level), flag ? "]" : "");
 	} else {
-		w = snprintf(out + n, sizeof(out) - n, ".%06ld] %s: ", (long)tv.tv_usec,
-			     spio_log_level_to_string(level));
+		w = snprintf(out + n, sizeof(out) - n, "%s: ", spio_log_level_to_string(level));
 	}
 	n += (w > 0 && (size_t)w < sizeof(out) - n) ? (size_t)w : 0;
 	vsnprintf(out + n, sizeof(out) - n, fmt, ap);
@@ -284,6 +344,15 @@ void spio_vlog(enum spio_log_level level, const struct spio_log_flag *flag, cons
 	n = strlen(out);
 	if (n > 0 && out[n - 1] == '\n') {
 		out[--n] = '\0';
+	}
+
+	if (to_syslog) {
+		/* LOG_LOCAL7, as SPDK logs; no openlog(): the program's own
+		 * ident and options are left alone. */
+		syslog(LOG_LOCAL7 | g_syslog_priorities[level], "%s", out + body);
+	}
+	if (!to_print) {
+		return;
 	}
 
 	pthread_rwlock_rdlock(&g_sink_lock);

@@ -129,6 +129,17 @@ bool spio_rpc_method_exists(const char *name)
 	return rpc_method_find(name) != NULL;
 }
 
+int spio_rpc_get_method_state_mask(const char *name, uint32_t *state_mask)
+{
+	const struct rpc_method *m = name != NULL ? rpc_method_find(name) : NULL;
+
+	if (m == NULL || state_mask == NULL) {
+		return m == NULL ? -ENOENT : -EINVAL;
+	}
+	*state_mask = m->state_mask;
+	return 0;
+}
+
 void spio_rpc_set_state(uint32_t state)
 {
 	if (state != SPIO_RPC_STARTUP && state != SPIO_RPC_RUNTIME) {

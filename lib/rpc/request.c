@@ -67,6 +67,10 @@ void rpc_request_free(struct spio_jsonrpc_request *req)
 	if (req->w != NULL) {
 		spio_json_write_end(req->w); /* frees it; the text is dropped with resp */
 	}
+	for (uint32_t i = 0; i < req->nchildren; i++) {
+		rpc_request_free(req->children[i]);
+	}
+	free(req->children);
 	json_decref(req->params);
 	json_decref(req->root);
 	free(req->method_copy);
@@ -84,9 +88,22 @@ static int resp_write_cb(void *ctx, const void *data, size_t size)
 	return rpc_buf_append(&req->resp, data, size, RPC_MAX_RESPONSE_SIZE);
 }
 
+/* True if the response is a JSON-RPC envelope (a connection's request or a batch element). */
+static bool on_the_wire(const struct spio_jsonrpc_request *req)
+{
+	return req->conn != NULL || req->parent != NULL;
+}
+
+static void batch_child_done(struct spio_jsonrpc_request *batch);
+
 /* The response text in req->resp is complete: deliver it and free the request. */
 static void request_finish(struct spio_jsonrpc_request *req)
 {
+	if (req->parent != NULL) {
+		req->done = true; /* kept until the whole batch is answered */
+		batch_child_done(req->parent);
+		return;
+	}
 	if (req->conn != NULL) {
 		if (!req->notification &&
 		    rpc_buf_append(&req->resp, "\n", 1, RPC_MAX_RESPONSE_SIZE + 1) != 0) {
@@ -127,7 +144,7 @@ static void send_error(struct spio_jsonrpc_request *req, int code, const char *m
 	}
 	req->resp.len = 0;
 
-	if (req->conn == NULL) {
+	if (!on_the_wire(req)) {
 		if (code == 0) {
 			code = SPIO_JSONRPC_ERROR_INTERNAL_ERROR;
 		}
@@ -246,7 +263,7 @@ struct spio_json_write_ctx *spio_jsonrpc_begin_result(struct spio_jsonrpc_reques
 		send_error(req, SPIO_JSONRPC_ERROR_INTERNAL_ERROR, "Out of memory");
 		return NULL;
 	}
-	if (req->conn != NULL) {
+	if (on_the_wire(req)) {
 		spio_json_write_object_begin(w);
 		spio_json_write_named_string(w, "jsonrpc", "2.0");
 		write_id(w, req->id);
@@ -273,7 +290,7 @@ void spio_jsonrpc_end_result(struct spio_jsonrpc_request *req, struct spio_json_
 		return;
 	}
 	req->w = NULL;
-	if (req->conn != NULL) {
+	if (on_the_wire(req)) {
 		spio_json_write_object_end(w);
 	}
 	rc = spio_json_write_end(w);
@@ -285,7 +302,7 @@ void spio_jsonrpc_end_result(struct spio_jsonrpc_request *req, struct spio_json_
 					  : "Internal error: malformed result");
 		return;
 	}
-	if (req->conn != NULL) {
+	if (on_the_wire(req)) {
 		request_finish(req);
 		return;
 	}
@@ -361,15 +378,119 @@ static bool id_valid(const json_t *id)
 	return json_is_string(id) || json_is_number(id) || json_is_null(id);
 }
 
+/*
+ * Batches. Every element runs as a child request, in order; the batch answers
+ * with the array of the children's responses in request order (JSON-RPC 2.0
+ * allows any order; SPDK answers in completion order), leaving out
+ * notifications, and with nothing at all if every element was one.
+ */
+static void batch_finish(struct spio_jsonrpc_request *batch)
+{
+	bool first = true;
+	int rc = 0;
+
+	batch->resp.len = 0;
+	rc = rpc_buf_append(&batch->resp, "[", 1, RPC_MAX_RESPONSE_SIZE);
+	for (uint32_t i = 0; i < batch->nchildren && rc == 0; i++) {
+		struct spio_jsonrpc_request *child = batch->children[i];
+
+		if (child->notification || child->resp.len == 0) {
+			continue;
+		}
+		if (!first) {
+			rc = rpc_buf_append(&batch->resp, ",", 1, RPC_MAX_RESPONSE_SIZE);
+		}
+		if (rc == 0) {
+			rc = rpc_buf_append(&batch->resp, child->resp.data, child->resp.len,
+					    RPC_MAX_RESPONSE_SIZE);
+		}
+		first = false;
+	}
+	if (rc == 0) {
+		rc = rpc_buf_append(&batch->resp, "]", 1, RPC_MAX_RESPONSE_SIZE);
+	}
+	for (uint32_t i = 0; i < batch->nchildren; i++) {
+		rpc_request_free(batch->children[i]);
+	}
+	free(batch->children);
+	batch->children = NULL;
+	batch->nchildren = 0;
+
+	if (rc != 0) {
+		SPIO_ERRLOG("RPC: the responses of a batch exceed %u bytes",
+			    (unsigned)RPC_MAX_RESPONSE_SIZE);
+		send_error(batch, SPIO_JSONRPC_ERROR_INTERNAL_ERROR,
+			   "Internal error: the batch's responses are too large");
+		return;
+	}
+	if (first) {
+		batch->notification = true; /* only notifications: send nothing */
+		batch->resp.len = 0;
+	}
+	request_finish(batch);
+}
+
+static void batch_child_done(struct spio_jsonrpc_request *batch)
+{
+	if (--batch->children_pending == 0) {
+		batch_finish(batch);
+	}
+}
+
+static void batch_handle(struct spio_jsonrpc_request *batch)
+{
+	size_t n = json_array_size(batch->root);
+
+	if (n == 0) {
+		spio_jsonrpc_send_error_response(batch, SPIO_JSONRPC_ERROR_INVALID_REQUEST,
+						 "Invalid request: empty batch");
+		return;
+	}
+	if (n > RPC_MAX_BATCH) {
+		spio_jsonrpc_send_error_response_fmt(
+		    batch, SPIO_JSONRPC_ERROR_INVALID_REQUEST,
+		    "Invalid request: a batch of %zu requests (at most %u)", n, RPC_MAX_BATCH);
+		return;
+	}
+	batch->children = calloc(n, sizeof(*batch->children));
+	if (batch->children == NULL) {
+		spio_jsonrpc_send_error_response(batch, SPIO_JSONRPC_ERROR_INTERNAL_ERROR,
+						 "Out of memory");
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct spio_jsonrpc_request *child = rpc_request_new(NULL);
+
+		if (child == NULL) {
+			for (size_t j = 0; j < i; j++) {
+				rpc_request_free(batch->children[j]);
+			}
+			free(batch->children);
+			batch->children = NULL;
+			spio_jsonrpc_send_error_response(batch, SPIO_JSONRPC_ERROR_INTERNAL_ERROR,
+							 "Out of memory");
+			return;
+		}
+		child->parent = batch;
+		child->overflow = batch->overflow;
+		batch->children[i] = child;
+	}
+	batch->nchildren = (uint32_t)n;
+	/* One extra count while dispatching: children answering at once must not finish it. */
+	batch->children_pending = (uint32_t)n + 1;
+	for (size_t i = 0; i < n; i++) {
+		rpc_request_handle(batch->children[i], json_incref(json_array_get(batch->root, i)));
+	}
+	batch_child_done(batch);
+}
+
 void rpc_request_handle(struct spio_jsonrpc_request *req, json_t *root)
 {
 	json_t *version, *method, *params, *id;
 
 	req->root = root;
-	if (json_is_array(root)) {
-		spio_jsonrpc_send_error_response(
-		    req, SPIO_JSONRPC_ERROR_INVALID_REQUEST,
-		    "Invalid request: batch requests are not supported");
+	if (json_is_array(root) && req->parent == NULL) {
+		batch_handle(req);
 		return;
 	}
 	if (!json_is_object(root)) {

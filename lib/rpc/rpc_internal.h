@@ -13,6 +13,9 @@
 /* Largest response (envelope included); a larger result becomes -32603. */
 #define RPC_MAX_RESPONSE_SIZE (64u * 1024 * 1024)
 
+/* Most requests in one batch (a JSON array); a larger batch is refused with -32600. */
+#define RPC_MAX_BATCH 65536u
+
 /* A growable byte buffer. */
 struct rpc_buf {
 	char *data;
@@ -41,6 +44,16 @@ struct spio_jsonrpc_request {
 	bool notification; /* no "id": nothing is sent */
 	bool done;	   /* answered; waits for earlier requests of its connection */
 	bool overflow;	   /* the request held an integer jansson cannot represent */
+
+	/*
+	 * Batches (a JSON array of requests): the array is one request of its
+	 * connection, queued in conn->reqs; each element is a child request with
+	 * `parent` set, never queued. The parent answers once every child has.
+	 */
+	struct spio_jsonrpc_request *parent;
+	struct spio_jsonrpc_request **children; /* owned by the parent */
+	uint32_t nchildren;
+	uint32_t children_pending; /* children (plus one while dispatching) not done */
 };
 
 /* request.c */

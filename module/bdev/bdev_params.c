@@ -91,16 +91,24 @@ char *bdev_params_name(const char *name, const char *prefix)
 }
 
 void bdev_params_write_config_begin(struct spio_json_write_ctx *w, const char *method,
-				    const struct spio_bdev *bdev, uint32_t physical_block_size)
+				    const struct spio_bdev *bdev)
 {
 	spio_json_write_object_begin(w);
 	spio_json_write_named_string(w, "method", method);
 	spio_json_write_named_object_begin(w, "params");
 	spio_json_write_named_string(w, "name", bdev->name);
-	spio_json_write_named_uint64(w, "num_blocks", bdev->blockcnt);
+	spio_json_write_named_uint64(w, "num_blocks", spio_bdev_get_num_blocks(bdev));
 	spio_json_write_named_uint32(w, "block_size", bdev->blocklen);
-	spio_json_write_named_uint32(w, "physical_block_size", physical_block_size);
-	spio_json_write_named_uuid(w, "uuid", &bdev->uuid);
+	spio_json_write_named_uint32(w, "physical_block_size",
+				     spio_bdev_get_physical_block_size(bdev));
+}
+
+void bdev_params_write_no_metadata(struct spio_json_write_ctx *w)
+{
+	spio_json_write_named_uint32(w, "md_size", 0);
+	spio_json_write_named_uint32(w, "dif_type", 0);
+	spio_json_write_named_bool(w, "dif_is_head_of_md", false);
+	spio_json_write_named_uint32(w, "dif_pi_format", 0);
 }
 
 void bdev_params_write_config_end(struct spio_json_write_ctx *w)

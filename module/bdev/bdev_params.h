@@ -59,12 +59,19 @@ char *bdev_params_name(const char *name, const char *prefix);
 
 /*
  * Begin the bdev's save_config entry, `{"method": method, "params": {` with
- * what both modules write (name, num_blocks, block_size,
- * physical_block_size, uuid, as SPDK writes them); the module adds its own
- * members and calls bdev_params_write_config_end().
+ * what both modules write first (name, num_blocks, block_size,
+ * physical_block_size, as SPDK writes them); the module adds its own
+ * members, in SPDK's order, and calls bdev_params_write_config_end().
  */
 void bdev_params_write_config_begin(struct spio_json_write_ctx *w, const char *method,
-				    const struct spio_bdev *bdev, uint32_t physical_block_size);
+				    const struct spio_bdev *bdev);
+
+/*
+ * The metadata and protection information members of SPDK's entry, with the
+ * only values spio accepts (md_size 0, dif_type 0, dif_is_head_of_md false,
+ * dif_pi_format 0), so that SPDK loads the entry as it would its own.
+ */
+void bdev_params_write_no_metadata(struct spio_json_write_ctx *w);
 
 /* Close what bdev_params_write_config_begin() opened. */
 void bdev_params_write_config_end(struct spio_json_write_ctx *w);

@@ -294,6 +294,8 @@ int main(void)
 	}
 	spio_set_thread(t);
 	rc = spio_bdev_initialize(NULL, NULL, NULL);
+	/* as SPDK's: creating bdevs is a runtime method, allowed once the layers run */
+	spio_rpc_set_state(SPIO_RPC_RUNTIME);
 	p = spio_json_parse(params, strlen(params), NULL, 0);
 	if (rc != 0 || p == NULL || spio_rpc_call("bdev_malloc_create", p, created, NULL) != 0) {
 		fprintf(stderr, "rpc_malloc: bdev init %d or call failed\n", rc);

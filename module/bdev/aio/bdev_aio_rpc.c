@@ -35,7 +35,7 @@ static void rpc_bdev_aio_create(struct spio_jsonrpc_request *req,
 	spio_bdev_rpc_create(req, params, g_aio_create_decoders,
 			     SPIO_COUNTOF(g_aio_create_decoders), &opts, aio_create);
 }
-SPIO_RPC_REGISTER("bdev_aio_create", rpc_bdev_aio_create, SPIO_RPC_STARTUP | SPIO_RPC_RUNTIME)
+SPIO_RPC_REGISTER("bdev_aio_create", rpc_bdev_aio_create, SPIO_RPC_RUNTIME)
 
 static void rpc_bdev_aio_delete(struct spio_jsonrpc_request *req,
 				const struct spio_json_val *params)

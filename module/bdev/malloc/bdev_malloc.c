@@ -19,8 +19,6 @@
 struct malloc_disk {
 	struct spio_bdev bdev;
 	uint8_t *data;
-	/* SPDK's physical_block_size: reported and saved, nothing else. */
-	uint32_t physical_block_size;
 };
 
 static struct spio_bdev_module g_malloc_module = {
@@ -88,23 +86,15 @@ static void malloc_submit(struct spio_io_channel *ch, struct spio_bdev_io *io)
 	spio_bdev_io_complete(io, status);
 }
 
-static void malloc_dump_info_json(void *ctxt, struct spio_json_write_ctx *w)
-{
-	struct malloc_disk *disk = ctxt;
-
-	spio_json_write_named_object_begin(w, "malloc");
-	spio_json_write_named_uint32(w, "physical_block_size", disk->physical_block_size);
-	spio_json_write_object_end(w);
-}
-
-/* SPDK's entry, less the metadata, protection information and NUMA members,
- * whose only accepted values are their defaults. */
+/* SPDK's entry, member for member; metadata, protection information and
+ * NUMA node hold the only values spio accepts. */
 static void malloc_write_config_json(struct spio_bdev *bdev, struct spio_json_write_ctx *w)
 {
-	struct malloc_disk *disk = bdev->ctxt;
-
-	bdev_params_write_config_begin(w, "bdev_malloc_create", bdev, disk->physical_block_size);
+	bdev_params_write_config_begin(w, "bdev_malloc_create", bdev);
+	spio_json_write_named_uuid(w, "uuid", &bdev->uuid);
 	spio_json_write_named_uint32(w, "optimal_io_boundary", bdev->optimal_io_boundary);
+	bdev_params_write_no_metadata(w);
+	spio_json_write_named_int32(w, "numa_id", -1);
 	bdev_params_write_config_end(w);
 }
 
@@ -112,7 +102,6 @@ static const struct spio_bdev_fn_table g_malloc_fn_table = {
     .destruct = malloc_destruct,
     .submit_request = malloc_submit,
     .io_type_supported = malloc_io_type_supported,
-    .dump_info_json = malloc_dump_info_json,
     .write_config_json = malloc_write_config_json,
 };
 
@@ -214,8 +203,7 @@ int spio_bdev_malloc_create(const struct spio_bdev_malloc_opts *user_opts,
 		malloc_destruct(disk);
 		return rc;
 	}
-	disk->physical_block_size =
-	    o.physical_block_size != 0 ? o.physical_block_size : o.block_size;
+	disk->bdev.phys_blocklen = o.physical_block_size;
 	disk->bdev.ctxt = disk;
 	disk->bdev.product_name = "Malloc disk";
 	disk->bdev.blocklen = o.block_size;

@@ -37,7 +37,7 @@ static void rpc_bdev_malloc_create(struct spio_jsonrpc_request *req,
 	spio_bdev_rpc_create(req, params, g_malloc_create_decoders,
 			     SPIO_COUNTOF(g_malloc_create_decoders), &opts, malloc_create);
 }
-SPIO_RPC_REGISTER("bdev_malloc_create", rpc_bdev_malloc_create, SPIO_RPC_STARTUP | SPIO_RPC_RUNTIME)
+SPIO_RPC_REGISTER("bdev_malloc_create", rpc_bdev_malloc_create, SPIO_RPC_RUNTIME)
 
 static void rpc_bdev_malloc_delete(struct spio_jsonrpc_request *req,
 				   const struct spio_json_val *params)

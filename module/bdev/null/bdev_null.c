@@ -11,19 +11,8 @@
 #include "spio/bdev_module.h"
 #include "spio/json.h"
 
-/* SPDK's hints, in blocks: recorded, reported and saved (see spio/bdev_null.h). */
-struct null_hints {
-	uint32_t preferred_write_alignment;
-	uint32_t preferred_write_granularity;
-	uint32_t optimal_write_size;
-	uint32_t preferred_unmap_alignment;
-	uint32_t preferred_unmap_granularity;
-};
-
 struct null_disk {
 	struct spio_bdev bdev;
-	uint32_t physical_block_size;
-	struct null_hints hints;
 };
 
 static struct spio_bdev_module g_null_module = {
@@ -62,35 +51,22 @@ static void null_submit(struct spio_io_channel *ch, struct spio_bdev_io *io)
 	spio_bdev_io_complete(io, SPIO_BDEV_IO_STATUS_SUCCESS);
 }
 
-static void null_write_hints(struct spio_json_write_ctx *w, const struct null_hints *h)
-{
-	spio_json_write_named_uint32(w, "preferred_write_alignment", h->preferred_write_alignment);
-	spio_json_write_named_uint32(w, "preferred_write_granularity",
-				     h->preferred_write_granularity);
-	spio_json_write_named_uint32(w, "optimal_write_size", h->optimal_write_size);
-	spio_json_write_named_uint32(w, "preferred_unmap_alignment", h->preferred_unmap_alignment);
-	spio_json_write_named_uint32(w, "preferred_unmap_granularity",
-				     h->preferred_unmap_granularity);
-}
-
-static void null_dump_info_json(void *ctxt, struct spio_json_write_ctx *w)
-{
-	struct null_disk *disk = ctxt;
-
-	spio_json_write_named_object_begin(w, "null");
-	spio_json_write_named_uint32(w, "physical_block_size", disk->physical_block_size);
-	null_write_hints(w, &disk->hints);
-	spio_json_write_object_end(w);
-}
-
-/* SPDK's entry, less the metadata and protection information members, whose
- * only accepted values are their defaults. */
+/* SPDK's entry, member for member and in its order; metadata and protection
+ * information hold the only values spio accepts. */
 static void null_write_config_json(struct spio_bdev *bdev, struct spio_json_write_ctx *w)
 {
-	struct null_disk *disk = bdev->ctxt;
-
-	bdev_params_write_config_begin(w, "bdev_null_create", bdev, disk->physical_block_size);
-	null_write_hints(w, &disk->hints);
+	bdev_params_write_config_begin(w, "bdev_null_create", bdev);
+	bdev_params_write_no_metadata(w);
+	spio_json_write_named_uuid(w, "uuid", &bdev->uuid);
+	spio_json_write_named_uint32(w, "preferred_write_granularity",
+				     bdev->preferred_write_granularity);
+	spio_json_write_named_uint32(w, "preferred_write_alignment",
+				     bdev->preferred_write_alignment);
+	spio_json_write_named_uint32(w, "optimal_write_size", bdev->optimal_write_size);
+	spio_json_write_named_uint32(w, "preferred_unmap_granularity",
+				     bdev->preferred_unmap_granularity);
+	spio_json_write_named_uint32(w, "preferred_unmap_alignment",
+				     bdev->preferred_unmap_alignment);
 	bdev_params_write_config_end(w);
 }
 
@@ -98,7 +74,6 @@ static const struct spio_bdev_fn_table g_null_fn_table = {
     .destruct = null_destruct,
     .submit_request = null_submit,
     .io_type_supported = null_io_type_supported,
-    .dump_info_json = null_dump_info_json,
     .write_config_json = null_write_config_json,
 };
 
@@ -148,15 +123,12 @@ int spio_bdev_null_create(const struct spio_bdev_null_opts *user_opts, struct sp
 		null_destruct(disk);
 		return rc;
 	}
-	disk->physical_block_size =
-	    o.physical_block_size != 0 ? o.physical_block_size : o.block_size;
-	disk->hints = (struct null_hints){
-	    .preferred_write_alignment = o.preferred_write_alignment,
-	    .preferred_write_granularity = o.preferred_write_granularity,
-	    .optimal_write_size = o.optimal_write_size,
-	    .preferred_unmap_alignment = o.preferred_unmap_alignment,
-	    .preferred_unmap_granularity = o.preferred_unmap_granularity,
-	};
+	disk->bdev.phys_blocklen = o.physical_block_size;
+	disk->bdev.preferred_write_alignment = o.preferred_write_alignment;
+	disk->bdev.preferred_write_granularity = o.preferred_write_granularity;
+	disk->bdev.optimal_write_size = o.optimal_write_size;
+	disk->bdev.preferred_unmap_alignment = o.preferred_unmap_alignment;
+	disk->bdev.preferred_unmap_granularity = o.preferred_unmap_granularity;
 	disk->bdev.ctxt = disk;
 	disk->bdev.product_name = "Null disk";
 	disk->bdev.blocklen = o.block_size;

@@ -41,7 +41,7 @@ static void rpc_bdev_null_create(struct spio_jsonrpc_request *req,
 	spio_bdev_rpc_create(req, params, g_null_create_decoders,
 			     SPIO_COUNTOF(g_null_create_decoders), &opts, null_create);
 }
-SPIO_RPC_REGISTER("bdev_null_create", rpc_bdev_null_create, SPIO_RPC_STARTUP | SPIO_RPC_RUNTIME)
+SPIO_RPC_REGISTER("bdev_null_create", rpc_bdev_null_create, SPIO_RPC_RUNTIME)
 
 static void rpc_bdev_null_delete(struct spio_jsonrpc_request *req,
 				 const struct spio_json_val *params)

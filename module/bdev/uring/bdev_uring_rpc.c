@@ -36,7 +36,7 @@ static void rpc_bdev_uring_create(struct spio_jsonrpc_request *req,
 	spio_bdev_rpc_create(req, params, g_uring_create_decoders,
 			     SPIO_COUNTOF(g_uring_create_decoders), &opts, uring_create);
 }
-SPIO_RPC_REGISTER("bdev_uring_create", rpc_bdev_uring_create, SPIO_RPC_STARTUP | SPIO_RPC_RUNTIME)
+SPIO_RPC_REGISTER("bdev_uring_create", rpc_bdev_uring_create, SPIO_RPC_RUNTIME)
 
 static void rpc_bdev_uring_delete(struct spio_jsonrpc_request *req,
 				  const struct spio_json_val *params)

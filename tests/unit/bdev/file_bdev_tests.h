@@ -328,7 +328,9 @@ static void fb_stat_done(struct spio_bdev *bdev, struct spio_bdev_io_stat *stat,
 static void fb_get_stat(struct spio_bdev *bdev, struct fb_stat *s)
 {
 	memset(s, 0, sizeof(*s));
-	cr_assert_eq(spio_bdev_get_device_stat(bdev, &s->stat, fb_stat_done, s), 0);
+	cr_assert_eq(
+	    spio_bdev_get_device_stat(bdev, &s->stat, SPIO_BDEV_RESET_STAT_NONE, fb_stat_done, s),
+	    0);
 	cr_assert(fx_poll_until(&s->done, 1, FB_TIMEOUT_US));
 }
 

@@ -926,7 +926,8 @@ static void reset_done(struct spio_bdev *bdev, void *arg, int rc)
 static void get_stat(struct spio_bdev *b, struct spio_bdev_io_stat *st)
 {
 	g_stat_done = false;
-	cr_assert_eq(spio_bdev_get_device_stat(b, st, stat_done, NULL), 0);
+	cr_assert_eq(spio_bdev_get_device_stat(b, st, SPIO_BDEV_RESET_STAT_NONE, stat_done, NULL),
+		     0);
 	poll_n(10);
 	cr_assert(g_stat_done);
 }
@@ -985,12 +986,15 @@ Test(bdev, statistics)
 	f.ch = spio_bdev_get_io_channel(f.desc);
 
 	g_stat_done = false;
-	cr_assert_eq(spio_bdev_reset_device_stat(f.bdev, reset_done, NULL), 0);
+	cr_assert_eq(
+	    spio_bdev_reset_device_stat(f.bdev, SPIO_BDEV_RESET_STAT_ALL, reset_done, NULL), 0);
 	poll_n(10);
 	cr_assert(g_stat_done);
 	get_stat(f.bdev, &st);
 	cr_assert_eq(st.num_read_ops + st.num_write_ops + st.num_io_errors, 0, "reset to zero");
-	cr_assert_eq(spio_bdev_get_device_stat(NULL, &st, stat_done, NULL), -EINVAL);
+	cr_assert_eq(
+	    spio_bdev_get_device_stat(NULL, &st, SPIO_BDEV_RESET_STAT_NONE, stat_done, NULL),
+	    -EINVAL);
 	close_fixture(&f);
 }
 

@@ -120,13 +120,15 @@ Test(bdev_app, config_io_save_shutdown)
 		}
 	}
 	cr_assert_not_null(bdev_cfg, "bdev subsystem in the saved config: %s", g_out.config);
-	cr_assert_eq(json_array_size(bdev_cfg), 3, "two bdevs + wait_for_examine: %s",
+	cr_assert_eq(json_array_size(bdev_cfg), 4, "options, two bdevs, wait_for_examine: %s",
 		     g_out.config);
-	json_t *m = json_object_get(json_array_get(bdev_cfg, 0), "params");
+	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(bdev_cfg, 0), "method")),
+			 "bdev_set_options");
+	json_t *m = json_object_get(json_array_get(bdev_cfg, 1), "params");
 	cr_assert_str_eq(json_string_value(json_object_get(m, "uuid")),
 			 "2b7ae8a2-2d47-4d5f-b5c6-4a2b8a8ed001", "uuid saved");
 	cr_assert_eq(json_integer_value(json_object_get(m, "num_blocks")), 256);
-	json_t *n = json_object_get(json_array_get(bdev_cfg, 1), "params");
+	json_t *n = json_object_get(json_array_get(bdev_cfg, 2), "params");
 	cr_assert_eq(json_integer_value(json_object_get(n, "block_size")), 4096);
 	json_decref(cfg);
 	free(g_out.config);

@@ -359,24 +359,20 @@ Test(malloc_null, malloc_honoured_options_show)
 	cr_assert_eq(member_u32(b, "block_size"), 4096);
 	cr_assert_eq(json_integer_value(json_object_get(b, "num_blocks")), 256);
 	cr_assert_eq(member_u32(b, "optimal_io_boundary"), 8);
-	cr_assert_eq(member_u32(json_object_get(json_object_get(b, "driver_specific"), "malloc"),
-				"physical_block_size"),
-		     16384);
+	cr_assert_eq(member_u32(b, "physical_block_size"), 16384);
 	json_decref(b);
 
 	/* without one, the physical block is the block */
 	json_decref(fx_rpc_text("bdev_malloc_create", g_malloc_plain, 0, NULL));
 	b = get_bdev("M1");
-	cr_assert_eq(member_u32(json_object_get(json_object_get(b, "driver_specific"), "malloc"),
-				"physical_block_size"),
-		     512);
+	cr_assert_eq(member_u32(b, "physical_block_size"), 512);
 	cr_assert_eq(member_u32(b, "optimal_io_boundary"), 0);
 	json_decref(b);
 }
 
 Test(malloc_null, null_honoured_options_show)
 {
-	json_t *b, *d;
+	json_t *b;
 
 	json_decref(fx_rpc_text(
 	    "bdev_null_create",
@@ -388,13 +384,13 @@ Test(malloc_null, null_honoured_options_show)
 	b = get_bdev("N2");
 	cr_assert_str_eq(json_string_value(json_object_get(b, "uuid")), UUID_A);
 	cr_assert_eq(member_u32(b, "block_size"), 1024);
-	d = json_object_get(json_object_get(b, "driver_specific"), "null");
-	cr_assert_eq(member_u32(d, "physical_block_size"), 4096);
-	cr_assert_eq(member_u32(d, "preferred_write_alignment"), 2);
-	cr_assert_eq(member_u32(d, "preferred_write_granularity"), 4);
-	cr_assert_eq(member_u32(d, "optimal_write_size"), 8);
-	cr_assert_eq(member_u32(d, "preferred_unmap_alignment"), 16);
-	cr_assert_eq(member_u32(d, "preferred_unmap_granularity"), 32);
+	/* at the top level, where SPDK's bdev_get_bdevs has them */
+	cr_assert_eq(member_u32(b, "physical_block_size"), 4096);
+	cr_assert_eq(member_u32(b, "preferred_write_alignment"), 2);
+	cr_assert_eq(member_u32(b, "preferred_write_granularity"), 4);
+	cr_assert_eq(member_u32(b, "optimal_write_size"), 8);
+	cr_assert_eq(member_u32(b, "preferred_unmap_alignment"), 16);
+	cr_assert_eq(member_u32(b, "preferred_unmap_granularity"), 32);
 	json_decref(b);
 }
 

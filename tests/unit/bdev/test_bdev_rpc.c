@@ -195,22 +195,27 @@ Test(bdev_rpc, subsystem_config)
 	cr_assert_eq(spio_json_write_end(w), 0);
 	cfg = json_loads(text, 0, NULL);
 	cr_assert_not_null(cfg, "config parses: %s", text);
-	cr_assert_eq(json_array_size(cfg), 3, "two bdevs + wait_for_examine: %s", text);
+	cr_assert_eq(json_array_size(cfg), 4, "options, two bdevs, wait_for_examine: %s", text);
 	e = json_array_get(cfg, 0);
+	cr_assert_str_eq(json_string_value(json_object_get(e, "method")), "bdev_set_options");
+	cr_assert_eq(
+	    json_integer_value(json_object_get(json_object_get(e, "params"), "bdev_io_pool_size")),
+	    65535);
+	e = json_array_get(cfg, 1);
 	cr_assert_str_eq(json_string_value(json_object_get(e, "method")), "bdev_malloc_create");
 	cr_assert_str_eq(json_string_value(json_object_get(json_object_get(e, "params"), "name")),
 			 "Malloc0");
 	cr_assert_eq(
 	    json_integer_value(json_object_get(json_object_get(e, "params"), "block_size")), 4096);
-	e = json_array_get(cfg, 1);
-	cr_assert_str_eq(json_string_value(json_object_get(e, "method")), "bdev_null_create");
 	e = json_array_get(cfg, 2);
+	cr_assert_str_eq(json_string_value(json_object_get(e, "method")), "bdev_null_create");
+	e = json_array_get(cfg, 3);
 	cr_assert_str_eq(json_string_value(json_object_get(e, "method")), "bdev_wait_for_examine");
 
 	/* the entries replay: delete everything, run them, get the same bdevs back */
 	json_decref(call("bdev_malloc_delete", "{\"name\": \"Malloc0\"}", 0));
 	json_decref(call("bdev_null_delete", "{\"name\": \"Null0\"}", 0));
-	for (size_t i = 0; i < json_array_size(cfg); i++) {
+	for (size_t i = 1; i < json_array_size(cfg); i++) { /* options: startup only */
 		e = json_array_get(cfg, i);
 		json_decref(fx_rpc(json_string_value(json_object_get(e, "method")),
 				   json_incref(json_object_get(e, "params")), 0, NULL));

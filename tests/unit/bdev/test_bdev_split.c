@@ -339,7 +339,9 @@ Test(split, failed_child_and_stats)
 	run(&r);
 	cr_assert(r.success);
 
-	cr_assert_eq(spio_bdev_get_device_stat(&g_bdev, &g_stat, stat_done, NULL), 0);
+	cr_assert_eq(
+	    spio_bdev_get_device_stat(&g_bdev, &g_stat, SPIO_BDEV_RESET_STAT_NONE, stat_done, NULL),
+	    0);
 	poll_n(5);
 	cr_assert(g_stat_done);
 	cr_assert_eq(g_stat.num_read_ops, 1, "the split read counts once, got %lu",

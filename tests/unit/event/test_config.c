@@ -1,10 +1,13 @@
 /*
  * The JSON configuration and the framework's RPC methods: entries run in
- * file order as RPC calls in the STARTUP state (asynchronous answers
- * included), then the state is RUNTIME; every failure mode stops start-up
- * with a message naming the file and position or the entry (malformed JSON,
- * unreadable file, wrong shapes, unknown subsystem, unknown method, failing
- * method, runtime-only method); save_config output loads back to the same
+ * file order as RPC calls in two passes as SPDK runs them (methods allowed
+ * at startup in the STARTUP state before the subsystems start, runtime-only
+ * methods after, in the RUNTIME state; asynchronous answers included);
+ * every failure mode stops start-up with a message naming the file and
+ * position or the entry (malformed JSON, unreadable file, wrong shapes,
+ * unknown subsystem, unknown method, failing method); SPDK's subsystems and
+ * methods spio lacks are skipped when they hold SPDK's defaults and refused
+ * by parameter otherwise; save_config output loads back to the same
  * configuration; framework_get_config, framework_wait_init,
  * framework_get_reactors and thread_get_stats answer in SPDK's shapes.
  */
@@ -197,6 +200,14 @@ static void rpc_test_async(struct spio_jsonrpc_request *req, const struct spio_j
 
 static void rpc_test_runtime(struct spio_jsonrpc_request *req, const struct spio_json_val *params)
 {
+	if (g_nrec < MAX_RECORDS) {
+		struct record *r = &g_rec[g_nrec++];
+
+		snprintf(r->sub, sizeof(r->sub), "beta");
+		snprintf(r->name, sizeof(r->name), "runtime");
+		r->state = spio_rpc_get_state();
+	}
+	trace("@runtime");
 	spio_jsonrpc_send_bool_response(req, true);
 }
 
@@ -346,7 +357,7 @@ Test(config, malformed_file_names_file_and_position, .init = setup)
 	cr_assert_eq(g_start_calls, 0, "start_fn must not run");
 	snprintf(want, sizeof(want), "config file %s: line 3, column", g_path);
 	cr_assert(log_has(want), "expected '%s' in the log:\n%s", want, g_log);
-	cr_assert_str_eq(g_trace, "+alpha-alpha", "subsystems are finished after a config error");
+	cr_assert_str_eq(g_trace, "", "no subsystem starts when the config does not load");
 }
 
 Test(config, malformed_text_names_position, .init = setup)
@@ -405,17 +416,81 @@ Test(config, failing_method_stops_startup, .init = setup)
 	cr_assert(log_has("config text: subsystem 'alpha' entry 1 (method 'test_fail') failed: "
 			  "value out of range (code -32602)"),
 		  "the message must name entry, method and reason; log:\n%s", g_log);
-	cr_assert_str_eq(g_trace, "+alpha-alpha", "alpha is finished after the failure");
+	cr_assert_str_eq(g_trace, "", "a startup entry failed: no subsystem started");
 }
 
-Test(config, runtime_only_method_fails_in_config, .init = setup)
+Test(config, runtime_only_methods_run_after_the_subsystems_start, .init = setup)
 {
 	int rc = run_text("{\"subsystems\": [{\"subsystem\": \"beta\", \"config\": [{\"method\": "
-			  "\"test_runtime\"}]}]}");
+			  "\"test_runtime\"}, " ENTRY("beta", "b1", 1) "]}]}");
 
-	cr_assert_eq(rc, -EINVAL, "runtime-only method: expected -EINVAL, got %d", rc);
-	cr_assert(log_has("subsystem 'beta' entry 0 (method 'test_runtime') failed"),
-		  "the message must name the entry; log:\n%s", g_log);
+	cr_assert_eq(rc, 0, "expected 0, got %d; log:\n%s", rc, g_log);
+	cr_assert_eq(g_nrec, 2, "expected 2 entries run, got %d", g_nrec);
+	cr_assert_str_eq(g_rec[0].name, "b1", "the startup pass comes first");
+	cr_assert_eq(g_rec[0].state, SPIO_RPC_STARTUP);
+	cr_assert_str_eq(g_rec[1].name, "runtime", "then the runtime-only entry");
+	cr_assert_eq(g_rec[1].state, SPIO_RPC_RUNTIME);
+	cr_assert_str_eq(g_trace, "+alpha@runtime-alpha",
+			 "the runtime entry runs once the subsystems started: %s", g_trace);
+}
+
+Test(config, spdk_subsystems_with_defaults_are_skipped, .init = setup)
+{
+	int rc = run_text(
+	    "{\"subsystems\": [{\"subsystem\": \"vmd\", \"config\": []},"
+	    " {\"subsystem\": \"iobuf\", \"config\": [{\"method\": \"iobuf_set_options\", "
+	    "\"params\": {\"small_pool_count\": 8192, \"large_pool_count\": 1024, "
+	    "\"small_bufsize\": 8192, \"large_bufsize\": 135168, \"enable_numa\": false}}]},"
+	    " {\"subsystem\": \"scheduler\", \"config\": [{\"method\": "
+	    "\"framework_set_scheduler\", "
+	    "\"params\": {\"name\": \"static\"}}]},"
+	    " {\"subsystem\": \"beta\", \"config\": [" ENTRY("beta", "b1", 1) "]}]}");
+
+	cr_assert_eq(rc, 0, "expected 0, got %d; log:\n%s", rc, g_log);
+	cr_assert_eq(g_nrec, 1, "beta's entry ran");
+	cr_assert(log_has("subsystem 'iobuf': skipping iobuf_set_options, which holds SPDK's "
+			  "defaults (spio has no shared iobuf buffer pools)"),
+		  "one warning names what was skipped; log:\n%s", g_log);
+	cr_assert(log_has("skipping framework_set_scheduler"), "log:\n%s", g_log);
+}
+
+Test(config, spdk_settings_spio_cannot_honour_are_refused, .init = setup)
+{
+	static const struct {
+		const char *text;
+		const char *msg;
+	} cases[] = {
+	    {"{\"subsystems\": [{\"subsystem\": \"iobuf\", \"config\": [{\"method\": "
+	     "\"iobuf_set_options\", \"params\": {\"small_pool_count\": 4096}}]}]}",
+	     "subsystem 'iobuf' entry 0: method 'iobuf_set_options': small_pool_count 4096 is not "
+	     "SPDK's default (8192)"},
+	    {"{\"subsystems\": [{\"subsystem\": \"sock\", \"config\": [{\"method\": "
+	     "\"sock_impl_set_options\", \"params\": {\"impl_name\": \"posix\", "
+	     "\"recv_buf_size\": 4096}}]}]}",
+	     "method 'sock_impl_set_options': recv_buf_size 4096 is not SPDK's default (2097152)"},
+	    {"{\"subsystems\": [{\"subsystem\": \"scheduler\", \"config\": [{\"method\": "
+	     "\"framework_set_scheduler\", \"params\": {\"name\": \"dynamic\"}}]}]}",
+	     "name \"dynamic\" is not SPDK's default (\"static\")"},
+	    {"{\"subsystems\": [{\"subsystem\": \"iobuf\", \"config\": [{\"method\": "
+	     "\"iobuf_set_options\", \"params\": {\"colour\": 1}}]}]}",
+	     "parameter colour 1 is unknown to spio"},
+	    {"{\"subsystems\": [{\"subsystem\": \"nvmf\", \"config\": [{\"method\": "
+	     "\"nvmf_create_transport\", \"params\": {\"trtype\": \"TCP\"}}]}]}",
+	     "unknown method 'nvmf_create_transport': spio has no NVMe-oF target yet"},
+	};
+
+	for (size_t i = 0; i < SPIO_COUNTOF(cases); i++) {
+		int rc;
+
+		setup();
+		g_nrec = 0;
+		g_trace[0] = '\0';
+		rc = run_text(cases[i].text);
+		cr_assert_eq(rc, -EINVAL, "case %zu: expected -EINVAL, got %d", i, rc);
+		cr_assert(log_has(cases[i].msg), "case %zu: expected '%s' in the log:\n%s", i,
+			  cases[i].msg, g_log);
+		cr_assert_str_eq(g_trace, "", "case %zu: refused before anything started", i);
+	}
 }
 
 Test(config, wrong_shapes, .init = setup)

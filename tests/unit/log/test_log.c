@@ -1,6 +1,7 @@
 /*
  * Logging: levels, component flags, SPIO_LOG specs and environment, sinks,
- * truncation of long messages and concurrent logging.
+ * the syslog level, timestamps, truncation of long messages and concurrent
+ * logging.
  *
  * Criterion runs each test in its own process, but each test still sets the
  * level, flags and sink it relies on so that $SPIO_LOG cannot change results.
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "spio/log.h"
@@ -476,6 +478,148 @@ Test(log, default_sink_is_stderr)
 	cr_assert_eq(second_nl[-1], 'y', "truncated line must end with message text");
 	cr_assert(strstr(text, "filtered out") == NULL, "info must be filtered at level warn");
 	free(text);
+}
+
+Test(log, syslog_level_set_get)
+{
+	cr_assert_eq(spio_log_get_syslog_level(), SPIO_LOG_DISABLED,
+		     "syslog level: expected disabled by default, got %d",
+		     spio_log_get_syslog_level());
+	for (int l = SPIO_LOG_DISABLED; l <= SPIO_LOG_DEBUG; l++) {
+		int rc = spio_log_set_syslog_level((enum spio_log_level)l);
+
+		cr_assert_eq(rc, 0, "set_syslog_level(%d): expected 0, got %d", l, rc);
+		cr_assert_eq(spio_log_get_syslog_level(), l,
+			     "get_syslog_level: expected %d, got %d", l,
+			     spio_log_get_syslog_level());
+	}
+	spio_log_set_syslog_level(SPIO_LOG_WARN);
+	cr_assert_eq(spio_log_set_syslog_level((enum spio_log_level)5), -EINVAL,
+		     "level 5: -EINVAL");
+	cr_assert_eq(spio_log_set_syslog_level((enum spio_log_level) - 2), -EINVAL,
+		     "level -2: -EINVAL");
+	cr_assert_eq(spio_log_get_syslog_level(), SPIO_LOG_WARN,
+		     "a rejected set_syslog_level changed the level to %d",
+		     spio_log_get_syslog_level());
+	cr_assert_eq(spio_log_get_level(), SPIO_LOG_NOTICE,
+		     "the syslog level must not move the print level, got %d",
+		     spio_log_get_level());
+	spio_log_set_syslog_level(SPIO_LOG_DISABLED);
+}
+
+static void log_for_syslog(void)
+{
+	SPIO_INFOLOG("info for syslog %d", 11);
+	SPIO_DEBUGLOG(log_utest, "debug flag off");
+	SPIO_DEBUGLOG(log_utest2, "debug flag on %d", 12);
+}
+
+/* LOG_PERROR makes the C library copy each syslog record to stderr, which is
+ * the only place a test can read them back (there may be no syslog daemon). */
+Test(log, syslog_level_sends_to_syslog)
+{
+	char *text;
+
+	openlog("spio_log_utest", LOG_PERROR, LOG_USER);
+	spio_log_set_level(SPIO_LOG_ERROR);
+	spio_log_set_flag("log_utest2", true);
+
+	text = capture_stderr(log_for_syslog);
+	cr_assert_str_eq(text, "", "syslog level disabled: expected no syslog record, got \"%s\"",
+			 text);
+	free(text);
+
+	spio_log_set_syslog_level(SPIO_LOG_DEBUG);
+	text = capture_stderr(log_for_syslog);
+	cr_assert(strstr(text, "info: info for syslog 11") != NULL,
+		  "syslog level debug: expected the info message, got \"%s\"", text);
+	cr_assert(strstr(text, "[log_utest2]: debug flag on 12") != NULL,
+		  "syslog level debug: expected the flagged debug message, got \"%s\"", text);
+	cr_assert(strstr(text, "debug flag off") == NULL,
+		  "a debug message whose flag is off must not reach syslog: \"%s\"", text);
+	cr_assert(strstr(text, "] info:") == NULL && strstr(text, "[20") == NULL,
+		  "syslog records must not carry spio's timestamp: \"%s\"", text);
+	cr_assert_eq(g_cap.count, 0,
+		     "print level error: the sink must get none of these, got %d lines: \"%s\"",
+		     g_cap.count, g_cap.lines[0]);
+	free(text);
+
+	spio_log_set_syslog_level(SPIO_LOG_WARN);
+	text = capture_stderr(log_for_syslog);
+	cr_assert_str_eq(text, "", "syslog level warn: expected no info/debug record, got \"%s\"",
+			 text);
+	free(text);
+
+	spio_log_set_syslog_level(SPIO_LOG_DISABLED);
+	closelog();
+}
+
+Test(log, timestamps_switch)
+{
+	cr_assert(spio_log_timestamps_enabled(), "timestamps must be on by default");
+	spio_log_enable_timestamps(false);
+	cr_assert(!spio_log_timestamps_enabled(), "timestamps must read as off");
+	SPIO_ERRLOG("no stamp");
+	cr_assert_eq(g_cap.count, 1, "expected 1 line, got %d", g_cap.count);
+	cr_assert_str_eq(g_cap.lines[0], "error: no stamp",
+			 "timestamps off: expected the bare line, got \"%s\"", g_cap.lines[0]);
+
+	spio_log_enable_timestamps(true);
+	SPIO_ERRLOG("stamped");
+	cr_assert_eq(g_cap.count, 2, "expected 2 lines, got %d", g_cap.count);
+	cr_assert_eq(g_cap.lines[1][0], '[', "timestamps on: expected a leading '[' in \"%s\"",
+		     g_cap.lines[1]);
+	cr_assert(strstr(g_cap.lines[1], "] error: stamped") != NULL,
+		  "timestamps on: expected \"] error: stamped\" in \"%s\"", g_cap.lines[1]);
+}
+
+struct flag_list {
+	int count;
+	char names[64][64];
+	bool enabled[64];
+};
+
+static void collect_flag(const char *name, bool enabled, void *ctx)
+{
+	struct flag_list *l = ctx;
+
+	if (l->count < 64) {
+		snprintf(l->names[l->count], sizeof(l->names[0]), "%s", name);
+		l->enabled[l->count] = enabled;
+	}
+	l->count++;
+}
+
+static int flag_index(const struct flag_list *l, const char *name)
+{
+	for (int i = 0; i < l->count && i < 64; i++) {
+		if (strcmp(l->names[i], name) == 0) {
+			return i;
+		}
+	}
+	return -1;
+}
+
+Test(log, foreach_flag_in_name_order)
+{
+	struct flag_list l = {0};
+	int a, b;
+
+	spio_log_set_flag("log_utest2", true);
+	spio_log_foreach_flag(collect_flag, &l);
+	cr_assert_leq(l.count, 64, "more flags than the test can hold: %d", l.count);
+	a = flag_index(&l, "log_utest");
+	b = flag_index(&l, "log_utest2");
+	cr_assert(a >= 0 && b >= 0, "expected log_utest and log_utest2 among %d flags", l.count);
+	cr_assert(!l.enabled[a], "log_utest: expected off");
+	cr_assert(l.enabled[b], "log_utest2: expected on");
+	cr_assert_geq(flag_index(&l, "thread"), 0, "the library's own flag thread must be listed");
+	for (int i = 1; i < l.count; i++) {
+		cr_assert_lt(strcmp(l.names[i - 1], l.names[i]), 0,
+			     "flags out of name order: \"%s\" before \"%s\"", l.names[i - 1],
+			     l.names[i]);
+	}
+	spio_log_foreach_flag(NULL, NULL);
 }
 
 /* Concurrent logging: every line arrives whole and none is lost. */

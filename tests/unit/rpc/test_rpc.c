@@ -554,8 +554,7 @@ Test(rpc_server, invalid_requests_keep_the_connection)
 	    {"\"just a string\"", -1},
 	    {"null", -1},
 	    {"true", -1},
-	    {"[]", -1},
-	    {"[{\"jsonrpc\":\"2.0\",\"method\":\"test_count\",\"id\":1}]", -1},
+	    {"[]", -1}, /* an empty batch */
 	    {"{\"method\":\"test_count\",\"id\":2}", 2},
 	    {"{\"jsonrpc\":\"1.0\",\"method\":\"test_count\",\"id\":3}", 3},
 	    {"{\"jsonrpc\":2.0,\"method\":\"test_count\",\"id\":4}", 4},
@@ -755,6 +754,100 @@ Test(rpc_server, asynchronous_method_keeps_order)
 
 	/* a client that leaves before its async answer does not disturb the server */
 	client_send_str(&c, "{\"jsonrpc\":\"2.0\",\"method\":\"test_async\",\"id\":3}");
+	client_close(&c);
+	expect_server_alive();
+}
+
+/* --- batches (a JSON array of requests, as rpc.py -b sends) ------------------------ */
+
+/* The n-th element of a batch response (borrowed); fails unless resp is an array of `len`. */
+static json_t *batch_elem(json_t *resp, size_t len, size_t n)
+{
+	cr_assert(json_is_array(resp) && json_array_size(resp) == len,
+		  "expected a batch response of %zu elements, got %s", len, dump(resp));
+	return json_incref(json_array_get(resp, n));
+}
+
+Test(rpc_server, batch_answers_every_request_in_order)
+{
+	struct client c;
+	json_t *resp, *e;
+
+	atomic_store(&g_count_calls, 0);
+	client_open(&c);
+	resp = client_call(
+	    &c, "[{\"jsonrpc\":\"2.0\",\"method\":\"test_count\",\"id\":1},"
+		"{\"jsonrpc\":\"2.0\",\"method\":\"test_async\",\"params\":[\"late\"],\"id\":2},"
+		"{\"jsonrpc\":\"2.0\",\"method\":\"test_count\"},"
+		"5,"
+		"[{\"jsonrpc\":\"2.0\",\"method\":\"test_count\",\"id\":9}],"
+		"{\"jsonrpc\":\"2.0\",\"method\":\"no_such_method\",\"id\":3},"
+		"{\"jsonrpc\":\"2.0\",\"method\":\"test_echo\",\"params\":{\"k\":\"v\"},\"id\":4},"
+		"{\"jsonrpc\":\"2.0\",\"method\":\"test_fail\",\"id\":\"five\"}]");
+	/* the notification leaves no element; everything else answers in order */
+	expect_true_result(batch_elem(resp, 7, 0), 1);
+	e = batch_elem(resp, 7, 1);
+	cr_assert_str_eq(json_string_value(json_array_get(expect_result(e, 2), 0)), "late",
+			 "the asynchronous element answers in place, got %s", dump(resp));
+	json_decref(e);
+	expect_error(batch_elem(resp, 7, 2), SPIO_JSONRPC_ERROR_INVALID_REQUEST, -1);
+	expect_error(batch_elem(resp, 7, 3), SPIO_JSONRPC_ERROR_INVALID_REQUEST, -1);
+	expect_error(batch_elem(resp, 7, 4), SPIO_JSONRPC_ERROR_METHOD_NOT_FOUND, 3);
+	e = batch_elem(resp, 7, 5);
+	cr_assert_str_eq(json_string_value(json_object_get(expect_result(e, 4), "k")), "v");
+	json_decref(e);
+	e = batch_elem(resp, 7, 6);
+	cr_assert_str_eq(json_string_value(json_object_get(e, "id")), "five", "got %s", dump(e));
+	cr_assert_eq(json_integer_value(json_object_get(json_object_get(e, "error"), "code")), -17);
+	json_decref(e);
+	json_decref(resp);
+	/* the nested batch did not run; the notification did */
+	cr_assert_eq(atomic_load(&g_count_calls), 2, "expected 2 calls of test_count, got %d",
+		     atomic_load(&g_count_calls));
+
+	/* a request after the batch is answered after it */
+	expect_true_result(
+	    client_call(&c, "{\"jsonrpc\":\"2.0\",\"method\":\"test_count\",\"id\":10}"), 10);
+	client_close(&c);
+}
+
+Test(rpc_server, batch_of_notifications_sends_nothing)
+{
+	struct client c;
+
+	atomic_store(&g_count_calls, 0);
+	client_open(&c);
+	client_send_str(&c, "[{\"jsonrpc\":\"2.0\",\"method\":\"test_count\"},"
+			    "{\"jsonrpc\":\"2.0\",\"method\":\"test_async\",\"params\":[1]},"
+			    "{\"jsonrpc\":\"2.0\",\"method\":\"no_such_method\"}]");
+	/* the first thing back is the answer to the next request */
+	expect_true_result(
+	    client_call(&c, "{\"jsonrpc\":\"2.0\",\"method\":\"test_count\",\"id\":1}"), 1);
+	cr_assert_eq(atomic_load(&g_count_calls), 2);
+	client_close(&c);
+}
+
+Test(rpc_server, batch_limits_and_departures)
+{
+	size_t n = 65537, len = 2 + 2 * n;
+	char *text = malloc(len + 1);
+	struct client c;
+
+	/* one element too many: refused as a whole, nothing runs */
+	text[0] = '[';
+	for (size_t i = 0; i < n; i++) {
+		text[1 + 2 * i] = '1';
+		text[2 + 2 * i] = i + 1 < n ? ',' : ']';
+	}
+	text[len - 1] = '\0';
+	client_open(&c);
+	client_send_str(&c, text);
+	expect_error(client_recv(&c), SPIO_JSONRPC_ERROR_INVALID_REQUEST, -1);
+	free(text);
+
+	/* a client that leaves while an element is still running */
+	client_send_str(&c, "[{\"jsonrpc\":\"2.0\",\"method\":\"test_async\",\"id\":1},"
+			    "{\"jsonrpc\":\"2.0\",\"method\":\"test_count\",\"id\":2}]");
 	client_close(&c);
 	expect_server_alive();
 }
