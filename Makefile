@@ -19,8 +19,8 @@ build: build/release/CMakeCache.txt
 
 # spio_tgt in the foreground on every core, RPC on /var/tmp/spio.sock; Ctrl-C stops it.
 run: deps build
-	@echo "make run: starting spio_tgt; in another shell: build/release/spio_rpc framework_get_reactors"
-	./build/release/spio_tgt
+	@echo "make run: starting spio_tgt with Malloc0; in another shell: build/release/spio_rpc bdev_get_bdevs"
+	./build/release/spio_tgt -c app/spio_tgt/malloc0.json
 
 check-format:
 	@scripts/check-format.sh

@@ -1,7 +1,8 @@
 /*
- * spio_tgt: the spdk-io target. Starts the app framework on a core mask,
- * loads a JSON configuration (or the built-in default), serves JSON-RPC on a
- * Unix socket and runs until SIGINT/SIGTERM (or spdk_kill_instance).
+ * spio_tgt: the spdk-io target, SPDK's spdk_tgt under another name. Starts
+ * the app framework on a core mask, loads a JSON configuration if given (like
+ * spdk_tgt, it starts with no bdev otherwise), serves JSON-RPC on a Unix
+ * socket and runs until SIGINT/SIGTERM (or spdk_kill_instance).
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -11,23 +12,11 @@
 #include "spio/app.h"
 #include "spio/cpuset.h"
 
-/*
- * The configuration used without -c (documented in the README): one 64 MiB
- * malloc bdev, Malloc0, with 512-byte blocks. Its NVMe/TCP export on
- * 127.0.0.1:4420 joins when the NVMe-oF target exists.
- */
-static const char g_default_config[] =
-    "{\"subsystems\": [{\"subsystem\": \"bdev\", \"config\": ["
-    "{\"method\": \"bdev_malloc_create\","
-    " \"params\": {\"name\": \"Malloc0\", \"num_blocks\": 131072, \"block_size\": 512}},"
-    "{\"method\": \"bdev_wait_for_examine\"}]}]}";
-
-/* After the common options: what -c replaces. */
+/* After the common options. */
 static void tgt_usage(FILE *out)
 {
-	fprintf(out,
-		"\nWithout -c, spio_tgt runs a built-in configuration: one 64 MiB malloc bdev,\n"
-		"Malloc0 (512-byte blocks).\n");
+	fprintf(out, "\nWithout -c, spio_tgt starts with no bdev, as SPDK's spdk_tgt does;\n"
+		     "create them with JSON-RPC (spio_rpc, or SPDK's rpc.py).\n");
 }
 
 static void tgt_started(void *arg)
@@ -64,10 +53,6 @@ int main(int argc, char **argv)
 		tgt_usage(stderr);
 		return 2;
 	}
-	if (opts.json_config_file == NULL) {
-		opts.json_config_text = g_default_config;
-	}
-
 	rc = spio_app_start(&opts, tgt_started, &opts);
 	if (rc != 0) {
 		fprintf(stderr, "spio_tgt: exiting with error %d (%s)\n", rc,

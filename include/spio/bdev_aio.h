@@ -52,7 +52,7 @@ struct spio_bdev_aio_opts {
 	bool direct;
 	/** Open read-only: no write, unmap or write_zeroes. Default false. */
 	bool readonly;
-	/** Offer unmap and write_zeroes where the file supports them (default true). */
+	/** Offer unmap and write_zeroes where the file supports them (default false, as SPDK). */
 	bool fallocate;
 	/** Events per channel's AIO context, 1..65536 (default 512). */
 	uint32_t queue_depth;
@@ -64,7 +64,7 @@ struct spio_bdev_aio_opts {
 };
 
 /**
- * Fill `opts` with the defaults (direct, fallocate, queue depth 512,
+ * Fill `opts` with the defaults (direct, no fallocate as in SPDK, queue depth 512,
  * everything else 0 or false) for a caller that knows `opts_size` bytes of
  * the struct (sizeof(*opts)); nothing beyond is written. NULL or a zero
  * size is ignored. Any thread.

@@ -261,6 +261,11 @@ struct spio_bdev {
 	uint32_t optimal_write_size;
 	uint32_t preferred_unmap_alignment;
 	uint32_t preferred_unmap_granularity;
+	/** The NUMA node the bdev's memory or device is on, if the module knows it (id -1: any). */
+	struct {
+		int32_t id;
+		bool id_valid;
+	} numa;
 	/** UUID; all-zero: generated at registration. */
 	struct spio_uuid uuid;
 	/** The module that owns the bdev. */

@@ -96,6 +96,9 @@ static void write_bdev_info(struct spio_json_write_ctx *w, struct spio_bdev *bde
 	spio_json_write_named_uint32(w, "preferred_unmap_granularity",
 				     bdev->preferred_unmap_granularity);
 	spio_json_write_named_uuid(w, "uuid", spio_bdev_get_uuid(bdev));
+	if (bdev->numa.id_valid) {
+		spio_json_write_named_int32(w, "numa_id", bdev->numa.id);
+	}
 	spio_json_write_named_object_begin(w, "assigned_rate_limits");
 	for (size_t i = 0; i < SPIO_COUNTOF(g_qos_limit_names); i++) {
 		spio_json_write_named_uint64(w, g_qos_limit_names[i], 0);
@@ -145,14 +148,15 @@ struct get_bdevs_wait {
 	struct spio_poller *poller;
 };
 
-static void get_bdevs_answer(struct spio_jsonrpc_request *req, const char *name)
+/* `missing`: the error for a name not (or no longer, after a wait) there. */
+static void get_bdevs_answer(struct spio_jsonrpc_request *req, const char *name, int missing)
 {
 	struct spio_json_write_ctx *w;
 	struct spio_bdev *bdev;
 
 	if (name != NULL && spio_bdev_get_by_name(name) == NULL) {
-		spio_jsonrpc_send_error_response_fmt(req, -ENODEV, "%s: %s", name,
-						     strerror(ENODEV));
+		spio_jsonrpc_send_error_response_fmt(req, missing, "%s: %s", name,
+						     strerror(-missing));
 		return;
 	}
 	w = spio_jsonrpc_begin_result(req);
@@ -179,7 +183,7 @@ static int get_bdevs_wait_poll(void *arg)
 		return SPIO_POLLER_IDLE;
 	}
 	spio_poller_unregister(&wt->poller);
-	get_bdevs_answer(wt->req, wt->p.name);
+	get_bdevs_answer(wt->req, wt->p.name, -ETIMEDOUT); /* SPDK's answer after a wait */
 	spio_rpc_params_free(g_get_bdevs_decoders, SPIO_COUNTOF(g_get_bdevs_decoders), &wt->p);
 	free(wt);
 	return SPIO_POLLER_BUSY;
@@ -197,7 +201,7 @@ static void rpc_bdev_get_bdevs(struct spio_jsonrpc_request *req, const struct sp
 		goto out;
 	}
 	if (p.name == NULL || p.timeout == 0 || spio_bdev_get_by_name(p.name) != NULL) {
-		get_bdevs_answer(req, p.name);
+		get_bdevs_answer(req, p.name, -ENODEV);
 		goto out;
 	}
 	/* SPDK's timeout: wait up to `timeout` ms for the bdev to be registered */

@@ -241,13 +241,17 @@ void bdev_file_channel_complete(struct bdev_file_channel *ch, struct bdev_file_i
 void bdev_file_dump_info_json(const struct bdev_file *f, struct spio_json_write_ctx *w);
 
 /*
- * Begin `{"method": method, "params": {` with what recreates the file's
- * bdev: name, filename, block_size, uuid (SPDK's), and direct only when it
- * is false (ours, so a default entry stays loadable by SPDK). The module
- * adds its own and calls bdev_file_write_config_end().
+ * Begin `{"method": method, "params": {` with the members SPDK's aio and
+ * uring entries start with: name, block_size, filename. The module adds the
+ * rest of SPDK's members in SPDK's order, then its own (each only when it
+ * differs from the default, so a default entry stays loadable by SPDK; see
+ * bdev_file_write_config_ours()), and calls bdev_file_write_config_end().
  */
 void bdev_file_write_config_begin(const struct bdev_file *f, const char *method,
 				  struct spio_json_write_ctx *w);
+
+/* spio's members both modules share: direct, only when false. */
+void bdev_file_write_config_ours(const struct bdev_file *f, struct spio_json_write_ctx *w);
 /* Close what bdev_file_write_config_begin() opened. */
 void bdev_file_write_config_end(struct spio_json_write_ctx *w);
 

@@ -408,11 +408,12 @@ void bdev_file_write_config_begin(const struct bdev_file *f, const char *method,
 	spio_json_write_named_string(w, "method", method);
 	spio_json_write_named_object_begin(w, "params");
 	spio_json_write_named_string(w, "name", f->bdev.name);
-	spio_json_write_named_string(w, "filename", f->filename);
 	spio_json_write_named_uint32(w, "block_size", f->bdev.blocklen);
-	spio_json_write_named_uuid(w, "uuid", &f->bdev.uuid);
-	/* Ours only when it differs from the default, so a saved configuration
-	 * stays loadable by SPDK where it can be. */
+	spio_json_write_named_string(w, "filename", f->filename);
+}
+
+void bdev_file_write_config_ours(const struct bdev_file *f, struct spio_json_write_ctx *w)
+{
 	if (!f->direct) {
 		spio_json_write_named_bool(w, "direct", false);
 	}

@@ -579,6 +579,7 @@ int spio_app_start(const struct spio_app_opts *opts, spio_app_start_fn start_fn,
 	}
 	env_up = true;
 	spio_env_get_cpuset(&g_app.cores);
+	cpu_stat_start(&g_app.cores);
 	g_app.main_core = g_app.opts.main_core;
 	if (g_app.main_core == UINT32_MAX) {
 		g_app.main_core = (uint32_t)spio_cpuset_first(&g_app.cores);

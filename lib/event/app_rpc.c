@@ -233,16 +233,26 @@ static void get_reactors_reply(void *arg)
 	}
 	spio_json_write_object_begin(w);
 	spio_json_write_named_uint64(w, "tick_rate", spio_get_ticks_hz());
+	spio_json_write_named_uint64(w, "pid", (uint64_t)getpid());
 	spio_json_write_named_array_begin(w, "reactors");
 	for (uint32_t i = 0; i < ctx->count; i++) {
 		struct reactor_info *ri = &ctx->infos[i];
+		uint64_t usr, sys, irq;
 
+		if (cpu_stat_since_start(ri->lcore, &usr, &sys, &irq) != 0) {
+			usr = sys = irq = 0; /* as SPDK: 0 when /proc/stat cannot tell */
+		}
 		spio_json_write_object_begin(w);
 		spio_json_write_named_uint32(w, "lcore", ri->lcore);
+		spio_json_write_named_int32(w, "numa_id", cpu_numa_id(ri->lcore));
 		spio_json_write_named_int32(w, "tid", ri->tid);
 		spio_json_write_named_uint64(w, "busy", ri->stats.busy_tsc);
 		spio_json_write_named_uint64(w, "idle", ri->stats.idle_tsc);
 		spio_json_write_named_bool(w, "in_interrupt", ri->in_interrupt);
+		spio_json_write_named_uint64(w, "irq", irq);
+		spio_json_write_named_uint64(w, "sys", sys);
+		spio_json_write_named_uint64(w, "usr", usr);
+		/* spio's additions */
 		spio_json_write_named_uint64(w, "sleep", ri->stats.sleep_tsc);
 		spio_json_write_named_uint64(w, "sleep_count", ri->stats.sleep_count);
 		spio_json_write_named_uint64(w, "event_count", ri->stats.event_count);
@@ -369,7 +379,7 @@ static void thread_stats_collect(void *arg)
 	memset(ti, 0, sizeof(*ti));
 	snprintf(ti->name, sizeof(ti->name), "%s", spio_thread_get_name(t));
 	ti->id = spio_thread_get_id(t);
-	spio_cpuset_fmt_hex(spio_thread_get_cpumask(t), ti->cpumask, sizeof(ti->cpumask));
+	reactor_fmt_thread_cpumask(t, ti->cpumask, sizeof(ti->cpumask));
 	spio_thread_get_stats(t, &ti->stats);
 	struct spio_thread_poller_counts pc;
 	spio_thread_get_poller_counts(t, &pc);

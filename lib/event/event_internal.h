@@ -90,6 +90,25 @@ int reactor_describe_current(struct reactor_info *info, uint64_t now);
 /** Number of reactors (0 when none). */
 uint32_t reactors_count(void);
 
+/*
+ * reactor.c: a thread's cpumask as SPDK's RPCs write it: hex without "0x",
+ * limited to the application's cores ("3").
+ */
+void reactor_fmt_thread_cpumask(const struct spio_thread *t, char *buf, size_t len);
+
+/*
+ * cpu_stat.c
+ */
+
+/** Remember every core's /proc/stat jiffies (at start-up). */
+void cpu_stat_start(const struct spio_cpuset *cores);
+
+/** Jiffies (user, system, irq + softirq) on `core` since cpu_stat_start(); -1 if unknown. */
+int cpu_stat_since_start(uint32_t core, uint64_t *usr, uint64_t *sys, uint64_t *irq);
+
+/** The NUMA node of `core` (0 without NUMA information). */
+int32_t cpu_numa_id(uint32_t core);
+
 /** Core of reactor `i` (0 .. count-1, ascending core order). */
 uint32_t reactors_core_at(uint32_t i);
 

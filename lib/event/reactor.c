@@ -391,6 +391,17 @@ bool spio_reactor_is_core(uint32_t core)
 	return state != REACTORS_NONE && reactor_get(core) != NULL;
 }
 
+void reactor_fmt_thread_cpumask(const struct spio_thread *t, char *buf, size_t len)
+{
+	struct spio_cpuset mask;
+
+	spio_app_get_cpuset(&mask);
+	spio_cpuset_and(&mask, spio_thread_get_cpumask(t));
+	if (spio_cpuset_fmt_hex(&mask, buf, len) == 0 && strncmp(buf, "0x", 2) == 0) {
+		memmove(buf, buf + 2, strlen(buf + 2) + 1);
+	}
+}
+
 int reactor_describe_current(struct reactor_info *info, uint64_t now)
 {
 	struct reactor *r = tls_reactor;
@@ -418,7 +429,7 @@ int reactor_describe_current(struct reactor_info *info, uint64_t now)
 
 		snprintf(ti->name, sizeof(ti->name), "%s", spio_thread_get_name(t));
 		ti->id = spio_thread_get_id(t);
-		spio_cpuset_fmt_hex(spio_thread_get_cpumask(t), ti->cpumask, sizeof(ti->cpumask));
+		reactor_fmt_thread_cpumask(t, ti->cpumask, sizeof(ti->cpumask));
 		ti->elapsed_tsc = now > lw->tsc_start ? now - lw->tsc_start : 0;
 	}
 	return 0;

@@ -8,6 +8,10 @@
 #include "rpc_internal.h"
 #include "spio/util.h"
 
+#ifndef SPIO_GIT_COMMIT
+#define SPIO_GIT_COMMIT "" /* set by the build from git */
+#endif
+
 #ifndef SPIO_VERSION_STRING
 #define SPIO_VERSION_STRING "0.0.0"
 #endif
@@ -95,6 +99,9 @@ static void get_version(struct spio_jsonrpc_request *req, const struct spio_json
 	spio_json_write_named_uint32(w, "minor", minor);
 	spio_json_write_named_uint32(w, "patch", patch);
 	spio_json_write_named_string(w, "suffix", suffix);
+	if (SPIO_GIT_COMMIT[0] != '\0') {
+		spio_json_write_named_string(w, "commit", SPIO_GIT_COMMIT);
+	}
 	spio_json_write_object_end(w);
 	spio_json_write_object_end(w);
 	spio_jsonrpc_end_result(req, w);

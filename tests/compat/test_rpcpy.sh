@@ -16,15 +16,8 @@ SOCK=$TMP/spio.sock
 # shellcheck source=../func/spio_tgt_lib.sh
 . "$SRC/tests/func/spio_tgt_lib.sh"
 
-RPCPY=${SPIO_SPDK_RPC:-}
-for cand in "$SRC/../shared/clients/spdk-rpc/scripts/rpc.py" /work/shared/clients/spdk-rpc/scripts/rpc.py; do
-	[ -n "$RPCPY" ] && break
-	[ -f "$cand" ] && RPCPY=$cand
-done
-if [ -z "$RPCPY" ] || ! command -v python3 >/dev/null; then
-	echo "test_rpcpy: SKIP: SPDK's rpc.py (SPIO_SPDK_RPC or ../shared/clients/spdk-rpc) or python3 not found"
-	exit 77
-fi
+# shellcheck source=find_rpcpy.sh
+. "$SRC/tests/compat/find_rpcpy.sh"
 
 rpc() {
 	python3 "$RPCPY" -s "$SOCK" "$@" >"$TMP/reply" 2>"$TMP/rpc.err" ||
@@ -76,19 +69,52 @@ rpc bdev_wait_for_examine
 rpc_refused "md_size" bdev_malloc_create -b M3 -m 8 64 512
 rpc_refused '"code": -17' bdev_malloc_create -b M1 64 512
 rpc_refused '"code": -19' bdev_get_bdevs -b Nope
-rpc_refused "per_channel true" bdev_get_iostat -c
+rpc_refused '"code": -22' bdev_get_iostat -c
+rpc bdev_get_iostat --names M1 -c
+check 'd["name"] == "M1" and isinstance(d["channels"], list)'
+rpc bdev_get_iostat --names M1,N0 --reset-mode all
+check '[b["name"] for b in d["bdevs"]] == ["M1", "N0"] and all(isinstance(b["io_error"], dict) for b in d["bdevs"])'
+
+# Batches (rpc.py -b): one JSON-RPC array, answered with one array.
+printf '%s\n' 'bdev_malloc_create -b B1 16 512' 'bdev_null_create BN 16 512' 'bdev_get_bdevs -b B1' |
+	python3 "$RPCPY" -s "$SOCK" -b >"$TMP/reply" 2>"$TMP/rpc.err" || fail "rpc.py -b: $(cat "$TMP/rpc.err")"
+grep -q '"name": "B1"' "$TMP/reply" || fail "rpc.py -b: no bdev_get_bdevs result in $(cat "$TMP/reply")"
+grep -q '"BN"' "$TMP/reply" || fail "rpc.py -b: no bdev_null_create result in $(cat "$TMP/reply")"
+printf '%s\n' 'bdev_malloc_delete B1' 'bdev_malloc_delete Nope' 'bdev_null_delete BN' |
+	python3 "$RPCPY" -s "$SOCK" -b >"$TMP/reply" 2>"$TMP/rpc.err" && fail "rpc.py -b with a failing element: exit 0"
+grep -q '"code": -19' "$TMP/rpc.err" || fail "rpc.py -b: expected the element's -19, got $(cat "$TMP/rpc.err")"
+rpc_refused '"code": -19' bdev_get_bdevs -b BN
 
 # save_config through rpc.py (framework_get_subsystems + framework_get_config
 # with_batches), then the saved bdevs come back after a restart.
 rpc save_config
 cp "$TMP/reply" "$TMP/saved.json"
 check '{"M1", "M2"} <= {e["params"]["name"] for s in d["subsystems"] if s["subsystem"] == "bdev" for e in s["config"] if e["method"] == "bdev_malloc_create"}'
+rpc save_subsystem_config -n bdev
+cp "$TMP/reply" "$TMP/bdev_saved.json"
+check 'd["subsystem"] == "bdev" and d["config"][0]["method"] == "bdev_set_options"'
 rpc bdev_malloc_delete M1
 rpc bdev_null_delete N0
 stop_tgt
 start_tgt -c "$TMP/saved.json"
 rpc bdev_get_bdevs
 check '{"M1", "M2", "N0"} <= {b["name"] for b in d}'
+stop_tgt
+
+# load_config and load_subsystem_config into a running target (runtime
+# entries; the startup-only bdev_set_options is skipped, as with SPDK).
+start_tgt
+python3 "$RPCPY" -s "$SOCK" load_config <"$TMP/saved.json" >"$TMP/reply" 2>"$TMP/rpc.err" ||
+	fail "rpc.py load_config: $(cat "$TMP/rpc.err")"
+rpc bdev_get_bdevs
+check '{b["name"] for b in d} == {"M1", "M2", "N0"}'
+rpc bdev_malloc_delete M1
+rpc bdev_malloc_delete M2
+rpc bdev_null_delete N0
+python3 "$RPCPY" -s "$SOCK" load_subsystem_config <"$TMP/bdev_saved.json" >"$TMP/reply" 2>"$TMP/rpc.err" ||
+	fail "rpc.py load_subsystem_config: $(cat "$TMP/rpc.err")"
+rpc bdev_get_bdevs
+check '{b["name"] for b in d} == {"M1", "M2", "N0"}'
 stop_tgt
 
 echo "test_rpcpy: OK (rpc.py: $RPCPY)"

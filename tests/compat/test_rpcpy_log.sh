@@ -20,15 +20,8 @@ SOCK=$TMP/spio.sock
 # shellcheck source=../func/spio_tgt_lib.sh
 . "$SRC/tests/func/spio_tgt_lib.sh"
 
-RPCPY=${SPIO_SPDK_RPC:-}
-for cand in "$SRC/../shared/clients/spdk-rpc/scripts/rpc.py" /work/shared/clients/spdk-rpc/scripts/rpc.py; do
-	[ -n "$RPCPY" ] && break
-	[ -f "$cand" ] && RPCPY=$cand
-done
-if [ -z "$RPCPY" ] || ! command -v python3 >/dev/null; then
-	echo "test_rpcpy_log: SKIP: SPDK's rpc.py (SPIO_SPDK_RPC or ../shared/clients/spdk-rpc) or python3 not found"
-	exit 77
-fi
+# shellcheck source=find_rpcpy.sh
+. "$SRC/tests/compat/find_rpcpy.sh"
 
 rpc() {
 	python3 "$RPCPY" -s "$SOCK" "$@" >"$TMP/reply" 2>"$TMP/rpc.err" ||

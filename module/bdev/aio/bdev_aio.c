@@ -423,14 +423,16 @@ static void aio_write_config_json(struct spio_bdev *bdev, struct spio_json_write
 	struct aio_disk *disk = bdev->ctxt;
 
 	bdev_file_write_config_begin(&disk->file, "bdev_aio_create", w);
-	/* ours, only when it differs from the default (see bdev_file.h) */
+	/* SPDK's members, in SPDK's order; nowait is always false here */
+	spio_json_write_named_bool(w, "readonly", disk->file.readonly);
+	spio_json_write_named_bool(w, "fallocate", disk->file.fallocate);
+	spio_json_write_named_uuid(w, "uuid", &disk->file.bdev.uuid);
+	spio_json_write_named_bool(w, "nowait", false);
+	/* ours, only when they differ from the default (see bdev_file.h) */
+	bdev_file_write_config_ours(&disk->file, w);
 	if (disk->queue_depth != AIO_DEPTH_DEFAULT) {
 		spio_json_write_named_uint32(w, "queue_depth", disk->queue_depth);
 	}
-	/* SPDK writes these always; nowait is always false here */
-	spio_json_write_named_bool(w, "readonly", disk->file.readonly);
-	spio_json_write_named_bool(w, "fallocate", disk->file.fallocate);
-	spio_json_write_named_bool(w, "nowait", false);
 	bdev_file_write_config_end(w);
 }
 
@@ -448,7 +450,7 @@ static void aio_opts_defaults(struct spio_bdev_aio_opts *o)
 	memset(o, 0, sizeof(*o));
 	o->opts_size = sizeof(*o);
 	o->direct = true;
-	o->fallocate = true;
+	o->fallocate = false; /* SPDK's default */
 	o->queue_depth = AIO_DEPTH_DEFAULT;
 }
 

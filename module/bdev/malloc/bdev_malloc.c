@@ -94,7 +94,7 @@ static void malloc_write_config_json(struct spio_bdev *bdev, struct spio_json_wr
 	spio_json_write_named_uuid(w, "uuid", &bdev->uuid);
 	spio_json_write_named_uint32(w, "optimal_io_boundary", bdev->optimal_io_boundary);
 	bdev_params_write_no_metadata(w);
-	spio_json_write_named_int32(w, "numa_id", -1);
+	spio_json_write_named_int32(w, "numa_id", bdev->numa.id);
 	bdev_params_write_config_end(w);
 }
 
@@ -204,6 +204,8 @@ int spio_bdev_malloc_create(const struct spio_bdev_malloc_opts *user_opts,
 		return rc;
 	}
 	disk->bdev.phys_blocklen = o.physical_block_size;
+	disk->bdev.numa.id = o.numa_id; /* -1 (any) or 0 on a one-node machine */
+	disk->bdev.numa.id_valid = true;
 	disk->bdev.ctxt = disk;
 	disk->bdev.product_name = "Malloc disk";
 	disk->bdev.blocklen = o.block_size;

@@ -575,7 +575,9 @@ static void uring_write_config_json(struct spio_bdev *bdev, struct spio_json_wri
 	struct uring_disk *disk = bdev->ctxt;
 
 	bdev_file_write_config_begin(&disk->file, "bdev_uring_create", w);
+	spio_json_write_named_uuid(w, "uuid", &disk->file.bdev.uuid);
 	/* Ours, each only when it differs from the default (see bdev_file.h). */
+	bdev_file_write_config_ours(&disk->file, w);
 	if (disk->queue_depth != URING_DEPTH_DEFAULT) {
 		spio_json_write_named_uint32(w, "queue_depth", disk->queue_depth);
 	}

@@ -42,7 +42,7 @@ Test(file_bdev, aio_opts_defaults_and_bad_arguments)
 
 	spio_bdev_aio_opts_init(&opts, sizeof(opts));
 	cr_assert(opts.direct, "O_DIRECT by default");
-	cr_assert(opts.fallocate, "unmap and write_zeroes on by default");
+	cr_assert(!opts.fallocate, "unmap and write_zeroes off by default, as in SPDK");
 	cr_assert_eq(opts.queue_depth, 512);
 	cr_assert_eq(spio_bdev_aio_create(NULL, &bdev, err, sizeof(err)), -EINVAL);
 	cr_assert_eq(spio_bdev_aio_create(&opts, NULL, err, sizeof(err)), -EINVAL);

@@ -714,8 +714,8 @@ Test(config, framework_methods, .init = setup)
 	cr_assert_eq(g_calls[5].error, 0, "thread_get_stats: error %d", g_calls[5].error);
 	t = find_named(json_object_get(r, "threads"), "app_thread");
 	cr_assert_not_null(t, "thread_get_stats lists app_thread");
-	cr_assert_str_eq(json_string_value(json_object_get(t, "cpumask")), "0x1",
-			 "app_thread cpumask: expected 0x1");
+	cr_assert_str_eq(json_string_value(json_object_get(t, "cpumask")), "1",
+			 "app_thread cpumask: expected SPDK's form, 1");
 	cr_assert(json_is_integer(json_object_get(t, "busy")) &&
 		      json_is_integer(json_object_get(t, "timed_pollers_count")),
 		  "thread stats fields expected");

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# test_spdk_cases: the cases of cases.txt, typed into SPDK's unmodified rpc.py
+# against a fresh spio_tgt, answer as SPDK's spdk_tgt answered them
+# (spdk_replies/, recorded with run_cases.py against SPDK built here): same
+# success or error code, SPDK's keys and JSON types in every result.
+# rpc.py comes from SPIO_SPDK_RPC, else ../shared/clients/spdk-rpc next to
+# the source tree; without it (or python3) the test skips (exit 77).
+# Usage (from CTest): test_spdk_cases.sh BUILD_DIR SOURCE_DIR
+set -uo pipefail
+
+BUILD=$1
+SRC=$2
+TGT=$BUILD/spio_tgt
+TMP=$(mktemp -d)
+SOCK=$TMP/spio.sock
+# shellcheck source=../func/spio_tgt_lib.sh
+. "$SRC/tests/func/spio_tgt_lib.sh"
+# shellcheck source=find_rpcpy.sh
+. "$SRC/tests/compat/find_rpcpy.sh"
+
+start_tgt
+python3 "$SRC/tests/compat/run_cases.py" "$RPCPY" "$SOCK" "$TMP/replies" >"$TMP/cases.log" 2>&1 ||
+	fail "run_cases.py: $(tail -5 "$TMP/cases.log")"
+stop_tgt
+python3 "$SRC/tests/compat/compare_replies.py" "$SRC/tests/compat/cases.txt" \
+	"$SRC/tests/compat/spdk_replies" "$TMP/replies" || fail "replies differ from SPDK's (above)"
+echo "test_spdk_cases: OK ($(grep -c $'^[a-z_]*\t' "$SRC/tests/compat/cases.txt") cases)"

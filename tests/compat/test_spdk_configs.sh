@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# test_spdk_configs: configurations saved by SPDK's spdk_tgt (spdk_configs/,
+# see its README) load in spio_tgt -c: SPDK's subsystems and options that
+# spio lacks are skipped with one warning each when they hold SPDK's
+# defaults; the bdevs come up with SPDK's names, UUIDs and geometry; the
+# bdev options apply. A changed default is refused by name; spio's own
+# save_config writes SPDK's parameters for each bdev and loads back.
+# Usage (from CTest): test_spdk_configs.sh BUILD_DIR SOURCE_DIR
+set -uo pipefail
+
+BUILD=$1
+SRC=$2
+TGT=$BUILD/spio_tgt
+RPC=$BUILD/spio_rpc
+TMP=$(mktemp -d)
+SOCK=$TMP/spio.sock
+CFG=$SRC/tests/compat/spdk_configs
+# shellcheck source=../func/spio_tgt_lib.sh
+. "$SRC/tests/func/spio_tgt_lib.sh"
+
+command -v python3 >/dev/null || {
+	echo "test_spdk_configs: SKIP: python3 not found"
+	exit 77
+}
+
+# The config with its aio file moved into TMP.
+prepare() {
+	truncate -s 64M "$TMP/aio0.img"
+	sed "s#/tmp/spdk_aio0.img#$TMP/aio0.img#" "$CFG/$1.json" >"$TMP/$1.json"
+}
+
+rpc() {
+	"$RPC" -s "$SOCK" "$@" >"$TMP/reply" 2>"$TMP/rpc.err" || fail "spio_rpc $*: $(cat "$TMP/rpc.err")"
+}
+
+check() {
+	python3 -c 'import json,sys
+d = json.load(open(sys.argv[1]))
+sys.exit(0 if eval(sys.argv[2]) else 1)' "$TMP/reply" "$1" ||
+		fail "check '$1' failed on: $(head -c 800 "$TMP/reply")"
+}
+
+# Every skipped entry of SPDK's fresh configuration is named once.
+prepare default
+start_tgt -c "$TMP/default.json"
+for m in iobuf_set_options sock_set_default_impl accel_set_options bdev_nvme_set_options \
+	bdev_raid_set_options framework_set_scheduler nvmf_set_config iscsi_set_options; do
+	grep -q "skipping $m, which holds SPDK's defaults" "$TMP/out" || fail "no warning for $m"
+done
+[ "$(grep -c "skipping " "$TMP/out")" -eq 13 ] || fail "expected 13 skipped entries, got $(grep -c "skipping " "$TMP/out")"
+rpc bdev_get_bdevs
+check 'd == []'
+stop_tgt
+echo "ok: SPDK's default configuration loads (13 entries skipped by name)"
+
+# SPDK's bdevs, with SPDK's names, UUIDs and geometry.
+prepare bdevs
+start_tgt -c "$TMP/bdevs.json"
+rpc bdev_get_bdevs
+cp "$TMP/reply" "$TMP/bdevs_reply.json"
+python3 - "$TMP/bdevs.json" "$TMP/bdevs_reply.json" <<'PY' || fail "bdevs differ from SPDK's configuration"
+import json, sys
+cfg = json.load(open(sys.argv[1]))
+got = {b["name"]: b for b in json.load(open(sys.argv[2]))}
+want = [e["params"] for s in cfg["subsystems"] if s["subsystem"] == "bdev"
+        for e in s["config"] if e["method"].endswith("_create")]
+assert len(want) == 5, want
+for p in want:
+    b = got.get(p["name"])
+    assert b is not None, "%s missing" % p["name"]
+    assert b["uuid"] == p["uuid"], (p["name"], b["uuid"], p["uuid"])
+    assert b["block_size"] == p["block_size"], p["name"]
+    if "num_blocks" in p:
+        assert b["num_blocks"] == p["num_blocks"], p["name"]
+print("bdevs match:", ", ".join(sorted(got)))
+PY
+# spio's save_config: for each bdev SPDK's method and SPDK's parameter names
+rpc save_config
+cp "$TMP/reply" "$TMP/spio_saved.json"
+python3 - "$TMP/bdevs.json" "$TMP/spio_saved.json" <<'PY' || fail "spio's saved entries differ from SPDK's"
+import json, sys
+def entries(path):
+    d = json.load(open(path))
+    return {(e["method"], e.get("params", {}).get("name")): e.get("params", {})
+            for s in d["subsystems"] if s["subsystem"] == "bdev" for e in s["config"]}
+spdk, spio = entries(sys.argv[1]), entries(sys.argv[2])
+for key, params in spdk.items():
+    if key[0] in ("bdev_raid_set_options", "bdev_nvme_set_options", "bdev_nvme_set_hotplug"):
+        continue
+    assert key in spio, "spio does not save %s" % (key,)
+    assert list(params) == list(spio[key]), (key, list(params), list(spio[key]))
+    for k in ("uuid", "num_blocks", "block_size", "filename", "readonly", "fallocate"):
+        if k in params:
+            assert params[k] == spio[key][k], (key, k, params[k], spio[key][k])
+print("spio saves", len(spio), "bdev entries with SPDK's parameters, in SPDK's order")
+PY
+stop_tgt
+start_tgt -c "$TMP/spio_saved.json"
+rpc bdev_get_bdevs
+check '{b["name"] for b in d} == {"Malloc0", "Malloc1", "Null0", "Null1", "Aio0"}'
+stop_tgt
+echo "ok: SPDK's bdevs load; spio's save_config writes SPDK's entries and loads back"
+
+# bdev_set_options from SPDK's --wait-for-rpc session applies before the bdev layer starts.
+prepare options
+start_tgt -c "$TMP/options.json"
+rpc framework_get_config --name bdev
+check 'd[0]["method"] == "bdev_set_options" and d[0]["params"]["bdev_io_pool_size"] == 4095 and d[0]["params"]["bdev_io_cache_size"] == 32 and d[0]["params"]["bdev_auto_examine"] is False'
+stop_tgt
+echo "ok: SPDK's bdev_set_options (pool 4095, cache 32, no auto examine) applies"
+
+# Settings spio cannot honour stop start-up with the subsystem, method and parameter named.
+refused() {
+	local want=$1 file=$2
+	"$TGT" -m "$MASK" -r "$SOCK" --no-huge -c "$file" >"$TMP/out" 2>&1 &
+	PID=$!
+	wait "$PID"
+	local rc=$?
+	PID=
+	[ "$rc" -eq 1 ] || fail "spio_tgt -c $(basename "$file"): exit $rc, expected 1"
+	grep -qF -- "$want" "$TMP/out" || fail "expected '$want' in: $(cat "$TMP/out")"
+}
+python3 - "$TMP/default.json" "$TMP/iobuf.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+for s in d["subsystems"]:
+    if s["subsystem"] == "iobuf":
+        s["config"][0]["params"]["small_pool_count"] = 4096
+json.dump(d, open(sys.argv[2], "w"))
+PY
+refused "subsystem 'iobuf' entry 0: method 'iobuf_set_options': small_pool_count 4096 is not SPDK's default (8192)" "$TMP/iobuf.json"
+python3 - "$TMP/default.json" "$TMP/foreign.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+d["subsystems"].append({"subsystem": "fsdev", "config": []})
+json.dump(d, open(sys.argv[2], "w"))
+PY
+refused "unknown subsystem 'fsdev'" "$TMP/foreign.json"
+sed 's/"bdev_io_cache_size": 32/"bdev_io_cache_size": 600/' "$TMP/options.json" >"$TMP/badopts.json"
+refused "method 'bdev_set_options') failed: bdev_io_pool_size 4095 too small for bdev_io_cache_size 600" "$TMP/badopts.json"
+echo "ok: changed defaults and unknown subsystems are refused by name"
+echo "test_spdk_configs: OK"
