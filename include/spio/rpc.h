@@ -291,6 +291,14 @@ int spio_rpc_decode_params(const struct spio_json_val *params,
  */
 void spio_rpc_params_free(const struct spio_rpc_param *decoders, size_t n, void *out);
 
+/**
+ * For a method that takes no parameters: if `params` holds any (anything but
+ * NULL, {} or []), answer `req` with -32602 "'METHOD' requires no arguments"
+ * and return true; else return false and leave `req` alone. On the method's
+ * thread, inside the method.
+ */
+bool spio_rpc_refuse_params(struct spio_jsonrpc_request *req, const struct spio_json_val *params);
+
 #ifdef __cplusplus
 }
 #endif

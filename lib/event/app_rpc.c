@@ -20,18 +20,6 @@
 #include "spio/log.h"
 #include "spio/rpc.h"
 
-static bool reject_params(struct spio_jsonrpc_request *req, const struct spio_json_val *params,
-			  const char *method)
-{
-	if (params != NULL &&
-	    !(spio_json_is_object(params) && spio_json_object_size(params) == 0)) {
-		spio_jsonrpc_send_error_response_fmt(req, SPIO_JSONRPC_ERROR_INVALID_PARAMS,
-						     "'%s' requires no arguments", method);
-		return true;
-	}
-	return false;
-}
-
 /*
  * framework_wait_init
  */
@@ -48,7 +36,7 @@ static void rpc_framework_wait_init(struct spio_jsonrpc_request *req,
 {
 	struct init_waiter *w;
 
-	if (reject_params(req, params, "framework_wait_init")) {
+	if (spio_rpc_refuse_params(req, params)) {
 		return;
 	}
 	if (subsystems_init_done()) {
@@ -108,7 +96,7 @@ static void rpc_framework_get_subsystems(struct spio_jsonrpc_request *req,
 {
 	struct spio_json_write_ctx *w;
 
-	if (reject_params(req, params, "framework_get_subsystems")) {
+	if (spio_rpc_refuse_params(req, params)) {
 		return;
 	}
 	w = spio_jsonrpc_begin_result(req);
@@ -189,7 +177,7 @@ static void rpc_save_config(struct spio_jsonrpc_request *req, const struct spio_
 {
 	struct spio_json_write_ctx *w;
 
-	if (reject_params(req, params, "save_config")) {
+	if (spio_rpc_refuse_params(req, params)) {
 		return;
 	}
 	w = spio_jsonrpc_begin_result(req);
@@ -314,7 +302,7 @@ static void rpc_framework_get_reactors(struct spio_jsonrpc_request *req,
 	struct get_reactors_ctx *ctx;
 	int rc;
 
-	if (reject_params(req, params, "framework_get_reactors")) {
+	if (spio_rpc_refuse_params(req, params)) {
 		return;
 	}
 	ctx = calloc(1, sizeof(*ctx));
@@ -433,7 +421,7 @@ static void rpc_thread_get_stats(struct spio_jsonrpc_request *req,
 	struct thread_stats_ctx *ctx;
 	int rc;
 
-	if (reject_params(req, params, "thread_get_stats")) {
+	if (spio_rpc_refuse_params(req, params)) {
 		return;
 	}
 	ctx = calloc(1, sizeof(*ctx));

@@ -41,18 +41,6 @@ static int spdk_level_from_name(const char *name)
 	return -EINVAL;
 }
 
-/* SPDK's getters take no parameters; rpc.py sends none, other clients "{}". */
-static bool refuse_params(struct spio_jsonrpc_request *req, const struct spio_json_val *params,
-			  const char *method)
-{
-	if (params == NULL || (spio_json_is_object(params) && spio_json_object_size(params) == 0)) {
-		return false;
-	}
-	spio_jsonrpc_send_error_response_fmt(req, SPIO_JSONRPC_ERROR_INVALID_PARAMS,
-					     "%s takes no parameters", method);
-	return true;
-}
-
 /*
  * log_set_flag, log_clear_flag, log_get_flags
  */
@@ -110,7 +98,7 @@ static void rpc_log_get_flags(struct spio_jsonrpc_request *req, const struct spi
 {
 	struct spio_json_write_ctx *w;
 
-	if (refuse_params(req, params, "log_get_flags")) {
+	if (spio_rpc_refuse_params(req, params)) {
 		return;
 	}
 	w = spio_jsonrpc_begin_result(req);
@@ -170,7 +158,7 @@ static void get_level(struct spio_jsonrpc_request *req, const struct spio_json_v
 {
 	struct spio_json_write_ctx *w;
 
-	if (refuse_params(req, params, method)) {
+	if (spio_rpc_refuse_params(req, params)) {
 		return;
 	}
 	if (level < SPIO_LOG_ERROR || level > SPIO_LOG_DEBUG) {

@@ -76,11 +76,7 @@ static void get_version(struct spio_jsonrpc_request *req, const struct spio_json
 	char suffix[32] = "";
 	int consumed = 0;
 
-	if (params != NULL &&
-	    !(spio_json_is_object(params) && spio_json_object_size(params) == 0) &&
-	    !(spio_json_is_array(params) && spio_json_array_size(params) == 0)) {
-		spio_jsonrpc_send_error_response(req, SPIO_JSONRPC_ERROR_INVALID_PARAMS,
-						 "Invalid parameters: this method takes none");
+	if (spio_rpc_refuse_params(req, params)) {
 		return;
 	}
 	/* "0.1.0" or "0.1.0-pre": the suffix is what follows the three numbers. */

@@ -282,3 +282,15 @@ void spio_rpc_params_free(const struct spio_rpc_param *decoders, size_t n, void 
 		}
 	}
 }
+
+bool spio_rpc_refuse_params(struct spio_jsonrpc_request *req, const struct spio_json_val *params)
+{
+	if (params == NULL || (spio_json_is_object(params) && spio_json_object_size(params) == 0) ||
+	    (spio_json_is_array(params) && spio_json_array_size(params) == 0)) {
+		return false;
+	}
+	spio_jsonrpc_send_error_response_fmt(req, SPIO_JSONRPC_ERROR_INVALID_PARAMS,
+					     "'%s' requires no arguments",
+					     spio_jsonrpc_request_get_method(req));
+	return true;
+}

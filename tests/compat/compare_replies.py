@@ -10,6 +10,9 @@ import json
 import os
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from run_cases import load_cases  # noqa: E402
+
 # Whose content differs by design: module-specific info, per-status counters.
 OPAQUE = {"driver_specific", "io_error"}
 
@@ -45,39 +48,34 @@ def shape_diff(ref, act, path, out):
 def main():
     cases_path, ref_dir, act_dir = sys.argv[1:4]
     problems = 0
-    with open(cases_path) as f:
-        for line in f:
-            line = line.rstrip("\n")
-            if not line or line.startswith("#"):
-                continue
-            name, mode, args = line.split("\t")
-            with open(os.path.join(ref_dir, name + ".json")) as r:
-                ref = json.load(r)
-            with open(os.path.join(act_dir, name + ".json")) as a:
-                act = json.load(a)
-            out = []
-            if ("error" in ref) != ("error" in act):
-                out.append("SPDK %s, spio %s" % (
-                    "error %s" % ref["error"]["code"] if "error" in ref else "succeeds",
-                    "error %s (%s)" % (act["error"]["code"], act["error"]["message"])
-                    if "error" in act else "succeeds"))
-            elif "error" in ref:
-                if ref["error"]["code"] != act["error"]["code"]:
-                    out.append("error code: SPDK %s (%s), spio %s (%s)" % (
-                        ref["error"]["code"], ref["error"]["message"], act["error"]["code"],
-                        act["error"]["message"]))
-            elif mode == "type":
-                if kind(ref["result"]) != kind(act["result"]):
-                    out.append("result: SPDK has %s, spio has %s" % (kind(ref["result"]),
-                                                                      kind(act["result"])))
-            else:
-                shape_diff(ref["result"], act["result"], "", out)
-                if mode == "exact" and not isinstance(ref["result"], (dict, list)) and \
-                        ref["result"] != act["result"]:
-                    out.append("result: SPDK %r, spio %r" % (ref["result"], act["result"]))
-            for o in out:
-                print("%s (rpc.py %s): %s" % (name, args, o))
-            problems += len(out)
+    for name, mode, args in load_cases(cases_path):
+        with open(os.path.join(ref_dir, name + ".json")) as r:
+            ref = json.load(r)
+        with open(os.path.join(act_dir, name + ".json")) as a:
+            act = json.load(a)
+        out = []
+        if ("error" in ref) != ("error" in act):
+            out.append("SPDK %s, spio %s" % (
+                "error %s" % ref["error"]["code"] if "error" in ref else "succeeds",
+                "error %s (%s)" % (act["error"]["code"], act["error"]["message"])
+                if "error" in act else "succeeds"))
+        elif "error" in ref:
+            if ref["error"]["code"] != act["error"]["code"]:
+                out.append("error code: SPDK %s (%s), spio %s (%s)" % (
+                    ref["error"]["code"], ref["error"]["message"], act["error"]["code"],
+                    act["error"]["message"]))
+        elif mode == "type":
+            if kind(ref["result"]) != kind(act["result"]):
+                out.append("result: SPDK has %s, spio has %s" % (kind(ref["result"]),
+                                                                  kind(act["result"])))
+        else:
+            shape_diff(ref["result"], act["result"], "", out)
+            if mode == "exact" and not isinstance(ref["result"], (dict, list)) and \
+                    ref["result"] != act["result"]:
+                out.append("result: SPDK %r, spio %r" % (ref["result"], act["result"]))
+        for o in out:
+            print("%s (rpc.py %s): %s" % (name, args, o))
+        problems += len(out)
     if problems:
         print("compare_replies: %d difference(s) from SPDK" % problems)
         sys.exit(1)

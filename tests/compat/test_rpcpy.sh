@@ -16,32 +16,8 @@ SOCK=$TMP/spio.sock
 # shellcheck source=../func/spio_tgt_lib.sh
 . "$SRC/tests/func/spio_tgt_lib.sh"
 
-# shellcheck source=find_rpcpy.sh
-. "$SRC/tests/compat/find_rpcpy.sh"
-
-rpc() {
-	python3 "$RPCPY" -s "$SOCK" "$@" >"$TMP/reply" 2>"$TMP/rpc.err" ||
-		fail "rpc.py $*: $(cat "$TMP/rpc.err")"
-}
-
-# rpc.py CMD must fail; its error output must contain $1.
-rpc_refused() {
-	local want=$1
-	shift
-	if python3 "$RPCPY" -s "$SOCK" "$@" >"$TMP/reply" 2>"$TMP/rpc.err"; then
-		fail "rpc.py $* succeeded, expected a refusal"
-	fi
-	grep -q -- "$want" "$TMP/rpc.err" "$TMP/reply" ||
-		fail "rpc.py $*: expected '$want' in the error, got: $(cat "$TMP/rpc.err" "$TMP/reply")"
-}
-
-# Check the reply (JSON in $TMP/reply) with a Python expression on `d`.
-check() {
-	python3 -c 'import json,sys
-d = json.load(open(sys.argv[1]))
-ok = eval(sys.argv[2])
-sys.exit(0 if ok else 1)' "$TMP/reply" "$1" || fail "reply check '$1' failed on: $(head -c 600 "$TMP/reply")"
-}
+# shellcheck source=rpcpy_lib.sh
+. "$SRC/tests/compat/rpcpy_lib.sh"
 
 start_tgt
 
