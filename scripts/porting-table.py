@@ -88,6 +88,8 @@ def find_rpcpy(arg):
         if env:
             cands.append(env)
         cands.append(os.path.join(REPO_ROOT, '..', 'shared', 'clients', 'spdk-rpc'))
+        # a clone elsewhere (CI's temporary checkout) finds the machine's copy
+        cands.append('/work/shared/clients/spdk-rpc')
     for c in cands:
         # Accept the client directory, its scripts/ directory or scripts/rpc.py.
         for d in (c, os.path.dirname(c), os.path.dirname(os.path.dirname(c))):
