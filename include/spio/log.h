@@ -9,9 +9,10 @@
  *
  * Like SPDK, there is a second, independent threshold: the syslog level.
  * Messages at or above it also go to syslog(3), facility LOG_LOCAL7, without
- * the timestamp, whatever the print level and sink. Unlike SPDK (whose apps
- * send notice and above to syslog), it is SPIO_LOG_DISABLED until set: a
- * library does not write to the system log unasked. SPDK's RPCs map onto
+ * the timestamp, whatever the print level and sink. The library starts with
+ * it SPIO_LOG_DISABLED (it does not write to the system log unasked); the
+ * app framework (spio_app_start) sets SPDK's NOTICE unless the program set
+ * a level before, so spio_tgt sends what spdk_tgt sends. SPDK's RPCs map onto
  * these: log_set_print_level is spio_log_set_level, log_set_level is
  * spio_log_set_syslog_level.
  *

@@ -6,9 +6,10 @@
  * SPDK has two thresholds and so has lib/log: the print level (what reaches
  * the sink, stderr by default) is spio_log_set_level(); SPDK's "log level"
  * (what goes to syslog) is spio_log_set_syslog_level(), which really sends to
- * syslog(3). Its one difference from SPDK is the default: disabled, not
- * NOTICE. A disabled level has no SPDK name, so the getters then answer an
- * internal error, as SPDK's do for that level; the message says why.
+ * syslog(3). The app framework sets it to SPDK's NOTICE at start-up unless
+ * the program set one (lib/log alone starts disabled). A disabled level has
+ * no SPDK name, so the getters then answer an internal error, as SPDK's do
+ * for that level; the message says why.
  *
  * Levels are SPDK's five names, matched case-insensitively as SPDK did before
  * its RPC code was generated; rpc.py offers the upper-case spellings only.
