@@ -62,7 +62,9 @@ run_spdk() { # bdev mask qd size workload secs -> IOPS
 	[ "$2" != 0x1 ] && multi=(-C)
 	"$BDEVPERF" --json "$TMP/bdevs.json" -T "$1" -m "$2" -q "$3" -o "$4" -w "$5" -t "$6" "${multi[@]}" \
 		>"$TMP/spdk.out" 2>&1
-	awk '$1 == "Total" { for (i = 2; i <= NF; i++) if ($i ~ /^[0-9.]+$/) { print $i; exit } }' "$TMP/spdk.out"
+	# bdevperf redraws its table with carriage returns: the result line is "\r Total : IOPS ..."
+	tr '\r' '\n' <"$TMP/spdk.out" |
+		awk '$1 == "Total" && $2 == ":" { for (i = 3; i <= NF; i++) if ($i ~ /^[0-9.]+$/) { print $i; exit } }'
 }
 
 while read -r name bdev mask qd size wl; do
