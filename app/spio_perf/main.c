@@ -87,7 +87,6 @@ struct perf_task {
 	void *buf;  /* data written or read */
 	void *rbuf; /* verify: read-back buffer */
 	uint64_t offset_blocks;
-	uint64_t submit_tick;
 	enum perf_op op;
 	struct spio_bdev_io_wait_entry wait;
 };
@@ -420,7 +419,7 @@ static void task_done(struct spio_bdev_io *bdev_io, bool success, void *cb_arg)
 {
 	struct perf_task *t = cb_arg;
 	struct perf_job *job = t->job;
-	uint64_t lat = spio_get_ticks() - t->submit_tick;
+	uint64_t lat = spio_bdev_io_get_latency_ticks(bdev_io);
 
 	spio_bdev_free_io(bdev_io);
 
@@ -461,7 +460,6 @@ static void task_issue(void *arg)
 	uint64_t off = t->offset_blocks, n = job->io_blocks;
 	int rc = -EINVAL;
 
-	t->submit_tick = spio_get_ticks();
 	switch (t->op) {
 	case OP_READ:
 		rc = spio_bdev_read_blocks(job->desc, job->ch, t->buf, off, n, task_done, t);

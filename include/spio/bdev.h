@@ -691,6 +691,14 @@ enum spio_bdev_io_status {
 enum spio_bdev_io_status spio_bdev_io_get_status(const struct spio_bdev_io *bdev_io);
 
 /**
+ * Ticks (spio_get_ticks_hz() per second) from the I/O's submission to its
+ * completion, as the bdev layer measured them for its statistics: a caller
+ * that reports latency reads it here instead of taking two clock readings of
+ * its own per I/O. In the completion callback, until spio_bdev_free_io().
+ */
+uint64_t spio_bdev_io_get_latency_ticks(const struct spio_bdev_io *bdev_io);
+
+/**
  * Release a completed I/O to the pool, on its submitting thread (in its
  * callback or later); the pointer is invalid afterwards. The oldest
  * spio_bdev_queue_io_wait() entry of this thread, if any, is called back

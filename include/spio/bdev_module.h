@@ -323,6 +323,7 @@ struct spio_bdev_io {
 		void *cb_arg;
 		enum spio_bdev_io_status status;
 		uint64_t submit_tsc;
+		uint64_t complete_tsc; /* set before the caller's callback runs */
 		bool in_submit;
 		/** A child of a split I/O: its statistics count in the parent. */
 		bool is_child;

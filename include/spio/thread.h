@@ -290,6 +290,9 @@ struct spio_msg {
  * `thread`: it must stay valid and must not be sent again before then (fn
  * may send it again, or free it). Messages sent this way from one sender run
  * in the order sent; they are not ordered against spio_thread_send_msg()'s.
+ * A thread sending to itself (a completion deferred out of its submit call)
+ * costs no locked instruction: those run at its next poll, before the
+ * embedded messages of other senders.
  *
  * \return 0; -EINVAL (NULL thread, msg or fn); -EIO if the thread has exited
  *         (msg is then untouched and may be reused at once).

@@ -343,8 +343,10 @@ static void bdev_io_complete_final(struct spio_bdev_io *io)
 	if (!io->internal.is_child) {
 		struct spio_bdev_channel *ch = io->internal.ch;
 
+		/* one clock reading serves the statistics and the caller */
+		io->internal.complete_tsc = spio_get_ticks();
 		bdev_stat_record(&ch->stat, io, success,
-				 spio_get_ticks() - io->internal.submit_tsc);
+				 io->internal.complete_tsc - io->internal.submit_tsc);
 		bdev_io_list_del(&ch->io_outstanding, io);
 		if (spio_unlikely(ch->lock_waits != NULL)) {
 			bdev_channel_io_done(ch);
@@ -377,6 +379,11 @@ void spio_bdev_io_complete(struct spio_bdev_io *io, enum spio_bdev_io_status sta
 		return;
 	}
 	bdev_io_complete_final(io);
+}
+
+uint64_t spio_bdev_io_get_latency_ticks(const struct spio_bdev_io *io)
+{
+	return io->internal.complete_tsc - io->internal.submit_tsc;
 }
 
 enum spio_bdev_io_status spio_bdev_io_get_status(const struct spio_bdev_io *io)

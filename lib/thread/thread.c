@@ -187,6 +187,10 @@ static void drop_pending_msgs(struct spio_thread *t)
 	     e != NULL; e = e->next_) {
 		dropped++;
 	}
+	for (struct spio_msg *e = t->local_head; e != NULL; e = e->next_) {
+		dropped++;
+	}
+	t->local_head = t->local_tail = NULL;
 	if (dropped) {
 		SPIO_WARNLOG("thread %s destroyed with %u unprocessed messages\n", t->name,
 			     dropped);
@@ -346,6 +350,18 @@ int spio_thread_send_msg_embedded(const struct spio_thread *thread, struct spio_
 	}
 	msg->fn = fn;
 	msg->ctx = ctx;
+	if (t == tls_thread) {
+		/* To itself (an I/O completed inside its submit call): the owner's
+		 * FIFO, no locked instruction and no wake-up, the thread is awake. */
+		msg->next_ = NULL;
+		if (t->local_tail != NULL) {
+			t->local_tail->next_ = msg;
+		} else {
+			t->local_head = msg;
+		}
+		t->local_tail = msg;
+		return 0;
+	}
 	head = __atomic_load_n(&t->embedded, __ATOMIC_RELAXED);
 	do {
 		msg->next_ = head;
@@ -360,8 +376,26 @@ int spio_thread_send_msg_embedded(const struct spio_thread *thread, struct spio_
 
 bool thread_has_msgs(struct spio_thread *t)
 {
-	return spio_ring_count(t->msgs) != 0 ||
+	return spio_ring_count(t->msgs) != 0 || t->local_head != NULL ||
 	       __atomic_load_n(&t->embedded, __ATOMIC_SEQ_CST) != NULL;
+}
+
+/* Run the messages the thread sent itself so far (not those they send). */
+static uint32_t process_local_msgs(struct spio_thread *t)
+{
+	struct spio_msg *m = t->local_head, *next;
+	uint32_t n = 0;
+
+	t->local_head = t->local_tail = NULL;
+	for (; m != NULL; m = next, n++) {
+		/* fn may send `m` again or free it: read everything first. */
+		spio_msg_fn fn = m->fn;
+		void *ctx = m->ctx;
+
+		next = m->next_;
+		fn(ctx);
+	}
+	return n;
 }
 
 /* Run every embedded message queued so far, oldest first. */
@@ -395,8 +429,11 @@ static uint32_t process_msgs(struct spio_thread *t, uint32_t max)
 	/* A snapshot of the embedded list, which is therefore bounded; it does
 	 * not count against `max`, so a steady stream of embedded messages
 	 * (I/O completions) never starves the queue. */
+	if (t->local_head != NULL) {
+		embedded = process_local_msgs(t);
+	}
 	if (__atomic_load_n(&t->embedded, __ATOMIC_RELAXED) != NULL) {
-		embedded = process_embedded_msgs(t);
+		embedded += process_embedded_msgs(t);
 	}
 	while (done < max) {
 		uint32_t want = SPIO_MIN(max - done, (uint32_t)MSG_BATCH_DEFAULT);

@@ -87,6 +87,9 @@ struct spio_thread {
 
 	/* Owner-only after creation. */
 	uint64_t id __attribute__((aligned(64)));
+	/* Embedded messages the thread sent itself (an I/O completed inside its
+	 * submit call): a plain FIFO, no locked instruction. */
+	struct spio_msg *local_head, *local_tail;
 	char name[64];
 	struct spio_cpuset cpumask;
 	struct poller_list active_pollers;

@@ -138,6 +138,38 @@ Test(msg_embedded, resent_from_its_own_handler, .init = lib_init, .fini = lib_fi
 	finish(t);
 }
 
+/* A thread's messages to itself take the owner's FIFO: in order, each once,
+ * also interleaved with messages from another sender. */
+Test(msg_embedded, sent_to_itself_in_order, .init = lib_init, .fini = lib_fini)
+{
+	struct spio_thread *t = spio_thread_create("self", NULL);
+	struct rec rec = {0};
+	struct tagged m[6];
+	struct spio_thread *prev;
+
+	for (int i = 0; i < 6; i++) {
+		m[i] = (struct tagged){.rec = &rec, .tag = i};
+	}
+	prev = spio_thread_enter(t);
+	cr_assert_eq(spio_thread_send_msg_embedded(t, &m[0].msg, record, &m[0]), 0);
+	cr_assert_eq(spio_thread_send_msg_embedded(t, &m[1].msg, record, &m[1]), 0);
+	spio_thread_leave(prev);
+	/* from outside (this OS thread no longer runs t): the lock-free stack */
+	cr_assert_eq(spio_thread_send_msg_embedded(t, &m[4].msg, record, &m[4]), 0);
+	prev = spio_thread_enter(t);
+	cr_assert_eq(spio_thread_send_msg_embedded(t, &m[2].msg, record, &m[2]), 0);
+	cr_assert_eq(spio_thread_send_msg_embedded(t, &m[3].msg, record, &m[3]), 0);
+	spio_thread_leave(prev);
+	cr_assert_eq(spio_thread_send_msg_embedded(t, &m[5].msg, record, &m[5]), 0);
+	poll_until_idle(t);
+	cr_assert_eq(rec.n, 6, "expected 6 messages to run once each, got %d", rec.n);
+	for (int i = 0; i < 4; i++) {
+		cr_assert_eq(rec.order[i], i, "self-sent position %d: got %d", i, rec.order[i]);
+	}
+	cr_assert(rec.order[4] == 4 && rec.order[5] == 5, "the other sender's, in its order");
+	finish(t);
+}
+
 Test(msg_embedded, bad_arguments_and_exited_thread, .init = lib_init, .fini = lib_fini)
 {
 	struct spio_thread *t = spio_thread_create("bad", NULL);
