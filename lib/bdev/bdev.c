@@ -1130,6 +1130,24 @@ void bdev_desc_put(struct spio_bdev_desc *desc)
 	}
 }
 
+void bdev_desc_get_io(struct spio_bdev_desc *desc, struct spio_thread *thread)
+{
+	if (thread == desc->thread) {
+		desc->local_ios++;
+	} else {
+		__atomic_add_fetch(&desc->refs, 1, __ATOMIC_ACQ_REL);
+	}
+}
+
+void bdev_desc_put_io(struct spio_bdev_desc *desc, struct spio_thread *thread)
+{
+	if (thread != desc->thread) {
+		bdev_desc_put(desc);
+	} else if (--desc->local_ios == 0 && desc->closed) {
+		bdev_desc_put(desc); /* the open reference close left for them */
+	}
+}
+
 int spio_bdev_open_ext(const char *name, bool write, spio_bdev_event_cb event_cb, void *event_ctx,
 		       struct spio_bdev_desc **desc_out)
 {
@@ -1208,7 +1226,10 @@ void spio_bdev_close(struct spio_bdev_desc *desc)
 			SPIO_ERRLOG("bdev %s: the unregistering thread has exited", bdev->name);
 		}
 	}
-	bdev_desc_put(desc);
+	/* I/O of the opener's thread still in flight drop the open reference last */
+	if (desc->local_ios == 0) {
+		bdev_desc_put(desc);
+	}
 }
 
 struct spio_bdev *spio_bdev_desc_get_bdev(struct spio_bdev_desc *desc)

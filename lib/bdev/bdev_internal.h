@@ -20,8 +20,14 @@ struct spio_bdev_desc {
 	void *event_ctx;
 	bool write;
 	bool closed;
-	/* open reference + one per I/O in flight + one per pending event message */
+	/*
+	 * Atomic: the open reference (kept after close while local_ios > 0), one
+	 * per I/O in flight submitted on another thread, one per pending event
+	 * message. The last put frees the descriptor.
+	 */
 	uint32_t refs;
+	/* I/O in flight submitted on the opener's thread: owner-only, no atomics. */
+	uint32_t local_ios;
 	struct spio_bdev_desc *next;
 	/* Event messages live here so that none is lost; a resize already
 	 * queued covers later ones (the handler reads the current size). */
@@ -125,6 +131,13 @@ void bdev_stat_add(struct spio_bdev_io_stat *to, const struct spio_bdev_io_stat 
 void bdev_stat_record(struct spio_bdev_io_stat *stat, struct spio_bdev_io *io, bool success,
 		      uint64_t ticks);
 void bdev_desc_put(struct spio_bdev_desc *desc);
+
+/*
+ * An I/O in flight on `thread` holds the descriptor. On the opener's thread
+ * (the common case) this is a plain counter, not a locked instruction.
+ */
+void bdev_desc_get_io(struct spio_bdev_desc *desc, struct spio_thread *thread);
+void bdev_desc_put_io(struct spio_bdev_desc *desc, struct spio_thread *thread);
 struct bdev_mgmt_channel *bdev_mgmt_from_bdev_channel(struct spio_bdev_channel *ch);
 
 static inline bool bdev_io_type_writes(enum spio_bdev_io_type type)

@@ -220,7 +220,7 @@ static void bdev_io_split_next(struct spio_bdev_io *parent)
 	child->internal.status = SPIO_BDEV_IO_STATUS_PENDING;
 	child->internal.submit_tsc = spio_get_ticks();
 	child->internal.is_child = true;
-	__atomic_add_fetch(&child->internal.desc->refs, 1, __ATOMIC_ACQ_REL);
+	bdev_desc_get_io(child->internal.desc, child->internal.thread);
 
 	child->internal.in_submit = true;
 	bdev->fn_table->submit_request(parent->internal.ch->module_ch, child);
@@ -309,7 +309,7 @@ static int bdev_io_submit(struct spio_bdev_desc *desc, struct spio_io_channel *c
 	io->internal.cb_arg = cb_arg;
 	io->internal.status = SPIO_BDEV_IO_STATUS_PENDING;
 	io->internal.submit_tsc = spio_get_ticks();
-	__atomic_add_fetch(&desc->refs, 1, __ATOMIC_ACQ_REL);
+	bdev_desc_get_io(desc, thread);
 
 	io->internal.is_child = false;
 
@@ -338,6 +338,7 @@ void bdev_io_submit_to_module(struct spio_bdev_io *io)
 static void bdev_io_complete_final(struct spio_bdev_io *io)
 {
 	struct spio_bdev_desc *desc = io->internal.desc;
+	struct spio_thread *thread = io->internal.thread; /* cb may free io */
 	bool success = io->internal.status == SPIO_BDEV_IO_STATUS_SUCCESS;
 
 	if (!io->internal.is_child) {
@@ -353,7 +354,7 @@ static void bdev_io_complete_final(struct spio_bdev_io *io)
 		}
 	}
 	io->internal.cb(io, success, io->internal.cb_arg);
-	bdev_desc_put(desc);
+	bdev_desc_put_io(desc, thread);
 }
 
 static void bdev_io_complete_msg(void *arg)

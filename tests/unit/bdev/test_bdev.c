@@ -654,6 +654,48 @@ Test(bdev, closed_desc_with_io_in_flight)
 	spio_dma_free(f.buf2);
 }
 
+/* I/O from a thread that did not open the descriptor holds it too (the
+ * opener's own I/O count without atomics): closing on the opener's thread
+ * while both kinds are in flight frees the descriptor once, after the last. */
+Test(bdev, close_with_io_in_flight_on_two_threads)
+{
+	struct spio_thread *other = spio_thread_create("other", NULL);
+	struct io_result local = {0}, remote = {0};
+	struct spio_io_channel *och;
+	struct fixture f;
+
+	cr_assert_not_null(other);
+	open_malloc(&f, "Malloc0", true);
+	cr_assert_eq(spio_bdev_read_blocks(f.desc, f.ch, f.buf, 0, 1, io_done, &local), 0);
+	spio_set_thread(other);
+	och = spio_bdev_get_io_channel(f.desc);
+	cr_assert_not_null(och);
+	cr_assert_eq(spio_bdev_read_blocks(f.desc, och, f.buf2, 1, 1, io_done, &remote), 0);
+	spio_set_thread(g_thread);
+	spio_put_io_channel(f.ch);
+	spio_bdev_close(f.desc); /* both I/O still in flight */
+	wait_io(&local);
+	cr_assert(local.success);
+	spio_set_thread(other);
+	for (int i = 0; i < 100 && remote.done == 0; i++) {
+		spio_thread_poll(other, 0, 0);
+	}
+	cr_assert_eq(remote.done, 1);
+	cr_assert(remote.success, "the other thread's I/O completes after the close");
+	spio_put_io_channel(och);
+	for (int i = 0; i < 10; i++) {
+		spio_thread_poll(other, 0, 0);
+	}
+	spio_thread_exit(other);
+	for (int i = 0; i < 1000 && !spio_thread_is_exited(other); i++) {
+		spio_thread_poll(other, 0, 0);
+	}
+	spio_set_thread(g_thread);
+	spio_thread_destroy(other);
+	spio_dma_free(f.buf);
+	spio_dma_free(f.buf2);
+}
+
 static bool aligned_supported(void *ctxt, enum spio_bdev_io_type type)
 {
 	(void)ctxt;
