@@ -63,6 +63,8 @@ test-tsan:
 
 bench: deps build
 	bench/run.sh build/release
+	@if [ -n "$(SPDK_DIR)" ]; then SPIO_BUILD=build/release bench/vs_spdk.sh "$(SPDK_DIR)"; \
+	else echo "make bench: set SPDK_DIR=<an SPDK build> to compare with SPDK's bdevperf (bench/vs_spdk.sh)"; fi
 
 clean:
 	rm -rf build
