@@ -211,12 +211,9 @@ int spio_bdev_initialize(const struct spio_bdev_opts *user_opts, spio_bdev_init_
 		if (user_opts->opts_size == 0) {
 			return -EINVAL;
 		}
+		/* fields beyond the caller's opts_size keep the defaults set above */
 		memcpy(&opts, user_opts, SPIO_MIN(user_opts->opts_size, sizeof(opts)));
 		opts.opts_size = sizeof(opts);
-		if (user_opts->opts_size <
-		    offsetof(struct spio_bdev_opts, bdev_auto_examine) + sizeof(bool)) {
-			opts.bdev_auto_examine = true;
-		}
 	} else {
 		opts = *bdev_opts_current();
 	}

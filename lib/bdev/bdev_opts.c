@@ -43,10 +43,8 @@ int spio_bdev_set_opts(const struct spio_bdev_opts *user)
 	if (g_bdev_mgr.initialized) {
 		return -EBUSY;
 	}
+	/* fields beyond the caller's opts_size keep their current value */
 	memcpy(&o, user, SPIO_MIN(user->opts_size, sizeof(o)));
-	if (user->opts_size < offsetof(struct spio_bdev_opts, bdev_auto_examine) + sizeof(bool)) {
-		o.bdev_auto_examine = bdev_opts_current()->bdev_auto_examine;
-	}
 	o.opts_size = sizeof(o);
 	/* every thread's cache full at once, plus one spare, as SPDK checks */
 	min_pool = (uint64_t)o.bdev_io_cache_size * (spio_thread_get_count() + 1);

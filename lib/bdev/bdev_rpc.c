@@ -382,12 +382,34 @@ static const struct spio_rpc_param g_iostat_decoders[] = {
     {"reset_mode", SPIO_RPC_PARAM_STRING, offsetof(struct iostat_params, reset_mode), true},
 };
 
+/* Append the bdev called (or aliased) `name` to ctx->names; answers req itself on error. */
+static int iostat_add_name(struct spio_jsonrpc_request *req, struct iostat_ctx *ctx,
+			   const char *name)
+{
+	struct spio_bdev *bdev = spio_bdev_get_by_name(name);
+
+	if (bdev == NULL) {
+		/* SPDK's answer: -19, for the whole request */
+		spio_jsonrpc_send_error_response_fmt(req, -ENODEV, "%s: %s", name,
+						     strerror(ENODEV));
+		return -ENODEV;
+	}
+	ctx->names[ctx->count] = strdup(bdev->name);
+	if (ctx->names[ctx->count] == NULL) {
+		spio_jsonrpc_send_error_response(req, -ENOMEM, strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	ctx->count++;
+	return 0;
+}
+
 /* The bdev names asked for (all bdevs if none), copied; answers req itself on error. */
 static int iostat_collect_names(struct spio_jsonrpc_request *req, const struct iostat_params *ip,
 				struct iostat_ctx *ctx)
 {
+	struct spio_bdev *bdev;
 	size_t n = 0;
-	struct spio_bdev *bdev = NULL;
+	int rc = 0;
 
 	if (ip->names != NULL) {
 		n = spio_json_array_size(ip->names);
@@ -403,36 +425,28 @@ static int iostat_collect_names(struct spio_jsonrpc_request *req, const struct i
 		spio_jsonrpc_send_error_response(req, -ENOMEM, strerror(ENOMEM));
 		return -ENOMEM;
 	}
-	for (size_t i = 0; i < n; i++) {
-		const char *name;
-
-		if (ip->names != NULL) {
-			name = spio_json_string(spio_json_array_get(ip->names, i));
-			if (name == NULL) {
-				spio_jsonrpc_send_error_response_fmt(
-				    req, SPIO_JSONRPC_ERROR_INVALID_PARAMS,
-				    "names[%zu]: expected a bdev name (string)", i);
-				return -EINVAL;
-			}
-		} else if (ip->name != NULL) {
-			name = ip->name;
-		} else {
-			name = (bdev = (i == 0 ? spio_bdev_first() : spio_bdev_next(bdev)))->name;
-		}
-		if (spio_bdev_get_by_name(name) == NULL) {
-			/* SPDK's answer: -19, for the whole request */
-			spio_jsonrpc_send_error_response_fmt(req, -ENODEV, "%s: %s", name,
-							     strerror(ENODEV));
-			return -ENODEV;
-		}
-		ctx->names[ctx->count] = strdup(spio_bdev_get_by_name(name)->name);
-		if (ctx->names[ctx->count] == NULL) {
-			spio_jsonrpc_send_error_response(req, -ENOMEM, strerror(ENOMEM));
-			return -ENOMEM;
-		}
-		ctx->count++;
+	if (ip->name != NULL) {
+		return iostat_add_name(req, ctx, ip->name);
 	}
-	return 0;
+	if (ip->names == NULL) {
+		for (bdev = spio_bdev_first(); bdev != NULL && ctx->count < n && rc == 0;
+		     bdev = spio_bdev_next(bdev)) {
+			rc = iostat_add_name(req, ctx, bdev->name);
+		}
+		return rc;
+	}
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		const char *name = spio_json_string(spio_json_array_get(ip->names, i));
+
+		if (name == NULL) {
+			spio_jsonrpc_send_error_response_fmt(
+			    req, SPIO_JSONRPC_ERROR_INVALID_PARAMS,
+			    "names[%zu]: expected a bdev name (string)", i);
+			return -EINVAL;
+		}
+		rc = iostat_add_name(req, ctx, name);
+	}
+	return rc;
 }
 
 static void rpc_bdev_get_iostat(struct spio_jsonrpc_request *req,

@@ -53,7 +53,7 @@ static struct {
 	/* App thread only. */
 	enum app_phase phase;
 	bool rpc_started;
-	struct json_config *config; /* loaded at start-up, freed after its last pass */
+	struct json_config *config; /* loaded at start-up, freed when spio_app_start returns */
 	/* Any thread (atomics). */
 	int stop_requested;
 	int shutdown_requested;
@@ -435,13 +435,6 @@ static void app_config_done(int rc)
 	}
 }
 
-static void app_runtime_config_done(int rc)
-{
-	json_config_free(g_app.config);
-	g_app.config = NULL;
-	app_config_done(rc);
-}
-
 /* Subsystems are up: the RUNTIME pass of the configuration (SPDK's second). */
 static void app_init_done(int rc)
 {
@@ -460,21 +453,14 @@ static void app_init_done(int rc)
 		return;
 	}
 	g_app.phase = PHASE_CONFIG;
-	json_config_run(g_app.config, app_runtime_config_done);
+	json_config_run(g_app.config, app_config_done);
 }
 
 /* The STARTUP pass ran (bdev_set_options, ...): start the subsystems. */
 static void app_startup_config_done(int rc)
 {
 	if (app_stop_requested() || rc != 0) {
-		json_config_free(g_app.config);
-		g_app.config = NULL;
-		if (app_stop_requested()) {
-			app_teardown();
-		} else {
-			SPIO_ERRLOG("%s: configuration failed; stopping\n", g_app.opts.name);
-			app_fail(rc);
-		}
+		app_config_done(rc); /* tears down, with the reason */
 		return;
 	}
 	subsystems_init_all(app_init_done);
@@ -669,6 +655,8 @@ out:
 		pthread_setaffinity_np(pthread_self(), sizeof(g_app.caller_affinity),
 				       &g_app.caller_affinity);
 	}
+	/* every path out of start-up ends here, failures included */
+	json_config_free(g_app.config);
 	app_reset();
 	__atomic_store_n(&g_app_active, 0, __ATOMIC_RELEASE);
 	return rc;

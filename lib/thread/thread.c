@@ -380,13 +380,12 @@ bool thread_has_msgs(struct spio_thread *t)
 	       __atomic_load_n(&t->embedded, __ATOMIC_SEQ_CST) != NULL;
 }
 
-/* Run the messages the thread sent itself so far (not those they send). */
-static uint32_t process_local_msgs(struct spio_thread *t)
+/* Run a list of embedded messages, oldest first; returns how many ran. */
+static uint32_t run_msg_list(struct spio_msg *m)
 {
-	struct spio_msg *m = t->local_head, *next;
+	struct spio_msg *next;
 	uint32_t n = 0;
 
-	t->local_head = t->local_tail = NULL;
 	for (; m != NULL; m = next, n++) {
 		/* fn may send `m` again or free it: read everything first. */
 		spio_msg_fn fn = m->fn;
@@ -398,11 +397,19 @@ static uint32_t process_local_msgs(struct spio_thread *t)
 	return n;
 }
 
+/* Run the messages the thread sent itself so far (not those they send). */
+static uint32_t process_local_msgs(struct spio_thread *t)
+{
+	struct spio_msg *m = t->local_head;
+
+	t->local_head = t->local_tail = NULL;
+	return run_msg_list(m);
+}
+
 /* Run every embedded message queued so far, oldest first. */
 static uint32_t process_embedded_msgs(struct spio_thread *t)
 {
 	struct spio_msg *m, *next, *fifo = NULL;
-	uint32_t n = 0;
 
 	m = __atomic_exchange_n(&t->embedded, NULL, __ATOMIC_ACQUIRE);
 	for (; m != NULL; m = next) {
@@ -410,15 +417,7 @@ static uint32_t process_embedded_msgs(struct spio_thread *t)
 		m->next_ = fifo;
 		fifo = m;
 	}
-	for (m = fifo; m != NULL; m = next, n++) {
-		/* fn may send `m` again or free it: read everything first. */
-		spio_msg_fn fn = m->fn;
-		void *ctx = m->ctx;
-
-		next = m->next_;
-		fn(ctx);
-	}
-	return n;
+	return run_msg_list(fifo);
 }
 
 static uint32_t process_msgs(struct spio_thread *t, uint32_t max)
