@@ -167,6 +167,17 @@ static void bench_pingpong(void)
 	}
 }
 
+/* Exit the current spio thread `t`, poll it until it has, and destroy it. */
+static void end_thread(struct spio_thread *t)
+{
+	spio_thread_exit(t);
+	while (!spio_thread_is_exited(t)) {
+		spio_thread_poll(t, 0, 0);
+	}
+	spio_set_thread(NULL);
+	spio_thread_destroy(t);
+}
+
 /* --- poll cost ------------------------------------------------------------------ */
 
 static int idle_poller(void *arg)
@@ -204,12 +215,7 @@ static void bench_poll(int active, int timed)
 	for (int i = 0; i < n; i++) {
 		spio_poller_unregister(&pollers[i]);
 	}
-	spio_thread_exit(t);
-	while (!spio_thread_is_exited(t)) {
-		spio_thread_poll(t, 0, 0);
-	}
-	spio_set_thread(NULL);
-	spio_thread_destroy(t);
+	end_thread(t);
 }
 
 /* --- SPDK's poller_perf --------------------------------------------------------- */
@@ -247,12 +253,7 @@ static void bench_poller_perf(int npollers, uint64_t period_us)
 	for (int i = 0; i < npollers; i++) {
 		spio_poller_unregister(&pollers[i]);
 	}
-	spio_thread_exit(t);
-	while (!spio_thread_is_exited(t)) {
-		spio_thread_poll(t, 0, 0);
-	}
-	spio_set_thread(NULL);
-	spio_thread_destroy(t);
+	end_thread(t);
 }
 
 /* --- io_channel get/put --------------------------------------------------------- */
@@ -284,12 +285,7 @@ static void bench_channel(void)
 	       ns_per(ticks, iters));
 	spio_put_io_channel(hold);
 	spio_io_device_unregister(&dev, NULL);
-	spio_thread_exit(t);
-	while (!spio_thread_is_exited(t)) {
-		spio_thread_poll(t, 0, 0);
-	}
-	spio_set_thread(NULL);
-	spio_thread_destroy(t);
+	end_thread(t);
 }
 
 /* --- blocking work round trip --------------------------------------------------- */
@@ -325,12 +321,7 @@ static void bench_work(void)
 	printf("{\"bench\":\"thread\",\"case\":\"work_submit_round_trip\",\"calls\":%d,"
 	       "\"us_per_call\":%.2f}\n",
 	       iters, ns_per(ticks, (uint64_t)iters) / 1000.0);
-	spio_thread_exit(t);
-	while (!spio_thread_is_exited(t)) {
-		spio_thread_poll(t, 0, 0);
-	}
-	spio_set_thread(NULL);
-	spio_thread_destroy(t);
+	end_thread(t);
 }
 
 /* --- wake-up by a poller's interrupt fd ------------------------------------------- */
@@ -414,12 +405,7 @@ static void bench_fd_wake(void)
 	       ns_per(lat[rounds * 99 / 100], 1) / 1000.0);
 	spio_poller_unregister(&p);
 	close(g_wake_efd);
-	spio_thread_exit(t);
-	while (!spio_thread_is_exited(t)) {
-		spio_thread_poll(t, 0, 0);
-	}
-	spio_set_thread(NULL);
-	spio_thread_destroy(t);
+	end_thread(t);
 }
 
 int main(void)

@@ -43,40 +43,13 @@ static void poll_n(int n)
 
 static void setup(void)
 {
-	struct spio_env_opts eopts;
-	struct spio_bdev_opts bopts;
-
-	spio_env_opts_init(&eopts, sizeof(eopts));
-	eopts.no_huge = true;
-	cr_assert_eq(spio_env_init(&eopts), 0);
-	cr_assert_eq(spio_thread_lib_init(NULL, 0), 0);
-	g_thread = spio_thread_create("examine", NULL);
-	spio_set_thread(g_thread);
-	spio_bdev_opts_init(&bopts, sizeof(bopts));
-	cr_assert_eq(spio_bdev_initialize(&bopts, NULL, NULL), 0);
-}
-
-static bool g_fini_done;
-
-static void fini_done(void *arg)
-{
-	g_fini_done = true;
+	fx_init("examine");
+	g_thread = g_fx_thread;
 }
 
 static void teardown(void)
 {
-	cr_assert_eq(spio_bdev_finish(fini_done, NULL), 0);
-	for (int i = 0; i < 1000 && !g_fini_done; i++) {
-		poll_n(1);
-	}
-	spio_thread_exit(g_thread);
-	for (int i = 0; i < 1000 && !spio_thread_is_exited(g_thread); i++) {
-		poll_n(1);
-	}
-	spio_set_thread(NULL);
-	spio_thread_destroy(g_thread);
-	spio_thread_lib_fini();
-	spio_env_fini();
+	fx_fini();
 }
 
 TestSuite(examine, .init = setup, .fini = teardown);
@@ -131,19 +104,12 @@ Test(examine, wait_answers_after_the_last_examine_done)
  */
 static void setup_manual(void)
 {
-	struct spio_env_opts eopts;
 	struct spio_bdev_opts bopts;
 
-	spio_env_opts_init(&eopts, sizeof(eopts));
-	eopts.no_huge = true;
-	cr_assert_eq(spio_env_init(&eopts), 0);
-	cr_assert_eq(spio_thread_lib_init(NULL, 0), 0);
-	g_thread = spio_thread_create("examine", NULL);
-	spio_set_thread(g_thread);
 	spio_bdev_opts_init(&bopts, sizeof(bopts));
 	bopts.bdev_auto_examine = false;
 	cr_assert_eq(spio_bdev_set_opts(&bopts), 0);
-	cr_assert_eq(spio_bdev_initialize(NULL, NULL, NULL), 0, "NULL: the options set");
+	setup(); /* spio_bdev_initialize(NULL, ...): the options set */
 }
 
 Test(examine, manual_examine_refused_while_automatic)
