@@ -114,6 +114,7 @@ struct io_result {
 	bool success;
 	enum spio_bdev_io_status status;
 	struct spio_thread *thread;
+	uint64_t latency_ticks;
 };
 
 static void io_done(struct spio_bdev_io *io, bool success, void *cb_arg)
@@ -124,6 +125,7 @@ static void io_done(struct spio_bdev_io *io, bool success, void *cb_arg)
 	r->success = success;
 	r->status = spio_bdev_io_get_status(io);
 	r->thread = spio_get_thread();
+	r->latency_ticks = spio_bdev_io_get_latency_ticks(io);
 	spio_bdev_free_io(io);
 }
 
@@ -988,6 +990,7 @@ Test(bdev, statistics)
 		memset(&r, 0, sizeof(r));
 		cr_assert_eq(spio_bdev_read_blocks(f.desc, f.ch, f.buf, i, 1, io_done, &r), 0);
 		wait_io(&r);
+		cr_assert(r.latency_ticks > 0, "the callback reads the I/O's latency");
 	}
 	memset(&r, 0, sizeof(r));
 	cr_assert_eq(spio_bdev_unmap_blocks(f.desc, f.ch, 0, 4, io_done, &r), 0);
@@ -1011,6 +1014,7 @@ Test(bdev, statistics)
 	cr_assert_eq(st.num_unmap_ops, 1);
 	cr_assert_eq(st.bytes_unmapped, 4 * BS);
 	cr_assert_eq(st.num_io_errors, 1);
+	cr_assert_eq(st.num_miscompare_errors, 1, "the error is a miscompare");
 	cr_assert_eq(st.io_errors_by_type[SPIO_BDEV_IO_TYPE_COMPARE], 1,
 		     "the miscompare is a compare error");
 	cr_assert_eq(st.io_errors_by_type[SPIO_BDEV_IO_TYPE_READ], 0);
@@ -1037,6 +1041,97 @@ Test(bdev, statistics)
 	cr_assert_eq(
 	    spio_bdev_get_device_stat(NULL, &st, SPIO_BDEV_RESET_STAT_NONE, stat_done, NULL),
 	    -EINVAL);
+	close_fixture(&f);
+}
+
+static int g_channel_visits;
+
+static void channel_stat(struct spio_bdev *bdev, uint64_t thread_id,
+			 const struct spio_bdev_io_stat *stat, void *arg)
+{
+	(void)bdev;
+	(void)arg;
+	cr_assert_eq(thread_id, spio_thread_get_id(spio_get_thread()), "visited on its thread");
+	cr_assert_eq(stat->num_read_ops, 2, "this channel's reads: got %lu",
+		     (unsigned long)stat->num_read_ops);
+	g_channel_visits++;
+}
+
+static void channels_done(struct spio_bdev *bdev, void *arg, int rc)
+{
+	(void)bdev;
+	(void)arg;
+	cr_assert_eq(rc, 0);
+	g_stat_done = true;
+}
+
+/* SPDK's reset modes, applied after reading; per-channel statistics; bad modes. */
+Test(bdev, statistics_reset_modes_and_channels)
+{
+	struct fixture f;
+	struct io_result r = {0};
+	struct spio_bdev_io_stat st;
+
+	open_malloc(&f, "Malloc0", true);
+	for (int i = 0; i < 2; i++) {
+		memset(&r, 0, sizeof(r));
+		cr_assert_eq(spio_bdev_read_blocks(f.desc, f.ch, f.buf, i, 1, io_done, &r), 0);
+		wait_io(&r);
+	}
+	memset(&r, 0, sizeof(r));
+	memset(f.buf, 1, BS); /* block 40 holds zeroes: a miscompare */
+	cr_assert_eq(spio_bdev_compare_blocks(f.desc, f.ch, f.buf, 40, 1, io_done, &r), 0);
+	wait_io(&r);
+	cr_assert(!r.success);
+
+	g_stat_done = false;
+	cr_assert_eq(spio_bdev_get_channel_stats(f.bdev, SPIO_BDEV_RESET_STAT_NONE, channel_stat,
+						 channels_done, NULL),
+		     0);
+	poll_n(10);
+	cr_assert(g_stat_done && g_channel_visits == 1, "one open channel, visited once");
+
+	/* maxmin: latencies gone, counts kept */
+	g_stat_done = false;
+	cr_assert_eq(
+	    spio_bdev_reset_device_stat(f.bdev, SPIO_BDEV_RESET_STAT_MAXMIN, reset_done, NULL), 0);
+	poll_n(10);
+	get_stat(f.bdev, &st);
+	cr_assert_eq(st.num_read_ops, 2);
+	cr_assert_eq(st.max_read_latency_ticks + st.min_read_latency_ticks, 0);
+	cr_assert(st.read_latency_ticks > 0, "the sum stays");
+	/* error: the error counters only */
+	g_stat_done = false;
+	cr_assert_eq(
+	    spio_bdev_get_device_stat(f.bdev, &st, SPIO_BDEV_RESET_STAT_ERROR, stat_done, NULL), 0);
+	poll_n(10);
+	cr_assert_eq(st.num_io_errors, 1, "read before the reset");
+	get_stat(f.bdev, &st);
+	cr_assert_eq(st.num_io_errors + st.num_miscompare_errors, 0, "errors reset after reading");
+	cr_assert_eq(st.io_errors_by_type[SPIO_BDEV_IO_TYPE_COMPARE], 0);
+	cr_assert_eq(st.num_read_ops, 2, "counts kept");
+
+	/* bad input: refused, nothing called */
+	cr_assert_eq(spio_bdev_get_device_stat(f.bdev, &st, (enum spio_bdev_reset_stat_mode)9,
+					       stat_done, NULL),
+		     -EINVAL);
+	cr_assert_eq(spio_bdev_reset_device_stat(f.bdev, (enum spio_bdev_reset_stat_mode) - 1,
+						 reset_done, NULL),
+		     -EINVAL);
+	cr_assert_eq(spio_bdev_reset_device_stat(NULL, SPIO_BDEV_RESET_STAT_ALL, NULL, NULL),
+		     -EINVAL);
+	cr_assert_eq(spio_bdev_get_channel_stats(f.bdev, SPIO_BDEV_RESET_STAT_NONE, NULL,
+						 channels_done, NULL),
+		     -EINVAL);
+	cr_assert_eq(spio_bdev_get_channel_stats(NULL, SPIO_BDEV_RESET_STAT_NONE, channel_stat,
+						 channels_done, NULL),
+		     -EINVAL);
+	cr_assert_eq(spio_bdev_get_channel_stats(f.bdev, (enum spio_bdev_reset_stat_mode)7,
+						 channel_stat, channels_done, NULL),
+		     -EINVAL);
+	poll_n(5);
+	cr_assert_eq(g_channel_visits, 1, "a refused call visits nothing");
+	cr_assert_eq(spio_bdev_get_physical_block_size(f.bdev), BS, "defaults to the block size");
 	close_fixture(&f);
 }
 

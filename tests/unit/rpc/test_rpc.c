@@ -1506,6 +1506,19 @@ Test(rpc_registry, register_and_lookup)
 	cr_assert_not(spio_rpc_method_exists("x1"));
 }
 
+Test(rpc_registry, method_state_mask)
+{
+	uint32_t mask = 0;
+
+	cr_assert_eq(spio_rpc_get_method_state_mask("test_runtime_only", &mask), 0);
+	cr_assert_eq(mask, SPIO_RPC_RUNTIME);
+	cr_assert_eq(spio_rpc_get_method_state_mask("rpc_get_methods", &mask), 0);
+	cr_assert_eq(mask, SPIO_RPC_STARTUP | SPIO_RPC_RUNTIME);
+	cr_assert_eq(spio_rpc_get_method_state_mask("no_such_method", &mask), -ENOENT);
+	cr_assert_eq(spio_rpc_get_method_state_mask(NULL, &mask), -ENOENT);
+	cr_assert_eq(spio_rpc_get_method_state_mask("test_runtime_only", NULL), -EINVAL);
+}
+
 Test(rpc_registry, response_functions_ignore_null)
 {
 	cr_assert_null(spio_jsonrpc_begin_result(NULL));
