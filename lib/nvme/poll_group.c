@@ -1,0 +1,159 @@
+/*
+ * Poll groups: one poller processes every qpair of a thread. The thread may
+ * sleep: an epoll set of the qpairs' sockets is the poller's interrupt fd.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "spio/log.h"
+
+#include "nvme/nvme_internal.h"
+
+struct spio_nvme_poll_group {
+	struct spio_thread *thread;
+	struct spio_poller *poller;
+	int epfd;
+	TAILQ_HEAD(, spio_nvme_qpair) qpairs;
+	spio_nvme_disconnected_qpair_cb disconnected_cb;
+	void *disconnected_cb_arg;
+};
+
+/* Keep the epoll set in step with the qpair's current socket. */
+static void watch_fd(struct spio_nvme_poll_group *group, struct spio_nvme_qpair *qpair)
+{
+	int fd = qpair->ops->qpair_get_fd(qpair);
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = qpair};
+
+	if (fd == qpair->group_fd) {
+		return;
+	}
+	if (qpair->group_fd >= 0) {
+		epoll_ctl(group->epfd, EPOLL_CTL_DEL, qpair->group_fd, NULL);
+	}
+	qpair->group_fd = -1;
+	if (fd >= 0 && epoll_ctl(group->epfd, EPOLL_CTL_ADD, fd, &ev) == 0) {
+		qpair->group_fd = fd;
+	}
+}
+
+int64_t spio_nvme_poll_group_process_completions(struct spio_nvme_poll_group *group)
+{
+	struct spio_nvme_qpair *qpair, *tmp;
+	int64_t total = 0;
+
+	if (group == NULL) {
+		return -EINVAL;
+	}
+	/* The next one is taken first: a disconnect callback may free this one. */
+	for (qpair = TAILQ_FIRST(&group->qpairs); qpair != NULL; qpair = tmp) {
+		tmp = TAILQ_NEXT(qpair, group_link);
+		bool was_connected = qpair->state == NVME_QPAIR_CONNECTED;
+		int32_t rc;
+
+		if (qpair->state == NVME_QPAIR_DISCONNECTED) {
+			continue;
+		}
+		rc = nvme_qpair_process(qpair, 0);
+		watch_fd(group, qpair);
+		if (rc > 0) {
+			total += rc;
+		} else if (rc == -ENXIO && was_connected && group->disconnected_cb != NULL) {
+			group->disconnected_cb(group->disconnected_cb_arg, qpair);
+		}
+	}
+	return total;
+}
+
+static int group_poll(void *arg)
+{
+	return spio_nvme_poll_group_process_completions(arg) > 0 ? SPIO_POLLER_BUSY
+								 : SPIO_POLLER_IDLE;
+}
+
+struct spio_nvme_poll_group *spio_nvme_poll_group_create(void)
+{
+	struct spio_nvme_poll_group *group;
+
+	if (spio_get_thread() == NULL) {
+		errno = EPERM;
+		return NULL;
+	}
+	group = calloc(1, sizeof(*group));
+	if (group == NULL) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	group->thread = spio_get_thread();
+	TAILQ_INIT(&group->qpairs);
+	group->epfd = epoll_create1(EPOLL_CLOEXEC);
+	group->poller = spio_poller_register_named(group_poll, group, 0, "nvme_poll_group");
+	if (group->epfd < 0 || group->poller == NULL ||
+	    spio_poller_set_interrupt_fd(group->poller, group->epfd) != 0) {
+		spio_poller_unregister(&group->poller);
+		if (group->epfd >= 0) {
+			close(group->epfd);
+		}
+		free(group);
+		errno = ENOMEM;
+		return NULL;
+	}
+	return group;
+}
+
+int spio_nvme_poll_group_add(struct spio_nvme_poll_group *group, struct spio_nvme_qpair *qpair)
+{
+	if (group == NULL || qpair == NULL || qpair->thread != group->thread ||
+	    spio_get_thread() != group->thread) {
+		return -EINVAL;
+	}
+	if (qpair->group != NULL) {
+		return -EEXIST;
+	}
+	qpair->group = group;
+	qpair->group_fd = -1;
+	TAILQ_INSERT_TAIL(&group->qpairs, qpair, group_link);
+	watch_fd(group, qpair);
+	return 0;
+}
+
+int spio_nvme_poll_group_remove(struct spio_nvme_poll_group *group, struct spio_nvme_qpair *qpair)
+{
+	if (group == NULL || qpair == NULL) {
+		return -EINVAL;
+	}
+	if (qpair->group != group) {
+		return -ENOENT;
+	}
+	if (qpair->group_fd >= 0) {
+		epoll_ctl(group->epfd, EPOLL_CTL_DEL, qpair->group_fd, NULL);
+		qpair->group_fd = -1;
+	}
+	TAILQ_REMOVE(&group->qpairs, qpair, group_link);
+	qpair->group = NULL;
+	return 0;
+}
+
+void spio_nvme_poll_group_set_disconnected_cb(struct spio_nvme_poll_group *group,
+					      spio_nvme_disconnected_qpair_cb cb, void *cb_arg)
+{
+	if (group != NULL) {
+		group->disconnected_cb = cb;
+		group->disconnected_cb_arg = cb_arg;
+	}
+}
+
+int spio_nvme_poll_group_destroy(struct spio_nvme_poll_group *group)
+{
+	if (group == NULL || spio_get_thread() != group->thread) {
+		return -EINVAL;
+	}
+	if (!TAILQ_EMPTY(&group->qpairs)) {
+		return -EBUSY;
+	}
+	spio_poller_unregister(&group->poller);
+	close(group->epfd);
+	free(group);
+	return 0;
+}
