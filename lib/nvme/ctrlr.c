@@ -14,6 +14,9 @@
 
 #include "nvme/nvme_internal.h"
 
+/* How often an idle admin queue is looked at (asynchronous events, keep-alive answers). */
+#define ADMIN_IDLE_POLL_US 10000
+
 /* Longest wait for a normal shutdown (CSTS.SHST complete) at detach. */
 #define SHUTDOWN_WAIT_MS 2000
 
@@ -102,15 +105,39 @@ void nvme_ctrlr_set_failed(struct spio_nvme_ctrlr *ctrlr, const char *why)
 	atomic_store(&ctrlr->failed, true);
 }
 
+/*
+ * Two pollers drive the admin queue. A slow timed one always runs and
+ * carries the socket as its interrupt fd (so asynchronous events wake a
+ * sleeping thread and are seen within ADMIN_IDLE_POLL_US). A fast active
+ * one runs only while the queue has work beyond the asynchronous event
+ * requests that always wait there (connect, enable, identify, admin
+ * commands): a busy I/O thread that shares the admin thread pays no
+ * socket read per iteration for an idle admin queue.
+ */
 static void watch_admin_fd(struct spio_nvme_ctrlr *ctrlr)
 {
 	int fd = ctrlr->ops->qpair_get_fd(ctrlr->adminq);
 
-	if (fd != ctrlr->admin_fd_watched && ctrlr->admin_poller != NULL) {
-		if (spio_poller_set_interrupt_fd(ctrlr->admin_poller, fd) == 0) {
+	if (fd != ctrlr->admin_fd_watched && ctrlr->admin_idle_poller != NULL) {
+		if (spio_poller_set_interrupt_fd(ctrlr->admin_idle_poller, fd) == 0) {
 			ctrlr->admin_fd_watched = fd;
 		}
 	}
+}
+
+void nvme_ctrlr_admin_kick(struct spio_nvme_ctrlr *ctrlr)
+{
+	if (!ctrlr->admin_fast && ctrlr->admin_poller != NULL) {
+		ctrlr->admin_fast = true;
+		spio_poller_resume(ctrlr->admin_poller);
+	}
+}
+
+static bool admin_quiet(const struct spio_nvme_ctrlr *ctrlr)
+{
+	const struct spio_nvme_qpair *q = ctrlr->adminq;
+
+	return q->state != NVME_QPAIR_CONNECTING && q->num_outstanding <= ctrlr->num_aers;
 }
 
 int32_t spio_nvme_ctrlr_process_admin_completions(struct spio_nvme_ctrlr *ctrlr)
@@ -124,6 +151,10 @@ int32_t spio_nvme_ctrlr_process_admin_completions(struct spio_nvme_ctrlr *ctrlr)
 	watch_admin_fd(ctrlr);
 	if (rc == -ENXIO && ctrlr->state == NVME_CTRLR_READY) {
 		nvme_ctrlr_set_failed(ctrlr, "admin queue connection lost");
+	}
+	if (ctrlr->admin_fast && admin_quiet(ctrlr)) {
+		ctrlr->admin_fast = false;
+		spio_poller_pause(ctrlr->admin_poller);
 	}
 	return rc;
 }
@@ -182,6 +213,7 @@ void nvme_ctrlr_free(struct spio_nvme_ctrlr *ctrlr)
 {
 	spio_poller_unregister(&ctrlr->keep_alive_poller);
 	spio_poller_unregister(&ctrlr->admin_poller);
+	spio_poller_unregister(&ctrlr->admin_idle_poller);
 	if (ctrlr->adminq != NULL) {
 		nvme_qpair_free(ctrlr->adminq);
 	}
@@ -261,7 +293,10 @@ static struct spio_nvme_ctrlr *ctrlr_alloc(const struct spio_nvme_transport_id *
 		return NULL;
 	}
 	ctrlr->admin_poller = spio_poller_register_named(admin_poll, ctrlr, 0, "nvme_admin");
-	if (ctrlr->admin_poller == NULL) {
+	ctrlr->admin_idle_poller =
+	    spio_poller_register_named(admin_poll, ctrlr, ADMIN_IDLE_POLL_US, "nvme_admin_idle");
+	ctrlr->admin_fast = true;
+	if (ctrlr->admin_poller == NULL || ctrlr->admin_idle_poller == NULL) {
 		*rc = -ENOMEM;
 		nvme_ctrlr_free(ctrlr);
 		return NULL;

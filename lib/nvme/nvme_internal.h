@@ -180,8 +180,10 @@ struct spio_nvme_ctrlr {
 	void *aer_cb_arg;
 	spio_nvme_ns_change_cb ns_change_cb;
 	void *ns_change_cb_arg;
-	struct spio_poller *admin_poller;
-	int admin_fd_watched; /* the admin socket the poller wakes on, or -1 */
+	struct spio_poller *admin_poller;      /* active; paused while the queue is quiet */
+	struct spio_poller *admin_idle_poller; /* timed; wakes on the admin socket */
+	bool admin_fast;		       /* admin_poller is running */
+	int admin_fd_watched; /* the admin socket the idle poller wakes on, or -1 */
 	struct spio_poller *keep_alive_poller;
 	bool keep_alive_outstanding;
 	bool detaching;
@@ -213,6 +215,8 @@ uint8_t nvme_cmd_xfer(const struct spio_nvme_cmd *cmd);
 
 /* ctrlr.c */
 void nvme_ctrlr_set_failed(struct spio_nvme_ctrlr *ctrlr, const char *why);
+/* Admin work was queued: poll the admin queue on every iteration until it is quiet. */
+void nvme_ctrlr_admin_kick(struct spio_nvme_ctrlr *ctrlr);
 void nvme_ctrlr_free(struct spio_nvme_ctrlr *ctrlr);
 
 /* ctrlr_cmd.c: an admin command from a task, whatever the controller's state. */

@@ -104,6 +104,9 @@ int nvme_qpair_submit(struct spio_nvme_qpair *qpair, struct nvme_request *req)
 	if (!qpair->in_process) {
 		qpair->ops->qpair_flush(qpair);
 	}
+	if (spio_unlikely(qpair->id == 0)) {
+		nvme_ctrlr_admin_kick(qpair->ctrlr);
+	}
 	return 0;
 }
 
@@ -300,6 +303,9 @@ int nvme_qpair_connect(struct spio_nvme_qpair *qpair, spio_nvme_qpair_connect_cb
 	qpair->state = NVME_QPAIR_CONNECTING;
 	qpair->connect_deadline =
 	    spio_get_ticks() + qpair->ctrlr->opts.connect_timeout_ms * spio_get_ticks_hz() / 1000;
+	if (qpair->id == 0) {
+		nvme_ctrlr_admin_kick(qpair->ctrlr);
+	}
 	rc = qpair->ops->qpair_connect(qpair);
 	if (rc != 0) {
 		qpair->state = NVME_QPAIR_DISCONNECTED;
