@@ -9,6 +9,10 @@ required=(cmake gcc make pkg-config clang-format liburing-dev libaio-dev libjans
 # C library headers, which apt counts as a mere recommendation, and
 # qemu-user); their absence only skips those.
 optional=(fio gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user)
+# Used by the interop tests (tests/interop): a QEMU guest running the Debian
+# kernel's NVMe/TCP target and initiator, booted from a busybox initramfs that
+# holds nvme-cli. Installed when possible; without them those tests skip.
+interop=(qemu-system-x86 linux-image-amd64 busybox-static cpio nvme-cli)
 
 missing_of() {
 	for pkg in "$@"; do
@@ -20,7 +24,9 @@ missing_of() {
 
 mapfile -t missing_required < <(missing_of "${required[@]}")
 mapfile -t missing_optional < <(missing_of "${optional[@]}")
-if [ ${#missing_required[@]} -eq 0 ] && [ ${#missing_optional[@]} -eq 0 ]; then
+mapfile -t missing_interop < <(missing_of "${interop[@]}")
+if [ ${#missing_required[@]} -eq 0 ] && [ ${#missing_optional[@]} -eq 0 ] &&
+	[ ${#missing_interop[@]} -eq 0 ]; then
 	exit 0
 fi
 
@@ -29,7 +35,8 @@ if [ "$(id -u)" -ne 0 ]; then
 		echo "install-deps: missing packages: ${missing_required[*]}; run as root or install them" >&2
 		exit 1
 	fi
-	echo "install-deps: optional packages missing (tests using them will skip): ${missing_optional[*]}" >&2
+	missing_other=("${missing_optional[@]}" "${missing_interop[@]}")
+	echo "install-deps: optional packages missing (tests using them will skip): ${missing_other[*]}" >&2
 	exit 0
 fi
 
@@ -43,4 +50,9 @@ if [ ${#missing_optional[@]} -ne 0 ]; then
 	echo "install-deps: installing optional ${missing_optional[*]}"
 	apt-get install -y -qq --no-install-recommends "${missing_optional[@]}" ||
 		echo "install-deps: optional packages could not be installed; tests using them will skip" >&2
+fi
+if [ ${#missing_interop[@]} -ne 0 ]; then
+	echo "install-deps: installing for the interop tests ${missing_interop[*]}"
+	apt-get install -y -qq --no-install-recommends "${missing_interop[@]}" ||
+		echo "install-deps: interop test packages could not be installed; tests/interop will skip" >&2
 fi
