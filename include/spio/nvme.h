@@ -353,7 +353,7 @@ void spio_nvme_ctrlr_register_aer_callback(struct spio_nvme_ctrlr *ctrlr, spio_n
 /** What happened to a namespace. */
 enum spio_nvme_ns_event {
 	SPIO_NVME_NS_ADDED,   /**< became active */
-	SPIO_NVME_NS_REMOVED, /**< no longer active; the object is freed after the callback */
+	SPIO_NVME_NS_REMOVED, /**< no longer active; the object stays valid until detach */
 	SPIO_NVME_NS_RESIZED, /**< size or format changed */
 };
 
@@ -532,7 +532,8 @@ int spio_nvme_ctrlr_connect_io_qpair(struct spio_nvme_ctrlr *ctrlr, struct spio_
 
 /**
  * Disconnect a qpair: its outstanding commands complete with
- * ABORTED_SQ_DELETION, once. It can be connected again. On its thread.
+ * ABORTED_SQ_DELETION, once; a connect under way completes with
+ * -ECONNABORTED. It can be connected again. On its thread.
  */
 void spio_nvme_ctrlr_disconnect_io_qpair(struct spio_nvme_qpair *qpair);
 

@@ -125,10 +125,11 @@ int nvme_fabric_prop_set_build(struct spio_nvme_cmd *cmd, uint32_t ofst, uint8_t
 
 uint64_t nvme_fabric_prop_get_rsp_value(const struct spio_nvme_cpl *cpl, uint8_t size)
 {
-	const struct spio_nvmf_fabric_prop_get_rsp *rsp =
-	    (const struct spio_nvmf_fabric_prop_get_rsp *)cpl;
+	uint64_t value;
 
-	return size == 8 ? rsp->value.u64 : (uint32_t)rsp->value.u64;
+	/* The value spans cdw0 and cdw1; a CQE is only 4-byte aligned. */
+	memcpy(&value, cpl, sizeof(value));
+	return size == 8 ? value : (uint32_t)value;
 }
 
 int nvme_fabric_connect_rsp_decode(const struct spio_nvme_cpl *cpl,
@@ -209,11 +210,11 @@ static int connect_parse_cmd(const struct spio_nvme_cmd *cmd, struct nvme_fabric
 }
 
 /* Copy an NQN field that must hold 1..223 bytes and a NUL; false if it does not. */
-static bool connect_copy_nqn(char *dst, const char *field)
+static bool connect_copy_nqn(char *dst, const char *field, bool may_be_empty)
 {
 	size_t len = strnlen(field, SPIO_NVME_NQN_FIELD_SIZE);
 
-	if (len == 0 || len > SPIO_NVMF_NQN_MAX_LEN) {
+	if ((len == 0 && !may_be_empty) || len > SPIO_NVMF_NQN_MAX_LEN) {
 		return false;
 	}
 	memcpy(dst, field, len);
@@ -227,11 +228,12 @@ static int connect_parse_data(const struct spio_nvmf_fabric_connect_data *cd,
 {
 	memcpy(out->hostid, cd->hostid, sizeof(out->hostid));
 	out->cntlid = cd->cntlid;
-	if (!connect_copy_nqn(out->subnqn, cd->subnqn)) {
+	if (!connect_copy_nqn(out->subnqn, cd->subnqn, false)) {
 		return connect_invalid(err, 1,
 				       offsetof(struct spio_nvmf_fabric_connect_data, subnqn));
 	}
-	if (!connect_copy_nqn(out->hostnqn, cd->hostnqn)) {
+	/* SPDK's tools send an empty host NQN unless told one, and SPDK's target takes it. */
+	if (!connect_copy_nqn(out->hostnqn, cd->hostnqn, true)) {
 		return connect_invalid(err, 1,
 				       offsetof(struct spio_nvmf_fabric_connect_data, hostnqn));
 	}
@@ -306,8 +308,7 @@ int nvme_fabric_prop_parse(const struct spio_nvme_cmd *cmd, struct nvme_fabric_p
 
 void nvme_fabric_prop_get_rsp_build(struct spio_nvme_cpl *cpl, uint64_t value)
 {
-	struct spio_nvmf_fabric_prop_get_rsp *rsp = (struct spio_nvmf_fabric_prop_get_rsp *)cpl;
-
+	/* The value spans cdw0 and cdw1; a CQE is only 4-byte aligned. */
 	memset(cpl, 0, sizeof(*cpl));
-	rsp->value.u64 = value;
+	memcpy(cpl, &value, sizeof(value));
 }

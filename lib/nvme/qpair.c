@@ -216,6 +216,14 @@ void nvme_qpair_fail_all(struct spio_nvme_qpair *qpair)
 	}
 }
 
+/* Down: no more sends, every outstanding command failed once. */
+static void qpair_down(struct spio_nvme_qpair *qpair)
+{
+	qpair->state = NVME_QPAIR_DISCONNECTED;
+	qpair->ops->qpair_close(qpair);
+	nvme_qpair_fail_all(qpair);
+}
+
 static void connect_finish(struct spio_nvme_qpair *qpair, int status)
 {
 	spio_nvme_qpair_connect_cb cb = qpair->connect_cb;
@@ -223,7 +231,7 @@ static void connect_finish(struct spio_nvme_qpair *qpair, int status)
 
 	qpair->connect_cb = NULL;
 	if (status != 0) {
-		nvme_qpair_disconnect(qpair);
+		qpair_down(qpair);
 	} else {
 		qpair->state = NVME_QPAIR_CONNECTED;
 	}
@@ -234,9 +242,12 @@ static void connect_finish(struct spio_nvme_qpair *qpair, int status)
 
 void nvme_qpair_disconnect(struct spio_nvme_qpair *qpair)
 {
-	qpair->state = NVME_QPAIR_DISCONNECTED;
-	qpair->ops->qpair_close(qpair);
-	nvme_qpair_fail_all(qpair);
+	/* A connect under way still gets its answer: it was aborted. */
+	if (qpair->state == NVME_QPAIR_CONNECTING) {
+		connect_finish(qpair, -ECONNABORTED);
+		return;
+	}
+	qpair_down(qpair);
 }
 
 static void fabric_connect_done(void *arg, const struct spio_nvme_cpl *cpl)
@@ -317,10 +328,20 @@ int nvme_qpair_connect(struct spio_nvme_qpair *qpair, spio_nvme_qpair_connect_cb
 /* A command past its timeout: the queue's connection is dropped, which
  * fails every outstanding command exactly once (a late completion can then
  * never arrive for a slot that was reused). */
+/* Asynchronous event requests wait for events, not for the controller: no timeout. */
+static bool never_times_out(const struct spio_nvme_qpair *qpair, const struct nvme_request *req)
+{
+	return qpair->id == 0 && req->cmd.opc == SPIO_NVME_OPC_ASYNC_EVENT_REQUEST;
+}
+
 static bool check_timeout(struct spio_nvme_qpair *qpair)
 {
 	struct nvme_request *oldest = TAILQ_FIRST(&qpair->outstanding);
 
+	/* Oldest first: at most NVME_MAX_AERS entries are skipped. */
+	while (oldest != NULL && never_times_out(qpair, oldest)) {
+		oldest = TAILQ_NEXT(oldest, link);
+	}
 	if (oldest == NULL || spio_get_ticks() - oldest->submit_tick < qpair->timeout_ticks) {
 		return false;
 	}

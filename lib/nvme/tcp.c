@@ -326,6 +326,29 @@ static int tcp_qpair_submit(struct spio_nvme_qpair *qpair, struct nvme_request *
 	return 0;
 }
 
+/* Connect from the trid's hostaddr / hostsvcid. */
+static int bind_local(int fd, const struct spio_nvme_transport_id *trid)
+{
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
+				 .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE};
+	struct addrinfo *res = NULL;
+	int rc;
+
+	rc = getaddrinfo(trid->hostaddr, trid->hostsvcid[0] ? trid->hostsvcid : NULL, &hints, &res);
+	if (rc != 0 || res == NULL) {
+		SPIO_ERRLOG("nvme/tcp: bad hostaddr %s / hostsvcid %s: %s\n", trid->hostaddr,
+			    trid->hostsvcid, gai_strerror(rc));
+		return -EINVAL;
+	}
+	rc = bind(fd, res->ai_addr, res->ai_addrlen) == 0 ? 0 : -errno;
+	if (rc != 0) {
+		SPIO_ERRLOG("nvme/tcp: cannot bind to %s port %s: %s\n", trid->hostaddr,
+			    trid->hostsvcid, strerror(-rc));
+	}
+	freeaddrinfo(res);
+	return rc;
+}
+
 static int open_socket(struct tcp_qpair *tq)
 {
 	const struct spio_nvme_transport_id *trid = &tq->qpair.ctrlr->trid;
@@ -349,6 +372,11 @@ static int open_socket(struct tcp_qpair *tq)
 		return rc;
 	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (trid->hostaddr[0] != '\0' && (rc = bind_local(fd, trid)) != 0) {
+		freeaddrinfo(res);
+		close(fd);
+		return rc;
+	}
 	if (trid->priority != 0) {
 		setsockopt(fd, SOL_SOCKET, SO_PRIORITY, &trid->priority, sizeof(trid->priority));
 	}

@@ -274,8 +274,8 @@ Test(fabric, connect_parse_refusals)
 	data.subnqn[224] = '\0';
 	expect_refused(&cmd, &data, sizeof(data), cs, inv, 1, 256, "subnqn of 224 bytes");
 	data.subnqn[223] = '\0';
-	data.hostnqn[0] = '\0';
-	expect_refused(&cmd, &data, sizeof(data), cs, inv, 1, 512, "empty hostnqn");
+	memset(data.hostnqn, 'h', sizeof(data.hostnqn));
+	expect_refused(&cmd, &data, sizeof(data), cs, inv, 1, 512, "hostnqn without NUL");
 
 	nvme_fabric_connect_data_build(&data, g_hostid, 0xFFFF, SUBNQN, HOSTNQN);
 	((struct spio_nvmf_fabric_connect_cmd *)&cmd)->sqsize = 0;

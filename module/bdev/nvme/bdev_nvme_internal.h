@@ -1,0 +1,172 @@
+/*
+ * The nvme bdev module's internals, shared by its controller side
+ * (bdev_nvme.c: attach, namespaces, reset, detach, configuration), its I/O
+ * side (bdev_nvme_io.c: channels, poll groups, commands) and its RPCs.
+ *
+ * Threads. Everything in struct bdev_nvme_ctrlr belongs to the admin thread
+ * (the bdev layer's thread) except the atomics, which I/O threads read.
+ * A channel (struct bdev_nvme_channel) belongs to its thread; the admin
+ * thread reaches channels only through spio_for_each_channel().
+ */
+#ifndef SPIO_MODULE_BDEV_NVME_INTERNAL_H
+#define SPIO_MODULE_BDEV_NVME_INTERNAL_H
+
+#include <stdatomic.h>
+#include <sys/queue.h>
+
+#include "spio/bdev_module.h"
+#include "spio/bdev_nvme.h"
+#include "spio/nvme.h"
+#include "spio/thread.h"
+
+/* How often the admin thread looks for a failed controller (SPDK's adminq poll period). */
+#define BDEV_NVME_HEALTH_PERIOD_US 10000
+/* How often a channel whose queue pair is down checks whether it may reconnect. */
+#define BDEV_NVME_RECONNECT_PERIOD_US 1000
+
+struct bdev_nvme_ctrlr;
+struct bdev_nvme_channel;
+
+/* One namespace's bdev; freed by its destruct. */
+struct bdev_nvme_ns {
+	struct spio_bdev bdev; /* first: the bdev's ctxt */
+	struct bdev_nvme_ctrlr *nc;
+	struct spio_nvme_ns *ns;
+	uint32_t nsid;
+	/* Bit per enum spio_bdev_io_type, fixed at creation (any thread reads it). */
+	uint32_t io_types;
+	/* The controller has a volatile write cache: flush goes to it. */
+	bool flush_needed;
+	/* The namespace went away: its I/O fails without reaching the controller. */
+	atomic_bool removed;
+	/* spio_bdev_unregister() was called for it. */
+	bool unregistering;
+	TAILQ_ENTRY(bdev_nvme_ns) link;
+};
+
+/* Per-I/O context (spio_bdev_io driver context). */
+struct bdev_nvme_io {
+	struct bdev_nvme_channel *ch;
+	TAILQ_ENTRY(bdev_nvme_io) link; /* channel's pending list, or the controller's resets */
+	/* Unmap and write_zeroes go out in pieces, one after another. */
+	uint64_t next_lba;
+	uint64_t remaining;
+	/* Blocks of the piece in flight: a lost piece goes out again. */
+	uint64_t piece;
+	/* A multi-iovec compare's flat copy. */
+	void *bounce;
+	/* Times it went out again after its connection was lost. */
+	uint32_t retries;
+	/* Hands a reset to the admin thread without allocating. */
+	struct spio_msg msg;
+};
+
+TAILQ_HEAD(bdev_nvme_io_list, bdev_nvme_io);
+
+enum bdev_nvme_channel_state {
+	BDEV_NVME_CH_CONNECTING, /* connect in flight: I/O waits */
+	BDEV_NVME_CH_CONNECTED,
+	BDEV_NVME_CH_RECONNECT,	 /* lost alone: its poller reconnects it */
+	BDEV_NVME_CH_WAIT_RESET, /* lost with the controller: reconnected after the reset */
+	BDEV_NVME_CH_CLOSING,	 /* being destroyed */
+};
+
+/* One thread's poll group (the context of the "poll groups" io_device's channel). */
+struct bdev_nvme_group {
+	struct spio_nvme_poll_group *group;
+	TAILQ_HEAD(, bdev_nvme_channel) channels;
+};
+
+/* One thread's channel to a controller (the controller's io_device): its queue pair. */
+struct bdev_nvme_channel {
+	struct bdev_nvme_ctrlr *nc;
+	struct spio_io_channel *group_ch;
+	struct bdev_nvme_group *group;
+	struct spio_nvme_qpair *qpair; /* NULL until the controller lets one be allocated */
+	enum bdev_nvme_channel_state state;
+	/* I/O waiting for the queue pair (down, or out of command slots), oldest first. */
+	struct bdev_nvme_io_list pending;
+	/* Reconnects a lost queue pair; paused while connected or connecting. */
+	struct spio_poller *poller;
+	/* A reset waiting for this channel's connect. */
+	struct spio_io_channel_iter *reset_iter;
+	TAILQ_ENTRY(bdev_nvme_channel) link;
+};
+
+/* A caller waiting for a detach to end. */
+struct bdev_nvme_waiter {
+	spio_bdev_delete_cb cb;
+	void *cb_arg;
+	struct bdev_nvme_waiter *next;
+};
+
+struct bdev_nvme_ctrlr {
+	char *name;
+	/* The options as given (name points at `name`), for replies and save_config. */
+	struct spio_bdev_nvme_opts opts;
+	struct spio_nvme_ctrlr *ctrlr; /* NULL while attaching */
+	struct spio_thread *thread;
+	TAILQ_HEAD(, bdev_nvme_ns) namespaces;
+	/* Namespace bdevs not yet destructed. */
+	uint32_t num_bdevs;
+	bool io_device_registered;
+
+	/* A reset is running (disconnect, controller reset, reconnect). */
+	bool resetting;
+	/*
+	 * From a reset's start until one succeeds (through failed resets and
+	 * reconnect delays) and while destructing: channels must not reconnect
+	 * on their own.
+	 */
+	atomic_bool down;
+	/* A thread saw its queue pair fail to come back: reset at the next health check. */
+	atomic_bool reset_requested;
+	/* I/O that cannot go out now fails instead of waiting (see update_io_fail in bdev_nvme.c).
+	 */
+	atomic_bool io_fail;
+	/* spio_nvme_ctrlr_reset_async() was busy: try again at the next health check. */
+	bool reset_retry;
+	bool reconnect_delayed;
+	bool fast_io_fail_timedout;
+	/* ctrlr_loss_timeout_sec 0 and the reset failed: no more automatic resets. */
+	bool gave_up;
+	bool destructing;
+	/* The io_device is being unregistered and the controller detached. */
+	bool detaching;
+	/* Resets that failed in a row (for the log). */
+	uint32_t failed_resets;
+	/* When the controller was lost (0: it is not). */
+	uint64_t reset_start_tsc;
+	struct spio_poller *health_poller;
+	struct spio_poller *delay_timer;
+	/* Reset I/Os waiting for the running or next reset. */
+	struct bdev_nvme_io_list pending_resets;
+	struct bdev_nvme_waiter *waiters;
+	TAILQ_ENTRY(bdev_nvme_ctrlr) link;
+};
+
+/* bdev_nvme.c */
+struct bdev_nvme_ctrlr *bdev_nvme_ctrlr_find(const char *name);
+struct bdev_nvme_ctrlr *bdev_nvme_ctrlr_first(void);
+struct bdev_nvme_ctrlr *bdev_nvme_ctrlr_next(struct bdev_nvme_ctrlr *nc);
+/* SPDK's nvme_ctrlr_info_json: one element of bdev_nvme_get_controllers' ctrlrs[]. */
+void bdev_nvme_ctrlr_info_json(struct bdev_nvme_ctrlr *nc, struct spio_json_write_ctx *w);
+/* Hand a RESET bdev_io to the admin thread: it completes when the controller reset ends. */
+void bdev_nvme_reset_io(struct bdev_nvme_ctrlr *nc, struct spio_bdev_io *bdev_io);
+
+/* bdev_nvme_io.c */
+/* The per-thread poll group device; registered at module init. */
+int bdev_nvme_groups_init(void);
+void bdev_nvme_groups_fini(void (*done)(void));
+int bdev_nvme_channel_create(void *io_device, void *ctx);
+void bdev_nvme_channel_destroy(void *io_device, void *ctx);
+void bdev_nvme_submit_request(struct spio_io_channel *ch, struct spio_bdev_io *bdev_io);
+/* Reset steps, per channel (spio_for_each_channel functions). */
+void bdev_nvme_channel_disconnect(struct spio_io_channel_iter *iter);
+void bdev_nvme_channel_reconnect(struct spio_io_channel_iter *iter);
+/* Fail the I/O a channel holds back when the controller says so (io_fail). */
+void bdev_nvme_channel_fail_pending(struct spio_io_channel_iter *iter);
+/* I/O that cannot go out now must fail (rather than wait for a reconnect). */
+bool bdev_nvme_io_must_fail(const struct bdev_nvme_ctrlr *nc);
+
+#endif /* SPIO_MODULE_BDEV_NVME_INTERNAL_H */
