@@ -86,4 +86,20 @@ void shim_skip(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 
 	SHIM_CHECK(memcmp((a), (b), (size)) == 0, #a " == " #b, __VA_ARGS__)
 #define cr_skip_test(...) shim_skip(" " __VA_ARGS__)
 
+/* cr_expect_*: Criterion goes on after a failed expectation; the shim stops
+ * at it. Same pass / fail verdict, fewer messages on a failing run. */
+#define cr_expect cr_assert
+#define cr_expect_not cr_assert_not
+#define cr_expect_eq cr_assert_eq
+#define cr_expect_neq cr_assert_neq
+#define cr_expect_lt cr_assert_lt
+#define cr_expect_leq cr_assert_leq
+#define cr_expect_gt cr_assert_gt
+#define cr_expect_geq cr_assert_geq
+#define cr_expect_null cr_assert_null
+#define cr_expect_not_null cr_assert_not_null
+#define cr_expect_str_eq cr_assert_str_eq
+#define cr_expect_str_neq cr_assert_str_neq
+#define cr_expect_arr_eq cr_assert_arr_eq
+
 #endif

@@ -51,7 +51,7 @@ static void teardown_runtime(void)
 		g_qpair = NULL;
 	}
 	if (g_ctrlr != NULL) {
-		cr_expect_eq(spio_nvme_detach(g_ctrlr), 0, "detach failed");
+		cr_assert_eq(spio_nvme_detach(g_ctrlr), 0, "detach failed");
 		g_ctrlr = NULL;
 	}
 	if (g_ft != NULL) {
