@@ -7,8 +7,10 @@
  * completes exactly once, and the controller or queue works again after a
  * reset or reconnect.
  */
+#define _GNU_SOURCE /* pthread_tryjoin_np */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -168,9 +170,9 @@ static void expect_aborted(const struct io_result *r, const char *what)
 {
 	cr_assert_eq(r->count, 1, "%s: expected 1 completion, got %d", what, r->count);
 	cr_assert(r->cpl.status.sct == SPIO_NVME_SCT_GENERIC &&
-			  r->cpl.status.sc == SPIO_NVME_SC_ABORTED_SQ_DELETION,
-		  "%s: expected ABORTED_SQ_DELETION, got sct %u sc 0x%02x", what,
-		  r->cpl.status.sct, r->cpl.status.sc);
+		      r->cpl.status.sc == SPIO_NVME_SC_ABORTED_SQ_DELETION,
+		  "%s: expected ABORTED_SQ_DELETION, got sct %u sc 0x%02x", what, r->cpl.status.sct,
+		  r->cpl.status.sc);
 }
 
 static void do_write(void *buf, uint64_t lba, uint32_t n)
@@ -252,7 +254,7 @@ Test(nvme_host, io_in_capsule_r2t_and_multi_pdu_reads)
 	fo.c2h_max = 8192;     /* several C2H PDUs per read */
 	setup_io(&fo, NULL);
 	roundtrip(0, 512, 1);
-	roundtrip(8, 4096, 2);	     /* in-capsule */
+	roundtrip(8, 4096, 2);	       /* in-capsule */
 	roundtrip(100, 128 * 1024, 3); /* R2T */
 	roundtrip(131000, 36 * 512, 4);
 }
@@ -279,7 +281,8 @@ Test(nvme_host, vectored_io_and_c2h_success)
 	wait_result(&res, "readv");
 	expect_success(&res, "readv");
 	cr_assert(memcmp(r, a, 4096) == 0 && memcmp(r + 4096, b, 8192) == 0 &&
-		  memcmp(r + 12288, c, 512) == 0, "vectored read back differs");
+		      memcmp(r + 12288, c, 512) == 0,
+		  "vectored read back differs");
 	free(a);
 	free(b);
 	free(c);
@@ -308,14 +311,13 @@ Test(nvme_host, flush_write_zeroes_deallocate_compare)
 	cr_assert_eq(spio_nvme_ns_cmd_compare(g_ns, g_qpair, buf, 16, 16, io_done, &r, 0), 0);
 	wait_result(&r, "compare different");
 	cr_assert(r.cpl.status.sct == SPIO_NVME_SCT_MEDIA_ERROR &&
-			  r.cpl.status.sc == SPIO_NVME_SC_COMPARE_FAILURE,
+		      r.cpl.status.sc == SPIO_NVME_SC_COMPARE_FAILURE,
 		  "compare different: expected COMPARE_FAILURE, got sct %u sc 0x%02x",
 		  r.cpl.status.sct, r.cpl.status.sc);
 
 	memset(&r, 0, sizeof(r));
-	cr_assert_eq(spio_nvme_ns_cmd_dataset_management(g_ns, g_qpair,
-							 SPIO_NVME_DSM_ATTR_DEALLOCATE, &range, 1,
-							 io_done, &r),
+	cr_assert_eq(spio_nvme_ns_cmd_dataset_management(
+			 g_ns, g_qpair, SPIO_NVME_DSM_ATTR_DEALLOCATE, &range, 1, io_done, &r),
 		     0);
 	wait_result(&r, "deallocate");
 	expect_success(&r, "deallocate");
@@ -345,18 +347,17 @@ Test(nvme_host, bad_arguments_are_refused_before_anything_is_sent)
 
 	setup_io(NULL, NULL);
 	cr_assert_eq(spio_nvme_ns_cmd_read(g_ns, g_qpair, buf, 0, 0, io_done, &r, 0), -EINVAL);
-	cr_assert_eq(spio_nvme_ns_cmd_read(g_ns, g_qpair, buf, (64ull << 20) / 512, 1, io_done, &r,
-					   0),
-		     -EINVAL, "read past the end");
+	cr_assert_eq(
+	    spio_nvme_ns_cmd_read(g_ns, g_qpair, buf, (64ull << 20) / 512, 1, io_done, &r, 0),
+	    -EINVAL, "read past the end");
 	cr_assert_eq(spio_nvme_ns_cmd_read(g_ns, g_qpair, buf, UINT64_MAX, 2, io_done, &r, 0),
 		     -EINVAL, "LBA wrap");
 	cr_assert_eq(spio_nvme_ns_cmd_read(g_ns, g_qpair, buf, 0, 512, io_done, &r, 0), -EINVAL,
 		     "256 KiB beyond the 128 KiB MDTS");
 	cr_assert_eq(spio_nvme_ns_cmd_readv(g_ns, g_qpair, 0, 8, &short_iov, 1, io_done, &r, 0),
 		     -EINVAL, "iovecs shorter than the blocks");
-	cr_assert_eq(spio_nvme_ns_cmd_dataset_management(g_ns, g_qpair,
-							 SPIO_NVME_DSM_ATTR_DEALLOCATE, &beyond, 1,
-							 io_done, &r),
+	cr_assert_eq(spio_nvme_ns_cmd_dataset_management(
+			 g_ns, g_qpair, SPIO_NVME_DSM_ATTR_DEALLOCATE, &beyond, 1, io_done, &r),
 		     -EINVAL);
 	cr_assert_eq(spio_nvme_ns_cmd_dataset_management(g_ns, g_qpair, 0, &beyond, 0, io_done, &r),
 		     -EINVAL, "zero ranges");
@@ -402,8 +403,7 @@ Test(nvme_host, connection_refused_and_host_not_allowed)
 	cr_assert_eq(spio_nvme_transport_id_parse(&trid, str), 0);
 	errno = 0;
 	cr_assert_null(spio_nvme_connect(&trid, NULL));
-	cr_assert_eq(errno, ECONNREFUSED, "nobody listening: expected ECONNREFUSED, got %d",
-		     errno);
+	cr_assert_eq(errno, ECONNREFUSED, "nobody listening: expected ECONNREFUSED, got %d", errno);
 }
 
 Test(nvme_host, digests_both_ways_and_a_bad_data_digest_fails_one_command)
@@ -427,7 +427,7 @@ Test(nvme_host, digests_both_ways_and_a_bad_data_digest_fails_one_command)
 	wait_result(&r, "read with a bad data digest");
 	cr_assert_eq(r.count, 1);
 	cr_assert(r.cpl.status.sct == SPIO_NVME_SCT_GENERIC &&
-			  r.cpl.status.sc == SPIO_NVME_SC_COMMAND_TRANSIENT_TRANSPORT_ERROR,
+		      r.cpl.status.sc == SPIO_NVME_SC_COMMAND_TRANSIENT_TRANSPORT_ERROR,
 		  "bad data digest: expected a transient transport error, got sct %u sc 0x%02x",
 		  r.cpl.status.sct, r.cpl.status.sc);
 	cr_assert(spio_nvme_qpair_is_connected(g_qpair), "a data digest error kept the queue");
@@ -451,7 +451,8 @@ static void fault_kills_queue(enum fake_fault fault, uint32_t arg, uint32_t bloc
 	cr_assert_eq(spio_nvme_ns_cmd_read(g_ns, g_qpair, buf, 0, 1, io_done, &late, 0), -ENXIO,
 		     "submit on a dead queue");
 	cr_assert_eq(r.count, 1, "completed twice");
-	/* The target may not have seen the old connection go yet (queue ID in use): retry a little. */
+	/* The target may not have seen the old connection go yet (queue ID in use): retry a little.
+	 */
 	for (int i = 0; i < 40; i++) {
 		rc = spio_nvme_ctrlr_connect_io_qpair(g_ctrlr, g_qpair);
 		if (rc != -EIO) {
@@ -490,13 +491,13 @@ Test(nvme_host, status_from_the_controller_reaches_the_caller)
 	setup_io(NULL, NULL);
 	cr_assert_eq(fake_target_inject(g_ft, FAULT_STATUS,
 					(SPIO_NVME_SCT_MEDIA_ERROR << 8) |
-						SPIO_NVME_SC_UNRECOVERED_READ_ERROR),
+					    SPIO_NVME_SC_UNRECOVERED_READ_ERROR),
 		     0);
 	cr_assert_eq(spio_nvme_ns_cmd_read(g_ns, g_qpair, buf, 0, 1, io_done, &r, 0), 0);
 	wait_result(&r, "read with an injected status");
 	cr_assert_eq(r.count, 1);
 	cr_assert(r.cpl.status.sct == SPIO_NVME_SCT_MEDIA_ERROR &&
-			  r.cpl.status.sc == SPIO_NVME_SC_UNRECOVERED_READ_ERROR,
+		      r.cpl.status.sc == SPIO_NVME_SC_UNRECOVERED_READ_ERROR,
 		  "expected media error 0x81, got sct %u sc 0x%02x", r.cpl.status.sct,
 		  r.cpl.status.sc);
 	cr_assert(spio_nvme_qpair_is_connected(g_qpair));
@@ -514,8 +515,8 @@ Test(nvme_host, command_timeout_drops_the_queue_and_fails_each_command_once)
 	memset(r, 0, sizeof(r));
 	cr_assert_eq(fake_target_inject(g_ft, FAULT_DROP_RESPONSE, 0), 0);
 	for (int i = 0; i < 16; i++) {
-		cr_assert_eq(spio_nvme_ns_cmd_read(g_ns, g_qpair, buf + i * 4096, (uint64_t)i * 8, 8,
-						   io_done, &r[i], 0),
+		cr_assert_eq(spio_nvme_ns_cmd_read(g_ns, g_qpair, buf + i * 4096, (uint64_t)i * 8,
+						   8, io_done, &r[i], 0),
 			     0);
 	}
 	wait_result(&r[0], "dropped read");
@@ -543,8 +544,8 @@ Test(nvme_host, dropped_connections_then_controller_reset_and_queue_reconnect)
 	memset(r, 0, sizeof(r));
 	cr_assert_eq(fake_target_inject(g_ft, FAULT_DELAY_MS, 200), 0);
 	for (int i = 0; i < 32; i++) {
-		cr_assert_eq(spio_nvme_ns_cmd_read(g_ns, g_qpair, buf + i * 4096, (uint64_t)i * 8, 8,
-						   io_done, &r[i], 0),
+		cr_assert_eq(spio_nvme_ns_cmd_read(g_ns, g_qpair, buf + i * 4096, (uint64_t)i * 8,
+						   8, io_done, &r[i], 0),
 			     0);
 	}
 	cr_assert_geq(fake_target_drop_connections(g_ft), 2, "admin and I/O connections dropped");
@@ -736,9 +737,9 @@ Test(nvme_host, queue_full_of_commands)
 	s.buf = malloc(127 * 4096);
 	/* Keep the queue full: -ENOMEM once all 127 slots are out, never a lost command. */
 	while (submitted < s.target) {
-		int rc = spio_nvme_ns_cmd_write(g_ns, g_qpair, s.buf + (submitted % 127) * 4096,
-						(uint64_t)(submitted % 1000) * 8, 8, stress_done, &s,
-						0);
+		int rc =
+		    spio_nvme_ns_cmd_write(g_ns, g_qpair, s.buf + (submitted % 127) * 4096,
+					   (uint64_t)(submitted % 1000) * 8, 8, stress_done, &s, 0);
 
 		if (rc == -ENOMEM) {
 			cr_assert_eq(s.inflight, 127, "-ENOMEM with %d in flight", s.inflight);
@@ -781,9 +782,9 @@ static int await_task(void *arg)
 		w[0] ^= 1;
 		/* A mismatch is -EILSEQ, with the status in cpl. */
 		a->rc = spio_nvme_ns_cmd_compare_await(g_ns, qp, w, 0, 8, 0, &cpl) == -EILSEQ &&
-					cpl.status.sc == SPIO_NVME_SC_COMPARE_FAILURE
-				? 0
-				: -EIO;
+				cpl.status.sc == SPIO_NVME_SC_COMPARE_FAILURE
+			    ? 0
+			    : -EIO;
 	}
 	free(w);
 	free(r);
@@ -890,4 +891,179 @@ Test(nvme_host, host_address_is_bound)
 	errno = 0;
 	cr_assert_null(spio_nvme_connect(&trid, NULL));
 	cr_assert_eq(errno, EADDRNOTAVAIL, "errno %d", errno);
+}
+
+/* Admin commands through the public API, from a task. */
+struct admin_ctx {
+	int rc;
+	bool done;
+	uint32_t num_queues;
+	uint32_t abort_cdw0;
+	uint8_t health_temp_ok;
+};
+
+static int admin_task(void *arg)
+{
+	struct admin_ctx *a = arg;
+	struct spio_nvme_health_information_page *health = calloc(1, sizeof(*health));
+	struct spio_nvme_ctrlr_data *cdata = calloc(1, sizeof(*cdata));
+	struct spio_nvme_cmd cmd = {0};
+	struct spio_nvme_cpl cpl;
+
+	cmd.opc = SPIO_NVME_OPC_IDENTIFY;
+	cmd.cdw10 = SPIO_NVME_IDENTIFY_CTRLR;
+	a->rc = spio_nvme_ctrlr_cmd_admin_await(g_ctrlr, &cmd, cdata, sizeof(*cdata), &cpl);
+	if (a->rc == 0 && strncmp(cdata->sn, "FAKE0001", 8) != 0) {
+		a->rc = -EBADMSG;
+	}
+	if (a->rc == 0) {
+		memset(&cmd, 0, sizeof(cmd));
+		cmd.opc = SPIO_NVME_OPC_GET_FEATURES;
+		cmd.cdw10 = SPIO_NVME_FEAT_NUMBER_OF_QUEUES;
+		a->rc = spio_nvme_ctrlr_cmd_admin_await(g_ctrlr, &cmd, NULL, 0, &cpl);
+		a->num_queues = (cpl.cdw0 & 0xFFFF) + 1;
+	}
+	if (a->rc == 0) {
+		memset(&cmd, 0, sizeof(cmd));
+		cmd.opc = SPIO_NVME_OPC_GET_LOG_PAGE;
+		cmd.nsid = SPIO_NVME_GLOBAL_NS_TAG;
+		cmd.cdw10 = SPIO_NVME_LOG_HEALTH_INFORMATION | ((sizeof(*health) / 4 - 1) << 16);
+		a->rc =
+		    spio_nvme_ctrlr_cmd_admin_await(g_ctrlr, &cmd, health, sizeof(*health), &cpl);
+		a->health_temp_ok = health->temperature > 200; /* Kelvin */
+	}
+	if (a->rc == 0) {
+		memset(&cmd, 0, sizeof(cmd));
+		cmd.opc = SPIO_NVME_OPC_ABORT;
+		cmd.cdw10 = 1 | (5u << 16);
+		a->rc = spio_nvme_ctrlr_cmd_admin_await(g_ctrlr, &cmd, NULL, 0, &cpl);
+		a->abort_cdw0 = cpl.cdw0;
+	}
+	free(health);
+	free(cdata);
+	a->done = true;
+	return 0;
+}
+
+static bool admin_finished(void *arg)
+{
+	return ((struct admin_ctx *)arg)->done;
+}
+
+Test(nvme_host, admin_commands_from_a_task)
+{
+	struct admin_ctx a = {0};
+	uint8_t buf[4096];
+
+	start_target(NULL);
+	connect_ctrlr(NULL);
+	cr_assert_eq(spio_task_spawn(admin_task, &a, NULL, NULL), 0);
+	cr_assert(poll_until(admin_finished, &a));
+	cr_assert_eq(a.rc, 0, "admin sequence: %d", a.rc);
+	cr_assert_eq(a.num_queues, spio_nvme_ctrlr_get_num_io_queues(g_ctrlr));
+	cr_assert(a.health_temp_ok, "health log temperature not read");
+	cr_assert_eq(a.abort_cdw0 & 1, 1, "abort: the fake reports 'not aborted'");
+	/* Bad arguments, refused at once. */
+	cr_assert_eq(spio_nvme_ctrlr_cmd_get_log_page(g_ctrlr, 2, 0, buf, 6, 0, NULL, NULL),
+		     -EINVAL, "size not a multiple of 4");
+	cr_assert_eq(spio_nvme_ctrlr_cmd_identify(g_ctrlr, 1, 0, 0, buf, 8192, NULL, NULL),
+		     -EINVAL);
+}
+
+Test(nvme_host, admin_connection_fault_fails_the_controller_and_reset_heals_it)
+{
+	struct admin_ctx a = {0};
+
+	start_target(NULL);
+	connect_ctrlr(NULL);
+	cr_assert_eq(fake_target_inject_qid(g_ft, FAULT_TRUNCATE, 0, 0), 0);
+	cr_assert_eq(spio_task_spawn(admin_task, &a, NULL, NULL), 0);
+	cr_assert(poll_until(admin_finished, &a));
+	cr_assert_eq(a.rc, -ENXIO, "admin command on a truncated stream: %d", a.rc);
+	cr_assert(poll_until(ctrlr_failed, g_ctrlr));
+	cr_assert_eq(spio_nvme_ns_get_id(g_ns), 1);
+	cr_assert_eq(spio_nvme_ctrlr_reset(g_ctrlr), 0);
+	memset(&a, 0, sizeof(a));
+	cr_assert_eq(spio_task_spawn(admin_task, &a, NULL, NULL), 0);
+	cr_assert(poll_until(admin_finished, &a));
+	cr_assert_eq(a.rc, 0, "admin sequence after the reset: %d", a.rc);
+}
+
+/* Another spio thread on its own OS thread with its own qpair, I/O at the same time. */
+struct io_thread {
+	pthread_t tid;
+	struct spio_thread *thread;
+	uint64_t lba;
+	int errors;
+	int verified;
+};
+
+static void *io_thread_main(void *arg)
+{
+	struct io_thread *t = arg;
+	struct spio_nvme_qpair *qp;
+	uint8_t *w = malloc(8192), *r = malloc(8192);
+
+	spio_set_thread(t->thread);
+	qp = spio_nvme_ctrlr_alloc_io_qpair(g_ctrlr, NULL, 0);
+	if (qp == NULL || spio_nvme_ctrlr_connect_io_qpair(g_ctrlr, qp) != 0) {
+		t->errors++;
+		goto out;
+	}
+	for (int i = 0; i < 200; i++) {
+		struct io_result res = {0};
+
+		fill(w, 8192, (unsigned)(t->lba + (uint64_t)i));
+		if (spio_nvme_ns_cmd_write(g_ns, qp, w, t->lba, 16, io_done, &res, 0) != 0) {
+			t->errors++;
+			break;
+		}
+		while (res.count == 0) {
+			spio_nvme_qpair_process_completions(qp, 0);
+		}
+		memset(&res, 0, sizeof(res));
+		if (spio_nvme_ns_cmd_read(g_ns, qp, r, t->lba, 16, io_done, &res, 0) != 0) {
+			t->errors++;
+			break;
+		}
+		while (res.count == 0) {
+			spio_nvme_qpair_process_completions(qp, 0);
+		}
+		t->errors += spio_nvme_cpl_is_error(&res.cpl);
+		t->verified += memcmp(w, r, 8192) == 0;
+	}
+	spio_nvme_ctrlr_free_io_qpair(qp);
+out:
+	free(w);
+	free(r);
+	spio_set_thread(NULL);
+	return NULL;
+}
+
+Test(nvme_host, qpairs_on_several_threads_at_once)
+{
+	struct io_thread t[3] = {{.lba = 0}, {.lba = 1024}, {.lba = 2048}};
+
+	start_target(NULL);
+	connect_ctrlr(NULL);
+	for (int i = 0; i < 3; i++) {
+		t[i].thread = spio_thread_create("io", NULL);
+		cr_assert_not_null(t[i].thread);
+		cr_assert_eq(pthread_create(&t[i].tid, NULL, io_thread_main, &t[i]), 0);
+	}
+	/* The admin thread keeps polling its controller meanwhile. */
+	for (int i = 0; i < 3; i++) {
+		while (pthread_tryjoin_np(t[i].tid, NULL) != 0) {
+			spio_thread_poll(g_thread, 0, 0);
+		}
+	}
+	for (int i = 0; i < 3; i++) {
+		cr_assert_eq(t[i].errors, 0, "thread %d: %d errors", i, t[i].errors);
+		cr_assert_eq(t[i].verified, 200, "thread %d: %d of 200 verified", i, t[i].verified);
+		spio_thread_exit(t[i].thread);
+		while (!spio_thread_is_exited(t[i].thread)) {
+			spio_thread_poll(t[i].thread, 0, 0);
+		}
+		spio_thread_destroy(t[i].thread);
+	}
 }
