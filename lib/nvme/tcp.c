@@ -30,6 +30,8 @@
 #define TCP_RX_BUF_SIZE (64u * 1024)
 /* Stop receiving after this much in one poll, so other qpairs get a turn. */
 #define TCP_RX_BUDGET (512u * 1024)
+/* Data of one PDU from this size on is read straight into the command's buffers. */
+#define TCP_ZCOPY_MIN (16u * 1024)
 /* iovecs per sendmsg. */
 #define TCP_TX_IOV_MAX 64
 
@@ -74,7 +76,8 @@ struct tcp_qpair {
 	struct nvme_tcp_tx_pdu ic_pdu;
 	struct nvme_tcp_tx_pdu term_pdu;
 	uint8_t *rx_buf;
-	uint32_t completions; /* during one process call */
+	uint32_t rx_off, rx_len; /* bytes of rx_buf read ahead and not parsed yet */
+	uint32_t completions;	 /* during one process call */
 };
 
 static struct tcp_qpair *tcp_qp(struct spio_nvme_qpair *qpair)
@@ -119,6 +122,8 @@ static void tcp_qpair_close(struct spio_nvme_qpair *qpair)
 		tq->fd = -1;
 	}
 	tq->conn = TCP_CLOSED;
+	tq->rx_off = 0;
+	tq->rx_len = 0;
 	tq->txq_head = 0;
 	tq->txq_count = 0;
 	tq->tx_head_off = 0;
@@ -479,7 +484,8 @@ static int on_header(void *ctx, const union nvme_tcp_pdu_hdr *hdr, uint32_t data
 	*iov = (struct iovec *)req->iov;
 	*iovcnt = req->iovcnt;
 	*iov_offset = c2h->datao;
-	return 0;
+	/* Large data: stop parsing the read-ahead so the rest comes straight from the socket. */
+	return data_len >= TCP_ZCOPY_MIN ? NVME_TCP_RX_PAUSE : 0;
 }
 
 static void complete(struct tcp_qpair *tq, struct nvme_request *req, struct spio_nvme_cpl *cpl)
@@ -661,41 +667,89 @@ static void send_term_req(struct tcp_qpair *tq)
 	}
 }
 
+static int rx_failed(struct tcp_qpair *tq)
+{
+	SPIO_ERRLOG("nvme/tcp %s: queue %u: protocol error: %s (fes %u)\n", qp_addr(tq),
+		    tq->qpair.id, tq->rx.err.reason, tq->rx.err.fes);
+	send_term_req(tq);
+	return -ENXIO;
+}
+
+/* Bytes from the socket: >0 read, 0 nothing now, <0 the connection is gone. */
+static ssize_t sock_read(struct tcp_qpair *tq, struct iovec *iov, int iovcnt)
+{
+	ssize_t n = readv(tq->fd, iov, iovcnt);
+
+	if (n > 0) {
+		return n;
+	}
+	if (n == 0) {
+		SPIO_ERRLOG("nvme/tcp %s: queue %u: connection closed by the controller\n",
+			    qp_addr(tq), tq->qpair.id);
+		return -ENXIO;
+	}
+	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+		return 0;
+	}
+	SPIO_ERRLOG("nvme/tcp %s: queue %u: receive failed: %s\n", qp_addr(tq), tq->qpair.id,
+		    strerror(errno));
+	return -ENXIO;
+}
+
+/*
+ * Receive: bytes read ahead into rx_buf are parsed first; a large PDU's data
+ * (the parser pauses after its header, see on_header) is then read from
+ * the socket straight into the command's buffers, SPDK's way, so a 128 KiB
+ * read is copied at most for the part that came with its header.
+ */
 static int32_t receive(struct tcp_qpair *tq, uint32_t max)
 {
 	uint32_t budget = TCP_RX_BUDGET;
 
 	while (budget > 0 && (max == 0 || tq->completions < max)) {
-		ssize_t n = recv(tq->fd, tq->rx_buf, TCP_RX_BUF_SIZE, MSG_DONTWAIT);
-		ssize_t fed;
+		struct iovec iov[8];
+		int iovcnt;
+		ssize_t n;
 
-		if (n == 0) {
-			SPIO_ERRLOG("nvme/tcp %s: queue %u: connection closed by the controller\n",
-				    qp_addr(tq), tq->qpair.id);
-			return -ENXIO;
-		}
-		if (n < 0) {
-			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
-				break;
+		if (tq->rx_len > 0) {
+			n = nvme_tcp_rx_feed(&tq->rx, tq->rx_buf + tq->rx_off, tq->rx_len,
+					     &g_rx_ops, tq);
+			if (n < 0) {
+				return rx_failed(tq);
 			}
-			SPIO_ERRLOG("nvme/tcp %s: queue %u: receive failed: %s\n", qp_addr(tq),
-				    tq->qpair.id, strerror(errno));
-			return -ENXIO;
-		}
-		fed = nvme_tcp_rx_feed(&tq->rx, tq->rx_buf, (size_t)n, &g_rx_ops, tq);
-		if (fed < 0 || tq->qpair.state == NVME_QPAIR_DISCONNECTED) {
-			if (fed < 0) {
-				SPIO_ERRLOG("nvme/tcp %s: queue %u: protocol error: %s (fes %u)\n",
-					    qp_addr(tq), tq->qpair.id, tq->rx.err.reason,
-					    tq->rx.err.fes);
-				send_term_req(tq);
+			if (tq->qpair.state == NVME_QPAIR_DISCONNECTED) {
+				return -ENXIO;
 			}
+			tq->rx_off += (uint32_t)n;
+			tq->rx_len -= (uint32_t)n;
+			if (n == 0) {
+				break; /* nothing consumable now: never spin */
+			}
+			continue;
+		}
+		iovcnt = nvme_tcp_rx_data_iov(&tq->rx, iov, SPIO_COUNTOF(iov));
+		if (iovcnt > 0 && nvme_tcp_rx_need(&tq->rx) >= TCP_ZCOPY_MIN) {
+			n = sock_read(tq, iov, iovcnt);
+			if (n <= 0) {
+				return n < 0 ? -ENXIO : 0;
+			}
+			if (nvme_tcp_rx_data_advance(&tq->rx, (size_t)n, &g_rx_ops, tq) != 0) {
+				return rx_failed(tq);
+			}
+		} else {
+			struct iovec buf = {.iov_base = tq->rx_buf, .iov_len = TCP_RX_BUF_SIZE};
+
+			n = sock_read(tq, &buf, 1);
+			if (n <= 0) {
+				return n < 0 ? -ENXIO : 0;
+			}
+			tq->rx_off = 0;
+			tq->rx_len = (uint32_t)n;
+		}
+		if (tq->qpair.state == NVME_QPAIR_DISCONNECTED) {
 			return -ENXIO;
 		}
 		budget = (uint32_t)n >= budget ? 0 : budget - (uint32_t)n;
-		if ((size_t)n < TCP_RX_BUF_SIZE) {
-			break; /* drained */
-		}
 	}
 	return 0;
 }
