@@ -27,7 +27,7 @@ WHY = {
     "accel": "spio has no accel framework",
     "nbd": "spio has no NBD export",
     "scheduler": "spio has no thread scheduler yet (issue 18)",
-    "nvmf": "spio has no NVMe-oF target yet (issue 13)",
+    "nvmf": "spio's NVMe-oF target lacks this setting",
     "scsi": "spio has no SCSI layer",
     "iscsi": "spio has no iSCSI target",
     "bdev": "spio has no such bdev module",

@@ -1,8 +1,12 @@
 /*
- * spio_tgt: the spdk-io target, SPDK's spdk_tgt under another name. Starts
- * the app framework on a core mask, loads a JSON configuration if given (like
- * spdk_tgt, it starts with no bdev otherwise), serves JSON-RPC on a Unix
- * socket and runs until SIGINT/SIGTERM (or spdk_kill_instance).
+ * spio_tgt: the spdk-io target, SPDK's spdk_tgt (and nvmf_tgt) under another
+ * name. Starts the app framework on a core mask, loads a JSON configuration
+ * if given (like spdk_tgt, it starts with no bdev and exports nothing
+ * otherwise), serves JSON-RPC on a Unix socket and runs until SIGINT/SIGTERM
+ * (or spdk_kill_instance). Each time the NVMe-oF target starts listening for
+ * a subsystem, the log says which `nvme connect` command reaches it
+ * (lib/nvmf); `make run` loads malloc0.json, which exports a Malloc0 bdev
+ * that way (docs/nvmf.md).
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -15,8 +19,12 @@
 /* After the common options. */
 static void tgt_usage(FILE *out)
 {
-	fprintf(out, "\nWithout -c, spio_tgt starts with no bdev, as SPDK's spdk_tgt does;\n"
-		     "create them with JSON-RPC (spio_rpc, or SPDK's rpc.py).\n");
+	fprintf(out,
+		"\nWithout -c, spio_tgt starts with no bdev and exports nothing, as SPDK's\n"
+		"spdk_tgt does; create bdevs and NVMe-oF subsystems with JSON-RPC (spio_rpc, or\n"
+		"SPDK's rpc.py). -c app/spio_tgt/malloc0.json (what `make run` loads) exports a\n"
+		"64 MiB Malloc0 as namespace 1 of nqn.2016-06.io.spdk-io:default on\n"
+		"127.0.0.1:4420; the log names the `nvme connect` command for each listener.\n");
 }
 
 static void tgt_started(void *arg)

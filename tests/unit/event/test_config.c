@@ -475,8 +475,8 @@ Test(config, spdk_settings_spio_cannot_honour_are_refused, .init = setup)
 	     "\"iobuf_set_options\", \"params\": {\"colour\": 1}}]}]}",
 	     "parameter colour 1 is unknown to spio"},
 	    {"{\"subsystems\": [{\"subsystem\": \"nvmf\", \"config\": [{\"method\": "
-	     "\"nvmf_create_transport\", \"params\": {\"trtype\": \"TCP\"}}]}]}",
-	     "unknown method 'nvmf_create_transport': spio has no NVMe-oF target yet"},
+	     "\"nvmf_discovery_add_referral\", \"params\": {\"trtype\": \"TCP\"}}]}]}",
+	     "unknown method 'nvmf_discovery_add_referral'"},
 	};
 
 	for (size_t i = 0; i < SPIO_COUNTOF(cases); i++) {

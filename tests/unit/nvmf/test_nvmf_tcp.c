@@ -1,0 +1,1647 @@
+/*
+ * The NVMe-oF TCP transport, end to end: a target (two poll groups, a
+ * malloc bdev as namespace 1) on 127.0.0.1, reached by our NVMe/TCP
+ * initiator and by a raw host (helper_tcp_client) that builds PDUs by hand
+ * and checks every PDU the target sends with the shared codec.
+ *
+ * Everything runs on the test's OS thread: poll_all() polls every spio
+ * thread (target, poll groups, host) in turn, like one reactor.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "spio/bdev.h"
+#include "spio/bdev_malloc.h"
+#include "spio/env.h"
+#include "spio/nvme.h"
+#include "spio/nvmf.h"
+#include "spio/thread.h"
+
+#include "helper_tcp_client.h"
+#include "nvmf/tcp_internal.h"
+
+#define SUBNQN "nqn.2016-06.io.spdk-io:tcp-test"
+#define HOSTNQN "nqn.2014-08.org.nvmexpress:uuid:6e0a1f3c-33f4-4a3c-9d55-6b1d7c0f2a01"
+#define NS_BLOCKS (64u * 1024 * 1024 / 512)
+#define WAIT_MS 20000
+
+/* The poll groups' threads (created by the target) and ours. */
+#define MAX_THREADS 8
+
+static struct spio_thread *g_tt; /* target thread (bdevs too) */
+static struct spio_thread *g_ht; /* host thread (initiator) */
+static struct spio_thread *g_threads[MAX_THREADS];
+static uint32_t g_nthreads;
+static struct spio_nvmf_tgt *g_tgt;
+static struct spio_nvmf_subsystem *g_subsys;
+static struct nvmf_transport *g_tr;
+static uint16_t g_port;
+static struct spio_nvme_transport_id g_trid;
+static uint16_t g_entries = 32; /* raw I/O queues' size */
+
+/*
+ * Running the threads
+ */
+
+static void poll_all(void)
+{
+	for (uint32_t i = 0; i < g_nthreads; i++) {
+		if (!spio_thread_is_exited(g_threads[i])) {
+			spio_thread_poll(g_threads[i], 0, 0);
+		}
+	}
+}
+
+static void pump(void *arg)
+{
+	(void)arg;
+	poll_all();
+}
+
+static bool poll_until(bool (*cond)(void *), void *arg, int ms)
+{
+	uint64_t limit = spio_get_ticks() + (uint64_t)ms * spio_get_ticks_hz() / 1000;
+
+	while (!cond(arg)) {
+		if (spio_get_ticks() > limit) {
+			return false;
+		}
+		poll_all();
+	}
+	return true;
+}
+
+static void poll_n(int n)
+{
+	for (int i = 0; i < n; i++) {
+		poll_all();
+	}
+}
+
+static bool flag_set(void *arg)
+{
+	return *(volatile int *)arg != 0;
+}
+
+/* Take in the threads created since `first_id` (the target's poll groups). */
+static void adopt_new_threads(uint64_t first_id)
+{
+	for (uint64_t id = first_id; id < first_id + MAX_THREADS; id++) {
+		struct spio_thread *t = spio_thread_get_by_id(id);
+
+		if (t != NULL && g_nthreads < MAX_THREADS) {
+			g_threads[g_nthreads++] = t;
+		}
+	}
+}
+
+/*
+ * Target set-up
+ */
+
+struct op {
+	int done;
+	int status;
+	uint32_t nsid;
+	struct spio_nvmf_tgt *tgt;
+};
+
+static void tgt_created(void *arg, struct spio_nvmf_tgt *tgt, int status)
+{
+	struct op *op = arg;
+
+	op->tgt = tgt;
+	op->status = status;
+	op->done = 1;
+}
+
+static void status_done(void *arg, int status)
+{
+	struct op *op = arg;
+
+	op->status = status;
+	op->done = 1;
+}
+
+static void ns_added(void *arg, uint32_t nsid, int status)
+{
+	struct op *op = arg;
+
+	op->nsid = nsid;
+	op->status = status;
+	op->done = 1;
+}
+
+static void bdev_init_done(void *arg, int rc)
+{
+	status_done(arg, rc);
+}
+
+static void bdev_fini_done(void *arg)
+{
+	status_done(arg, 0);
+}
+
+static uint16_t free_port(void)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	cr_assert(fd >= 0);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	close(fd);
+	return ntohs(a.sin_port);
+}
+
+static void make_trid(struct spio_nvme_transport_id *trid, const char *addr, uint16_t port)
+{
+	memset(trid, 0, sizeof(*trid));
+	spio_nvme_transport_id_populate_trstring(trid, SPIO_NVME_TRANSPORT_TCP);
+	trid->adrfam = strchr(addr, ':') != NULL ? SPIO_NVMF_ADRFAM_IPV6 : SPIO_NVMF_ADRFAM_IPV4;
+	snprintf(trid->traddr, sizeof(trid->traddr), "%s", addr);
+	snprintf(trid->trsvcid, sizeof(trid->trsvcid), "%u", port);
+}
+
+static void setup(void)
+{
+	struct spio_env_opts eo;
+	struct op op = {0};
+
+	spio_env_opts_init(&eo, sizeof(eo));
+	eo.name = "test_nvmf_tcp";
+	eo.no_huge = true;
+	cr_assert_eq(spio_env_init(&eo), 0);
+	cr_assert_eq(spio_thread_lib_init(NULL, 0), 0);
+	g_tt = spio_thread_create("nvmf_tcp_test_tgt", NULL);
+	g_ht = spio_thread_create("nvmf_tcp_test_host", NULL);
+	cr_assert(g_tt != NULL && g_ht != NULL);
+	g_nthreads = 0;
+	g_threads[g_nthreads++] = g_tt;
+	g_threads[g_nthreads++] = g_ht;
+	spio_set_thread(g_tt);
+	cr_assert_eq(spio_bdev_initialize(NULL, bdev_init_done, &op), 0);
+	cr_assert(poll_until(flag_set, &op.done, WAIT_MS) && op.status == 0, "bdev init: %d",
+		  op.status);
+	g_entries = 32;
+}
+
+/*
+ * Start a target with the TCP transport (`topts` NULL: defaults), one
+ * subsystem open to any host with a 64 MiB malloc namespace, listening on a
+ * free port of 127.0.0.1. `max_conns` 0: the default limit per listener.
+ */
+static void start(const struct spio_nvmf_transport_opts *topts, uint32_t max_conns)
+{
+	struct spio_nvmf_transport_opts o;
+	struct spio_nvmf_tgt_opts to;
+	struct spio_bdev_malloc_opts mo;
+	struct spio_nvmf_ns_opts no;
+	struct spio_bdev *bdev;
+	struct op op = {0};
+	uint64_t first_id;
+	int rc;
+
+	spio_set_thread(g_tt);
+	spio_nvmf_tgt_opts_init(&to, sizeof(to));
+	spio_cpuset_zero(&to.cpumask);
+	spio_cpuset_set_cpu(&to.cpumask, 0, true);
+	if (spio_env_get_core_count() > 1) {
+		spio_cpuset_set_cpu(&to.cpumask, 1, true);
+	}
+	if (max_conns != 0) {
+		to.max_connections_per_listener = max_conns;
+	}
+	first_id = spio_thread_get_id(g_ht) + 1;
+	rc = spio_nvmf_tgt_create(&to, tgt_created, &op);
+	cr_assert_eq(rc, 0, "spio_nvmf_tgt_create: %d", rc);
+	adopt_new_threads(first_id);
+	cr_assert(poll_until(flag_set, &op.done, WAIT_MS) && op.status == 0, "target start: %d",
+		  op.status);
+	g_tgt = op.tgt;
+
+	if (topts == NULL) {
+		cr_assert_eq(spio_nvmf_transport_opts_init("TCP", &o, sizeof(o)), 0);
+		topts = &o;
+	}
+	rc = spio_nvmf_tgt_add_transport(g_tgt, "TCP", topts);
+	cr_assert_eq(rc, 0, "add_transport: %d", rc);
+	g_tr = (struct nvmf_transport *)spio_nvmf_tgt_get_transport(g_tgt, "TCP");
+	cr_assert_not_null(g_tr);
+
+	spio_bdev_malloc_opts_init(&mo, sizeof(mo));
+	mo.name = "Malloc0";
+	mo.num_blocks = NS_BLOCKS;
+	mo.block_size = 512;
+	cr_assert_eq(spio_bdev_malloc_create(&mo, &bdev, NULL, 0), 0);
+	g_subsys = spio_nvmf_subsystem_create(g_tgt, SUBNQN, 0);
+	cr_assert_not_null(g_subsys, "subsystem_create: errno %d", errno);
+	spio_nvmf_subsystem_set_allow_any_host(g_subsys, true);
+	spio_nvmf_ns_opts_init(&no, sizeof(no));
+	memset(&op, 0, sizeof(op));
+	cr_assert_eq(spio_nvmf_subsystem_add_ns(g_subsys, "Malloc0", &no, ns_added, &op), 0);
+	cr_assert(poll_until(flag_set, &op.done, WAIT_MS) && op.status == 0 && op.nsid == 1,
+		  "add_ns: %d nsid %u", op.status, op.nsid);
+	g_port = free_port();
+	make_trid(&g_trid, "127.0.0.1", g_port);
+	rc = spio_nvmf_subsystem_add_listener(g_subsys, &g_trid);
+	cr_assert_eq(rc, 0, "add_listener: %d", rc);
+}
+
+static bool no_conns(void *arg)
+{
+	(void)arg;
+	return nvmf_tcp_get_conn_count(g_tr) == 0;
+}
+
+static bool one_conn(void *arg)
+{
+	(void)arg;
+	return nvmf_tcp_get_conn_count(g_tr) == 1;
+}
+
+static void stop(void)
+{
+	struct op op = {0};
+
+	if (g_tgt == NULL) {
+		return;
+	}
+	spio_set_thread(g_tt);
+	cr_assert_eq(spio_nvmf_tgt_destroy(g_tgt, status_done, &op), 0);
+	cr_assert(poll_until(flag_set, &op.done, WAIT_MS), "target destroy did not finish");
+	g_tgt = NULL;
+	g_tr = NULL;
+	memset(&op, 0, sizeof(op));
+	cr_assert_eq(spio_bdev_malloc_delete("Malloc0", status_done, &op), 0);
+	cr_assert(poll_until(flag_set, &op.done, WAIT_MS));
+}
+
+static bool all_exited(void *arg)
+{
+	(void)arg;
+	for (uint32_t i = 0; i < g_nthreads; i++) {
+		if (!spio_thread_is_exited(g_threads[i])) {
+			return false;
+		}
+	}
+	return true;
+}
+
+static void teardown(void)
+{
+	struct op op = {0};
+
+	stop();
+	spio_set_thread(g_tt);
+	cr_assert_eq(spio_bdev_finish(bdev_fini_done, &op), 0);
+	cr_assert(poll_until(flag_set, &op.done, WAIT_MS), "bdev finish did not complete");
+	spio_set_thread(NULL);
+	spio_thread_exit(g_tt);
+	spio_thread_exit(g_ht);
+	cr_assert(poll_until(all_exited, NULL, WAIT_MS), "threads did not exit");
+	for (uint32_t i = 0; i < g_nthreads; i++) {
+		spio_thread_destroy(g_threads[i]);
+	}
+	g_nthreads = 0;
+	spio_thread_lib_fini();
+	spio_env_fini();
+	nvmf_tcp_set_preconnect_timeout_ms(0);
+}
+
+TestSuite(nvmf_tcp, .init = setup, .fini = teardown, .timeout = 120);
+
+/*
+ * Raw host
+ */
+
+static struct tc *g_admin; /* the raw host's controller, for its I/O queues */
+static uint16_t g_cntlid;
+static uint16_t g_next_qid;
+
+static struct tc *raw_connect(void)
+{
+	struct tc *tc = tc_connect(g_port, false, pump, NULL);
+
+	cr_assert_not_null(tc, "connect to port %u failed", g_port);
+	return tc;
+}
+
+/* A raw admin queue with a controller brought up, digests as asked. */
+static struct tc *raw_admin(bool hd, bool dd)
+{
+	struct spio_nvme_tcp_ic_resp icr;
+	struct tc *tc = raw_connect();
+	int rc;
+
+	rc = tc_ic(tc, 0, hd, dd, &icr);
+	cr_assert_eq(rc, 0, "ICReq/ICResp: %d", rc);
+	rc = tc_admin_bringup(tc, 32, SUBNQN, HOSTNQN);
+	cr_assert_geq(rc, 0, "admin queue bring-up: %d", rc);
+	g_cntlid = (uint16_t)rc;
+	return tc;
+}
+
+/* A raw I/O queue of the raw host's controller (made on first use). */
+static struct tc *raw_io(bool hd, bool dd, uint8_t cattr)
+{
+	struct spio_nvme_tcp_ic_resp icr;
+	struct spio_nvme_cpl cpl;
+	struct tc_pdu *p;
+	struct tc *tc;
+	int rc;
+
+	if (g_admin == NULL) {
+		g_admin = raw_admin(false, false);
+		g_next_qid = 1;
+	}
+	tc = raw_connect();
+	rc = tc_ic(tc, 0, hd, dd, &icr);
+	cr_assert_eq(rc, 0, "ICReq/ICResp: %d", rc);
+	cr_assert_eq(icr.dgst.bits.hdgst_enable, hd);
+	cr_assert_eq(icr.dgst.bits.ddgst_enable, dd);
+	rc = tc_send_connect(tc, 1, g_next_qid++, g_entries, cattr, g_cntlid, SUBNQN, HOSTNQN);
+	cr_assert_eq(rc, 0);
+	rc = tc_recv(tc, &p);
+	cr_assert_eq(rc, 0, "I/O connect response: %d", rc);
+	cr_assert_eq(p->hdr.common.pdu_type, SPIO_NVME_TCP_PDU_TYPE_CAPSULE_RESP);
+	cpl = p->hdr.capsule_resp.rccqe;
+	cr_assert(!spio_nvme_cpl_is_error(&cpl), "I/O connect failed: sct %u sc 0x%x",
+		  cpl.status.sct, cpl.status.sc);
+	return tc;
+}
+
+static void raw_done(void)
+{
+	tc_close(g_admin, false);
+	g_admin = NULL;
+}
+
+static void fill(uint8_t *b, size_t n, unsigned seed)
+{
+	for (size_t i = 0; i < n; i++) {
+		b[i] = (uint8_t)(seed * 131 + i * 7 + (i >> 9));
+	}
+}
+
+static void expect_cpl(const struct spio_nvme_cpl *cpl, uint8_t sct, uint8_t sc, const char *what)
+{
+	cr_assert(cpl->status.sct == sct && cpl->status.sc == sc,
+		  "%s: expected sct %u sc 0x%x, got sct %u sc 0x%x", what, sct, sc, cpl->status.sct,
+		  cpl->status.sc);
+}
+
+static void raw_read(struct tc *tc, uint16_t cid, uint64_t lba, uint8_t *buf, uint32_t len)
+{
+	struct spio_nvme_cmd cmd;
+	struct spio_nvme_cpl cpl;
+	int rc;
+
+	tc_rw_cmd(&cmd, false, cid, 1, lba, len / 512);
+	rc = tc_run_cmd(tc, &cmd, NULL, buf, len, false, 0, &cpl, NULL);
+	cr_assert_eq(rc, 0, "read of %u bytes: %d", len, rc);
+	expect_cpl(&cpl, 0, 0, "read");
+}
+
+/* Write `len` bytes at `lba` (in the capsule or by R2T with H2C PDUs of `chunk`), read back. */
+static void raw_rw(struct tc *tc, uint16_t cid, uint64_t lba, uint32_t len, bool icd,
+		   uint32_t chunk, unsigned seed)
+{
+	uint8_t *w = malloc(len), *r = calloc(1, len);
+	struct spio_nvme_cmd cmd;
+	struct spio_nvme_cpl cpl;
+	int rc;
+
+	fill(w, len, seed);
+	tc_rw_cmd(&cmd, true, cid, 1, lba, len / 512);
+	rc = tc_run_cmd(tc, &cmd, w, NULL, len, icd, chunk, &cpl, NULL);
+	cr_assert_eq(rc, 0, "write of %u bytes: %d", len, rc);
+	expect_cpl(&cpl, 0, 0, "write");
+	raw_read(tc, (uint16_t)(cid + 1), lba, r, len);
+	cr_assert(memcmp(w, r, len) == 0, "read back of %u bytes at lba %lu differs", len,
+		  (unsigned long)lba);
+	free(w);
+	free(r);
+}
+
+/* Expect a C2HTermReq with `fes` (and `fei` unless UINT32_MAX), then the close. */
+static void expect_term_req(struct tc *tc, uint16_t fes, uint32_t fei, const char *what)
+{
+	struct tc_pdu *p;
+	int rc = tc_recv(tc, &p);
+	uint32_t got_fei;
+
+	cr_assert_eq(rc, 0, "%s: expected a C2HTermReq, got error %d", what, rc);
+	cr_assert_eq(p->hdr.common.pdu_type, SPIO_NVME_TCP_PDU_TYPE_C2H_TERM_REQ,
+		     "%s: expected a C2HTermReq, got PDU type %u", what, p->hdr.common.pdu_type);
+	cr_assert_eq(p->hdr.term_req.fes, fes, "%s: expected FES %u, got %u", what, fes,
+		     p->hdr.term_req.fes);
+	memcpy(&got_fei, p->hdr.term_req.fei, 4);
+	if (fei != UINT32_MAX) {
+		cr_assert_eq(got_fei, fei, "%s: expected FEI %u, got %u", what, fei, got_fei);
+	}
+	cr_assert(tc_wait_closed(tc, 5000), "%s: the target did not close the connection", what);
+}
+
+/* Serialize a sealed PDU into `out`; returns its length. */
+static size_t pdu_bytes(const struct nvme_tcp_tx_pdu *pdu, uint8_t *out)
+{
+	struct iovec iov[8];
+	int n = nvme_tcp_tx_pdu_iov(pdu, iov, 8);
+	size_t len = 0;
+
+	for (int i = 0; i < n; i++) {
+		memcpy(out + len, iov[i].iov_base, iov[i].iov_len);
+		len += iov[i].iov_len;
+	}
+	return len;
+}
+
+/* A capsule with `len` bytes of `data` in it, sealed with `tx` (NULL: no digests). */
+static void capsule_pdu(struct nvme_tcp_tx_pdu *pdu, const struct spio_nvme_cmd *cmd,
+			const struct nvme_tcp_tx_params *tx, void *data, uint32_t len)
+{
+	struct iovec iov = {.iov_base = data, .iov_len = len};
+
+	nvme_tcp_tx_pdu_init(pdu, SPIO_NVME_TCP_PDU_TYPE_CAPSULE_CMD);
+	pdu->hdr.capsule_cmd.ccsqe = *cmd;
+	cr_assert_eq(nvme_tcp_tx_pdu_seal(pdu, tx, len > 0 ? &iov : NULL, len > 0 ? 1 : 0, 0, len),
+		     0);
+}
+
+static void set_icd_sgl(struct spio_nvme_cmd *cmd, uint32_t len)
+{
+	memset(&cmd->dptr.sgl1, 0, sizeof(cmd->dptr.sgl1));
+	cmd->dptr.sgl1.unkeyed.length = len;
+	cmd->dptr.sgl1.unkeyed.type = SPIO_NVME_SGL_TYPE_DATA_BLOCK;
+	cmd->dptr.sgl1.unkeyed.subtype = SPIO_NVME_SGL_SUBTYPE_OFFSET;
+}
+
+static void set_transport_sgl(struct spio_nvme_cmd *cmd, uint32_t len)
+{
+	memset(&cmd->dptr.sgl1, 0, sizeof(cmd->dptr.sgl1));
+	cmd->dptr.sgl1.unkeyed.length = len;
+	cmd->dptr.sgl1.unkeyed.type = SPIO_NVME_SGL_TYPE_TRANSPORT_DATA_BLOCK;
+	cmd->dptr.sgl1.unkeyed.subtype = SPIO_NVME_SGL_SUBTYPE_TRANSPORT;
+}
+
+/*
+ * Our initiator
+ */
+
+struct host {
+	struct spio_nvme_ctrlr *ctrlr;
+	struct spio_nvme_ns *ns;
+	struct spio_nvme_qpair *qp[4];
+	int nqp;
+};
+
+struct connect_res {
+	int done;
+	int status;
+	struct spio_nvme_ctrlr *ctrlr;
+};
+
+static void host_connected(void *arg, struct spio_nvme_ctrlr *ctrlr, int status)
+{
+	struct connect_res *r = arg;
+
+	r->ctrlr = ctrlr;
+	r->status = status;
+	r->done = 1;
+}
+
+static void qpair_connected(void *arg, struct spio_nvme_qpair *qpair, int status)
+{
+	struct connect_res *r = arg;
+
+	r->status = status;
+	r->done = 1;
+}
+
+static void host_connect(struct host *h, bool digests, int nqp)
+{
+	struct spio_nvme_ctrlr_opts opts;
+	struct spio_nvme_transport_id trid = g_trid;
+	struct connect_res r = {0};
+	struct spio_thread *prev = spio_thread_enter(g_ht);
+
+	snprintf(trid.subnqn, sizeof(trid.subnqn), "%s", SUBNQN);
+	spio_nvme_ctrlr_get_default_opts(&opts, sizeof(opts));
+	opts.header_digest = digests;
+	opts.data_digest = digests;
+	cr_assert_eq(spio_nvme_connect_async(&trid, &opts, host_connected, &r), 0);
+	spio_thread_leave(prev);
+	cr_assert(poll_until(flag_set, &r.done, WAIT_MS), "initiator connect did not finish");
+	cr_assert_eq(r.status, 0, "initiator connect: %d", r.status);
+	memset(h, 0, sizeof(*h));
+	h->ctrlr = r.ctrlr;
+	prev = spio_thread_enter(g_ht);
+	h->ns = spio_nvme_ctrlr_get_ns(h->ctrlr, 1);
+	spio_thread_leave(prev);
+	cr_assert_not_null(h->ns, "namespace 1 not active");
+	for (int i = 0; i < nqp; i++) {
+		memset(&r, 0, sizeof(r));
+		prev = spio_thread_enter(g_ht);
+		h->qp[i] = spio_nvme_ctrlr_alloc_io_qpair(h->ctrlr, NULL, 0);
+		cr_assert_not_null(h->qp[i], "alloc_io_qpair: errno %d", errno);
+		cr_assert_eq(spio_nvme_qpair_connect_async(h->qp[i], qpair_connected, &r), 0);
+		spio_thread_leave(prev);
+		while (!r.done) {
+			prev = spio_thread_enter(g_ht);
+			spio_nvme_qpair_process_completions(h->qp[i], 0);
+			spio_thread_leave(prev);
+			poll_all();
+		}
+		cr_assert_eq(r.status, 0, "I/O qpair %d connect: %d", i, r.status);
+		h->nqp++;
+	}
+}
+
+static void detached(void *arg)
+{
+	*(int *)arg = 1;
+}
+
+static void host_disconnect(struct host *h)
+{
+	struct spio_thread *prev = spio_thread_enter(g_ht);
+	int done = 0;
+
+	for (int i = 0; i < h->nqp; i++) {
+		cr_assert_eq(spio_nvme_ctrlr_free_io_qpair(h->qp[i]), 0);
+	}
+	cr_assert_eq(spio_nvme_detach_async(h->ctrlr, detached, &done), 0);
+	spio_thread_leave(prev);
+	cr_assert(poll_until(flag_set, &done, WAIT_MS), "detach did not finish");
+	memset(h, 0, sizeof(*h));
+}
+
+struct io {
+	int done;
+	struct spio_nvme_cpl cpl;
+};
+
+static void io_done(void *arg, const struct spio_nvme_cpl *cpl)
+{
+	struct io *io = arg;
+
+	io->cpl = *cpl;
+	io->done++;
+}
+
+/* Poll the host's qpairs and every thread until `n` of `ios` completed. */
+static void host_wait(struct host *h, struct io *ios, int n)
+{
+	uint64_t limit = spio_get_ticks() + (uint64_t)WAIT_MS * spio_get_ticks_hz() / 1000;
+
+	for (;;) {
+		struct spio_thread *prev;
+		int done = 0;
+
+		for (int i = 0; i < n; i++) {
+			done += ios[i].done;
+		}
+		if (done == n) {
+			break;
+		}
+		cr_assert(spio_get_ticks() < limit, "%d of %d commands completed", done, n);
+		prev = spio_thread_enter(g_ht);
+		for (int i = 0; i < h->nqp; i++) {
+			spio_nvme_qpair_process_completions(h->qp[i], 0);
+		}
+		spio_thread_leave(prev);
+		poll_all();
+	}
+	for (int i = 0; i < n; i++) {
+		cr_assert_eq(ios[i].done, 1, "command %d completed %d times", i, ios[i].done);
+		cr_assert(!spio_nvme_cpl_is_error(&ios[i].cpl), "command %d: sct %u sc 0x%x", i,
+			  ios[i].cpl.status.sct, ios[i].cpl.status.sc);
+	}
+}
+
+/*
+ * Write, on every qpair at once, a 4 KiB block (in the capsule) and
+ * `big` bytes (by R2T), then read all of it back on another qpair and
+ * compare.
+ */
+static void host_rw(struct host *h, uint32_t big, unsigned seed)
+{
+	enum { PER_QP = 4 };
+	uint32_t small = 4096, stride = 4 * 1024 * 1024;
+	int n = h->nqp * PER_QP;
+	struct io *ios = calloc((size_t)n, sizeof(*ios));
+	uint8_t **w = calloc((size_t)n, sizeof(*w)), **r = calloc((size_t)n, sizeof(*r));
+	struct spio_thread *prev;
+
+	for (int i = 0; i < n; i++) {
+		uint32_t len = i % 2 ? big : small;
+
+		w[i] = malloc(len);
+		r[i] = calloc(1, len);
+		fill(w[i], len, seed + (unsigned)i);
+	}
+	prev = spio_thread_enter(g_ht);
+	for (int i = 0; i < n; i++) {
+		uint32_t len = i % 2 ? big : small;
+		uint64_t lba = ((uint64_t)(i / 2) * stride + (i % 2 ? small : 0)) / 512;
+
+		cr_assert_eq(spio_nvme_ns_cmd_write(h->ns, h->qp[i % h->nqp], w[i], lba, len / 512,
+						    io_done, &ios[i], 0),
+			     0);
+	}
+	spio_thread_leave(prev);
+	host_wait(h, ios, n);
+	memset(ios, 0, (size_t)n * sizeof(*ios));
+	prev = spio_thread_enter(g_ht);
+	for (int i = 0; i < n; i++) {
+		uint32_t len = i % 2 ? big : small;
+		uint64_t lba = ((uint64_t)(i / 2) * stride + (i % 2 ? small : 0)) / 512;
+
+		cr_assert_eq(spio_nvme_ns_cmd_read(h->ns, h->qp[(i + 1) % h->nqp], r[i], lba,
+						   len / 512, io_done, &ios[i], 0),
+			     0);
+	}
+	spio_thread_leave(prev);
+	host_wait(h, ios, n);
+	for (int i = 0; i < n; i++) {
+		cr_assert(memcmp(w[i], r[i], i % 2 ? big : small) == 0,
+			  "command %d: data read back differs", i);
+		free(w[i]);
+		free(r[i]);
+	}
+	free(w);
+	free(r);
+	free(ios);
+}
+
+/*
+ * With our initiator
+ */
+
+Test(nvmf_tcp, initiator_io_on_several_qpairs_without_digests)
+{
+	struct host h;
+
+	start(NULL, 0);
+	host_connect(&h, false, 3);
+	host_rw(&h, 131072, 1);
+	host_rw(&h, 65536 + 512, 2);
+	host_disconnect(&h);
+	cr_assert(poll_until(no_conns, NULL, WAIT_MS), "connections left: %u",
+		  nvmf_tcp_get_conn_count(g_tr));
+}
+
+Test(nvmf_tcp, initiator_io_on_several_qpairs_with_digests)
+{
+	struct host h;
+
+	start(NULL, 0);
+	host_connect(&h, true, 3);
+	host_rw(&h, 131072, 3);
+	host_disconnect(&h);
+}
+
+Test(nvmf_tcp, initiator_with_small_io_unit_and_scarce_buffers)
+{
+	struct spio_nvmf_transport_opts o;
+	struct host h;
+
+	cr_assert_eq(spio_nvmf_transport_opts_init("TCP", &o, sizeof(o)), 0);
+	o.io_unit_size = 8192;	   /* 16 buffers per 128 KiB command */
+	o.num_shared_buffers = 20; /* one such command at a time per poll group */
+	o.in_capsule_data_size = 512;
+	start(&o, 0);
+	host_connect(&h, false, 2);
+	host_rw(&h, 131072, 4);
+	host_disconnect(&h);
+}
+
+Test(nvmf_tcp, bad_clients_leave_the_initiator_served)
+{
+	struct host h;
+	struct tc *half, *junk;
+	uint8_t bytes[256];
+
+	nvmf_tcp_set_preconnect_timeout_ms(500);
+	start(NULL, 0);
+	host_connect(&h, false, 2);
+	half = raw_connect(); /* never sends ICReq */
+	junk = raw_connect();
+	memset(bytes, 0x5a, sizeof(bytes));
+	cr_assert_eq(tc_send_raw(junk, bytes, sizeof(bytes)), 0);
+	host_rw(&h, 131072, 5);
+	cr_assert(tc_wait_closed(junk, 5000), "garbage client not closed");
+	cr_assert(tc_wait_closed(half, 5000), "half-open client not closed after the timeout");
+	host_rw(&h, 16384, 6);
+	tc_close(half, false);
+	tc_close(junk, false);
+	host_disconnect(&h);
+}
+
+/*
+ * With the raw host: the wire
+ */
+
+Test(nvmf_tcp, icresp_grants_digests_asked_cpda_0_maxh2cdata_max_io_size)
+{
+	static const bool combos[][2] = {
+	    {false, false}, {true, false}, {false, true}, {true, true}};
+	struct spio_nvme_tcp_ic_resp icr;
+
+	start(NULL, 0);
+	for (size_t i = 0; i < SPIO_COUNTOF(combos); i++) {
+		struct tc *tc = raw_connect();
+
+		cr_assert_eq(tc_ic(tc, 3, combos[i][0], combos[i][1], &icr), 0);
+		cr_assert_eq(icr.common.plen, 128);
+		cr_assert_eq(icr.pfv, 0);
+		cr_assert_eq(icr.cpda, 0, "expected CPDA 0, got %u", icr.cpda);
+		cr_assert_eq(icr.maxh2cdata, 131072, "expected MAXH2CDATA 131072, got %u",
+			     icr.maxh2cdata);
+		cr_assert_eq(icr.dgst.bits.hdgst_enable, combos[i][0]);
+		cr_assert_eq(icr.dgst.bits.ddgst_enable, combos[i][1]);
+		tc_close(tc, false);
+	}
+}
+
+Test(nvmf_tcp, in_capsule_and_r2t_writes_read_back)
+{
+	struct tc *tc;
+
+	start(NULL, 0);
+	tc = raw_io(false, false, 0);
+	raw_rw(tc, 10, 0, 4096, true, 0, 1);
+	raw_rw(tc, 12, 8, 131072, false, 0, 2);
+	raw_rw(tc, 14, 300, 131072, false, 32768, 3);
+	raw_rw(tc, 16, 1000, 8192, false, 0, 4);
+	raw_rw(tc, 18, 2000, 512, true, 0, 5);
+	raw_rw(tc, 20, 3000, 1024, false, 0, 6); /* small enough for its own buffer, yet by R2T */
+	tc_close(tc, false);
+	raw_done();
+}
+
+Test(nvmf_tcp, digests_roundtrip_and_data_placed_at_the_host_pda)
+{
+	struct spio_nvme_tcp_ic_resp icr;
+	struct spio_nvme_cmd cmd;
+	struct tc_pdu *p;
+	struct tc *tc;
+
+	start(NULL, 0);
+	tc = raw_io(true, true, 0);
+	raw_rw(tc, 10, 0, 4096, true, 0, 1);
+	raw_rw(tc, 12, 8, 131072, false, 4096, 2);
+	tc_close(tc, true);
+
+	/* HPDA 7: C2HData must put its data at a multiple of 32 bytes. */
+	tc = raw_connect();
+	cr_assert_eq(tc_ic(tc, 7, true, false, &icr), 0);
+	tc->rx.params.pda = 7; /* the codec checks the target's PDO against it */
+	cr_assert_eq(tc_send_connect(tc, 1, g_next_qid++, 32, 0, g_cntlid, SUBNQN, HOSTNQN), 0);
+	cr_assert_eq(tc_recv(tc, &p), 0);
+	cr_assert(!spio_nvme_cpl_is_error(&p->hdr.capsule_resp.rccqe));
+	raw_rw(tc, 20, 64, 16384, false, 0, 9);
+	tc_rw_cmd(&cmd, false, 22, 1, 64, 1);
+	cr_assert_eq(tc_send_cmd(tc, &cmd, NULL, 512), 0);
+	cr_assert_eq(tc_recv(tc, &p), 0);
+	cr_assert_eq(p->hdr.common.pdu_type, SPIO_NVME_TCP_PDU_TYPE_C2H_DATA);
+	cr_assert_eq(p->hdr.common.pdo, 32, "expected PDO 32 for HPDA 7, got %u",
+		     p->hdr.common.pdo);
+	cr_assert(p->hdr.common.flags & SPIO_NVME_TCP_C2H_DATA_FLAGS_LAST_PDU);
+	cr_assert_eq(tc_recv(tc, &p), 0);
+	cr_assert_eq(p->hdr.common.pdu_type, SPIO_NVME_TCP_PDU_TYPE_CAPSULE_RESP);
+	expect_cpl(&p->hdr.capsule_resp.rccqe, 0, 0, "read with HPDA 7");
+	tc_close(tc, false);
+	raw_done();
+}
+
+/* A read; true if its data PDU carried SUCCESS (then no response may follow). */
+static bool read_with_success(struct tc *tc, uint16_t cid)
+{
+	uint8_t buf[4096];
+	struct spio_nvme_cmd cmd;
+	struct spio_nvme_cpl cpl;
+	bool success;
+
+	tc_rw_cmd(&cmd, false, cid, 1, 0, 8);
+	cr_assert_eq(tc_run_cmd(tc, &cmd, NULL, buf, sizeof(buf), false, 0, &cpl, &success), 0);
+	expect_cpl(&cpl, 0, 0, "read");
+	/* A stray CapsuleResp would arrive before the next command's answer. */
+	raw_rw(tc, (uint16_t)(cid + 1), 16, 512, true, 0, cid);
+	return success;
+}
+
+Test(nvmf_tcp, c2h_success_when_on_and_sq_flow_control_disabled)
+{
+	struct tc *tc;
+
+	start(NULL, 0);
+	tc = raw_io(false, false, SPIO_NVMF_CONNECT_CATTR_DISABLE_SQ_FLOW);
+	cr_assert(read_with_success(tc, 10), "expected SUCCESS on the C2HData");
+	tc_close(tc, false);
+	tc = raw_io(true, true, SPIO_NVMF_CONNECT_CATTR_DISABLE_SQ_FLOW);
+	cr_assert(read_with_success(tc, 10), "expected SUCCESS on the C2HData with digests");
+	tc_close(tc, false);
+	tc = raw_io(false, false, 0);
+	cr_assert(!read_with_success(tc, 10), "expected a CapsuleResp with SQ flow control on");
+	tc_close(tc, false);
+	raw_done();
+}
+
+Test(nvmf_tcp, c2h_success_off_always_sends_a_response)
+{
+	struct spio_nvmf_transport_opts o;
+	struct tc *tc;
+
+	cr_assert_eq(spio_nvmf_transport_opts_init("TCP", &o, sizeof(o)), 0);
+	o.c2h_success = false;
+	start(&o, 0);
+	tc = raw_io(false, false, SPIO_NVMF_CONNECT_CATTR_DISABLE_SQ_FLOW);
+	cr_assert(!read_with_success(tc, 10), "expected a CapsuleResp with c2h_success off");
+	tc_close(tc, false);
+	raw_done();
+}
+
+Test(nvmf_tcp, data_digest_error_fails_only_that_command)
+{
+	uint8_t w[8192], r[8192], zero[8192] = {0};
+	struct nvme_tcp_tx_pdu pdu;
+	struct iovec iov = {.iov_base = w, .iov_len = sizeof(w)};
+	struct spio_nvme_cmd cmd;
+	struct tc_pdu *p;
+	struct tc *tc;
+	uint16_t ttag;
+
+	start(NULL, 0);
+	tc = raw_io(true, true, 0);
+	fill(w, sizeof(w), 7);
+
+	/* In-capsule data with a wrong digest. */
+	tc_rw_cmd(&cmd, true, 10, 1, 0, 8);
+	set_icd_sgl(&cmd, 4096);
+	capsule_pdu(&pdu, &cmd, &tc->tx, w, 4096);
+	pdu.ddgst[0] ^= 0xff;
+	cr_assert_eq(tc_send_pdu(tc, &pdu), 0);
+	cr_assert_eq(tc_recv(tc, &p), 0);
+	cr_assert_eq(p->hdr.common.pdu_type, SPIO_NVME_TCP_PDU_TYPE_CAPSULE_RESP);
+	cr_assert_eq(p->hdr.capsule_resp.rccqe.cid, 10);
+	expect_cpl(&p->hdr.capsule_resp.rccqe, 0, SPIO_NVME_SC_COMMAND_TRANSIENT_TRANSPORT_ERROR,
+		   "in-capsule data digest error");
+
+	/* H2CData with a wrong digest in the first of two PDUs. */
+	tc_rw_cmd(&cmd, true, 11, 1, 0, 16);
+	cr_assert_eq(tc_send_cmd(tc, &cmd, NULL, sizeof(w)), 0);
+	cr_assert_eq(tc_recv(tc, &p), 0);
+	cr_assert_eq(p->hdr.common.pdu_type, SPIO_NVME_TCP_PDU_TYPE_R2T);
+	ttag = p->hdr.r2t.ttag;
+	nvme_tcp_tx_pdu_init(&pdu, SPIO_NVME_TCP_PDU_TYPE_H2C_DATA);
+	pdu.hdr.h2c_data.cccid = 11;
+	pdu.hdr.h2c_data.ttag = ttag;
+	pdu.hdr.h2c_data.datal = 4096;
+	cr_assert_eq(nvme_tcp_tx_pdu_seal(&pdu, &tc->tx, &iov, 1, 0, 4096), 0);
+	pdu.ddgst[1] ^= 0x01;
+	cr_assert_eq(tc_send_pdu(tc, &pdu), 0);
+	cr_assert_eq(tc_send_h2c(tc, 11, ttag, 4096, w + 4096, 4096, true), 0);
+	cr_assert_eq(tc_recv(tc, &p), 0);
+	cr_assert_eq(p->hdr.common.pdu_type, SPIO_NVME_TCP_PDU_TYPE_CAPSULE_RESP);
+	expect_cpl(&p->hdr.capsule_resp.rccqe, 0, SPIO_NVME_SC_COMMAND_TRANSIENT_TRANSPORT_ERROR,
+		   "H2C data digest error");
+
+	/* Neither write reached the namespace, and the connection still works. */
+	raw_read(tc, 12, 0, r, sizeof(r));
+	cr_assert(memcmp(r, zero, sizeof(r)) == 0, "a write with a bad data digest was executed");
+	raw_rw(tc, 14, 0, 8192, false, 0, 8);
+	tc_close(tc, false);
+	raw_done();
+}
+
+Test(nvmf_tcp, header_digest_error_closes_with_term_req)
+{
+	struct nvme_tcp_tx_pdu pdu;
+	struct spio_nvme_cmd cmd;
+	struct tc *tc;
+
+	start(NULL, 0);
+	tc = raw_io(true, false, 0);
+	tc_rw_cmd(&cmd, false, 5, 1, 0, 1);
+	set_transport_sgl(&cmd, 512);
+	capsule_pdu(&pdu, &cmd, &tc->tx, NULL, 0);
+	pdu.hdr.raw[NVME_TCP_CAPSULE_CMD_HLEN] ^= 0x5a;
+	cr_assert_eq(tc_send_pdu(tc, &pdu), 0);
+	expect_term_req(tc, SPIO_NVME_TCP_TERM_REQ_FES_HDGST_ERROR, UINT32_MAX, "header digest");
+	tc_close(tc, false);
+	raw_done();
+}
+
+Test(nvmf_tcp, malformed_pdus_close_only_their_connection)
+{
+	struct nvme_tcp_tx_pdu pdu;
+	struct spio_nvme_cmd cmd;
+	struct tc *good, *bad;
+	struct tc_pdu *p;
+	uint8_t junk[64];
+
+	start(NULL, 0);
+	good = raw_io(false, false, 0);
+
+	/* Garbage after the connect: unknown PDU type, FEI 0. */
+	bad = raw_io(false, false, 0);
+	memset(junk, 0xee, sizeof(junk));
+	cr_assert_eq(tc_send_raw(bad, junk, sizeof(junk)), 0);
+	expect_term_req(bad, SPIO_NVME_TCP_TERM_REQ_FES_INVALID_HEADER_FIELD, 0, "garbage");
+	tc_close(bad, false);
+
+	/* H2CData for a transfer tag nothing asked for: FEI of TTAG. */
+	bad = raw_io(false, false, 0);
+	cr_assert_eq(tc_send_h2c(bad, 3, 9, 0, junk, sizeof(junk), true), 0);
+	expect_term_req(bad, SPIO_NVME_TCP_TERM_REQ_FES_INVALID_HEADER_FIELD, 10, "stray H2CData");
+	tc_close(bad, false);
+
+	/* H2CData with the wrong command id: FEI of CCCID. */
+	bad = raw_io(false, false, 0);
+	tc_rw_cmd(&cmd, true, 4, 1, 0, 1);
+	cr_assert_eq(tc_send_cmd(bad, &cmd, NULL, 512), 0);
+	cr_assert_eq(tc_recv(bad, &p), 0);
+	cr_assert_eq(p->hdr.common.pdu_type, SPIO_NVME_TCP_PDU_TYPE_R2T);
+	cr_assert_eq(p->hdr.r2t.cccid, 4);
+	cr_assert_eq(p->hdr.r2t.r2to, 0);
+	cr_assert_eq(p->hdr.r2t.r2tl, 512, "expected one R2T for all 512 bytes, got %u",
+		     p->hdr.r2t.r2tl);
+	cr_assert_eq(tc_send_h2c(bad, 5, p->hdr.r2t.ttag, 0, junk, 64, true), 0);
+	expect_term_req(bad, SPIO_NVME_TCP_TERM_REQ_FES_INVALID_HEADER_FIELD, 8, "H2CData cccid");
+	tc_close(bad, false);
+
+	/* H2CData at the wrong offset. */
+	bad = raw_io(false, false, 0);
+	cr_assert_eq(tc_send_cmd(bad, &cmd, NULL, 512), 0);
+	cr_assert_eq(tc_recv(bad, &p), 0);
+	cr_assert_eq(p->hdr.common.pdu_type, SPIO_NVME_TCP_PDU_TYPE_R2T);
+	cr_assert_eq(tc_send_h2c(bad, 4, p->hdr.r2t.ttag, 256, junk, 64, true), 0);
+	expect_term_req(bad, SPIO_NVME_TCP_TERM_REQ_FES_DATA_TRANSFER_OUT_OF_RANGE, UINT32_MAX,
+			"H2CData offset");
+	tc_close(bad, false);
+
+	/* In-capsule data whose length is not the SGL's: FEI of PLEN. */
+	bad = raw_io(false, false, 0);
+	tc_rw_cmd(&cmd, true, 4, 1, 0, 1);
+	set_icd_sgl(&cmd, 512);
+	capsule_pdu(&pdu, &cmd, NULL, junk, sizeof(junk));
+	cr_assert_eq(tc_send_pdu(bad, &pdu), 0);
+	expect_term_req(bad, SPIO_NVME_TCP_TERM_REQ_FES_INVALID_HEADER_FIELD, 4, "ICD length");
+	tc_close(bad, false);
+
+	/* In-capsule data at an offset: unsupported, FEI of the SGL address. */
+	bad = raw_io(false, false, 0);
+	set_icd_sgl(&cmd, sizeof(junk));
+	cmd.dptr.sgl1.address = 16;
+	capsule_pdu(&pdu, &cmd, NULL, junk, sizeof(junk));
+	cr_assert_eq(tc_send_pdu(bad, &pdu), 0);
+	expect_term_req(bad, SPIO_NVME_TCP_TERM_REQ_FES_UNSUPPORTED_PARAMETER, 32, "ICD offset");
+	tc_close(bad, false);
+
+	/* A keyed SGL (RDMA's) is not NVMe/TCP: FEI of the SGL type byte. */
+	bad = raw_io(false, false, 0);
+	tc_rw_cmd(&cmd, false, 4, 1, 0, 1);
+	cmd.dptr.sgl1.keyed.length = 512;
+	cmd.dptr.sgl1.keyed.type = SPIO_NVME_SGL_TYPE_KEYED_DATA_BLOCK;
+	capsule_pdu(&pdu, &cmd, NULL, NULL, 0);
+	cr_assert_eq(tc_send_pdu(bad, &pdu), 0);
+	expect_term_req(bad, SPIO_NVME_TCP_TERM_REQ_FES_UNSUPPORTED_PARAMETER, 47, "keyed SGL");
+	tc_close(bad, false);
+
+	/* A second ICReq. */
+	bad = raw_io(false, false, 0);
+	nvme_tcp_ic_req_build(&pdu, 0, false, false, 0);
+	cr_assert_eq(tc_send_pdu(bad, &pdu), 0);
+	expect_term_req(bad, SPIO_NVME_TCP_TERM_REQ_FES_PDU_SEQUENCE_ERROR, UINT32_MAX,
+			"second ICReq");
+	tc_close(bad, false);
+
+	/* A PDU only a controller sends. */
+	bad = raw_io(false, false, 0);
+	nvme_tcp_tx_pdu_init(&pdu, SPIO_NVME_TCP_PDU_TYPE_R2T);
+	pdu.hdr.r2t.r2tl = 512;
+	cr_assert_eq(nvme_tcp_tx_pdu_seal(&pdu, NULL, NULL, 0, 0, 0), 0);
+	cr_assert_eq(tc_send_pdu(bad, &pdu), 0);
+	expect_term_req(bad, SPIO_NVME_TCP_TERM_REQ_FES_INVALID_HEADER_FIELD, 0, "R2T from a host");
+	tc_close(bad, false);
+
+	/* Through all of it the first connection was served. */
+	raw_rw(good, 10, 0, 4096, true, 0, 1);
+	raw_rw(good, 12, 8, 65536, false, 0, 2);
+	tc_close(good, false);
+	raw_done();
+}
+
+Test(nvmf_tcp, bad_icreq_and_capsule_before_icreq)
+{
+	struct nvme_tcp_tx_pdu pdu;
+	struct spio_nvme_cmd cmd;
+	struct tc *tc;
+
+	start(NULL, 0);
+	tc = raw_connect();
+	tc_rw_cmd(&cmd, false, 1, 1, 0, 1);
+	cr_assert_eq(tc_send_cmd(tc, &cmd, NULL, 512), 0);
+	expect_term_req(tc, SPIO_NVME_TCP_TERM_REQ_FES_PDU_SEQUENCE_ERROR, UINT32_MAX,
+			"capsule before ICReq");
+	tc_close(tc, false);
+
+	tc = raw_connect();
+	nvme_tcp_ic_req_build(&pdu, 0, false, false, 0);
+	pdu.hdr.ic_req.pfv = 1;
+	cr_assert_eq(tc_send_pdu(tc, &pdu), 0);
+	expect_term_req(tc, SPIO_NVME_TCP_TERM_REQ_FES_INVALID_HEADER_FIELD, 8, "ICReq PFV 1");
+	tc_close(tc, false);
+
+	tc = raw_connect();
+	nvme_tcp_ic_req_build(&pdu, 0, false, false, 0);
+	pdu.hdr.ic_req.hpda = 32;
+	cr_assert_eq(tc_send_pdu(tc, &pdu), 0);
+	expect_term_req(tc, SPIO_NVME_TCP_TERM_REQ_FES_INVALID_HEADER_FIELD, 10, "ICReq HPDA 32");
+	tc_close(tc, false);
+}
+
+Test(nvmf_tcp, host_term_req_closes_without_an_answer)
+{
+	struct nvme_tcp_tx_pdu pdu;
+	struct tc *tc;
+
+	start(NULL, 0);
+	tc = raw_io(false, false, 0);
+	nvme_tcp_term_req_build(&pdu, SPIO_NVME_TCP_PDU_TYPE_H2C_TERM_REQ,
+				SPIO_NVME_TCP_TERM_REQ_FES_PDU_SEQUENCE_ERROR, 0, NULL, 0);
+	cr_assert_eq(tc_send_pdu(tc, &pdu), 0);
+	cr_assert(tc_wait_closed(tc, 5000), "expected the target to close");
+	cr_assert_eq(tc->q_count, 0, "expected no PDU in answer to a term req");
+	tc_close(tc, false);
+	raw_done();
+}
+
+Test(nvmf_tcp, bidirectional_opcode_fails_in_the_transport)
+{
+	struct spio_nvme_cmd cmd = {.opc = 0x03, .cid = 9, .nsid = 1};
+	struct tc_pdu *p;
+	struct tc *tc;
+
+	start(NULL, 0);
+	tc = raw_io(false, false, 0);
+	cr_assert_eq(tc_send_cmd(tc, &cmd, NULL, 512), 0);
+	cr_assert_eq(tc_recv(tc, &p), 0);
+	cr_assert_eq(p->hdr.common.pdu_type, SPIO_NVME_TCP_PDU_TYPE_CAPSULE_RESP);
+	cr_assert_eq(p->hdr.capsule_resp.rccqe.cid, 9);
+	expect_cpl(&p->hdr.capsule_resp.rccqe, 0, SPIO_NVME_SC_INVALID_OPCODE, "opcode 0x03");
+	raw_rw(tc, 10, 0, 512, true, 0, 1);
+	tc_close(tc, false);
+	raw_done();
+}
+
+Test(nvmf_tcp, in_capsule_limits_8k_on_admin_icd_on_io_max_io_size)
+{
+	static uint8_t buf[8192];
+	struct spio_nvme_cmd cmd = {.opc = 0xc1, .cid = 40};
+	struct tc_pdu *p;
+	struct tc *tc;
+
+	start(NULL, 0);
+	/* Admin queue: 8 KiB in a capsule although ICD is 4 KiB (the core answers it). */
+	g_admin = raw_admin(false, false);
+	g_next_qid = 1;
+	cr_assert_eq(tc_send_cmd(g_admin, &cmd, buf, sizeof(buf)), 0);
+	cr_assert_eq(tc_recv(g_admin, &p), 0);
+	cr_assert_eq(p->hdr.common.pdu_type, SPIO_NVME_TCP_PDU_TYPE_CAPSULE_RESP,
+		     "expected a response to 8 KiB in-capsule on the admin queue, got type %u",
+		     p->hdr.common.pdu_type);
+	cr_assert_eq(p->hdr.capsule_resp.rccqe.cid, 40);
+
+	/* I/O queue: 8 KiB in a capsule is above ICD. */
+	tc = raw_io(false, false, 0);
+	tc_rw_cmd(&cmd, true, 41, 1, 0, 16);
+	cr_assert_eq(tc_send_cmd(tc, &cmd, buf, sizeof(buf)), 0);
+	expect_term_req(tc, SPIO_NVME_TCP_TERM_REQ_FES_DATA_TRANSFER_LIMIT_EXCEEDED, UINT32_MAX,
+			"8 KiB in-capsule on an I/O queue");
+	tc_close(tc, false);
+
+	/* A transfer above max_io_size. */
+	tc = raw_io(false, false, 0);
+	tc_rw_cmd(&cmd, false, 42, 1, 0, 512);
+	cr_assert_eq(tc_send_cmd(tc, &cmd, NULL, 262144), 0);
+	expect_term_req(tc, SPIO_NVME_TCP_TERM_REQ_FES_DATA_TRANSFER_LIMIT_EXCEEDED, UINT32_MAX,
+			"256 KiB read");
+	tc_close(tc, false);
+	raw_done();
+}
+
+Test(nvmf_tcp, more_commands_than_the_queue_holds)
+{
+	struct spio_nvmf_transport_opts o;
+	struct spio_nvme_cmd cmd;
+	struct tc *tc;
+
+	cr_assert_eq(spio_nvmf_transport_opts_init("TCP", &o, sizeof(o)), 0);
+	o.max_queue_depth = 4;
+	start(&o, 0);
+	g_entries = 4;
+	tc = raw_io(false, false, 0);
+	/* All five arrive in one read: the first four hold every request. */
+	for (uint16_t i = 0; i < 5; i++) {
+		tc_rw_cmd(&cmd, false, (uint16_t)(100 + i), 1, 0, 1);
+		cr_assert_eq(tc_send_cmd(tc, &cmd, NULL, 512), 0);
+	}
+	for (;;) {
+		struct tc_pdu *p;
+
+		/* Answers to the first four may come before the term req. */
+		cr_assert_eq(tc_recv(tc, &p), 0, "expected a C2HTermReq");
+		if (p->hdr.common.pdu_type == SPIO_NVME_TCP_PDU_TYPE_C2H_TERM_REQ) {
+			cr_assert_eq(
+			    p->hdr.term_req.fes, SPIO_NVME_TCP_TERM_REQ_FES_PDU_SEQUENCE_ERROR,
+			    "expected FES PDU Sequence Error, got %u", p->hdr.term_req.fes);
+			break;
+		}
+	}
+	cr_assert(tc_wait_closed(tc, 5000));
+	tc_close(tc, false);
+	cr_assert(poll_until(one_conn, NULL, WAIT_MS), "the overrun connection was not freed");
+	raw_done();
+}
+
+/* Send `n` writes of `len` bytes at once and serve their R2Ts in any order. */
+static void concurrent_writes(struct tc *tc, int n, uint32_t len)
+{
+	uint8_t *w = malloc(len);
+	int done = 0;
+
+	fill(w, len, 3);
+	for (int i = 0; i < n; i++) {
+		struct spio_nvme_cmd cmd;
+
+		tc_rw_cmd(&cmd, true, (uint16_t)(200 + i), 1, (uint64_t)i * (len / 512), len / 512);
+		cr_assert_eq(tc_send_cmd(tc, &cmd, NULL, len), 0);
+	}
+	while (done < n) {
+		struct tc_pdu *p;
+
+		cr_assert_eq(tc_recv(tc, &p), 0, "%d of %d writes done", done, n);
+		if (p->hdr.common.pdu_type == SPIO_NVME_TCP_PDU_TYPE_R2T) {
+			struct spio_nvme_tcp_r2t_hdr r2t = p->hdr.r2t;
+
+			cr_assert_eq(tc_send_h2c(tc, r2t.cccid, r2t.ttag, 0, w, r2t.r2tl, true), 0);
+		} else {
+			cr_assert_eq(p->hdr.common.pdu_type, SPIO_NVME_TCP_PDU_TYPE_CAPSULE_RESP);
+			expect_cpl(&p->hdr.capsule_resp.rccqe, 0, 0, "concurrent write");
+			done++;
+		}
+	}
+	free(w);
+}
+
+Test(nvmf_tcp, writes_wait_for_pool_buffers_and_never_fail)
+{
+	struct spio_nvmf_transport_opts o;
+	struct tc *tc;
+
+	cr_assert_eq(spio_nvmf_transport_opts_init("TCP", &o, sizeof(o)), 0);
+	o.io_unit_size = 32768;
+	o.num_shared_buffers = 5; /* one 128 KiB command (4 buffers) at a time */
+	start(&o, 0);
+	tc = raw_io(false, false, 0);
+	concurrent_writes(tc, 8, 131072);
+	raw_rw(tc, 10, 0, 131072, false, 8192, 4);
+	tc_close(tc, false);
+	raw_done();
+}
+
+Test(nvmf_tcp, reset_and_fin_both_tear_down)
+{
+	struct spio_nvme_cmd cmd;
+	struct tc *a, *b;
+
+	start(NULL, 0);
+	a = raw_io(false, false, 0);
+	b = raw_io(false, false, 0);
+	cr_assert_eq(nvmf_tcp_get_conn_count(g_tr), 3);
+	/* Commands in every state when the connections go: sent, waiting for data, executing. */
+	for (uint16_t i = 0; i < 8; i++) {
+		tc_rw_cmd(&cmd, i % 2 == 0, i, 1, (uint64_t)i * 256, 256);
+		cr_assert_eq(tc_send_cmd(a, &cmd, NULL, 131072), 0);
+		cr_assert_eq(tc_send_cmd(b, &cmd, NULL, 131072), 0);
+	}
+	poll_n(3);
+	tc_close(a, true);
+	tc_close(b, false);
+	raw_done();
+	cr_assert(poll_until(no_conns, NULL, WAIT_MS), "connections left: %u",
+		  nvmf_tcp_get_conn_count(g_tr));
+}
+
+Test(nvmf_tcp, half_open_client_does_not_block_others_and_times_out)
+{
+	struct tc *half, *good;
+
+	nvmf_tcp_set_preconnect_timeout_ms(300);
+	start(NULL, 0);
+	half = raw_connect();
+	good = raw_admin(false, false);
+	cr_assert(tc_wait_closed(half, 5000), "half-open connection not closed after 300 ms");
+	cr_assert(poll_until(one_conn, NULL, WAIT_MS));
+	/* The connected one is past its Connect: no timeout for it. */
+	poll_n(1000);
+	cr_assert_eq(nvmf_tcp_get_conn_count(g_tr), 1);
+	tc_close(half, false);
+	tc_close(good, false);
+}
+
+Test(nvmf_tcp, connection_flood_is_refused_beyond_the_limit)
+{
+	int fds[64];
+	int refused = 0;
+	struct tc *tc;
+
+	start(NULL, 8);
+	for (size_t i = 0; i < SPIO_COUNTOF(fds); i++) {
+		struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(g_port)};
+
+		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+		cr_assert_eq(connect(fds[i], (struct sockaddr *)&a, sizeof(a)), 0);
+		poll_n(2);
+	}
+	poll_n(200);
+	cr_assert_eq(nvmf_tcp_get_listener_conn_count(g_tr, &g_trid), 8,
+		     "expected 8 connections on the listener, got %u",
+		     nvmf_tcp_get_listener_conn_count(g_tr, &g_trid));
+	cr_assert_eq(nvmf_tcp_get_conn_count(g_tr), 8);
+	for (size_t i = 0; i < SPIO_COUNTOF(fds); i++) {
+		char c;
+		ssize_t n = recv(fds[i], &c, 1, MSG_DONTWAIT);
+
+		refused += n == 0 || (n < 0 && errno == ECONNRESET);
+	}
+	cr_assert_eq(refused, 64 - 8, "expected 56 refused connections, got %d", refused);
+	for (size_t i = 0; i < SPIO_COUNTOF(fds); i++) {
+		close(fds[i]);
+	}
+	cr_assert(poll_until(no_conns, NULL, WAIT_MS));
+	/* Below the limit again: served. */
+	tc = raw_io(false, false, 0);
+	raw_rw(tc, 10, 0, 4096, true, 0, 1);
+	tc_close(tc, false);
+	raw_done();
+}
+
+Test(nvmf_tcp, idle_poll_groups_sleep_and_wake_on_a_command)
+{
+	struct pollfd pfd[MAX_THREADS];
+	struct spio_nvme_cmd cmd;
+	struct tc_pdu *p;
+	struct tc *tc;
+	int n = 0;
+
+	start(NULL, 0);
+	tc = raw_io(false, false, 0);
+	poll_n(10);
+	/* Threads 0 and 1 are ours; the rest are the poll groups. */
+	for (uint32_t i = 2; i < g_nthreads; i++) {
+		struct spio_thread *t = g_threads[i];
+
+		cr_assert(!spio_thread_has_active_pollers_without_interrupt(t),
+			  "poll group thread %u has pollers that keep it awake", i);
+		cr_assert_eq(spio_thread_next_poller_expiration(t), 0,
+			     "poll group thread %u runs a timer while idle", i);
+		pfd[n].fd = spio_thread_get_interrupt_fd(t);
+		pfd[n].events = POLLIN;
+		cr_assert(pfd[n].fd >= 0);
+		cr_assert(spio_thread_sleep_begin(t));
+		n++;
+	}
+	cr_assert_eq(poll(pfd, (nfds_t)n, 300), 0, "an idle poll group thread woke up");
+	tc_rw_cmd(&cmd, false, 5, 1, 0, 1);
+	cr_assert_eq(tc_send_cmd(tc, &cmd, NULL, 512), 0);
+	cr_assert_eq(poll(pfd, (nfds_t)n, 5000), 1, "a command did not wake its poll group");
+	for (uint32_t i = 2; i < g_nthreads; i++) {
+		spio_thread_sleep_end(g_threads[i]);
+	}
+	cr_assert_eq(tc_recv(tc, &p), 0);
+	cr_assert_eq(p->hdr.common.pdu_type, SPIO_NVME_TCP_PDU_TYPE_C2H_DATA);
+	cr_assert_eq(tc_recv(tc, &p), 0);
+	cr_assert_eq(p->hdr.common.pdu_type, SPIO_NVME_TCP_PDU_TYPE_CAPSULE_RESP);
+	tc_close(tc, false);
+	raw_done();
+}
+
+/* The target's end of the client's connection: the fd whose peer is the client's address. */
+static int find_server_fd(const struct tc *tc)
+{
+	struct sockaddr_in mine, peer;
+	socklen_t len = sizeof(mine);
+
+	cr_assert_eq(getsockname(tc->fd, (struct sockaddr *)&mine, &len), 0);
+	for (int fd = 3; fd < 4096; fd++) {
+		len = sizeof(peer);
+		if (fd != tc->fd && getpeername(fd, (struct sockaddr *)&peer, &len) == 0 &&
+		    peer.sin_family == AF_INET && peer.sin_port == mine.sin_port) {
+			return fd;
+		}
+	}
+	return -1;
+}
+
+Test(nvmf_tcp, sock_priority_and_nodelay_on_the_sockets)
+{
+	struct spio_nvmf_transport_opts o;
+	struct tcp_listener *l;
+	struct tc *tc;
+	int v = -1, fd;
+	socklen_t len = sizeof(v);
+
+	cr_assert_eq(spio_nvmf_transport_opts_init("TCP", &o, sizeof(o)), 0);
+	o.sock_priority = 3;
+	start(&o, 0);
+	l = TAILQ_FIRST(&tcp_transport(g_tr)->listeners);
+	cr_assert_eq(getsockopt(l->fd, SOL_SOCKET, SO_PRIORITY, &v, &len), 0);
+	cr_assert_eq(v, 3, "listening socket: expected SO_PRIORITY 3, got %d", v);
+	tc = raw_connect();
+	poll_n(10);
+	fd = find_server_fd(tc);
+	cr_assert(fd >= 0, "accepted socket not found");
+	v = -1;
+	cr_assert_eq(getsockopt(fd, SOL_SOCKET, SO_PRIORITY, &v, &len), 0);
+	cr_assert_eq(v, 3, "accepted socket: expected SO_PRIORITY 3, got %d", v);
+	v = 0;
+	cr_assert_eq(getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &v, &len), 0);
+	cr_assert(v, "accepted socket without TCP_NODELAY");
+	tc_close(tc, false);
+}
+
+Test(nvmf_tcp, transport_opts_are_checked_as_spdk_does)
+{
+	struct spio_nvmf_transport_opts d, o;
+	struct nvmf_transport *t;
+	struct spio_thread *prev = spio_thread_enter(g_tt);
+	int rc;
+
+	g_nvmf_tcp_ops.opts_init(&d);
+	cr_assert(d.max_queue_depth == 128 && d.max_io_qpairs_per_ctrlr == 127 &&
+		      d.in_capsule_data_size == 4096 && d.max_io_size == 131072 &&
+		      d.io_unit_size == 131072 && d.max_aq_depth == 128 &&
+		      d.num_shared_buffers == 511 && d.buf_cache_size == 32 && d.c2h_success &&
+		      !d.dif_insert_or_strip && d.abort_timeout_sec == 1 && d.sock_priority == 0 &&
+		      d.control_msg_num == 32,
+		  "defaults differ from SPDK's");
+#define REFUSED(field, value)                                                    \
+	do {                                                                     \
+		o = d;                                                           \
+		o.field = value;                                                 \
+		t = g_nvmf_tcp_ops.create(NULL, &o, &rc);                        \
+		cr_assert(t == NULL && rc == -EINVAL,                            \
+			  #field " = " #value ": expected -EINVAL, got %d", rc); \
+	} while (0)
+	REFUSED(dif_insert_or_strip, true);
+	REFUSED(sock_priority, 17);
+	REFUSED(sock_priority, -1);
+	REFUSED(max_io_size, 100000);
+	REFUSED(max_io_size, 4096);
+	REFUSED(io_unit_size, 8200);
+	REFUSED(io_unit_size, 256);
+	REFUSED(in_capsule_data_size, 4100);
+	REFUSED(io_unit_size, 2048); /* 64 buffers for one 128 KiB command */
+	REFUSED(num_shared_buffers, 0);
+#undef REFUSED
+	/* Corrected as SPDK corrects them, with a warning. */
+	o = d;
+	o.max_io_size = 65536;
+	o.in_capsule_data_size = 131072;
+	o.max_queue_depth = 1;
+	o.max_aq_depth = 5000;
+	t = g_nvmf_tcp_ops.create(NULL, &o, &rc);
+	cr_assert_not_null(t, "create: %d", rc);
+	cr_assert_eq(t->opts.io_unit_size, 65536);
+	cr_assert_eq(t->opts.in_capsule_data_size, 65536);
+	cr_assert_eq(t->opts.max_queue_depth, 128);
+	cr_assert_eq(t->opts.max_aq_depth, 128);
+	cr_assert_eq(g_nvmf_tcp_ops.get_icdsz(t), 65536);
+	g_nvmf_tcp_ops.destroy(t);
+	spio_thread_leave(prev);
+}
+
+Test(nvmf_tcp, listen_checks_addresses_and_takes_ipv6)
+{
+	struct spio_nvme_transport_id trid;
+	struct spio_thread *prev;
+	struct tc *tc;
+	int rc;
+
+	start(NULL, 0);
+	prev = spio_thread_enter(g_tt);
+	make_trid(&trid, "127.0.0.1", g_port);
+	cr_assert_eq(g_nvmf_tcp_ops.listen(g_tr, &trid), -EEXIST);
+	trid.adrfam = SPIO_NVMF_ADRFAM_IB;
+	cr_assert_eq(g_nvmf_tcp_ops.listen(g_tr, &trid), -EINVAL);
+	make_trid(&trid, "127.0.0.1", 0);
+	cr_assert_eq(g_nvmf_tcp_ops.listen(g_tr, &trid), -EINVAL, "port 0 accepted");
+	snprintf(trid.trsvcid, sizeof(trid.trsvcid), "44x");
+	cr_assert_eq(g_nvmf_tcp_ops.listen(g_tr, &trid), -EINVAL);
+	make_trid(&trid, "not-an-address.invalid", 4000);
+	cr_assert_eq(g_nvmf_tcp_ops.listen(g_tr, &trid), -EINVAL);
+	{
+		/* A port another socket holds. */
+		uint16_t port = free_port();
+		struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+		int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+		cr_assert_eq(listen(fd, 1), 0);
+		make_trid(&trid, "127.0.0.1", port);
+		rc = g_nvmf_tcp_ops.listen(g_tr, &trid);
+		cr_assert_eq(rc, -EADDRINUSE, "expected -EADDRINUSE, got %d", rc);
+		close(fd);
+	}
+	/* IPv6 loopback, where the machine has it. */
+	make_trid(&trid, "::1", free_port());
+	rc = g_nvmf_tcp_ops.listen(g_tr, &trid);
+	spio_thread_leave(prev);
+	if (rc == 0) {
+		struct spio_nvme_tcp_ic_resp icr;
+
+		tc = tc_connect((uint16_t)atoi(trid.trsvcid), true, pump, NULL);
+		cr_assert_not_null(tc, "connect to [::1] failed");
+		cr_assert_eq(tc_ic(tc, 0, false, false, &icr), 0);
+		cr_assert_eq(strcmp(g_trid.traddr, "127.0.0.1"), 0);
+		tc_close(tc, false);
+		prev = spio_thread_enter(g_tt);
+		g_nvmf_tcp_ops.stop_listen(g_tr, &trid);
+		spio_thread_leave(prev);
+	} else {
+		fprintf(stderr, "no IPv6 loopback here (%d): IPv6 listening not tested\n", rc);
+	}
+	/* After stop_listen nobody answers there. */
+	prev = spio_thread_enter(g_tt);
+	g_nvmf_tcp_ops.stop_listen(g_tr, &g_trid);
+	spio_thread_leave(prev);
+	cr_assert_null(tc_connect(g_port, false, pump, NULL), "connected after stop_listen");
+}
+
+Test(nvmf_tcp, mutated_pdu_streams_never_hurt_the_target, .timeout = 240)
+{
+	static uint8_t stream[4 * 8192];
+	uint8_t data[4096];
+	unsigned seed = 12345;
+	struct tc *good;
+
+	start(NULL, 0);
+	fill(data, sizeof(data), 5);
+	for (int it = 0; it < 120; it++) {
+		bool dg = it % 3 == 0;
+		struct spio_nvme_tcp_ic_resp icr;
+		struct nvme_tcp_tx_pdu pdu;
+		struct spio_nvme_cmd cmd;
+		struct iovec iov = {.iov_base = data, .iov_len = sizeof(data)};
+		struct tc *tc = raw_connect();
+		struct tc_pdu *p;
+		size_t len = 0;
+
+		/* A fresh controller each time: Connect on an admin queue. */
+		cr_assert_eq(tc_ic(tc, 0, dg, dg, &icr), 0);
+		cr_assert_eq(
+		    tc_send_connect(tc, 1, 0, 32, 0, SPIO_NVMF_CNTLID_DYNAMIC, SUBNQN, HOSTNQN), 0);
+		cr_assert_eq(tc_recv(tc, &p), 0);
+		/* In-capsule data, a transport SGL with H2CData (TTAG guessed), a read. */
+		tc_rw_cmd(&cmd, true, 1, 1, 0, 8);
+		set_icd_sgl(&cmd, 4096);
+		capsule_pdu(&pdu, &cmd, &tc->tx, data, 4096);
+		len += pdu_bytes(&pdu, stream + len);
+		cmd.opc = 0xc1;
+		cmd.cid = 2;
+		set_transport_sgl(&cmd, 4096);
+		capsule_pdu(&pdu, &cmd, &tc->tx, NULL, 0);
+		len += pdu_bytes(&pdu, stream + len);
+		nvme_tcp_tx_pdu_init(&pdu, SPIO_NVME_TCP_PDU_TYPE_H2C_DATA);
+		pdu.hdr.h2c_data.cccid = 2;
+		pdu.hdr.h2c_data.ttag = (uint16_t)(1 + it % 3);
+		pdu.hdr.h2c_data.datal = 4096;
+		cr_assert_eq(nvme_tcp_tx_pdu_seal(&pdu, &tc->tx, &iov, 1, 0, 4096), 0);
+		len += pdu_bytes(&pdu, stream + len);
+		cmd.opc = 0x02;
+		cmd.cid = 3;
+		set_transport_sgl(&cmd, 8192);
+		capsule_pdu(&pdu, &cmd, &tc->tx, NULL, 0);
+		len += pdu_bytes(&pdu, stream + len);
+		/* A few bytes changed, mostly in headers where they matter. */
+		for (int k = 0; k < 1 + it % 4; k++) {
+			size_t at = (size_t)rand_r(&seed) % (it % 2 ? len : 160);
+
+			stream[at] ^= (uint8_t)(1 + rand_r(&seed) % 255);
+		}
+		(void)tc_send_raw(tc, stream, len);
+		poll_n(30);
+		tc_close(tc, it % 5 == 0);
+	}
+	cr_assert(poll_until(no_conns, NULL, WAIT_MS), "connections left: %u",
+		  nvmf_tcp_get_conn_count(g_tr));
+	good = raw_io(true, true, 0);
+	raw_rw(good, 10, 0, 65536, false, 0, 1);
+	tc_close(good, false);
+	raw_done();
+}
+
+Test(nvmf_tcp, a_full_queue_after_connect_one_command_at_a_time_before)
+{
+	uint8_t buf[31][512];
+	struct spio_nvme_tcp_ic_resp icr;
+	struct spio_nvme_cmd cmd;
+	struct tc *tc;
+	int got = 0;
+
+	start(NULL, 0);
+	/* Connected: all 31 commands of a 32-entry queue at once. */
+	tc = raw_io(false, false, 0);
+	for (uint16_t i = 0; i < 31; i++) {
+		tc_rw_cmd(&cmd, false, (uint16_t)(300 + i), 1, i, 1);
+		cr_assert_eq(tc_send_cmd(tc, &cmd, NULL, 512), 0);
+	}
+	while (got < 31) {
+		struct tc_pdu *p;
+
+		cr_assert_eq(tc_recv(tc, &p), 0, "%d of 31 reads answered", got);
+		if (p->hdr.common.pdu_type == SPIO_NVME_TCP_PDU_TYPE_C2H_DATA) {
+			uint16_t i = (uint16_t)(p->hdr.c2h_data.cccid - 300);
+
+			cr_assert(i < 31 && p->data_len == 512);
+			memcpy(buf[i], p->data, 512);
+			continue;
+		}
+		cr_assert_eq(p->hdr.common.pdu_type, SPIO_NVME_TCP_PDU_TYPE_CAPSULE_RESP);
+		expect_cpl(&p->hdr.capsule_resp.rccqe, 0, 0, "one of 31 reads");
+		got++;
+	}
+	tc_close(tc, false);
+
+	/* Not connected yet: a command behind the Connect finds no request free. */
+	tc = raw_connect();
+	cr_assert_eq(tc_ic(tc, 0, false, false, &icr), 0);
+	cr_assert_eq(tc_send_connect(tc, 1, g_next_qid++, 32, 0, g_cntlid, SUBNQN, HOSTNQN), 0);
+	tc_rw_cmd(&cmd, false, 2, 1, 0, 1);
+	cr_assert_eq(tc_send_cmd(tc, &cmd, NULL, 512), 0);
+	for (;;) {
+		struct tc_pdu *p;
+
+		cr_assert_eq(tc_recv(tc, &p), 0, "expected a C2HTermReq");
+		if (p->hdr.common.pdu_type == SPIO_NVME_TCP_PDU_TYPE_C2H_TERM_REQ) {
+			cr_assert_eq(p->hdr.term_req.fes,
+				     SPIO_NVME_TCP_TERM_REQ_FES_PDU_SEQUENCE_ERROR);
+			break;
+		}
+	}
+	tc_close(tc, false);
+	raw_done();
+}
+
+Test(nvmf_tcp, target_destroyed_under_connected_hosts)
+{
+	static uint8_t buf[8][131072];
+	struct io ios[8] = {0};
+	struct spio_thread *prev;
+	struct tc *raw;
+	struct host h;
+
+	start(NULL, 0);
+	host_connect(&h, false, 2);
+	raw = raw_io(false, false, 0);
+	prev = spio_thread_enter(g_ht);
+	for (int i = 0; i < 8; i++) {
+		cr_assert_eq(spio_nvme_ns_cmd_write(h.ns, h.qp[i % 2], buf[i], (uint64_t)i * 256,
+						    256, io_done, &ios[i], 0),
+			     0);
+	}
+	spio_thread_leave(prev);
+	poll_n(5);
+	stop();
+	/* Every command completed once, whatever its fate. */
+	for (int i = 0; i < 50; i++) {
+		prev = spio_thread_enter(g_ht);
+		for (int q = 0; q < h.nqp; q++) {
+			spio_nvme_qpair_process_completions(h.qp[q], 0);
+		}
+		spio_thread_leave(prev);
+		poll_all();
+	}
+	for (int i = 0; i < 8; i++) {
+		cr_assert_eq(ios[i].done, 1, "write %d completed %d times", i, ios[i].done);
+	}
+	cr_assert(tc_wait_closed(raw, 5000), "raw connection not closed by the target's end");
+	tc_close(raw, false);
+	raw_done();
+	host_disconnect(&h);
+}
