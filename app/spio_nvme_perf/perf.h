@@ -16,20 +16,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "spio/histogram.h"
 #include "spio/nvme.h"
 #include "spio/thread.h"
 
 #define PERF_EXIT_OK 0
 #define PERF_EXIT_FAIL 1
-
-/*
- * Latency histogram, log-linear: values below 64 ticks have a bucket each;
- * above, each power of two is split into 64 buckets (relative error under
- * 1/64). 59 ranges cover every 64-bit value.
- */
-#define HIST_SUB_BITS 6
-#define HIST_SUB (1u << HIST_SUB_BITS)
-#define HIST_BUCKETS ((64 - HIST_SUB_BITS + 1) * HIST_SUB)
 
 /* I/O errors and miscompares reported one by one per context; the rest are counted. */
 #define PERF_MAX_REPORTS 10
@@ -106,15 +98,11 @@ struct perf_task {
 
 /* Statistics of one context; summed for the total. */
 struct perf_stats {
-	uint64_t ios;
 	uint64_t reads;
 	uint64_t writes;
 	uint64_t io_errors;
 	uint64_t miscompares;
-	uint64_t lat_sum;
-	uint64_t lat_min;
-	uint64_t lat_max;
-	uint64_t hist[HIST_BUCKETS];
+	struct spio_histogram lat; /* ticks; its count is the I/Os completed */
 };
 
 /* One namespace on one core. */
@@ -167,7 +155,6 @@ void app_worker_ready_msg(void *arg);
 void app_worker_finished_msg(void *arg);
 
 /* report.c */
-uint32_t hist_index(uint64_t ticks);
 void stats_init(struct perf_stats *s);
 void stats_add(struct perf_stats *sum, const struct perf_stats *s);
 /* Print the final table (or JSON) of every context of `workers`. */

@@ -1,5 +1,5 @@
 /*
- * spio_nvme_perf: latency histogram and the final report, in the layout of
+ * spio_nvme_perf: statistics and the final report, in the layout of
  * spdk_nvme_perf's table (one row per namespace and core, then the total)
  * with three percentile columns added, or as one JSON object.
  */
@@ -15,90 +15,27 @@
 #include "perf.h"
 
 /*
- * Histogram
+ * Statistics
  */
-
-uint32_t hist_index(uint64_t v)
-{
-	uint32_t e;
-
-	if (v < HIST_SUB) {
-		return (uint32_t)v;
-	}
-	e = 63u - (uint32_t)__builtin_clzll(v); /* >= HIST_SUB_BITS */
-	return (e - HIST_SUB_BITS + 1) * HIST_SUB +
-	       (uint32_t)((v >> (e - HIST_SUB_BITS)) - HIST_SUB);
-}
-
-/* First value of bucket `i`, in ticks. */
-static uint64_t hist_start(uint32_t i)
-{
-	uint32_t range = i / HIST_SUB, sub = i % HIST_SUB;
-
-	if (range == 0) {
-		return sub;
-	}
-	return (uint64_t)(HIST_SUB + sub) << (range - 1);
-}
-
-/* One past the last value of bucket `i` (saturating). */
-static uint64_t hist_end(uint32_t i)
-{
-	return i + 1 < HIST_BUCKETS ? hist_start(i + 1) : UINT64_MAX;
-}
-
-/* Latency (ticks) at or below which a fraction `p` of the samples lie: a bucket's middle. */
-static double hist_percentile(const struct perf_stats *s, double p)
-{
-	uint64_t rank, seen = 0;
-	double v;
-	uint32_t i;
-
-	if (s->ios == 0) {
-		return 0;
-	}
-	rank = (uint64_t)(p * (double)s->ios);
-	if ((double)rank < p * (double)s->ios || rank == 0) {
-		rank++;
-	}
-	for (i = 0; i < HIST_BUCKETS - 1; i++) {
-		seen += s->hist[i];
-		if (seen >= rank) {
-			break;
-		}
-	}
-	v = ((double)hist_start(i) + (double)hist_end(i) - 1) / 2;
-	/* the bucket middle may lie outside what was seen */
-	if (v < (double)s->lat_min) {
-		v = (double)s->lat_min;
-	}
-	if (v > (double)s->lat_max) {
-		v = (double)s->lat_max;
-	}
-	return v;
-}
 
 void stats_init(struct perf_stats *s)
 {
 	memset(s, 0, sizeof(*s));
-	s->lat_min = UINT64_MAX;
+	spio_histogram_init(&s->lat);
 }
 
 void stats_add(struct perf_stats *sum, const struct perf_stats *s)
 {
-	uint32_t i;
-
-	sum->ios += s->ios;
 	sum->reads += s->reads;
 	sum->writes += s->writes;
 	sum->io_errors += s->io_errors;
 	sum->miscompares += s->miscompares;
-	sum->lat_sum += s->lat_sum;
-	sum->lat_min = SPIO_MIN(sum->lat_min, s->lat_min);
-	sum->lat_max = SPIO_MAX(sum->lat_max, s->lat_max);
-	for (i = 0; i < HIST_BUCKETS; i++) {
-		sum->hist[i] += s->hist[i];
-	}
+	spio_histogram_merge(&sum->lat, &s->lat);
+}
+
+static uint64_t stats_ios(const struct perf_stats *s)
+{
+	return spio_histogram_count(&s->lat);
 }
 
 /*
@@ -109,25 +46,12 @@ struct perf_result {
 	double runtime_s;
 	double iops;
 	double mibps;
-	double avg_us, min_us, max_us, p50_us, p99_us, p999_us;
+	struct spio_histogram_summary lat;
 };
 
 static double ticks_us(double ticks)
 {
 	return ticks * 1e6 / (double)spio_get_ticks_hz();
-}
-
-static void result_latency(struct perf_result *r, const struct perf_stats *s)
-{
-	if (s->ios == 0) {
-		return;
-	}
-	r->avg_us = ticks_us((double)s->lat_sum / (double)s->ios);
-	r->min_us = ticks_us((double)s->lat_min);
-	r->max_us = ticks_us((double)s->lat_max);
-	r->p50_us = ticks_us(hist_percentile(s, 0.50));
-	r->p99_us = ticks_us(hist_percentile(s, 0.99));
-	r->p999_us = ticks_us(hist_percentile(s, 0.999));
 }
 
 static void ctx_result(const struct perf_ctx *ctx, struct perf_result *r)
@@ -136,10 +60,10 @@ static void ctx_result(const struct perf_ctx *ctx, struct perf_result *r)
 	if (ctx->end_tick > ctx->start_tick && ctx->start_tick != 0) {
 		r->runtime_s =
 		    (double)(ctx->end_tick - ctx->start_tick) / (double)spio_get_ticks_hz();
-		r->iops = (double)ctx->stats.ios / r->runtime_s;
+		r->iops = (double)stats_ios(&ctx->stats) / r->runtime_s;
 		r->mibps = r->iops * g_opts.io_size / (1024.0 * 1024.0);
 	}
-	result_latency(r, &ctx->stats);
+	spio_histogram_summarize(&ctx->stats.lat, spio_get_ticks_hz(), &r->lat);
 }
 
 /* IOPS and bandwidth add up over contexts; latencies merge. */
@@ -162,46 +86,58 @@ static void total_result(struct perf_worker *workers, uint32_t nworkers, struct 
 			stats_add(sum, &ctx->stats);
 		}
 	}
-	result_latency(r, sum);
+	spio_histogram_summarize(&sum->lat, spio_get_ticks_hz(), &r->lat);
 }
 
-/* Print the cumulative share at SPDK's cutoffs (-L). */
-static void print_cutoffs(const struct perf_stats *s)
+/* One past a bucket's last value (saturating), as SPDK's tool prints ranges. */
+static uint64_t bucket_end(uint64_t last)
 {
-	static const double cutoffs[] = {0.01, 0.10, 0.25,  0.50,  0.75,   0.90,   0.95,
-					 0.98, 0.99, 0.995, 0.999, 0.9999, 0.99999};
-	uint64_t so_far = 0;
-	uint32_t i, c = 0;
-
-	for (i = 0; i < HIST_BUCKETS && c < SPIO_COUNTOF(cutoffs); i++) {
-		if (s->hist[i] == 0) {
-			continue;
-		}
-		so_far += s->hist[i];
-		while (c < SPIO_COUNTOF(cutoffs) && (double)so_far / (double)s->ios >= cutoffs[c]) {
-			printf("%9.5f%% : %9.3fus\n", cutoffs[c] * 100,
-			       ticks_us((double)hist_end(i)));
-			c++;
-		}
-	}
+	return last == UINT64_MAX ? last : last + 1;
 }
 
-/* Every non-empty bucket with the cumulative share (-LL). */
-static void print_buckets(const struct perf_stats *s)
-{
-	uint64_t so_far = 0;
-	uint32_t i;
+static const double g_cutoffs[] = {0.01, 0.10, 0.25,  0.50,  0.75,   0.90,   0.95,
+				   0.98, 0.99, 0.995, 0.999, 0.9999, 0.99999};
 
-	printf("       Range in us     Cumulative    IO count\n");
-	for (i = 0; i < HIST_BUCKETS; i++) {
-		if (s->hist[i] == 0) {
-			continue;
-		}
-		so_far += s->hist[i];
-		printf("%9.3f - %9.3f: %9.4f%%  (%9" PRIu64 ")\n", ticks_us((double)hist_start(i)),
-		       ticks_us((double)hist_end(i)), (double)so_far * 100 / (double)s->ios,
-		       s->hist[i]);
+struct cumulative {
+	uint64_t so_far;
+	uint64_t total;
+	uint32_t next_cutoff;
+};
+
+static int print_cutoff_bucket(void *arg, uint64_t first, uint64_t last, uint64_t count)
+{
+	struct cumulative *cu = arg;
+
+	cu->so_far += count;
+	while (cu->next_cutoff < SPIO_COUNTOF(g_cutoffs) &&
+	       (double)cu->so_far / (double)cu->total >= g_cutoffs[cu->next_cutoff]) {
+		printf("%9.5f%% : %9.3fus\n", g_cutoffs[cu->next_cutoff] * 100,
+		       ticks_us((double)bucket_end(last)));
+		cu->next_cutoff++;
 	}
+	return cu->next_cutoff == SPIO_COUNTOF(g_cutoffs); /* all printed: stop */
+}
+
+static int print_bucket(void *arg, uint64_t first, uint64_t last, uint64_t count)
+{
+	struct cumulative *cu = arg;
+
+	cu->so_far += count;
+	printf("%9.3f - %9.3f: %9.4f%%  (%9" PRIu64 ")\n", ticks_us((double)first),
+	       ticks_us((double)bucket_end(last)), (double)cu->so_far * 100 / (double)cu->total,
+	       count);
+	return 0;
+}
+
+/* The cumulative share at SPDK's cutoffs (-L), or every non-empty bucket (-LL). */
+static void print_cumulative(const struct perf_stats *s, bool buckets)
+{
+	struct cumulative cu = {.total = stats_ios(s)};
+
+	if (buckets) {
+		printf("       Range in us     Cumulative    IO count\n");
+	}
+	spio_histogram_foreach_bucket(&s->lat, buckets ? print_bucket : print_cutoff_bucket, &cu);
 }
 
 static void print_latency_details(struct perf_worker *workers, uint32_t nworkers)
@@ -213,7 +149,7 @@ static void print_latency_details(struct perf_worker *workers, uint32_t nworkers
 			for (j = 0; j < workers[i].nctxs; j++) {
 				const struct perf_ctx *ctx = &workers[i].ctxs[j];
 
-				if (ctx->stats.ios == 0) {
+				if (stats_ios(&ctx->stats) == 0) {
 					continue;
 				}
 				if (level == 1) {
@@ -221,13 +157,13 @@ static void print_latency_details(struct perf_worker *workers, uint32_t nworkers
 					       ctx->pns->name, workers[i].core);
 					printf("==========================================="
 					       "======================================\n");
-					print_cutoffs(&ctx->stats);
+					print_cumulative(&ctx->stats, false);
 				} else {
 					printf("Latency histogram for %-43.43s from core %u:\n",
 					       ctx->pns->name, workers[i].core);
 					printf("==========================================="
 					       "===================================\n");
-					print_buckets(&ctx->stats);
+					print_cumulative(&ctx->stats, true);
 				}
 				printf("\n");
 			}
@@ -255,23 +191,24 @@ static void print_table(struct perf_worker *workers, uint32_t nworkers)
 		for (j = 0; j < workers[i].nctxs; j++) {
 			const struct perf_ctx *ctx = &workers[i].ctxs[j];
 
-			if (ctx->stats.ios == 0) {
+			if (stats_ios(&ctx->stats) == 0) {
 				continue;
 			}
 			ctx_result(ctx, &r);
 			printf("%-*.*s from core %2u: %10.2f %10.2f %10.2f %10.2f %10.2f %10.2f "
 			       "%10.2f "
 			       "%10.2f\n",
-			       w, w, ctx->pns->name, workers[i].core, r.iops, r.mibps, r.avg_us,
-			       r.min_us, r.max_us, r.p50_us, r.p99_us, r.p999_us);
+			       w, w, ctx->pns->name, workers[i].core, r.iops, r.mibps,
+			       r.lat.mean_us, r.lat.min_us, r.lat.max_us, r.lat.p50_us,
+			       r.lat.p99_us, r.lat.p999_us);
 		}
 	}
 	total_result(workers, nworkers, &r, &sum);
-	if (sum.ios != 0) {
+	if (stats_ios(&sum) != 0) {
 		printf("========================================================\n");
 		printf("%-*s: %10.2f %10.2f %10.2f %10.2f %10.2f %10.2f %10.2f %10.2f\n", w + 13,
-		       "Total", r.iops, r.mibps, r.avg_us, r.min_us, r.max_us, r.p50_us, r.p99_us,
-		       r.p999_us);
+		       "Total", r.iops, r.mibps, r.lat.mean_us, r.lat.min_us, r.lat.max_us,
+		       r.lat.p50_us, r.lat.p99_us, r.lat.p999_us);
 		printf("\n");
 	}
 	if (sum.io_errors != 0 || sum.miscompares != 0) {
@@ -290,17 +227,12 @@ static void json_result(struct spio_json_write_ctx *w, const struct perf_result 
 			const struct perf_stats *s)
 {
 	spio_json_write_named_double(w, "runtime_s", r->runtime_s);
-	spio_json_write_named_uint64(w, "ios", s->ios);
+	spio_json_write_named_uint64(w, "ios", stats_ios(s));
 	spio_json_write_named_uint64(w, "reads", s->reads);
 	spio_json_write_named_uint64(w, "writes", s->writes);
 	spio_json_write_named_double(w, "iops", r->iops);
 	spio_json_write_named_double(w, "mib_per_s", r->mibps);
-	spio_json_write_named_double(w, "avg_lat_us", r->avg_us);
-	spio_json_write_named_double(w, "min_lat_us", r->min_us);
-	spio_json_write_named_double(w, "max_lat_us", r->max_us);
-	spio_json_write_named_double(w, "p50_lat_us", r->p50_us);
-	spio_json_write_named_double(w, "p99_lat_us", r->p99_us);
-	spio_json_write_named_double(w, "p99_9_lat_us", r->p999_us);
+	spio_histogram_summary_write_json(w, &r->lat);
 	spio_json_write_named_uint64(w, "io_errors", s->io_errors);
 	spio_json_write_named_uint64(w, "miscompares", s->miscompares);
 }

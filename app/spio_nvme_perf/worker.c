@@ -192,16 +192,8 @@ static void io_done(void *arg, const struct spio_nvme_cpl *cpl)
 	uint64_t lat = spio_get_ticks() - t->submit_tick;
 	bool read = t->op == OP_READ || t->op == OP_VERIFY_READ;
 
-	st->ios++;
 	*(read ? &st->reads : &st->writes) += 1;
-	st->lat_sum += lat;
-	if (lat < st->lat_min) {
-		st->lat_min = lat;
-	}
-	if (lat > st->lat_max) {
-		st->lat_max = lat;
-	}
-	st->hist[hist_index(lat)]++;
+	spio_histogram_add(&st->lat, lat);
 	/* single writer: a plain load and store, no locked instruction */
 	atomic_store_explicit(&ctx->live_ios,
 			      atomic_load_explicit(&ctx->live_ios, memory_order_relaxed) + 1,

@@ -23,6 +23,7 @@
 #include "spio/cpuset.h"
 #include "spio/dma.h"
 #include "spio/env.h"
+#include "spio/histogram.h"
 #include "spio/json.h"
 #include "spio/log.h"
 #include "spio/thread.h"
@@ -42,15 +43,6 @@
 
 /* Miscompare and I/O error messages printed per job; the rest are only counted. */
 #define PERF_MAX_REPORTS 10
-
-/*
- * Latency histogram, log-linear: values below 64 ticks have a bucket each;
- * above, each power of two is split into 64 equal buckets (relative error
- * under 1/64). 59 ranges cover every 64-bit value.
- */
-#define HIST_SUB_BITS 6
-#define HIST_SUB (1u << HIST_SUB_BITS)
-#define HIST_BUCKETS ((64 - HIST_SUB_BITS + 1) * HIST_SUB)
 
 enum perf_workload {
 	WL_READ,
@@ -130,10 +122,7 @@ struct perf_job {
 	uint64_t end_tick;
 	uint64_t io_errors;
 	uint64_t miscompares;
-	uint64_t lat_sum;
-	uint64_t lat_min;
-	uint64_t lat_max;
-	uint64_t hist[HIST_BUCKETS];
+	struct spio_histogram lat; /* ticks */
 
 	/* app thread: the job reported that it finished */
 	bool finished;
@@ -184,68 +173,6 @@ static struct {
 	uint64_t last_ios;
 	uint64_t last_bytes;
 } g_perf;
-
-/*
- * Histogram
- */
-
-static inline uint32_t hist_index(uint64_t v)
-{
-	uint32_t e;
-
-	if (v < HIST_SUB) {
-		return (uint32_t)v;
-	}
-	e = 63u - (uint32_t)__builtin_clzll(v); /* >= HIST_SUB_BITS */
-	return (e - HIST_SUB_BITS + 1) * HIST_SUB +
-	       (uint32_t)((v >> (e - HIST_SUB_BITS)) - HIST_SUB);
-}
-
-/* Middle of bucket `i`, in ticks. */
-static double hist_value(uint32_t i)
-{
-	uint32_t range = i / HIST_SUB, sub = i % HIST_SUB;
-	double low, width;
-
-	if (range == 0) {
-		return sub;
-	}
-	low = (double)((uint64_t)(HIST_SUB + sub) << (range - 1));
-	width = (double)(1ull << (range - 1));
-	return low + (width - 1) / 2;
-}
-
-/* Latency (ticks) at or below which a fraction `p` of the `n` samples lie. */
-static double hist_percentile(const uint64_t *hist, uint64_t n, double p, uint64_t min,
-			      uint64_t max)
-{
-	uint64_t rank, seen = 0;
-	double v;
-	uint32_t i;
-
-	if (n == 0) {
-		return 0;
-	}
-	rank = (uint64_t)(p * (double)n);
-	if ((double)rank < p * (double)n || rank == 0) {
-		rank++;
-	}
-	for (i = 0; i < HIST_BUCKETS; i++) {
-		seen += hist[i];
-		if (seen >= rank) {
-			break;
-		}
-	}
-	v = hist_value(i < HIST_BUCKETS ? i : HIST_BUCKETS - 1);
-	/* the bucket middle may lie outside what was seen */
-	if (v < (double)min) {
-		v = (double)min;
-	}
-	if (v > (double)max) {
-		v = (double)max;
-	}
-	return v;
-}
 
 /*
  * Random numbers and verify patterns
@@ -423,14 +350,7 @@ static void task_done(struct spio_bdev_io *bdev_io, bool success, void *cb_arg)
 
 	spio_bdev_free_io(bdev_io);
 
-	job->hist[hist_index(lat)]++;
-	job->lat_sum += lat;
-	if (lat < job->lat_min) {
-		job->lat_min = lat;
-	}
-	if (lat > job->lat_max) {
-		job->lat_max = lat;
-	}
+	spio_histogram_add(&job->lat, lat);
 	/* single writer: a plain load and store, no locked instruction */
 	atomic_store_explicit(&job->ios, atomic_load_explicit(&job->ios, memory_order_relaxed) + 1,
 			      memory_order_relaxed);
@@ -671,27 +591,8 @@ struct perf_result {
 	double mibps;
 	uint64_t io_errors;
 	uint64_t miscompares;
-	double avg_us, min_us, max_us, p50_us, p99_us, p999_us;
+	struct spio_histogram_summary lat;
 };
-
-static double ticks_us(double ticks)
-{
-	return ticks * 1e6 / (double)spio_get_ticks_hz();
-}
-
-static void result_fill(struct perf_result *r, const uint64_t *hist, uint64_t lat_sum,
-			uint64_t lat_min, uint64_t lat_max)
-{
-	if (r->ios == 0) {
-		return;
-	}
-	r->avg_us = ticks_us((double)lat_sum / (double)r->ios);
-	r->min_us = ticks_us((double)lat_min);
-	r->max_us = ticks_us((double)lat_max);
-	r->p50_us = ticks_us(hist_percentile(hist, r->ios, 0.50, lat_min, lat_max));
-	r->p99_us = ticks_us(hist_percentile(hist, r->ios, 0.99, lat_min, lat_max));
-	r->p999_us = ticks_us(hist_percentile(hist, r->ios, 0.999, lat_min, lat_max));
-}
 
 static void job_result(const struct perf_job *job, struct perf_result *r)
 {
@@ -706,19 +607,18 @@ static void job_result(const struct perf_job *job, struct perf_result *r)
 		r->iops = (double)r->ios / r->runtime_s;
 		r->mibps = (double)r->bytes / r->runtime_s / (1024.0 * 1024.0);
 	}
-	result_fill(r, job->hist, job->lat_sum, job->lat_min, job->lat_max);
+	spio_histogram_summarize(&job->lat, spio_get_ticks_hz(), &r->lat);
 }
 
 /* The sum over jobs: IOPS and bandwidth add up, latencies merge. */
 static void total_result(struct perf_result *r)
 {
-	static uint64_t hist[HIST_BUCKETS];
-	uint64_t lat_sum = 0, lat_min = UINT64_MAX, lat_max = 0;
+	static struct spio_histogram lat; /* 30 KiB: not on the stack */
 	struct perf_result jr;
-	uint32_t i, b;
+	uint32_t i;
 
 	memset(r, 0, sizeof(*r));
-	memset(hist, 0, sizeof(hist));
+	spio_histogram_init(&lat);
 	for (i = 0; i < g_perf.njobs; i++) {
 		const struct perf_job *job = &g_perf.jobs[i];
 
@@ -730,20 +630,16 @@ static void total_result(struct perf_result *r)
 		r->io_errors += jr.io_errors;
 		r->miscompares += jr.miscompares;
 		r->runtime_s = SPIO_MAX(r->runtime_s, jr.runtime_s);
-		lat_sum += job->lat_sum;
-		lat_min = SPIO_MIN(lat_min, job->lat_min);
-		lat_max = SPIO_MAX(lat_max, job->lat_max);
-		for (b = 0; b < HIST_BUCKETS; b++) {
-			hist[b] += job->hist[b];
-		}
+		spio_histogram_merge(&lat, &job->lat);
 	}
-	result_fill(r, hist, lat_sum, lat_min, lat_max);
+	spio_histogram_summarize(&lat, spio_get_ticks_hz(), &r->lat);
 }
 
 static void print_row(const char *label, const struct perf_result *r)
 {
 	printf("%-24s %12.2f %10.2f %10.2f %10.2f %10.2f %10.2f %10.2f %10.2f\n", label, r->iops,
-	       r->mibps, r->avg_us, r->min_us, r->max_us, r->p50_us, r->p99_us, r->p999_us);
+	       r->mibps, r->lat.mean_us, r->lat.min_us, r->lat.max_us, r->lat.p50_us, r->lat.p99_us,
+	       r->lat.p999_us);
 }
 
 static void print_table(void)
@@ -784,12 +680,7 @@ static void json_result(struct spio_json_write_ctx *w, const struct perf_result 
 	spio_json_write_named_uint64(w, "ios", r->ios);
 	spio_json_write_named_double(w, "iops", r->iops);
 	spio_json_write_named_double(w, "mib_per_s", r->mibps);
-	spio_json_write_named_double(w, "avg_lat_us", r->avg_us);
-	spio_json_write_named_double(w, "min_lat_us", r->min_us);
-	spio_json_write_named_double(w, "max_lat_us", r->max_us);
-	spio_json_write_named_double(w, "p50_lat_us", r->p50_us);
-	spio_json_write_named_double(w, "p99_lat_us", r->p99_us);
-	spio_json_write_named_double(w, "p99_9_lat_us", r->p999_us);
+	spio_histogram_summary_write_json(w, &r->lat);
 	spio_json_write_named_uint64(w, "io_errors", r->io_errors);
 	spio_json_write_named_uint64(w, "miscompares", r->miscompares);
 }
@@ -1172,7 +1063,7 @@ static int perf_create_jobs(struct spio_bdev **bdevs, uint32_t nbdevs)
 			}
 			job->seed = splitmix64(((uint64_t)core << 32) | b);
 			job->rng = job->seed | 1;
-			job->lat_min = UINT64_MAX;
+			spio_histogram_init(&job->lat);
 			g_perf.njobs++;
 		}
 		c++;
