@@ -29,10 +29,11 @@
 #define NVMF_CCTEMP 0x0175
 #define NVMF_TEMPERATURE 296
 
-/* Copy `src` padded with `pad` into a fixed field of `size` bytes (no NUL). */
+/* Copy the C string `src` padded with `pad` into a fixed field of `size` bytes (no NUL). */
 static void strcpy_pad(char *dst, const char *src, size_t size, char pad)
 {
-	size_t len = strnlen(src, size);
+	/* strlen, not strnlen(size): a source buffer may be shorter than the field. */
+	size_t len = SPIO_MIN(strlen(src), size);
 
 	memcpy(dst, src, len);
 	memset(dst + len, pad, size - len);
