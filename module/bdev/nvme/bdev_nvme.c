@@ -64,6 +64,15 @@ static size_t nvme_get_ctx_size(void)
 	return sizeof(struct bdev_nvme_io);
 }
 
+int bdev_nvme_opts_may_change(void)
+{
+	if (g_thread != NULL && spio_get_thread() != g_thread) {
+		return -EXDEV;
+	}
+	/* One still connecting counts: it took the options already. */
+	return TAILQ_EMPTY(&g_ctrlrs) ? 0 : -EPERM;
+}
+
 struct bdev_nvme_ctrlr *bdev_nvme_ctrlr_find(const char *name)
 {
 	struct bdev_nvme_ctrlr *nc;
@@ -104,6 +113,9 @@ void spio_bdev_nvme_opts_init(struct spio_bdev_nvme_opts *opts, size_t opts_size
 	struct spio_bdev_nvme_opts d = {
 	    .opts_size = opts_size,
 	    .num_io_queues = 1024,
+	    .ctrlr_loss_timeout_sec = g_bdev_nvme_opts.ctrlr_loss_timeout_sec,
+	    .reconnect_delay_sec = g_bdev_nvme_opts.reconnect_delay_sec,
+	    .fast_io_fail_timeout_sec = g_bdev_nvme_opts.fast_io_fail_timeout_sec,
 	    .multipath = SPIO_BDEV_NVME_MULTIPATH_MULTIPATH,
 	    .max_bdevs = 128,
 	};
@@ -112,54 +124,6 @@ void spio_bdev_nvme_opts_init(struct spio_bdev_nvme_opts *opts, size_t opts_size
 		return;
 	}
 	memcpy(opts, &d, SPIO_MIN(opts_size, sizeof(d)));
-}
-
-/* SPDK's rules tying the three reconnect options together. */
-static int check_resiliency(const struct spio_bdev_nvme_opts *o, char *err, size_t err_len)
-{
-	int32_t loss = o->ctrlr_loss_timeout_sec;
-	uint32_t delay = o->reconnect_delay_sec, fast = o->fast_io_fail_timeout_sec;
-
-	if (loss < -1) {
-		return bdev_create_error(err, err_len, -EINVAL,
-					 "ctrlr_loss_timeout_sec %" PRId32 ": expected -1 or more",
-					 loss);
-	}
-	if (loss == 0) {
-		if (delay != 0 || fast != 0) {
-			return bdev_create_error(
-			    err, err_len, -EINVAL,
-			    "reconnect_delay_sec %" PRIu32 " and fast_io_fail_timeout_sec %" PRIu32
-			    ": both must be 0 when ctrlr_loss_timeout_sec is 0",
-			    delay, fast);
-		}
-		return 0;
-	}
-	if (delay == 0) {
-		return bdev_create_error(err, err_len, -EINVAL,
-					 "reconnect_delay_sec 0: must be set when "
-					 "ctrlr_loss_timeout_sec is %" PRId32,
-					 loss);
-	}
-	if (loss != -1 && delay > (uint32_t)loss) {
-		return bdev_create_error(err, err_len, -EINVAL,
-					 "reconnect_delay_sec %" PRIu32
-					 ": must not exceed ctrlr_loss_timeout_sec %" PRId32,
-					 delay, loss);
-	}
-	if (fast != 0 && fast < delay) {
-		return bdev_create_error(err, err_len, -EINVAL,
-					 "fast_io_fail_timeout_sec %" PRIu32
-					 ": must not be below reconnect_delay_sec %" PRIu32,
-					 fast, delay);
-	}
-	if (fast != 0 && loss != -1 && fast > (uint32_t)loss) {
-		return bdev_create_error(err, err_len, -EINVAL,
-					 "fast_io_fail_timeout_sec %" PRIu32
-					 ": must not exceed ctrlr_loss_timeout_sec %" PRId32,
-					 fast, loss);
-	}
-	return 0;
 }
 
 static int check_opts(const struct spio_bdev_nvme_opts *o, char *err, size_t err_len)
@@ -207,7 +171,8 @@ static int check_opts(const struct spio_bdev_nvme_opts *o, char *err, size_t err
 					 "nvme controller %s: multipath mode %d unknown", o->name,
 					 (int)o->multipath);
 	}
-	return check_resiliency(o, err, err_len);
+	return bdev_nvme_check_resiliency(o->ctrlr_loss_timeout_sec, o->reconnect_delay_sec,
+					  o->fast_io_fail_timeout_sec, err, err_len);
 }
 
 /* A second path under an existing name: SPDK's answers, and spio's refusal of multipath. */
@@ -434,7 +399,8 @@ static int ns_create(struct bdev_nvme_ctrlr *nc, uint32_t nsid)
 	nns->nc = nc;
 	nns->ns = ns;
 	nns->nsid = nsid;
-	nns->flush_needed = cdata->vwc.present;
+	/* As SPDK: without enable_flush a flush completes at once even with a write cache. */
+	nns->flush_needed = cdata->vwc.present && nc->enable_flush;
 	nns->io_types = 1u << SPIO_BDEV_IO_TYPE_READ | 1u << SPIO_BDEV_IO_TYPE_WRITE |
 			1u << SPIO_BDEV_IO_TYPE_FLUSH | 1u << SPIO_BDEV_IO_TYPE_RESET;
 	if (cdata->oncs.dsm) {
@@ -462,6 +428,9 @@ static int ns_create(struct bdev_nvme_ctrlr *nc, uint32_t nsid)
 	}
 	if (id != NULL) {
 		memcpy(nns->bdev.uuid.u, id, sizeof(nns->bdev.uuid.u));
+	} else if (g_bdev_nvme_opts.generate_uuids) {
+		/* SPDK's stable UUID; else the bdev layer makes a random one. */
+		bdev_nvme_generate_uuid(cdata->sn, sizeof(cdata->sn), nsid, &nns->bdev.uuid);
 	}
 	nns->bdev.numa.id = -1;
 	nns->bdev.module = &g_nvme_module;
@@ -944,8 +913,9 @@ static int attach_finish(struct bdev_nvme_ctrlr *nc)
 		return rc;
 	}
 	nc->io_device_registered = true;
-	nc->health_poller = spio_poller_register_named(health_poll, nc, BDEV_NVME_HEALTH_PERIOD_US,
-						       "bdev_nvme_health");
+	/* SPDK's nvme_adminq_poll_period_us: its admin poller is where it notices a failure. */
+	nc->health_poller = spio_poller_register_named(
+	    health_poll, nc, g_bdev_nvme_opts.nvme_adminq_poll_period_us, "bdev_nvme_health");
 	if (nc->health_poller == NULL) {
 		return -ENOMEM;
 	}
@@ -1015,6 +985,12 @@ static void attach_connected(void *arg, struct spio_nvme_ctrlr *ctrlr, int statu
 	free(ac);
 }
 
+/* Microseconds to the driver's milliseconds, rounded up. */
+static uint32_t us_to_ms(uint64_t us)
+{
+	return (uint32_t)SPIO_MIN(us / 1000 + (us % 1000 != 0), (uint64_t)UINT32_MAX);
+}
+
 int spio_bdev_nvme_attach(const struct spio_bdev_nvme_opts *user, spio_bdev_nvme_attach_cb cb,
 			  void *cb_arg, char *err, size_t err_len)
 {
@@ -1058,6 +1034,8 @@ int spio_bdev_nvme_attach(const struct spio_bdev_nvme_opts *user, spio_bdev_nvme
 	nc->opts.name = nc->name;
 	spio_nvme_transport_id_populate_trstring(&nc->opts.trid, o.trid.trtype);
 	nc->thread = g_thread;
+	nc->bdev_retry_count = g_bdev_nvme_opts.bdev_retry_count;
+	nc->enable_flush = g_bdev_nvme_opts.enable_flush;
 	TAILQ_INIT(&nc->namespaces);
 	TAILQ_INIT(&nc->pending_resets);
 	*ac = (struct attach_ctx){.nc = nc, .cb = cb, .cb_arg = cb_arg};
@@ -1067,8 +1045,15 @@ int spio_bdev_nvme_attach(const struct spio_bdev_nvme_opts *user, spio_bdev_nvme
 	copts.header_digest = o.header_digest;
 	copts.data_digest = o.data_digest;
 	if (o.fabrics_connect_timeout_us != 0) {
-		copts.connect_timeout_ms =
-		    (uint32_t)SPIO_MIN((o.fabrics_connect_timeout_us + 999) / 1000, UINT32_MAX);
+		copts.connect_timeout_ms = us_to_ms(o.fabrics_connect_timeout_us);
+	}
+	copts.keep_alive_timeout_ms = g_bdev_nvme_opts.keep_alive_timeout_ms;
+	if (g_bdev_nvme_opts.timeout_us != 0) {
+		/* Only with action_on_timeout reset: the driver drops the queue's connection. */
+		copts.io_timeout_ms = us_to_ms(g_bdev_nvme_opts.timeout_us);
+		copts.admin_timeout_ms = us_to_ms(g_bdev_nvme_opts.timeout_admin_us != 0
+						      ? g_bdev_nvme_opts.timeout_admin_us
+						      : g_bdev_nvme_opts.timeout_us);
 	}
 	/* Listed while connecting, so that the name stays taken. */
 	TAILQ_INSERT_TAIL(&g_ctrlrs, nc, link);
@@ -1166,6 +1151,13 @@ static void nvme_config_json(struct spio_json_write_ctx *w)
 {
 	struct bdev_nvme_ctrlr *nc;
 
+	/*
+	 * First, as SPDK: the attaches below depend on it. Left out when it
+	 * would say nothing (SPDK's defaults, no controller).
+	 */
+	if (bdev_nvme_ctrlr_first() != NULL || !bdev_nvme_opts_are_default()) {
+		bdev_nvme_opts_config_json(w);
+	}
 	for (nc = bdev_nvme_ctrlr_first(); nc != NULL; nc = bdev_nvme_ctrlr_next(nc)) {
 		if (!nc->destructing) {
 			ctrlr_config_json(nc, w);

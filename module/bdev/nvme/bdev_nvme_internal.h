@@ -19,8 +19,6 @@
 #include "spio/nvme.h"
 #include "spio/thread.h"
 
-/* How often the admin thread looks for a failed controller (SPDK's adminq poll period). */
-#define BDEV_NVME_HEALTH_PERIOD_US 10000
 /* How often a channel whose queue pair is down checks whether it may reconnect. */
 #define BDEV_NVME_RECONNECT_PERIOD_US 1000
 
@@ -104,6 +102,9 @@ struct bdev_nvme_ctrlr {
 	char *name;
 	/* The options as given (name points at `name`), for replies and save_config. */
 	struct spio_bdev_nvme_opts opts;
+	/* The module options it needs, as they were at attach (I/O threads read them). */
+	int32_t bdev_retry_count;
+	bool enable_flush;
 	struct spio_nvme_ctrlr *ctrlr; /* NULL while attaching */
 	struct spio_thread *thread;
 	TAILQ_HEAD(, bdev_nvme_ns) namespaces;
@@ -145,7 +146,27 @@ struct bdev_nvme_ctrlr {
 	TAILQ_ENTRY(bdev_nvme_ctrlr) link;
 };
 
+/* bdev_nvme_opts.c */
+/* The module options in effect; changed only while no controller exists. */
+extern struct spio_bdev_nvme_module_opts g_bdev_nvme_opts;
+/* SPDK's rules tying the three reconnect options together: 0, or -EINVAL with a message. */
+int bdev_nvme_check_resiliency(int32_t loss, uint32_t delay, uint32_t fast, char *err,
+			       size_t err_len);
+/* The bit of a DH-HMAC-CHAP digest (`digests`) or group name, SPDK's numbering; -1: unknown. */
+int bdev_nvme_dhchap_bit(bool digests, const char *name);
+/* The options hold SPDK's defaults (save_config may leave them out). */
+bool bdev_nvme_opts_are_default(void);
+/* save_config's bdev_nvme_set_options entry: SPDK's members, in SPDK's order. */
+void bdev_nvme_opts_config_json(struct spio_json_write_ctx *w);
+/*
+ * SPDK's UUID for a namespace without NGUID or UUID (generate_uuids): version 5,
+ * in SPDK's namespace, of the serial number (`sn`, `sn_len` bytes, up to a NUL) and nsid.
+ */
+void bdev_nvme_generate_uuid(const char *sn, size_t sn_len, uint32_t nsid, struct spio_uuid *uuid);
+
 /* bdev_nvme.c */
+/* Options may change now: 0; -EXDEV (not the bdev layer's thread); -EPERM (a controller exists). */
+int bdev_nvme_opts_may_change(void);
 struct bdev_nvme_ctrlr *bdev_nvme_ctrlr_find(const char *name);
 struct bdev_nvme_ctrlr *bdev_nvme_ctrlr_first(void);
 struct bdev_nvme_ctrlr *bdev_nvme_ctrlr_next(struct bdev_nvme_ctrlr *nc);

@@ -21,8 +21,6 @@
 #define UNMAP_RANGES 16
 /* Blocks one Write Zeroes command covers (NLB is 16 bits, 0's based). */
 #define WRITE_ZEROES_MAX_BLOCKS 65536u
-/* How often an I/O lost with its connection goes out again (SPDK's bdev_retry_count). */
-#define IO_RETRIES 3
 
 /* The poll groups' io_device: one channel (one spio_nvme_poll_group) per thread. */
 static char g_groups_device;
@@ -221,6 +219,29 @@ static bool cpl_is_lost(const struct spio_nvme_cpl *cpl)
 	       cpl->status.sc == SPIO_NVME_SC_ABORTED_SQ_DELETION;
 }
 
+/*
+ * SPDK's retries, at most bdev_retry_count (-1: no limit): a command lost
+ * with its connection when the controller is coming back (a reconnect
+ * delay), or an error status without DNR that no abort asked for. Unlike
+ * SPDK the first kind counts too, and the Command Retry Delay is not
+ * waited for: the I/O goes out again as soon as the queue pair takes it.
+ */
+static bool may_retry(const struct bdev_nvme_io *nio, const struct spio_nvme_cpl *cpl)
+{
+	const struct bdev_nvme_channel *ch = nio->ch;
+	int32_t limit = ch->nc->bdev_retry_count;
+
+	if (ch->state == BDEV_NVME_CH_CLOSING || atomic_load(&ch->nc->io_fail) ||
+	    (limit != -1 && nio->retries >= (uint32_t)limit)) {
+		return false;
+	}
+	if (cpl_is_lost(cpl)) {
+		return ch->nc->opts.reconnect_delay_sec != 0;
+	}
+	return !cpl->status.dnr && !(cpl->status.sct == SPIO_NVME_SCT_GENERIC &&
+				     cpl->status.sc == SPIO_NVME_SC_ABORTED_BY_REQUEST);
+}
+
 static void io_done(void *arg, const struct spio_nvme_cpl *cpl)
 {
 	struct bdev_nvme_io *nio = arg;
@@ -228,21 +249,22 @@ static void io_done(void *arg, const struct spio_nvme_cpl *cpl)
 	int rc;
 
 	if (spio_unlikely(spio_nvme_cpl_is_error(cpl))) {
-		if (cpl_is_lost(cpl) && ch->nc->opts.reconnect_delay_sec != 0 &&
-		    nio->retries < IO_RETRIES && ch->state != BDEV_NVME_CH_CLOSING &&
-		    !atomic_load(&ch->nc->io_fail)) {
-			/* The controller comes back (SPDK retries a lost I/O then). */
+		if (may_retry(nio, cpl)) {
+			/* Behind what waits already; goes out when the queue pair takes it. */
 			nio->retries++;
 			nio->next_lba -= nio->piece;
 			nio->remaining += nio->piece;
 			nio->piece = 0;
 			TAILQ_INSERT_TAIL(&ch->pending, nio, link);
-			return;
+			if (cpl_is_lost(cpl)) {
+				return; /* the queue pair is going down: it drains once back */
+			}
+		} else {
+			io_complete(nio, cpl->status.sct == SPIO_NVME_SCT_MEDIA_ERROR &&
+						 cpl->status.sc == SPIO_NVME_SC_COMPARE_FAILURE
+					     ? SPIO_BDEV_IO_STATUS_MISCOMPARE
+					     : SPIO_BDEV_IO_STATUS_FAILED);
 		}
-		io_complete(nio, cpl->status.sct == SPIO_NVME_SCT_MEDIA_ERROR &&
-					 cpl->status.sc == SPIO_NVME_SC_COMPARE_FAILURE
-				     ? SPIO_BDEV_IO_STATUS_MISCOMPARE
-				     : SPIO_BDEV_IO_STATUS_FAILED);
 	} else if (nio->remaining > 0) {
 		/* The next piece of an unmap or write_zeroes. */
 		rc = io_issue(ch, nio);
@@ -277,7 +299,7 @@ void bdev_nvme_submit_request(struct spio_io_channel *io_ch, struct spio_bdev_io
 		return;
 	case SPIO_BDEV_IO_TYPE_FLUSH:
 		if (!nns->flush_needed) {
-			/* No volatile write cache: every write is already durable. */
+			/* No volatile write cache, or no enable_flush: done at once, as SPDK. */
 			io_complete(nio, SPIO_BDEV_IO_STATUS_SUCCESS);
 			return;
 		}

@@ -1,9 +1,10 @@
 /*
- * RPCs of the nvme module, as SPDK's: bdev_nvme_attach_controller,
- * bdev_nvme_detach_controller, bdev_nvme_get_controllers. Every parameter
- * SPDK's schema gives them is known; those describing what spio does not
- * do (TLS, authentication, protection information, more than one path)
- * are accepted at their default value and refused, by name, otherwise.
+ * RPCs of the nvme module, as SPDK's: bdev_nvme_set_options,
+ * bdev_nvme_attach_controller, bdev_nvme_detach_controller,
+ * bdev_nvme_get_controllers. Every parameter SPDK's schema gives them is
+ * known; those describing what spio does not do (TLS, authentication,
+ * protection information, more than one path, ...) are accepted at their
+ * default value and refused, by name, otherwise.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -336,6 +337,10 @@ static void rpc_bdev_nvme_attach_controller(struct spio_jsonrpc_request *req,
 	spio_bdev_nvme_opts_init(&opts, sizeof(opts));
 	a.num_io_queues = opts.num_io_queues;
 	a.max_bdevs = opts.max_bdevs;
+	/* bdev_nvme_set_options' values unless given here, as SPDK. */
+	a.ctrlr_loss_timeout_sec = opts.ctrlr_loss_timeout_sec;
+	a.reconnect_delay_sec = opts.reconnect_delay_sec;
+	a.fast_io_fail_timeout_sec = opts.fast_io_fail_timeout_sec;
 	rc = spio_rpc_decode_params(params, g_attach_decoders, SPIO_COUNTOF(g_attach_decoders), &a,
 				    err, sizeof(err));
 	if (rc != 0) {
@@ -363,6 +368,248 @@ out:
 	spio_rpc_params_free(g_attach_decoders, SPIO_COUNTOF(g_attach_decoders), &a);
 }
 SPIO_RPC_REGISTER("bdev_nvme_attach_controller", rpc_bdev_nvme_attach_controller, SPIO_RPC_RUNTIME)
+
+/* bdev_nvme_set_options' parameters: SPDK's uint8 / uint16 ones and bitmasks are checked here. */
+struct rpc_set_options {
+	char *action_on_timeout;
+	uint64_t timeout_us;
+	uint64_t timeout_admin_us;
+	uint32_t keep_alive_timeout_ms;
+	uint32_t arbitration_burst;
+	uint32_t low_priority_weight;
+	uint32_t medium_priority_weight;
+	uint32_t high_priority_weight;
+	uint64_t nvme_adminq_poll_period_us;
+	uint64_t nvme_ioq_poll_period_us;
+	uint32_t io_queue_requests;
+	bool delay_cmd_submit;
+	uint32_t transport_retry_count;
+	int32_t bdev_retry_count;
+	uint32_t transport_ack_timeout;
+	int32_t ctrlr_loss_timeout_sec;
+	uint32_t reconnect_delay_sec;
+	uint32_t fast_io_fail_timeout_sec;
+	bool disable_auto_failback;
+	bool generate_uuids;
+	uint32_t transport_tos;
+	bool nvme_error_stat;
+	uint32_t rdma_srq_size;
+	bool io_path_stat;
+	bool allow_accel_sequence;
+	uint32_t rdma_max_cq_size;
+	uint32_t rdma_cm_event_timeout_ms;
+	const struct spio_json_val *dhchap_digests;
+	const struct spio_json_val *dhchap_dhgroups;
+	bool rdma_umr_per_io;
+	uint32_t tcp_connect_timeout_ms;
+	bool enable_flush;
+	const struct spio_json_val *multipath_opts;
+};
+
+#define SET(field) offsetof(struct rpc_set_options, field)
+
+/* SPDK's schema, in its order. */
+static const struct spio_rpc_param g_set_options_decoders[] = {
+    {"action_on_timeout", SPIO_RPC_PARAM_STRING, SET(action_on_timeout), true},
+    {"timeout_us", SPIO_RPC_PARAM_UINT64, SET(timeout_us), true},
+    {"timeout_admin_us", SPIO_RPC_PARAM_UINT64, SET(timeout_admin_us), true},
+    {"keep_alive_timeout_ms", SPIO_RPC_PARAM_UINT32, SET(keep_alive_timeout_ms), true},
+    {"arbitration_burst", SPIO_RPC_PARAM_UINT32, SET(arbitration_burst), true},
+    {"low_priority_weight", SPIO_RPC_PARAM_UINT32, SET(low_priority_weight), true},
+    {"medium_priority_weight", SPIO_RPC_PARAM_UINT32, SET(medium_priority_weight), true},
+    {"high_priority_weight", SPIO_RPC_PARAM_UINT32, SET(high_priority_weight), true},
+    {"nvme_adminq_poll_period_us", SPIO_RPC_PARAM_UINT64, SET(nvme_adminq_poll_period_us), true},
+    {"nvme_ioq_poll_period_us", SPIO_RPC_PARAM_UINT64, SET(nvme_ioq_poll_period_us), true},
+    {"io_queue_requests", SPIO_RPC_PARAM_UINT32, SET(io_queue_requests), true},
+    {"delay_cmd_submit", SPIO_RPC_PARAM_BOOL, SET(delay_cmd_submit), true},
+    {"transport_retry_count", SPIO_RPC_PARAM_UINT32, SET(transport_retry_count), true},
+    {"bdev_retry_count", SPIO_RPC_PARAM_INT32, SET(bdev_retry_count), true},
+    {"transport_ack_timeout", SPIO_RPC_PARAM_UINT32, SET(transport_ack_timeout), true},
+    {"ctrlr_loss_timeout_sec", SPIO_RPC_PARAM_INT32, SET(ctrlr_loss_timeout_sec), true},
+    {"reconnect_delay_sec", SPIO_RPC_PARAM_UINT32, SET(reconnect_delay_sec), true},
+    {"fast_io_fail_timeout_sec", SPIO_RPC_PARAM_UINT32, SET(fast_io_fail_timeout_sec), true},
+    {"disable_auto_failback", SPIO_RPC_PARAM_BOOL, SET(disable_auto_failback), true},
+    {"generate_uuids", SPIO_RPC_PARAM_BOOL, SET(generate_uuids), true},
+    {"transport_tos", SPIO_RPC_PARAM_UINT32, SET(transport_tos), true},
+    {"nvme_error_stat", SPIO_RPC_PARAM_BOOL, SET(nvme_error_stat), true},
+    {"rdma_srq_size", SPIO_RPC_PARAM_UINT32, SET(rdma_srq_size), true},
+    {"io_path_stat", SPIO_RPC_PARAM_BOOL, SET(io_path_stat), true},
+    {"allow_accel_sequence", SPIO_RPC_PARAM_BOOL, SET(allow_accel_sequence), true},
+    {"rdma_max_cq_size", SPIO_RPC_PARAM_UINT32, SET(rdma_max_cq_size), true},
+    {"rdma_cm_event_timeout_ms", SPIO_RPC_PARAM_UINT32, SET(rdma_cm_event_timeout_ms), true},
+    {"dhchap_digests", SPIO_RPC_PARAM_ARRAY, SET(dhchap_digests), true},
+    {"dhchap_dhgroups", SPIO_RPC_PARAM_ARRAY, SET(dhchap_dhgroups), true},
+    {"rdma_umr_per_io", SPIO_RPC_PARAM_BOOL, SET(rdma_umr_per_io), true},
+    {"tcp_connect_timeout_ms", SPIO_RPC_PARAM_UINT32, SET(tcp_connect_timeout_ms), true},
+    {"enable_flush", SPIO_RPC_PARAM_BOOL, SET(enable_flush), true},
+    {"multipath_opts", SPIO_RPC_PARAM_OBJECT, SET(multipath_opts), true},
+};
+
+/* A value SPDK decodes as a narrower integer than the decoder's uint32. */
+static int check_width(const char *name, uint32_t value, uint32_t max, char *err, size_t err_len)
+{
+	if (value > max) {
+		snprintf(err, err_len,
+			 "Invalid parameter '%s': expected 0..%" PRIu32 ", got %" PRIu32, name, max,
+			 value);
+		return SPIO_JSONRPC_ERROR_INVALID_PARAMS;
+	}
+	return 0;
+}
+
+/* SPDK's bitmask parameters: an array of names, each setting its bit. */
+static int names_to_mask(const char *name, const struct spio_json_val *arr, bool digests,
+			 uint32_t *mask, char *err, size_t err_len)
+{
+	uint32_t m = 0;
+
+	if (arr == NULL) {
+		return 0;
+	}
+	for (size_t i = 0; i < spio_json_array_size(arr); i++) {
+		const char *s = spio_json_string(spio_json_array_get(arr, i));
+		int bit = s != NULL ? bdev_nvme_dhchap_bit(digests, s) : -1;
+
+		if (bit < 0) {
+			snprintf(
+			    err, err_len, "Invalid parameter '%s': element %zu is not one of %s",
+			    name, i,
+			    digests
+				? "sha256, sha384, sha512"
+				: "null, ffdhe2048, ffdhe3072, ffdhe4096, ffdhe6144, ffdhe8192");
+			return SPIO_JSONRPC_ERROR_INVALID_PARAMS;
+		}
+		m |= 1u << bit;
+	}
+	*mask = m;
+	return 0;
+}
+
+static int set_options_from_rpc(struct spio_bdev_nvme_module_opts *o,
+				const struct rpc_set_options *r, char *err, size_t err_len)
+{
+	struct mp_check c = {.err = err, .err_len = err_len};
+	int rc;
+
+	if (r->action_on_timeout != NULL) {
+		if (strcmp(r->action_on_timeout, "none") == 0) {
+			o->action_on_timeout = SPIO_BDEV_NVME_TIMEOUT_ACTION_NONE;
+		} else if (strcmp(r->action_on_timeout, "reset") == 0) {
+			o->action_on_timeout = SPIO_BDEV_NVME_TIMEOUT_ACTION_RESET;
+		} else if (strcmp(r->action_on_timeout, "abort") == 0) {
+			o->action_on_timeout = SPIO_BDEV_NVME_TIMEOUT_ACTION_ABORT;
+		} else {
+			snprintf(err, err_len,
+				 "Invalid parameter 'action_on_timeout': expected none, reset or "
+				 "abort, got '%s'",
+				 r->action_on_timeout);
+			return SPIO_JSONRPC_ERROR_INVALID_PARAMS;
+		}
+	}
+	if ((rc = check_width("transport_ack_timeout", r->transport_ack_timeout, UINT8_MAX, err,
+			      err_len)) != 0 ||
+	    (rc = check_width("transport_tos", r->transport_tos, UINT8_MAX, err, err_len)) != 0 ||
+	    (rc = check_width("rdma_cm_event_timeout_ms", r->rdma_cm_event_timeout_ms, UINT16_MAX,
+			      err, err_len)) != 0 ||
+	    (rc = names_to_mask("dhchap_digests", r->dhchap_digests, true, &o->dhchap_digests, err,
+				err_len)) != 0 ||
+	    (rc = names_to_mask("dhchap_dhgroups", r->dhchap_dhgroups, false, &o->dhchap_dhgroups,
+				err, err_len)) != 0 ||
+	    (rc = spio_json_object_foreach(r->multipath_opts, check_multipath_member, &c)) != 0) {
+		return rc;
+	}
+	o->timeout_us = r->timeout_us;
+	o->timeout_admin_us = r->timeout_admin_us;
+	o->keep_alive_timeout_ms = r->keep_alive_timeout_ms;
+	o->arbitration_burst = r->arbitration_burst;
+	o->low_priority_weight = r->low_priority_weight;
+	o->medium_priority_weight = r->medium_priority_weight;
+	o->high_priority_weight = r->high_priority_weight;
+	o->nvme_adminq_poll_period_us = r->nvme_adminq_poll_period_us;
+	o->nvme_ioq_poll_period_us = r->nvme_ioq_poll_period_us;
+	o->io_queue_requests = r->io_queue_requests;
+	o->delay_cmd_submit = r->delay_cmd_submit;
+	o->transport_retry_count = r->transport_retry_count;
+	o->bdev_retry_count = r->bdev_retry_count;
+	o->transport_ack_timeout = (uint8_t)r->transport_ack_timeout;
+	o->ctrlr_loss_timeout_sec = r->ctrlr_loss_timeout_sec;
+	o->reconnect_delay_sec = r->reconnect_delay_sec;
+	o->fast_io_fail_timeout_sec = r->fast_io_fail_timeout_sec;
+	o->disable_auto_failback = r->disable_auto_failback;
+	o->generate_uuids = r->generate_uuids;
+	o->transport_tos = (uint8_t)r->transport_tos;
+	o->nvme_error_stat = r->nvme_error_stat;
+	o->rdma_srq_size = r->rdma_srq_size;
+	o->io_path_stat = r->io_path_stat;
+	o->allow_accel_sequence = r->allow_accel_sequence;
+	o->rdma_max_cq_size = r->rdma_max_cq_size;
+	o->rdma_cm_event_timeout_ms = (uint16_t)r->rdma_cm_event_timeout_ms;
+	o->rdma_umr_per_io = r->rdma_umr_per_io;
+	o->tcp_connect_timeout_ms = r->tcp_connect_timeout_ms;
+	o->enable_flush = r->enable_flush;
+	return 0;
+}
+
+/* As SPDK: what is not given keeps its current value. */
+static void rpc_bdev_nvme_set_options(struct spio_jsonrpc_request *req,
+				      const struct spio_json_val *params)
+{
+	struct spio_bdev_nvme_module_opts o;
+	struct rpc_set_options r;
+	char err[512] = "";
+	int rc;
+
+	spio_bdev_nvme_get_module_opts(&o, sizeof(o));
+	r = (struct rpc_set_options){
+	    .timeout_us = o.timeout_us,
+	    .timeout_admin_us = o.timeout_admin_us,
+	    .keep_alive_timeout_ms = o.keep_alive_timeout_ms,
+	    .arbitration_burst = o.arbitration_burst,
+	    .low_priority_weight = o.low_priority_weight,
+	    .medium_priority_weight = o.medium_priority_weight,
+	    .high_priority_weight = o.high_priority_weight,
+	    .nvme_adminq_poll_period_us = o.nvme_adminq_poll_period_us,
+	    .nvme_ioq_poll_period_us = o.nvme_ioq_poll_period_us,
+	    .io_queue_requests = o.io_queue_requests,
+	    .delay_cmd_submit = o.delay_cmd_submit,
+	    .transport_retry_count = o.transport_retry_count,
+	    .bdev_retry_count = o.bdev_retry_count,
+	    .transport_ack_timeout = o.transport_ack_timeout,
+	    .ctrlr_loss_timeout_sec = o.ctrlr_loss_timeout_sec,
+	    .reconnect_delay_sec = o.reconnect_delay_sec,
+	    .fast_io_fail_timeout_sec = o.fast_io_fail_timeout_sec,
+	    .disable_auto_failback = o.disable_auto_failback,
+	    .generate_uuids = o.generate_uuids,
+	    .transport_tos = o.transport_tos,
+	    .nvme_error_stat = o.nvme_error_stat,
+	    .rdma_srq_size = o.rdma_srq_size,
+	    .io_path_stat = o.io_path_stat,
+	    .allow_accel_sequence = o.allow_accel_sequence,
+	    .rdma_max_cq_size = o.rdma_max_cq_size,
+	    .rdma_cm_event_timeout_ms = o.rdma_cm_event_timeout_ms,
+	    .rdma_umr_per_io = o.rdma_umr_per_io,
+	    .tcp_connect_timeout_ms = o.tcp_connect_timeout_ms,
+	    .enable_flush = o.enable_flush,
+	};
+	rc = spio_rpc_decode_params(params, g_set_options_decoders,
+				    SPIO_COUNTOF(g_set_options_decoders), &r, err, sizeof(err));
+	if (rc != 0) {
+		rc = SPIO_JSONRPC_ERROR_INVALID_PARAMS;
+	} else {
+		rc = set_options_from_rpc(&o, &r, err, sizeof(err));
+	}
+	if (rc == 0) {
+		rc = spio_bdev_nvme_set_module_opts(&o, err, sizeof(err));
+	}
+	if (rc != 0) {
+		spio_jsonrpc_send_error_response(req, rc, err);
+	} else {
+		spio_jsonrpc_send_bool_response(req, true);
+	}
+	spio_rpc_params_free(g_set_options_decoders, SPIO_COUNTOF(g_set_options_decoders), &r);
+}
+SPIO_RPC_REGISTER("bdev_nvme_set_options", rpc_bdev_nvme_set_options,
+		  SPIO_RPC_STARTUP | SPIO_RPC_RUNTIME)
 
 struct rpc_detach {
 	char *name;

@@ -3,7 +3,9 @@
  * the RPCs (attach, get_controllers, detach; their refusals), the bdevs'
  * geometry, I/O of every type through the bdev API, save_config, namespace
  * hot add / remove, and losing the target: I/O fails or waits as the
- * reconnect options say, and works again once the controller is back.
+ * reconnect options say, and works again once the controller is back. Then
+ * bdev_nvme_set_options: the values that take effect, the refused ones, the
+ * rule that no controller may be attached, and its save_config entry.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -21,6 +23,7 @@
 #include "spio/rpc.h"
 #include "spio/thread.h"
 
+#include "../../../module/bdev/nvme/bdev_nvme_internal.h"
 #include "helper_fake_target.h"
 
 /* Wall-clock limit for anything to happen; generous for a loaded machine. */
@@ -612,6 +615,9 @@ Test(bdev_nvme, compare_matches_and_miscompares)
 	free(c);
 }
 
+/* Status word of FAULT_STATUS: generic, LBA out of range; with DNR when `dnr`. */
+#define STATUS_LBA_OUT_OF_RANGE(dnr) (0x80u | ((dnr) ? 1u << 16 : 0))
+
 Test(bdev_nvme, a_status_from_the_controller_fails_the_io)
 {
 	static struct handle h;
@@ -619,8 +625,8 @@ Test(bdev_nvme, a_status_from_the_controller_fails_the_io)
 
 	attach("Nvme0", "", "[\"Nvme0n1\"]");
 	open_bdev(&h, "Nvme0n1");
-	/* Generic status, LBA out of range: an error, not a miscompare. */
-	cr_assert_eq(fake_target_inject(g_ft, FAULT_STATUS, 0x80), 0);
+	/* With Do Not Retry: an error at once, not a miscompare. */
+	cr_assert_eq(fake_target_inject(g_ft, FAULT_STATUS, STATUS_LBA_OUT_OF_RANGE(true)), 0);
 	expect_io(&h, OP_READ, buf, 0, 1, SPIO_BDEV_IO_STATUS_FAILED);
 	expect_io(&h, OP_READ, buf, 0, 1, SPIO_BDEV_IO_STATUS_SUCCESS);
 	expect_state("Nvme0", "enabled");
@@ -733,8 +739,11 @@ Test(bdev_nvme, save_config_writes_spdks_entry_in_spdks_order)
 	       "\"fast_io_fail_timeout_sec\": 4, \"num_io_queues\": 4, \"hdgst\": true",
 	       "[\"Nvme0n1\"]");
 	cfg = module_config();
-	cr_assert_eq(json_array_size(cfg), 1, "one entry per controller");
-	e = json_array_get(cfg, 0);
+	cr_assert_eq(json_array_size(cfg), 2,
+		     "bdev_nvme_set_options, then one entry per controller");
+	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(cfg, 0), "method")),
+			 "bdev_nvme_set_options", "SPDK's first entry");
+	e = json_array_get(cfg, 1);
 	cr_assert_str_eq(json_string_value(json_object_get(e, "method")),
 			 "bdev_nvme_attach_controller");
 	p = json_object_get(e, "params");
@@ -1263,4 +1272,437 @@ Test(bdev_nvme, with_a_reconnect_delay_a_lost_piece_goes_out_again)
 	cr_assert(all_zero(buf, 8192), "the second piece's blocks are zero");
 	close_bdev(&h);
 	free(buf);
+}
+
+/*
+ * bdev_nvme_set_options
+ */
+
+/* SPDK's bdev_nvme_set_options parameters in the order its save_config writes them. */
+static const char *const g_set_options_keys[] = {
+    "action_on_timeout",       "timeout_us",	       "timeout_admin_us",
+    "keep_alive_timeout_ms",   "arbitration_burst",    "low_priority_weight",
+    "medium_priority_weight",  "high_priority_weight", "nvme_adminq_poll_period_us",
+    "nvme_ioq_poll_period_us", "io_queue_requests",    "delay_cmd_submit",
+    "transport_retry_count",   "bdev_retry_count",     "transport_ack_timeout",
+    "ctrlr_loss_timeout_sec",  "reconnect_delay_sec",  "fast_io_fail_timeout_sec",
+    "disable_auto_failback",   "generate_uuids",       "transport_tos",
+    "nvme_error_stat",	       "rdma_srq_size",	       "io_path_stat",
+    "allow_accel_sequence",    "rdma_max_cq_size",     "rdma_cm_event_timeout_ms",
+    "dhchap_digests",	       "dhchap_dhgroups",      "rdma_umr_per_io",
+    "tcp_connect_timeout_ms",  "enable_flush",	       "multipath_opts"};
+
+static void set_options(const char *params)
+{
+	json_t *res = rpc("bdev_nvme_set_options", params, 0, NULL);
+
+	cr_assert(json_is_true(res), "bdev_nvme_set_options %s: expected true", params);
+	json_decref(res);
+}
+
+static int64_t int_at(json_t *obj, const char *key)
+{
+	json_t *v = json_object_get(obj, key);
+
+	cr_assert(json_is_integer(v), "%s: expected an integer", key);
+	return json_integer_value(v);
+}
+
+/* The params of the set_options entry, which must be the first of save_config's entries. */
+static json_t *saved_options(json_t *cfg)
+{
+	json_t *e = json_array_get(cfg, 0);
+
+	cr_assert_not_null(e, "save_config wrote no entry");
+	cr_assert_str_eq(json_string_value(json_object_get(e, "method")), "bdev_nvme_set_options",
+			 "the first entry is bdev_nvme_set_options");
+	return json_object_get(e, "params");
+}
+
+/* Poll for `ms` milliseconds. */
+static void poll_for(uint32_t ms)
+{
+	uint64_t limit = deadline(ms);
+
+	while (spio_get_ticks() < limit) {
+		poll_all();
+	}
+}
+
+Test(bdev_nvme, set_options_takes_spdks_values_and_save_config_writes_them_first)
+{
+	struct spio_bdev_nvme_module_opts o;
+	json_t *cfg, *p, *v;
+	const char *key;
+	size_t i = 0;
+	char *text;
+
+	/* SPDK's defaults and no controller: nothing to save. */
+	spio_bdev_nvme_get_module_opts(&o, sizeof(o));
+	cr_assert(o.keep_alive_timeout_ms == 10000 && o.bdev_retry_count == 3 &&
+		      o.transport_retry_count == 4 && o.nvme_adminq_poll_period_us == 10000 &&
+		      o.delay_cmd_submit && !o.enable_flush && o.io_queue_requests == 0 &&
+		      o.action_on_timeout == SPIO_BDEV_NVME_TIMEOUT_ACTION_NONE &&
+		      o.dhchap_digests == SPIO_BDEV_NVME_DHCHAP_DIGESTS_DEFAULT &&
+		      o.dhchap_dhgroups == SPIO_BDEV_NVME_DHCHAP_DHGROUPS_DEFAULT,
+		  "SPDK's defaults");
+	cfg = module_config();
+	cr_assert_eq(json_array_size(cfg), 0, "defaults without controllers are not saved");
+	json_decref(cfg);
+
+	/* What SPDK saved in tests/compat/spdk_configs/nvme.json, and the no-effect ones. */
+	set_options("{\"action_on_timeout\": \"reset\", \"timeout_us\": 30000000, "
+		    "\"keep_alive_timeout_ms\": 5000, \"io_queue_requests\": 512, "
+		    "\"bdev_retry_count\": 5, \"ctrlr_loss_timeout_sec\": -1, "
+		    "\"reconnect_delay_sec\": 2, \"fast_io_fail_timeout_sec\": 10, "
+		    "\"generate_uuids\": true, \"delay_cmd_submit\": false, "
+		    "\"transport_retry_count\": 7, \"transport_tos\": 3, \"rdma_srq_size\": 64, "
+		    "\"rdma_max_cq_size\": 128, \"rdma_cm_event_timeout_ms\": 1000, "
+		    "\"rdma_umr_per_io\": true, \"disable_auto_failback\": true, "
+		    "\"dhchap_digests\": [\"sha512\", \"sha256\", \"sha384\"], "
+		    "\"multipath_opts\": {\"policy\": \"active_passive\"}}");
+	spio_bdev_nvme_get_module_opts(&o, sizeof(o));
+	cr_assert(o.action_on_timeout == SPIO_BDEV_NVME_TIMEOUT_ACTION_RESET &&
+		      o.timeout_us == 30000000 && o.keep_alive_timeout_ms == 5000 &&
+		      o.bdev_retry_count == 5 && o.ctrlr_loss_timeout_sec == -1 &&
+		      o.reconnect_delay_sec == 2 && o.fast_io_fail_timeout_sec == 10 &&
+		      o.generate_uuids && !o.delay_cmd_submit && o.transport_tos == 3 &&
+		      o.rdma_cm_event_timeout_ms == 1000,
+		  "the values given are in effect");
+
+	/* As SPDK, what a call does not give keeps its value. */
+	set_options("{\"enable_flush\": true}");
+	cfg = module_config();
+	cr_assert_eq(json_array_size(cfg), 1, "non-default options are saved");
+	p = saved_options(cfg);
+	json_object_foreach(p, key, v)
+	{
+		cr_assert_lt(i, SPIO_COUNTOF(g_set_options_keys), "extra key %s", key);
+		cr_assert_str_eq(key, g_set_options_keys[i], "key %zu: expected %s, got %s", i,
+				 g_set_options_keys[i], key);
+		i++;
+	}
+	cr_assert_eq(i, SPIO_COUNTOF(g_set_options_keys), "all of SPDK's keys, got %zu", i);
+	cr_assert_str_eq(json_string_value(json_object_get(p, "action_on_timeout")), "reset");
+	cr_assert_eq(int_at(p, "timeout_us"), 30000000);
+	cr_assert_eq(int_at(p, "keep_alive_timeout_ms"), 5000);
+	cr_assert_eq(int_at(p, "io_queue_requests"), 512);
+	cr_assert_eq(int_at(p, "bdev_retry_count"), 5, "kept from the first call");
+	cr_assert_eq(int_at(p, "ctrlr_loss_timeout_sec"), -1);
+	cr_assert_eq(int_at(p, "transport_retry_count"), 7);
+	cr_assert_eq(int_at(p, "rdma_cm_event_timeout_ms"), 1000);
+	cr_assert(json_is_true(json_object_get(p, "enable_flush")));
+	cr_assert(json_is_true(json_object_get(p, "generate_uuids")));
+	cr_assert(json_is_false(json_object_get(p, "delay_cmd_submit")));
+	text = json_dumps(json_object_get(p, "dhchap_digests"), JSON_COMPACT);
+	cr_assert_str_eq(text, "[\"sha256\",\"sha384\",\"sha512\"]", "SPDK's order, got %s", text);
+	free(text);
+	text = json_dumps(json_object_get(p, "dhchap_dhgroups"), JSON_COMPACT);
+	cr_assert_str_eq(
+	    text,
+	    "[\"null\",\"ffdhe2048\",\"ffdhe3072\",\"ffdhe4096\",\"ffdhe6144\",\"ffdhe8192\"]",
+	    "got %s", text);
+	free(text);
+	cr_assert_str_eq(
+	    json_string_value(json_object_get(json_object_get(p, "multipath_opts"), "policy")),
+	    "active_passive");
+
+	/* The entry loads back as it is. */
+	text = json_dumps(p, JSON_COMPACT);
+	set_options(text);
+	free(text);
+	json_decref(cfg);
+}
+
+Test(bdev_nvme, set_options_only_while_no_controller_is_attached)
+{
+	struct spio_bdev_nvme_module_opts o;
+	struct spio_bdev_nvme_opts ao;
+	char err[256] = "";
+	json_t *cfg, *p;
+
+	/* The reconnect options become the attach's defaults. */
+	set_options("{\"ctrlr_loss_timeout_sec\": -1, \"reconnect_delay_sec\": 1}");
+	spio_bdev_nvme_opts_init(&ao, sizeof(ao));
+	cr_assert(ao.ctrlr_loss_timeout_sec == -1 && ao.reconnect_delay_sec == 1 &&
+		      ao.fast_io_fail_timeout_sec == 0,
+		  "opts_init: expected -1/1/0, got %d/%u/%u", ao.ctrlr_loss_timeout_sec,
+		  ao.reconnect_delay_sec, ao.fast_io_fail_timeout_sec);
+	attach("Nvme0", "", "[\"Nvme0n1\"]");
+	cfg = module_config();
+	cr_assert_eq(json_array_size(cfg), 2, "set_options, then the attach");
+	cr_assert_eq(int_at(saved_options(cfg), "reconnect_delay_sec"), 1);
+	p = json_object_get(json_array_get(cfg, 1), "params");
+	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(cfg, 1), "method")),
+			 "bdev_nvme_attach_controller");
+	cr_assert_eq(int_at(p, "ctrlr_loss_timeout_sec"), -1, "the attach took the default");
+	cr_assert_eq(int_at(p, "reconnect_delay_sec"), 1);
+	json_decref(cfg);
+
+	/* SPDK's rule and answer; its own checks come first. */
+	rpc("bdev_nvme_set_options", "{\"bdev_retry_count\": 1}", -EPERM,
+	    "RPC not permitted with nvme controllers already attached");
+	rpc("bdev_nvme_set_options", "{\"bdev_retry_count\": -2}", -EINVAL, "bdev_retry_count");
+	spio_bdev_nvme_get_module_opts(&o, sizeof(o));
+	cr_assert_eq(o.bdev_retry_count, 3, "unchanged after the refusals");
+	cr_assert_eq(spio_bdev_nvme_set_module_opts(&o, err, sizeof(err)), -EPERM);
+	cr_assert(strstr(err, "already attached") != NULL, "message: %s", err);
+
+	/* Detached: allowed again; defaults and no controller: nothing saved. */
+	detach("Nvme0");
+	set_options("{\"ctrlr_loss_timeout_sec\": 0, \"reconnect_delay_sec\": 0}");
+	cfg = module_config();
+	cr_assert_eq(json_array_size(cfg), 0, "back at SPDK's defaults");
+	json_decref(cfg);
+}
+
+Test(bdev_nvme, set_options_refuses_what_spio_cannot_do_by_name)
+{
+	static const struct {
+		const char *params;
+		int code;
+		const char *want;
+	} cases[] = {
+	    {"{\"action_on_timeout\": \"abort\"}", -ENOTSUP, "action_on_timeout abort"},
+	    {"{\"action_on_timeout\": \"later\"}", SPIO_JSONRPC_ERROR_INVALID_PARAMS, "later"},
+	    {"{\"timeout_us\": 1000000}", -ENOTSUP, "use action_on_timeout reset"},
+	    {"{\"timeout_admin_us\": 1000000}", -EINVAL, "timeout_admin_us"},
+	    {"{\"bdev_retry_count\": -2}", -EINVAL, "bdev_retry_count -2"},
+	    {"{\"ctrlr_loss_timeout_sec\": 5}", -EINVAL, "reconnect_delay_sec 0"},
+	    {"{\"reconnect_delay_sec\": 1}", -EINVAL, "reconnect_delay_sec 1"},
+	    {"{\"arbitration_burst\": 1}", -ENOTSUP, "arbitration_burst"},
+	    {"{\"high_priority_weight\": 4}", -ENOTSUP, "priority weights"},
+	    {"{\"nvme_ioq_poll_period_us\": 100}", -ENOTSUP, "nvme_ioq_poll_period_us 100"},
+	    {"{\"transport_ack_timeout\": 5}", -ENOTSUP, "transport_ack_timeout 5"},
+	    {"{\"transport_ack_timeout\": 256}", SPIO_JSONRPC_ERROR_INVALID_PARAMS,
+	     "transport_ack_timeout"},
+	    {"{\"transport_tos\": 300}", SPIO_JSONRPC_ERROR_INVALID_PARAMS, "transport_tos"},
+	    {"{\"rdma_cm_event_timeout_ms\": 65536}", SPIO_JSONRPC_ERROR_INVALID_PARAMS,
+	     "rdma_cm_event_timeout_ms"},
+	    {"{\"tcp_connect_timeout_ms\": 100}", -ENOTSUP, "tcp_connect_timeout_ms 100"},
+	    {"{\"nvme_error_stat\": true}", -ENOTSUP, "nvme_error_stat"},
+	    {"{\"io_path_stat\": true}", -ENOTSUP, "io_path_stat"},
+	    {"{\"allow_accel_sequence\": true}", -ENOTSUP, "allow_accel_sequence"},
+	    {"{\"dhchap_digests\": [\"sha256\"]}", -ENOTSUP, "DH-HMAC-CHAP"},
+	    {"{\"dhchap_dhgroups\": [\"null\", \"ffdhe2048\"]}", -ENOTSUP, "DH-HMAC-CHAP"},
+	    {"{\"dhchap_digests\": [\"md5\"]}", SPIO_JSONRPC_ERROR_INVALID_PARAMS,
+	     "dhchap_digests"},
+	    {"{\"dhchap_dhgroups\": \"null\"}", SPIO_JSONRPC_ERROR_INVALID_PARAMS,
+	     "dhchap_dhgroups"},
+	    {"{\"multipath_opts\": {\"policy\": \"active_active\"}}", -ENOTSUP,
+	     "multipath_opts.policy"},
+	    {"{\"multipath_opts\": {\"x\": 1}}", -EINVAL, "multipath_opts.x"},
+	    {"{\"keep_alive_timeout_ms\": -1}", SPIO_JSONRPC_ERROR_INVALID_PARAMS,
+	     "keep_alive_timeout_ms"},
+	    {"{\"bogus\": 1}", SPIO_JSONRPC_ERROR_INVALID_PARAMS, "bogus"},
+	};
+	struct spio_bdev_nvme_module_opts o;
+	json_t *cfg;
+
+	for (size_t i = 0; i < SPIO_COUNTOF(cases); i++) {
+		rpc("bdev_nvme_set_options", cases[i].params, cases[i].code, cases[i].want);
+	}
+	spio_bdev_nvme_get_module_opts(&o, sizeof(o));
+	cr_assert(bdev_nvme_opts_are_default(), "a refused call changes nothing");
+	cfg = module_config();
+	cr_assert_eq(json_array_size(cfg), 0, "nothing to save after the refusals");
+	json_decref(cfg);
+	/* A timeout with the reset action is fine, and so are SPDK's spelled-out defaults. */
+	set_options("{\"action_on_timeout\": \"reset\", \"timeout_us\": 2000000, "
+		    "\"timeout_admin_us\": 3000000}");
+	set_options("{\"dhchap_digests\": [\"sha256\", \"sha384\", \"sha512\"], "
+		    "\"transport_ack_timeout\": 0, \"nvme_ioq_poll_period_us\": 0}");
+}
+
+Test(bdev_nvme, set_options_c_api_checks_its_arguments_and_thread)
+{
+	struct spio_bdev_nvme_module_opts o, got;
+	char err[256] = "";
+
+	cr_assert_eq(spio_bdev_nvme_set_module_opts(NULL, err, sizeof(err)), -EINVAL);
+	spio_bdev_nvme_get_module_opts(NULL, sizeof(o));
+	spio_bdev_nvme_get_module_opts(&o, 0);
+
+	/* A caller knowing only the first fields leaves the rest as they are. */
+	spio_bdev_nvme_get_module_opts(&o, sizeof(o));
+	o.enable_flush = true;
+	cr_assert_eq(spio_bdev_nvme_set_module_opts(&o, err, sizeof(err)), 0, "%s", err);
+	o.opts_size = offsetof(struct spio_bdev_nvme_module_opts, arbitration_burst);
+	o.keep_alive_timeout_ms = 777;
+	o.enable_flush = false;
+	cr_assert_eq(spio_bdev_nvme_set_module_opts(&o, err, sizeof(err)), 0, "%s", err);
+	spio_bdev_nvme_get_module_opts(&got, sizeof(got));
+	cr_assert_eq(got.keep_alive_timeout_ms, 777, "inside opts_size: set");
+	cr_assert(got.enable_flush, "beyond opts_size: kept");
+	cr_assert_eq(got.opts_size, sizeof(got));
+
+	o.opts_size = sizeof(o);
+	o.action_on_timeout = SPIO_BDEV_NVME_TIMEOUT_ACTION_ABORT;
+	cr_assert_eq(spio_bdev_nvme_set_module_opts(&o, err, sizeof(err)), -ENOTSUP);
+	cr_assert(strstr(err, "abort") != NULL, "message: %s", err);
+	o.action_on_timeout = 7;
+	cr_assert_eq(spio_bdev_nvme_set_module_opts(&o, err, sizeof(err)), -ENOTSUP);
+
+	/* Only on the bdev layer's thread once it runs. */
+	spio_bdev_nvme_get_module_opts(&o, sizeof(o));
+	g_thread2 = spio_thread_create("bdev_nvme_test2", NULL);
+	cr_assert_not_null(g_thread2);
+	spio_set_thread(g_thread2);
+	cr_assert_eq(spio_bdev_nvme_set_module_opts(&o, err, sizeof(err)), -EXDEV);
+	spio_set_thread(g_thread);
+}
+
+Test(bdev_nvme, bdev_retry_count_retries_a_status_without_dnr)
+{
+	static struct handle h;
+	struct fake_target_stats before, after;
+	uint8_t buf[BLOCK];
+
+	/* SPDK's default, 3: the read goes out again and succeeds. */
+	attach("Nvme0", "", "[\"Nvme0n1\"]");
+	open_bdev(&h, "Nvme0n1");
+	fake_target_get_stats(g_ft, &before);
+	cr_assert_eq(fake_target_inject(g_ft, FAULT_STATUS, STATUS_LBA_OUT_OF_RANGE(false)), 0);
+	expect_io(&h, OP_READ, buf, 0, 1, SPIO_BDEV_IO_STATUS_SUCCESS);
+	fake_target_get_stats(g_ft, &after);
+	cr_assert_eq(after.io_cmds[SPIO_NVME_OPC_READ] - before.io_cmds[SPIO_NVME_OPC_READ], 2,
+		     "the failed read and its retry, got %lu reads",
+		     (unsigned long)(after.io_cmds[SPIO_NVME_OPC_READ] -
+				     before.io_cmds[SPIO_NVME_OPC_READ]));
+	close_bdev(&h);
+	detach("Nvme0");
+
+	/* 0: no retry. */
+	set_options("{\"bdev_retry_count\": 0}");
+	attach("Nvme0", "", "[\"Nvme0n1\"]");
+	open_bdev(&h, "Nvme0n1");
+	fake_target_get_stats(g_ft, &before);
+	cr_assert_eq(fake_target_inject(g_ft, FAULT_STATUS, STATUS_LBA_OUT_OF_RANGE(false)), 0);
+	expect_io(&h, OP_READ, buf, 0, 1, SPIO_BDEV_IO_STATUS_FAILED);
+	fake_target_get_stats(g_ft, &after);
+	cr_assert_eq(after.io_cmds[SPIO_NVME_OPC_READ] - before.io_cmds[SPIO_NVME_OPC_READ], 1,
+		     "one read, no retry");
+	close_bdev(&h);
+}
+
+Test(bdev_nvme, bdev_retry_count_zero_fails_an_io_lost_with_its_connection)
+{
+	static struct handle h;
+	struct io io;
+	uint8_t buf[BLOCK];
+
+	/* With a reconnect delay a lost I/O goes out again, unless retries are off. */
+	set_options("{\"bdev_retry_count\": 0}");
+	attach("Nvme0", ", \"ctrlr_loss_timeout_sec\": -1, \"reconnect_delay_sec\": 1",
+	       "[\"Nvme0n1\"]");
+	open_bdev(&h, "Nvme0n1");
+	roundtrip(&h, 1, 0, 1, 101);
+	cr_assert_eq(fake_target_inject(g_ft, FAULT_DROP_RESPONSE, 0), 0);
+	start_io(&h, OP_READ, buf, 0, 1, &io);
+	wait_fault(FAULT_DROP_RESPONSE);
+	cr_assert_gt(fake_target_drop_connections(g_ft), 0);
+	cr_assert_eq(wait_io(&io, "read in flight"), SPIO_BDEV_IO_STATUS_FAILED,
+		     "no retry with bdev_retry_count 0");
+	wait_io_works(&h);
+	close_bdev(&h);
+}
+
+Test(bdev_nvme, keep_alive_timeout_ms_is_what_the_controller_gets)
+{
+	struct fake_target_stats before, after;
+	uint64_t sent;
+
+	/* SPDK's 10 s: the first Keep Alive is 5 s away. */
+	attach("Nvme0", "", "[\"Nvme0n1\"]");
+	fake_target_get_stats(g_ft, &before);
+	poll_for(1000);
+	fake_target_get_stats(g_ft, &after);
+	sent = after.admin_cmds[SPIO_NVME_OPC_KEEP_ALIVE] -
+	       before.admin_cmds[SPIO_NVME_OPC_KEEP_ALIVE];
+	cr_assert_eq(sent, 0, "no Keep Alive within 1 s of a 10 s timeout, got %lu",
+		     (unsigned long)sent);
+	detach("Nvme0");
+
+	set_options("{\"keep_alive_timeout_ms\": 200}");
+	attach("Nvme0", "", "[\"Nvme0n1\"]");
+	fake_target_get_stats(g_ft, &before);
+	poll_for(1000);
+	fake_target_get_stats(g_ft, &after);
+	sent = after.admin_cmds[SPIO_NVME_OPC_KEEP_ALIVE] -
+	       before.admin_cmds[SPIO_NVME_OPC_KEEP_ALIVE];
+	cr_assert_geq(sent, 4, "a Keep Alive every 100 ms of a 200 ms timeout, got %lu in 1 s",
+		      (unsigned long)sent);
+}
+
+Test(bdev_nvme, timeout_us_with_reset_drops_a_stuck_command)
+{
+	static struct handle h;
+	struct io io;
+	uint8_t buf[BLOCK];
+	uint64_t start, took;
+
+	set_options("{\"action_on_timeout\": \"reset\", \"timeout_us\": 300000}");
+	attach("Nvme0", "", "[\"Nvme0n1\"]");
+	open_bdev(&h, "Nvme0n1");
+	roundtrip(&h, 1, 0, 4, 111);
+	/* Never answered: without the timeout the read would wait forever. */
+	cr_assert_eq(fake_target_inject(g_ft, FAULT_DROP_RESPONSE, 0), 0);
+	start = spio_get_ticks();
+	start_io(&h, OP_READ, buf, 0, 1, &io);
+	cr_assert_eq(wait_io(&io, "unanswered read"), SPIO_BDEV_IO_STATUS_FAILED,
+		     "the queue's connection was dropped after the timeout");
+	took = (spio_get_ticks() - start) * 1000 / spio_get_ticks_hz();
+	cr_assert_geq(took, 300, "failed after timeout_us, not before (%lu ms)",
+		      (unsigned long)took);
+	wait_io_works(&h);
+	roundtrip(&h, 1, 8, 4, 112);
+	expect_state("Nvme0", "enabled");
+	close_bdev(&h);
+}
+
+Test(bdev_nvme, nvme_adminq_poll_period_us_paces_the_failure_check)
+{
+	uint64_t start, took;
+
+	/* The reset starts at the first check after the loss: not before 1.5 s. */
+	set_options("{\"nvme_adminq_poll_period_us\": 1500000, \"ctrlr_loss_timeout_sec\": -1, "
+		    "\"reconnect_delay_sec\": 1}");
+	attach("Nvme0", "", "[\"Nvme0n1\"]");
+	start = spio_get_ticks();
+	stop_target();
+	cr_assert(poll_until(state_is, "reconnect_is_delayed"), "reconnecting after a delay");
+	took = (spio_get_ticks() - start) * 1000 / spio_get_ticks_hz();
+	cr_assert_geq(took, 1000, "the loss was acted on after %lu ms, expected about 1500",
+		      (unsigned long)took);
+	restart_target();
+	cr_assert(poll_until(state_is, "enabled"), "back once the target is");
+}
+
+Test(bdev_nvme, generate_uuids_gives_spdks_uuid_and_nguid_comes_first)
+{
+	static const struct {
+		const char *sn;
+		uint32_t nsid;
+		const char *want; /* Python's uuid.uuid5(SPDK's namespace, sn + str(nsid)) */
+	} cases[] = {
+	    {"FAKE0001            ", 1, "8243c8f3-1470-5962-9765-1d8eac911627"},
+	    {"FAKE0001            ", 7, "468ec417-0d71-58e2-a216-8d09b2780876"},
+	    {"SN\0garbage after NUL", 4294967295u, "a7a64029-e6ea-5b23-9476-c14c126302cb"},
+	    {"ABCDEFGHIJKLMNOPQRST", 12, "76b2da68-3fe9-5a38-be12-527817aa2b8c"},
+	};
+	struct spio_uuid u;
+	char text[40];
+
+	for (size_t i = 0; i < SPIO_COUNTOF(cases); i++) {
+		bdev_nvme_generate_uuid(cases[i].sn, 20, cases[i].nsid, &u);
+		spio_uuid_fmt_lower(text, sizeof(text), &u);
+		cr_assert_str_eq(text, cases[i].want, "sn '%.20s' nsid %u: expected %s, got %s",
+				 cases[i].sn, cases[i].nsid, cases[i].want, text);
+	}
+	/* The fake's namespaces have an NGUID: it stays the UUID (SPDK gave it the same). */
+	set_options("{\"generate_uuids\": true}");
+	attach("Nvme0", "", "[\"Nvme0n1\"]");
+	spio_uuid_fmt_lower(text, sizeof(text),
+			    spio_bdev_get_uuid(spio_bdev_get_by_name("Nvme0n1")));
+	cr_assert_str_eq(text, "7370696f-6661-6b65-0000-000000000001");
 }
