@@ -48,10 +48,10 @@ static int ns_change_task(void *arg)
 	struct ns_event *ev = arg;
 	struct spio_nvme_ctrlr *ctrlr = ev->ctrlr;
 	struct spio_nvme_ns_list *changed = malloc(sizeof(*changed));
-	uint32_t numd = sizeof(*changed) / 4 - 1;
-	struct spio_nvme_cmd cmd = {.opc = SPIO_NVME_OPC_GET_LOG_PAGE,
-				    .nsid = SPIO_NVME_GLOBAL_NS_TAG,
-				    .cdw10 = SPIO_NVME_LOG_CHANGED_NS_LIST | (numd << 16)};
+	struct spio_nvme_cmd cmd;
+
+	nvme_get_log_page_cmd_init(&cmd, SPIO_NVME_LOG_CHANGED_NS_LIST, SPIO_NVME_GLOBAL_NS_TAG,
+				   sizeof(*changed), 0);
 
 	do {
 		ctrlr->ns_refresh_pending = false;

@@ -49,21 +49,30 @@ int spio_nvme_ctrlr_cmd_identify(struct spio_nvme_ctrlr *ctrlr, uint8_t cns, uin
 	return spio_nvme_ctrlr_cmd_admin_raw(ctrlr, &cmd, payload, size, cb, cb_arg);
 }
 
+void nvme_get_log_page_cmd_init(struct spio_nvme_cmd *cmd, uint8_t lid, uint32_t nsid,
+				uint32_t size, uint64_t offset)
+{
+	uint32_t numd = size / 4 - 1; /* 0's based dword count, split over cdw10 and cdw11 */
+
+	memset(cmd, 0, sizeof(*cmd));
+	cmd->opc = SPIO_NVME_OPC_GET_LOG_PAGE;
+	cmd->nsid = nsid;
+	cmd->cdw10 = lid | ((numd & 0xFFFF) << 16);
+	cmd->cdw11 = numd >> 16;
+	cmd->cdw12 = (uint32_t)offset;
+	cmd->cdw13 = (uint32_t)(offset >> 32);
+}
+
 int spio_nvme_ctrlr_cmd_get_log_page(struct spio_nvme_ctrlr *ctrlr, uint8_t lid, uint32_t nsid,
 				     void *payload, uint32_t size, uint64_t offset,
 				     spio_nvme_cmd_cb cb, void *cb_arg)
 {
-	uint32_t numd = size / 4 - 1;
-	struct spio_nvme_cmd cmd = {.opc = SPIO_NVME_OPC_GET_LOG_PAGE,
-				    .nsid = nsid,
-				    .cdw10 = lid | ((numd & 0xFFFF) << 16),
-				    .cdw11 = numd >> 16,
-				    .cdw12 = (uint32_t)offset,
-				    .cdw13 = (uint32_t)(offset >> 32)};
+	struct spio_nvme_cmd cmd;
 
 	if (size == 0 || size % 4 != 0 || offset % 4 != 0) {
 		return -EINVAL;
 	}
+	nvme_get_log_page_cmd_init(&cmd, lid, nsid, size, offset);
 	return spio_nvme_ctrlr_cmd_admin_raw(ctrlr, &cmd, payload, size, cb, cb_arg);
 }
 

@@ -17,13 +17,9 @@
 
 static int read_log(struct spio_nvme_ctrlr *ctrlr, void *buf, uint32_t size, uint64_t offset)
 {
-	uint32_t numd = size / 4 - 1;
-	struct spio_nvme_cmd cmd = {.opc = SPIO_NVME_OPC_GET_LOG_PAGE,
-				    .cdw10 = SPIO_NVME_LOG_DISCOVERY | ((numd & 0xFFFF) << 16),
-				    .cdw11 = numd >> 16,
-				    .cdw12 = (uint32_t)offset,
-				    .cdw13 = (uint32_t)(offset >> 32)};
+	struct spio_nvme_cmd cmd;
 
+	nvme_get_log_page_cmd_init(&cmd, SPIO_NVME_LOG_DISCOVERY, 0, size, offset);
 	return spio_nvme_ctrlr_cmd_admin_await(ctrlr, &cmd, buf, size, NULL);
 }
 
