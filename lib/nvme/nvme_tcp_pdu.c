@@ -693,7 +693,9 @@ static size_t rx_take_data(struct nvme_tcp_rx *rx, const uint8_t *p, size_t len)
 	size_t total = SPIO_MIN(len, (size_t)(rx->data_len - rx->data_got));
 	size_t done = 0;
 
-	rx->crc = spio_crc32c_update(p, total, rx->crc);
+	if (rx->ddgst_on) {
+		rx->crc = spio_crc32c_update(p, total, rx->crc);
+	}
 	while (rx->iov != NULL && done < total) {
 		struct iovec *v = &rx->iov[rx->iov_idx];
 		size_t n = SPIO_MIN(v->iov_len - rx->iov_off, total - done);
@@ -825,7 +827,10 @@ static void rx_advance_dest(struct nvme_tcp_rx *rx, size_t n)
 		struct iovec *v = &rx->iov[rx->iov_idx];
 		size_t take = SPIO_MIN(v->iov_len - rx->iov_off, n);
 
-		rx->crc = spio_crc32c_update((uint8_t *)v->iov_base + rx->iov_off, take, rx->crc);
+		if (rx->ddgst_on) {
+			rx->crc = spio_crc32c_update((uint8_t *)v->iov_base + rx->iov_off, take,
+						     rx->crc);
+		}
 		rx->iov_off += take;
 		n -= take;
 		if (rx->iov_off == v->iov_len && rx->iov_idx < rx->iovcnt - 1) {
