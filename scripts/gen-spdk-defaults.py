@@ -8,8 +8,10 @@ holds these values, and refuses it otherwise (lib/event/spdk_foreign.c).
 
 Usage: scripts/gen-spdk-defaults.py [default.json] [out.c]
 """
+import glob
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -38,11 +40,24 @@ def c_str(s):
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def registered_methods():
+    """The RPC methods spio registers: their entries are run, never skipped."""
+    names = set()
+    for d in ("lib", "module", "app"):
+        for path in glob.glob(os.path.join(ROOT, d, "**", "*.c"), recursive=True):
+            with open(path) as f:
+                names.update(re.findall(r'SPIO_RPC_REGISTER\(\s*"([A-Za-z0-9_]+)"', f.read()))
+    if not names:
+        sys.exit("gen-spdk-defaults: found no SPIO_RPC_REGISTER in the sources")
+    return names
+
+
 def main():
     with open(SRC) as f:
         cfg = json.load(f)
     subsystems = []
     entries = []
+    have = registered_methods()
     for sub in cfg["subsystems"]:
         name = sub["subsystem"]
         if name not in WHY:
@@ -51,8 +66,8 @@ def main():
             subsystems.append(name)
         for e in sub.get("config") or []:
             method = e["method"]
-            if name == "bdev" and method in ("bdev_set_options", "bdev_wait_for_examine"):
-                continue  # spio has these
+            if method in have:
+                continue
             params = json.dumps(e.get("params", {}), sort_keys=True, separators=(",", ":"))
             entries.append((name, method, params))
     out = []

@@ -40,29 +40,8 @@ const struct spdk_foreign_default g_spdk_foreign_defaults[] = {
      "\"task_count\":2048}"},
     {"bdev", "bdev_raid_set_options",
      "{\"process_max_bandwidth_mb_sec\":0,\"process_window_size_kb\":1024}"},
-    {"bdev", "bdev_nvme_set_options",
-     "{\"action_on_timeout\":\"none\",\"allow_accel_sequence\":false,\"arbitration_burst\":0,"
-     "\"bdev_retry_count\":3,\"ctrlr_loss_timeout_sec\":0,\"delay_cmd_submit\":true,\"dhchap_"
-     "dhgroups\":[\"null\",\"ffdhe2048\",\"ffdhe3072\",\"ffdhe4096\",\"ffdhe6144\",\"ffdhe8192\"],"
-     "\"dhchap_digests\":[\"sha256\",\"sha384\",\"sha512\"],\"disable_auto_failback\":false,"
-     "\"enable_flush\":false,\"fast_io_fail_timeout_sec\":0,\"generate_uuids\":false,\"high_"
-     "priority_weight\":0,\"io_path_stat\":false,\"io_queue_requests\":0,\"keep_alive_timeout_ms\":"
-     "10000,\"low_priority_weight\":0,\"medium_priority_weight\":0,\"multipath_opts\":{\"policy\":"
-     "\"active_passive\"},\"nvme_adminq_poll_period_us\":10000,\"nvme_error_stat\":false,\"nvme_"
-     "ioq_poll_period_us\":0,\"rdma_cm_event_timeout_ms\":0,\"rdma_max_cq_size\":0,\"rdma_srq_"
-     "size\":0,\"rdma_umr_per_io\":false,\"reconnect_delay_sec\":0,\"tcp_connect_timeout_ms\":0,"
-     "\"timeout_admin_us\":0,\"timeout_us\":0,\"transport_ack_timeout\":0,\"transport_retry_"
-     "count\":4,\"transport_tos\":0}"},
     {"bdev", "bdev_nvme_set_hotplug", "{\"enable\":false,\"period_us\":100000}"},
     {"scheduler", "framework_set_scheduler", "{\"name\":\"static\"}"},
-    {"nvmf", "nvmf_set_config",
-     "{\"admin_cmd_passthru\":{\"fw_update\":false,\"get_log_page\":false,\"get_set_features\":"
-     "false,\"identify_ctrlr\":false,\"identify_uuid_list\":false,\"nvme_mi\":false,\"sanitize\":"
-     "false,\"security_send_recv\":false,\"vendor_specific\":false},\"dhchap_dhgroups\":[\"null\","
-     "\"ffdhe2048\",\"ffdhe3072\",\"ffdhe4096\",\"ffdhe6144\",\"ffdhe8192\"],\"dhchap_digests\":["
-     "\"sha256\",\"sha384\",\"sha512\"],\"discovery_filters\":[],\"dup_host_policy\":\"allow\"}"},
-    {"nvmf", "nvmf_set_max_subsystems", "{\"max_subsystems\":1024}"},
-    {"nvmf", "nvmf_set_crdt", "{\"crdt1\":0,\"crdt2\":0,\"crdt3\":0}"},
     {"iscsi", "iscsi_set_options",
      "{\"allow_duplicated_isid\":false,\"chap_group\":0,\"data_out_pool_size\":2048,\"default_"
      "time2retain\":20,\"default_time2wait\":2,\"disable_chap\":false,\"error_recovery_level\":0,"
