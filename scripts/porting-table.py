@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Porting table: which of SPDK's JSON-RPC methods spio_tgt answers.
 
-The methods are those SPDK's rpc.py offers in its groups bdev, app, log,
+The methods are those SPDK's rpc.py offers in its groups bdev, bdev_nvme, app, log,
 iobuf, nvmf and lvol: the `subparsers.add_parser('NAME'` calls of
 python/spdk/cli/GROUP.py, plus the framework methods rpc.py keeps in
 python/spdk/cli/misc.py, which SPDK's JSON-RPC documentation puts under its
@@ -43,7 +43,7 @@ BEGIN = '<!-- porting-table:begin -->'
 END = '<!-- porting-table:end -->'
 
 # rpc.py's groups covered, in the order of the tables.
-GROUPS = ['bdev', 'app', 'log', 'iobuf', 'nvmf', 'lvol']
+GROUPS = ['bdev', 'bdev_nvme', 'app', 'log', 'iobuf', 'nvmf', 'lvol']
 
 # Methods rpc.py defines outside cli/app.py that SPDK documents under its App
 # Framework (doc/jsonrpc.md) or, for the four configuration commands, as
