@@ -476,6 +476,19 @@ static struct nvmf_ctrlr *ctrlr_add_io_qpair(struct nvmf_request *req,
 		connect_invalid(req, 0, CONNECT_CMD_IPO(qid));
 		return NULL;
 	}
+	/*
+	 * A host may reuse the id of a queue whose connection the target has
+	 * not yet seen close (SPDK's host takes the lowest free id): as SPDK's
+	 * target, look again once a moment later before refusing.
+	 */
+	if (c->qid <= ctrlr->max_qid && qid_test(ctrlr, c->qid) &&
+	    !(req->core_flags & NVMF_REQ_CONNECT_RETRIED)) {
+		SPIO_WARNLOG("nvmf: subsystem %s: controller %u: qid %u in use, checking again in "
+			     "%u us\n",
+			     subsystem->nqn, ctrlr->cntlid, c->qid, NVMF_DUP_QID_RETRY_US);
+		req->core_flags |= NVMF_REQ_CONNECT_RETRY;
+		return NULL;
+	}
 	if (c->qid > ctrlr->max_qid || qid_test(ctrlr, c->qid)) {
 		SPIO_ERRLOG("nvmf: subsystem %s: controller %u: qid %u %s\n", subsystem->nqn,
 			    ctrlr->cntlid, c->qid,
@@ -582,11 +595,37 @@ static void connect_reply_msg(void *arg)
 	nvmf_request_complete(req);
 }
 
+static void connect_msg(void *arg);
+
+static int connect_retry_poll(void *arg)
+{
+	struct nvmf_request *req = arg;
+
+	if (nvmf_get_ticks() < req->connect_retry_at) {
+		return SPIO_POLLER_IDLE;
+	}
+	spio_poller_unregister(&req->connect_retry);
+	connect_msg(req);
+	return SPIO_POLLER_BUSY;
+}
+
 static void connect_msg(void *arg)
 {
 	struct nvmf_request *req = arg;
 
 	connect_decide(req);
+	if (req->core_flags & NVMF_REQ_CONNECT_RETRY) {
+		req->core_flags &= (uint8_t)~NVMF_REQ_CONNECT_RETRY;
+		req->core_flags |= NVMF_REQ_CONNECT_RETRIED;
+		req->connect_retry_at =
+		    nvmf_get_ticks() + NVMF_DUP_QID_RETRY_US * spio_get_ticks_hz() / 1000000;
+		req->connect_retry = spio_poller_register_named(
+		    connect_retry_poll, req, NVMF_DUP_QID_RETRY_US / 10, "nvmf_connect_retry");
+		if (req->connect_retry != NULL) {
+			return;
+		}
+		connect_decide(req); /* no poller: decide now, which refuses */
+	}
 	nvmf_send(req->qpair->group->thread, &req->msg, connect_reply_msg, req);
 }
 
@@ -601,6 +640,7 @@ void nvmf_ctrlr_connect(struct nvmf_request *req)
 	}
 	qpair->flags |= NVMF_QPAIR_F_CONNECTING;
 	req->connect_ctrlr = NULL;
+	req->core_flags &= (uint8_t) ~(NVMF_REQ_CONNECT_RETRY | NVMF_REQ_CONNECT_RETRIED);
 	nvmf_send(qpair->group->tgt->thread, &req->msg, connect_msg, req);
 }
 

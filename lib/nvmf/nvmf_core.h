@@ -31,6 +31,8 @@
 #define NVMF_MAX_PENDING_EVENTS 8
 /* A discovery controller connected without KATO times out after this (SPDK's). */
 #define NVMF_DISC_KATO_MS 120000
+/* How long a connect whose queue id is in use waits before the one re-check (SPDK: 1 ms). */
+#define NVMF_DUP_QID_RETRY_US 1000
 /* Keep-alive granularity reported in Identify KAS (100 ms units). */
 #define NVMF_KAS 1
 #define NVMF_KAS_MS 100
@@ -44,6 +46,9 @@
 /* struct nvmf_request core_flags */
 #define NVMF_REQ_EXECUTING (1u << 0) /* between nvmf_request_exec and its completion */
 #define NVMF_REQ_FUA_FLUSH (1u << 1) /* a write with FUA: flush after it */
+/* connect: its queue id was in use; checked again once after NVMF_DUP_QID_RETRY_US */
+#define NVMF_REQ_CONNECT_RETRY (1u << 2)
+#define NVMF_REQ_CONNECT_RETRIED (1u << 3)
 
 /* struct nvmf_qpair flags (poll group thread) */
 #define NVMF_QPAIR_F_CONNECTING (1u << 0) /* its connect is at the target thread */
@@ -317,10 +322,11 @@ int nvmf_group_op_start(struct spio_nvmf_tgt *tgt, nvmf_group_fn fn, nvmf_group_
 void nvmf_group_call_done(struct nvmf_group_call *call, int status);
 
 /*
- * Time for keep-alive: spio_get_ticks() unless a test replaced it.
+ * Time for keep-alive and the duplicate queue id re-check: spio_get_ticks()
+ * unless a test replaced it.
  */
 uint64_t nvmf_get_ticks(void);
-/* Replace the clock of the keep-alive logic (NULL restores). For tests. */
+/* Replace the clock of the keep-alive and re-check logic (NULL restores). For tests. */
 void nvmf_set_ticks_fn(uint64_t (*fn)(void));
 
 /* Send `fn(ctx)` to `thread` with the embedded `msg`; an exited thread is a bug (logged). */

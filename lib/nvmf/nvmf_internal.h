@@ -108,6 +108,10 @@ struct nvmf_request {
 	struct spio_bdev_io_wait_entry io_wait;
 	/* core: connect: the controller the target thread attached the queue to */
 	struct nvmf_ctrlr *connect_ctrlr;
+	/* core: connect: the poller and the time (nvmf_get_ticks) of a duplicate queue id's
+	 * re-check */
+	struct spio_poller *connect_retry;
+	uint64_t connect_retry_at;
 	/* core: I/O: the poll group's namespace entry the command runs on */
 	void *pg_ns;
 	/* core: dataset management: next range to submit, ranges in flight */

@@ -528,9 +528,9 @@ struct spio_nvme_cpl ct_run(struct ct_conn *conn, const struct spio_nvme_cmd *cm
 	return cpl;
 }
 
-struct spio_nvme_cpl ct_connect(struct ct_conn *conn, uint16_t qid, uint16_t sqsize, uint32_t kato,
-				uint16_t cntlid, const char *subnqn, const char *hostnqn,
-				const uint8_t hostid[16])
+struct ct_req *ct_connect_submit(struct ct_conn *conn, uint16_t qid, uint16_t sqsize, uint32_t kato,
+				 uint16_t cntlid, const char *subnqn, const char *hostnqn,
+				 const uint8_t hostid[16])
 {
 	struct spio_nvme_cmd cmd;
 	struct spio_nvmf_fabric_connect_data data;
@@ -542,7 +542,21 @@ struct spio_nvme_cpl ct_connect(struct ct_conn *conn, uint16_t qid, uint16_t sqs
 	data.cntlid = cntlid;
 	snprintf(data.subnqn, sizeof(data.subnqn), "%s", subnqn);
 	snprintf(data.hostnqn, sizeof(data.hostnqn), "%s", hostnqn);
-	return ct_run(conn, &cmd, &data, sizeof(data), SPIO_NVME_DATA_HOST_TO_CONTROLLER);
+	return ct_submit(conn, &cmd, &data, sizeof(data), SPIO_NVME_DATA_HOST_TO_CONTROLLER);
+}
+
+struct spio_nvme_cpl ct_connect(struct ct_conn *conn, uint16_t qid, uint16_t sqsize, uint32_t kato,
+				uint16_t cntlid, const char *subnqn, const char *hostnqn,
+				const uint8_t hostid[16])
+{
+	struct ct_req *r =
+	    ct_connect_submit(conn, qid, sqsize, kato, cntlid, subnqn, hostnqn, hostid);
+	struct spio_nvme_cpl cpl;
+
+	cr_assert(ct_wait(r), "connect did not complete");
+	cpl = r->cpl;
+	ct_req_put(r);
+	return cpl;
 }
 
 struct spio_nvme_cpl ct_prop_get(struct ct_conn *conn, uint32_t ofst, uint8_t size, uint64_t *value)

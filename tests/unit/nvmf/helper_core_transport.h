@@ -120,6 +120,10 @@ void ct_req_put(struct ct_req *r);
 struct spio_nvme_cpl ct_run(struct ct_conn *conn, const struct spio_nvme_cmd *cmd, void *buf,
 			    uint32_t len, uint8_t xfer);
 
+/* Start a connect (admin: cntlid FFFFh, or an I/O queue); ct_wait / ct_req_put as any request. */
+struct ct_req *ct_connect_submit(struct ct_conn *conn, uint16_t qid, uint16_t sqsize, uint32_t kato,
+				 uint16_t cntlid, const char *subnqn, const char *hostnqn,
+				 const uint8_t hostid[16]);
 /* Connect builders: admin (cntlid FFFFh) or I/O queue. Return the completion. */
 struct spio_nvme_cpl ct_connect(struct ct_conn *conn, uint16_t qid, uint16_t sqsize, uint32_t kato,
 				uint16_t cntlid, const char *subnqn, const char *hostnqn,

@@ -674,6 +674,68 @@ Test(nvmf_core, connect_refusals)
 	ct_fini();
 }
 
+/*
+ * A host may reuse the id of a queue whose end the target has not seen yet:
+ * the connect is looked at again once, 1 ms later (SPDK's target does), and
+ * refused only if the id is still taken. The test clock holds the re-check
+ * until the test moves it.
+ */
+Test(nvmf_core, reused_qid_is_checked_again_before_refusal)
+{
+	struct spio_nvmf_tgt *tgt;
+	struct ct_conn *admin, *old, *again, *third, *gone;
+	struct ct_req *r;
+	uint16_t cntlid;
+
+	ct_init("nvmf_dup_qid", false);
+	ct_clock_start(1ull << 40);
+	tgt = ct_tgt_create("t", 2, 0);
+	mk_subsys(tgt, SUBNQN, 0);
+	admin = ct_admin_up(tgt, SUBNQN, HOSTNQN, 0, &cntlid);
+	old = ct_io_up(tgt, SUBNQN, HOSTNQN, cntlid, 1);
+
+	/* The old queue ends while the new connect waits: accepted at the re-check. */
+	again = ct_conn_new(tgt, CT_ADDR, CT_SVC);
+	r = ct_connect_submit(again, 1, 63, 0, cntlid, SUBNQN, HOSTNQN, NULL);
+	ct_poll_for(20000);
+	cr_assert_eq(__atomic_load_n(&r->done, __ATOMIC_SEQ_CST), 0,
+		     "a connect for a qid in use waits for the re-check");
+	conn_end(old);
+	ct_poll_for(20000);
+	cr_assert_eq(__atomic_load_n(&r->done, __ATOMIC_SEQ_CST), 0,
+		     "the re-check waits for its time");
+	ct_clock_add_ms(1);
+	cr_assert(ct_wait(r), "the connect did not complete after the re-check");
+	expect_ok(&r->cpl, "qid 1 taken again once its old queue was gone");
+	ct_req_put(r);
+
+	/* Still taken at the re-check: refused as before. */
+	third = ct_conn_new(tgt, CT_ADDR, CT_SVC);
+	r = ct_connect_submit(third, 1, 63, 0, cntlid, SUBNQN, HOSTNQN, NULL);
+	ct_poll_for(20000);
+	cr_assert_eq(__atomic_load_n(&r->done, __ATOMIC_SEQ_CST), 0, "waits for the re-check");
+	ct_clock_add_ms(1);
+	cr_assert(ct_wait(r), "the connect did not complete after the re-check");
+	expect_status(&r->cpl, SPIO_NVME_SCT_COMMAND_SPECIFIC,
+		      SPIO_NVME_SC_INVALID_QUEUE_IDENTIFIER, "qid still in use at the re-check");
+	ct_req_put(r);
+
+	/* A host that goes away while its connect waits leaves nothing behind. */
+	gone = ct_conn_new(tgt, CT_ADDR, CT_SVC);
+	r = ct_connect_submit(gone, 1, 63, 0, cntlid, SUBNQN, HOSTNQN, NULL);
+	ct_poll_for(20000);
+	ct_conn_drop(gone);
+	ct_clock_add_ms(1);
+	ct_conn_free(gone);
+
+	conn_end(third);
+	conn_end(again);
+	conn_end(admin);
+	ct_tgt_destroy(tgt);
+	ct_clock_stop();
+	ct_fini();
+}
+
 Test(nvmf_core, cntlid_range_exhausted)
 {
 	struct spio_nvmf_tgt *tgt;
