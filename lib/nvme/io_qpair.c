@@ -28,19 +28,28 @@ void spio_nvme_ctrlr_get_default_io_qpair_opts(const struct spio_nvme_ctrlr *ctr
 	memcpy(opts, &d, SPIO_MIN(opts_size, sizeof(d)));
 }
 
-/* Lowest free queue id in 1..num_io_queues, or 0. */
+/*
+ * A free queue id in 1..num_io_queues, or 0: the first free one after the
+ * last id handed out, so a just-freed id is reused last. The target may not
+ * have seen the old queue's connection close yet and would refuse the id as
+ * a duplicate (SPDK's target re-checks once after 1 ms; others refuse).
+ */
 static uint16_t qid_take(struct spio_nvme_ctrlr *ctrlr)
 {
+	uint32_t n = ctrlr->num_io_queues;
 	uint16_t qid = 0;
 
 	pthread_mutex_lock(&ctrlr->qid_lock);
 	if (ctrlr->qid_bits == NULL) {
-		ctrlr->qid_words = (ctrlr->num_io_queues + 1 + 63) / 64;
+		ctrlr->qid_words = (n + 1 + 63) / 64;
 		ctrlr->qid_bits = calloc(ctrlr->qid_words, sizeof(uint64_t));
 	}
-	for (uint32_t id = 1; ctrlr->qid_bits != NULL && id <= ctrlr->num_io_queues; id++) {
+	for (uint32_t i = 0; ctrlr->qid_bits != NULL && i < n; i++) {
+		uint32_t id = (ctrlr->qid_last + i) % n + 1;
+
 		if (!(ctrlr->qid_bits[id / 64] & (1ULL << (id % 64)))) {
 			ctrlr->qid_bits[id / 64] |= 1ULL << (id % 64);
+			ctrlr->qid_last = id;
 			qid = (uint16_t)id;
 			break;
 		}

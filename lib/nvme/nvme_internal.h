@@ -87,6 +87,12 @@ struct spio_nvme_qpair {
 	void *connect_cb_arg;
 	struct spio_nvme_poll_group *group;
 	int group_fd; /* the socket in the group's epoll set, or -1 */
+	/*
+	 * Set by the group for one process call: its epoll set reported no
+	 * data on the socket, so the transport need not try a receive.
+	 */
+	bool rx_idle;
+	bool rx_ready; /* scratch of the group's poll */
 	TAILQ_ENTRY(spio_nvme_qpair) group_link;
 	TAILQ_ENTRY(spio_nvme_qpair) ctrlr_link;
 	/* The 1024 bytes of fabrics connect data, sent in-capsule. */
@@ -166,6 +172,7 @@ struct spio_nvme_ctrlr {
 	uint32_t max_xfer_size;
 	/* Queue ids in use by I/O qpairs (bit per id); under qid_lock. */
 	uint64_t *qid_bits;
+	uint32_t qid_last; /* the id handed out last: the search for a free one starts after it */
 	uint32_t qid_words;
 	/* Guards qid_bits and io_qpairs: qpairs are allocated on any thread (not a fast path). */
 	pthread_mutex_t qid_lock;
@@ -210,6 +217,12 @@ void nvme_qpair_disconnect(struct spio_nvme_qpair *qpair);
 int nvme_qpair_connect(struct spio_nvme_qpair *qpair, spio_nvme_qpair_connect_cb cb, void *cb_arg);
 void nvme_qpair_transport_ready(struct spio_nvme_qpair *qpair, int status);
 int32_t nvme_qpair_process(struct spio_nvme_qpair *qpair, uint32_t max);
+/*
+ * Take the qpair's socket out of its poll group's epoll set, before the
+ * transport closes it: the kernel drops a closed fd from the set itself, so
+ * a new socket that gets the same number would otherwise never be watched.
+ */
+void nvme_poll_group_unwatch(struct spio_nvme_qpair *qpair);
 void nvme_qpair_free(struct spio_nvme_qpair *qpair);
 uint8_t nvme_cmd_xfer(const struct spio_nvme_cmd *cmd);
 

@@ -11,6 +11,9 @@
 
 #include "nvme/nvme_internal.h"
 
+/* Ready sockets taken from the epoll set per poll; more: every qpair receives. */
+#define GROUP_EVENTS_MAX 64
+
 struct spio_nvme_poll_group {
 	struct spio_thread *thread;
 	struct spio_poller *poller;
@@ -38,14 +41,45 @@ static void watch_fd(struct spio_nvme_poll_group *group, struct spio_nvme_qpair 
 	}
 }
 
+/*
+ * Which sockets have something to read, from the epoll set: a qpair whose
+ * socket has nothing is not asked to receive. An empty receive is a
+ * syscall that also takes the socket's lock, which on loopback the sending
+ * side needs to deliver; SPDK's socket groups ask epoll first for the same
+ * reason. \return false when the set could not say (all may read).
+ */
+static bool mark_readable(struct spio_nvme_poll_group *group)
+{
+	struct epoll_event ev[GROUP_EVENTS_MAX];
+	int n = epoll_wait(group->epfd, ev, GROUP_EVENTS_MAX, 0);
+
+	if (n < 0 || n == GROUP_EVENTS_MAX) {
+		return false;
+	}
+	for (int i = 0; i < n; i++) {
+		((struct spio_nvme_qpair *)ev[i].data.ptr)->rx_ready = true;
+	}
+	return true;
+}
+
+void nvme_poll_group_unwatch(struct spio_nvme_qpair *qpair)
+{
+	if (qpair->group != NULL && qpair->group_fd >= 0) {
+		epoll_ctl(qpair->group->epfd, EPOLL_CTL_DEL, qpair->group_fd, NULL);
+	}
+	qpair->group_fd = -1;
+}
+
 int64_t spio_nvme_poll_group_process_completions(struct spio_nvme_poll_group *group)
 {
 	struct spio_nvme_qpair *qpair, *tmp;
 	int64_t total = 0;
+	bool known;
 
 	if (group == NULL) {
 		return -EINVAL;
 	}
+	known = mark_readable(group);
 	/* The next one is taken first: a disconnect callback may free this one. */
 	for (qpair = TAILQ_FIRST(&group->qpairs); qpair != NULL; qpair = tmp) {
 		tmp = TAILQ_NEXT(qpair, group_link);
@@ -53,10 +87,16 @@ int64_t spio_nvme_poll_group_process_completions(struct spio_nvme_poll_group *gr
 		int32_t rc;
 
 		if (qpair->state == NVME_QPAIR_DISCONNECTED) {
+			qpair->rx_ready = false;
 			continue;
 		}
+		qpair->rx_idle = known && qpair->group_fd >= 0 && !qpair->rx_ready;
+		qpair->rx_ready = false;
 		rc = nvme_qpair_process(qpair, 0);
-		watch_fd(group, qpair);
+		qpair->rx_idle = false;
+		if (qpair->group == group) { /* a callback may have taken it out */
+			watch_fd(group, qpair);
+		}
 		if (rc > 0) {
 			total += rc;
 		} else if (rc == -ENXIO && was_connected && group->disconnected_cb != NULL) {
@@ -126,10 +166,7 @@ int spio_nvme_poll_group_remove(struct spio_nvme_poll_group *group, struct spio_
 	if (qpair->group != group) {
 		return -ENOENT;
 	}
-	if (qpair->group_fd >= 0) {
-		epoll_ctl(group->epfd, EPOLL_CTL_DEL, qpair->group_fd, NULL);
-		qpair->group_fd = -1;
-	}
+	nvme_poll_group_unwatch(qpair);
 	TAILQ_REMOVE(&group->qpairs, qpair, group_link);
 	qpair->group = NULL;
 	return 0;

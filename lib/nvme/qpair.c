@@ -220,6 +220,7 @@ void nvme_qpair_fail_all(struct spio_nvme_qpair *qpair)
 static void qpair_down(struct spio_nvme_qpair *qpair)
 {
 	qpair->state = NVME_QPAIR_DISCONNECTED;
+	nvme_poll_group_unwatch(qpair);
 	qpair->ops->qpair_close(qpair);
 	nvme_qpair_fail_all(qpair);
 }
@@ -317,6 +318,7 @@ int nvme_qpair_connect(struct spio_nvme_qpair *qpair, spio_nvme_qpair_connect_cb
 	if (qpair->id == 0) {
 		nvme_ctrlr_admin_kick(qpair->ctrlr);
 	}
+	nvme_poll_group_unwatch(qpair); /* the transport replaces its socket */
 	rc = qpair->ops->qpair_connect(qpair);
 	if (rc != 0) {
 		qpair->state = NVME_QPAIR_DISCONNECTED;

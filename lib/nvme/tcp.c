@@ -770,7 +770,8 @@ static int32_t tcp_qpair_process(struct spio_nvme_qpair *qpair, uint32_t max)
 		}
 	}
 	rc = tx_flush(tq);
-	if (rc == 0) {
+	/* Bytes read ahead are parsed even when the socket itself has nothing. */
+	if (rc == 0 && (!qpair->rx_idle || tq->rx_len > 0)) {
 		rc = receive(tq, max);
 	}
 	return rc < 0 ? -ENXIO : (int32_t)tq->completions;
