@@ -36,13 +36,21 @@ int spio_nvme_ctrlr_cmd_admin_raw(struct spio_nvme_ctrlr *ctrlr, const struct sp
 	return nvme_qpair_submit_cmd(ctrlr->adminq, cmd, buf, len, NULL, 0, cb, cb_arg);
 }
 
+void nvme_identify_cmd_init(struct spio_nvme_cmd *cmd, uint8_t cns, uint16_t cntid, uint32_t nsid)
+{
+	memset(cmd, 0, sizeof(*cmd));
+	cmd->opc = SPIO_NVME_OPC_IDENTIFY;
+	cmd->nsid = nsid;
+	cmd->cdw10 = cns | ((uint32_t)cntid << 16);
+}
+
 int spio_nvme_ctrlr_cmd_identify(struct spio_nvme_ctrlr *ctrlr, uint8_t cns, uint16_t cntid,
 				 uint32_t nsid, void *payload, uint32_t size, spio_nvme_cmd_cb cb,
 				 void *cb_arg)
 {
-	struct spio_nvme_cmd cmd = {
-	    .opc = SPIO_NVME_OPC_IDENTIFY, .nsid = nsid, .cdw10 = cns | ((uint32_t)cntid << 16)};
+	struct spio_nvme_cmd cmd;
 
+	nvme_identify_cmd_init(&cmd, cns, cntid, nsid);
 	if (size > 4096) {
 		return -EINVAL;
 	}

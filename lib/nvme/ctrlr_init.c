@@ -97,11 +97,11 @@ static int enable(struct spio_nvme_ctrlr *ctrlr)
 
 static int identify(struct spio_nvme_ctrlr *ctrlr)
 {
-	struct spio_nvme_cmd cmd = {.opc = SPIO_NVME_OPC_IDENTIFY,
-				    .cdw10 = SPIO_NVME_IDENTIFY_CTRLR};
+	struct spio_nvme_cmd cmd;
 	uint32_t mdts_bytes;
 	int rc;
 
+	nvme_identify_cmd_init(&cmd, SPIO_NVME_IDENTIFY_CTRLR, 0, 0);
 	rc = nvme_admin_await(ctrlr, &cmd, &ctrlr->cdata, sizeof(ctrlr->cdata), NULL);
 	if (rc != 0) {
 		SPIO_ERRLOG("nvme %s: identify controller failed: %d\n", ctrlr->trid.traddr, rc);

@@ -97,12 +97,11 @@ static int read_active_ids(struct spio_nvme_ctrlr *ctrlr, uint32_t **ids_out, ui
 		return -ENOMEM;
 	}
 	for (;;) {
-		struct spio_nvme_cmd cmd = {.opc = SPIO_NVME_OPC_IDENTIFY,
-					    .nsid = start,
-					    .cdw10 = SPIO_NVME_IDENTIFY_ACTIVE_NS_LIST};
+		struct spio_nvme_cmd cmd;
 		uint32_t n = 0;
 		uint32_t *grown;
 
+		nvme_identify_cmd_init(&cmd, SPIO_NVME_IDENTIFY_ACTIVE_NS_LIST, 0, start);
 		memset(page, 0, sizeof(*page));
 		rc = nvme_admin_await(ctrlr, &cmd, page, sizeof(*page), NULL);
 		if (rc != 0) {
@@ -138,11 +137,11 @@ static int read_active_ids(struct spio_nvme_ctrlr *ctrlr, uint32_t **ids_out, ui
 static int identify_ns(struct spio_nvme_ctrlr *ctrlr, struct spio_nvme_ns *ns, void *buf,
 		       bool *changed)
 {
-	struct spio_nvme_cmd cmd = {
-	    .opc = SPIO_NVME_OPC_IDENTIFY, .nsid = ns->id, .cdw10 = SPIO_NVME_IDENTIFY_NS};
+	struct spio_nvme_cmd cmd;
 	const struct spio_nvme_ns_data *d = buf;
 	int rc;
 
+	nvme_identify_cmd_init(&cmd, SPIO_NVME_IDENTIFY_NS, 0, ns->id);
 	rc = nvme_admin_await(ctrlr, &cmd, buf, sizeof(ns->nsdata), NULL);
 	if (rc != 0) {
 		return rc;
@@ -152,7 +151,7 @@ static int identify_ns(struct spio_nvme_ctrlr *ctrlr, struct spio_nvme_ns *ns, v
 	memcpy(&ns->nsdata, d, sizeof(ns->nsdata));
 	ns_set_geometry(ns);
 	if (ctrlr->vs.raw >= SPIO_NVME_VERSION(1, 3, 0)) {
-		cmd.cdw10 = SPIO_NVME_IDENTIFY_NS_ID_DESCRIPTOR_LIST;
+		nvme_identify_cmd_init(&cmd, SPIO_NVME_IDENTIFY_NS_ID_DESCRIPTOR_LIST, 0, ns->id);
 		memset(buf, 0, 4096);
 		/* Optional for the controller: a refusal only means no UUID. */
 		if (nvme_admin_await(ctrlr, &cmd, buf, 4096, NULL) == 0) {

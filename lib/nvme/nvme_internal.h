@@ -235,6 +235,8 @@ void nvme_ctrlr_free(struct spio_nvme_ctrlr *ctrlr);
 /* ctrlr_cmd.c: an admin command from a task, whatever the controller's state. */
 int nvme_admin_await(struct spio_nvme_ctrlr *ctrlr, const struct spio_nvme_cmd *cmd, void *buf,
 		     uint32_t len, struct spio_nvme_cpl *cpl);
+/* Fill an Identify of `cns` (CNTID `cntid`, for namespace `nsid`). */
+void nvme_identify_cmd_init(struct spio_nvme_cmd *cmd, uint8_t cns, uint16_t cntid, uint32_t nsid);
 /* Fill a Get Log Page of `size` bytes (a multiple of 4) at byte `offset`. */
 void nvme_get_log_page_cmd_init(struct spio_nvme_cmd *cmd, uint8_t lid, uint32_t nsid,
 				uint32_t size, uint64_t offset);
