@@ -1,11 +1,32 @@
+# shellcheck shell=bash
 # Sourced by bench/nvme_vs_spdk.sh and bench/nvmf_vs_spdk.sh: one NVMe/TCP
 # target on 127.0.0.1 with a null and a malloc subsystem, and the two
-# initiators run against it. Needs SRC, BUILD, SPDK_DIR, PORT and TMP set.
+# initiators run against it. Needs SRC, BUILD, SPDK_DIR and PORT set; call
+# bench_start first.
 
-RPC="python3 $SRC/../shared/clients/spdk-rpc/scripts/rpc.py -s $TMP/tgt.sock"
-[ -f "$SRC/../shared/clients/spdk-rpc/scripts/rpc.py" ] ||
-	RPC="python3 /work/shared/clients/spdk-rpc/scripts/rpc.py -s $TMP/tgt.sock"
 tgt_pid=
+
+# bench_start NAME: without SPDK_DIR a skip line and exit 0; every program
+# needed present (else exit 2); TMP made and removed at exit, with the target.
+bench_start() {
+	local f
+	if [ -z "$SPDK_DIR" ]; then
+		echo "{\"bench\":\"$1\",\"skipped\":true,\"reason\":\"no SPDK_DIR given (an SPDK tree built by ../shared/tools/build-spdk.sh)\"}"
+		exit 0
+	fi
+	for f in "$SPDK_DIR/build/bin/spdk_nvme_perf" "$SPDK_DIR/build/bin/nvmf_tgt" \
+		"$BUILD/spio_nvme_perf" "$BUILD/spio_tgt"; do
+		[ -x "$f" ] || {
+			echo "$1: $f not found" >&2
+			exit 2
+		}
+	done
+	TMP=$(mktemp -d)
+	RPC="python3 $SRC/../shared/clients/spdk-rpc/scripts/rpc.py -s $TMP/tgt.sock"
+	[ -f "$SRC/../shared/clients/spdk-rpc/scripts/rpc.py" ] ||
+		RPC="python3 /work/shared/clients/spdk-rpc/scripts/rpc.py -s $TMP/tgt.sock"
+	trap 'stop_target; rm -rf "$TMP"' EXIT
+}
 
 # start_target spio|spdk: pinned to core 0, configured through rpc.py.
 start_target() {
@@ -63,6 +84,7 @@ run_spdk() { # subsystem qd size workload secs -> IOPS
 	awk '$1 == "Total" && $2 == ":" { print $3; exit }' "$TMP/spdk.out"
 }
 
+# The median of the numbers on stdin, one a line.
 median() {
-	printf '%s\n' "$@" | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'
+	sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'
 }

@@ -20,24 +20,8 @@ TARGET=${4:-spdk}
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${SPIO_BUILD:-$SRC/build/release}
 PORT=${NVME_BENCH_PORT:-4521}
-if [ -z "$SPDK_DIR" ]; then
-	echo '{"bench":"nvme_vs_spdk","skipped":true,"reason":"no SPDK_DIR given (an SPDK tree built by ../shared/tools/build-spdk.sh)"}'
-	exit 0
-fi
-SPDK_PERF=$SPDK_DIR/build/bin/spdk_nvme_perf
-for f in "$SPDK_PERF" "$SPDK_DIR/build/bin/nvmf_tgt" "$BUILD/spio_nvme_perf"; do
-	[ -x "$f" ] || {
-		echo "nvme_vs_spdk: $f not found" >&2
-		exit 2
-	}
-done
-TMP=$(mktemp -d)
 . "$SRC/bench/nvme_bench_lib.sh"
-cleanup() {
-	stop_target
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
+bench_start nvme_vs_spdk
 start_target "$TARGET"
 
 # name subsystem queue-depth io-size workload
@@ -61,6 +45,6 @@ while read -r name subsys qd size wl; do
 		ratios+=("$ratio")
 		echo "{\"bench\":\"nvme_vs_spdk\",\"case\":\"$name\",\"target\":\"$TARGET\",\"round\":$r,\"spio_iops\":$a,\"spdk_iops\":$b,\"ratio\":$ratio}"
 	done
-	median=$(median "${ratios[@]}")
+	median=$(printf '%s\n' "${ratios[@]}" | median)
 	echo "{\"bench\":\"nvme_vs_spdk\",\"case\":\"$name\",\"target\":\"$TARGET\",\"rounds\":$ROUNDS,\"secs\":$SECS,\"median_ratio\":$median}"
 done <<<"$CASES"

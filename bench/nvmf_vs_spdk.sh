@@ -21,24 +21,8 @@ SECS=${3:-5}
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${SPIO_BUILD:-$SRC/build/release}
 PORT=${NVME_BENCH_PORT:-4522}
-if [ -z "$SPDK_DIR" ]; then
-	echo '{"bench":"nvmf_vs_spdk","skipped":true,"reason":"no SPDK_DIR given (an SPDK tree built by ../shared/tools/build-spdk.sh)"}'
-	exit 0
-fi
-for f in "$SPDK_DIR/build/bin/spdk_nvme_perf" "$SPDK_DIR/build/bin/nvmf_tgt" \
-	"$BUILD/spio_nvme_perf" "$BUILD/spio_tgt"; do
-	[ -x "$f" ] || {
-		echo "nvmf_vs_spdk: $f not found" >&2
-		exit 2
-	}
-done
-TMP=$(mktemp -d)
 . "$SRC/bench/nvme_bench_lib.sh"
-cleanup() {
-	stop_target
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
+bench_start nvmf_vs_spdk
 
 # name subsystem queue-depth io-size workload
 CASES="null_4k_randread_qd32 null 32 4096 randread
@@ -88,8 +72,8 @@ for r in $(seq 1 "$ROUNDS"); do
 done
 
 while read -r name _; do
-	ours=$(median $(cat "$TMP/$name.spio.spio"))
-	cross=$(median $(cat "$TMP/$name.spio.spdk"))
-	theirs=$(median $(cat "$TMP/$name.spdk.spdk"))
+	ours=$(median <"$TMP/$name.spio.spio")
+	cross=$(median <"$TMP/$name.spio.spdk")
+	theirs=$(median <"$TMP/$name.spdk.spdk")
 	echo "{\"bench\":\"nvmf_vs_spdk\",\"case\":\"$name\",\"rounds\":$ROUNDS,\"secs\":$SECS,\"spio_pair_per_core\":$ours,\"spdk_pair_per_core\":$theirs,\"ratio_pairs\":$(python3 -c "print(round($ours / $theirs, 3))"),\"ratio_target_only\":$(python3 -c "print(round($cross / $theirs, 3))")}"
 done <<<"$CASES"
