@@ -4,7 +4,7 @@
 JOBS ?= $(shell nproc)
 CMAKE ?= cmake
 
-.PHONY: all deps build run test test-release-build test-debug test-asan test-tsan bench format check-format clean
+.PHONY: all deps build run test test-release-build test-debug test-asan test-tsan test-fuzz bench format check-format clean fuzz fuzz-build
 
 all: build
 
@@ -31,7 +31,8 @@ format:
 # Debug with -Werror, then ASan+UBSan, then TSan for the concurrent layers
 # (the QEMU interop tests, ~1 min each, run in the Debug suite only);
 # first a Release build of everything, tests included, with -Werror: the
-# optimiser finds warnings (format truncation) that Debug builds do not.
+# optimiser finds warnings (format truncation) that Debug builds do not;
+# last a short libFuzzer run of each fuzzer (about a minute with the build).
 test: deps check-format test-release-build test-debug test-asan test-tsan
 	@echo "make test: all suites passed"
 
@@ -61,6 +62,29 @@ test-tsan:
 	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp" \
 		ctest --test-dir build/tsan --output-on-failure -L tsan --output-junit $(CURDIR)/build/tsan/ctest-results.xml; \
 		rc=$$?; scripts/ctest-summary.sh build/tsan/ctest-results.xml "make test (TSan)"; exit $$rc
+
+# libFuzzer (clang, ASan+UBSan, -O1) over each fuzzer's corpus for FUZZ_S seconds
+# each (tests/fuzz/run.sh, docs/reliability.md); the test builds only replay
+# the corpora, with a bounded number of mutations (CTest label fuzz).
+FUZZ_S ?= 60
+
+fuzz-build:
+	$(CMAKE) -S . -B build/fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug \
+		-DCMAKE_C_FLAGS_DEBUG="-g -O1" -DSPIO_SANITIZE=address,undefined -DSPIO_FUZZ=ON
+	$(CMAKE) --build build/fuzz -j $(JOBS) --target fuzzers
+
+fuzz: fuzz-build
+	tests/fuzz/run.sh build/fuzz $(FUZZ_S)
+
+# The CTest tests of the libFuzzer build: each fuzzer, a bounded number of
+# runs from its corpus (the gcc suites replay the corpora too).
+test-fuzz:
+	@if ! command -v clang >/dev/null; then \
+		echo "make test (libFuzzer): SKIP: clang not installed (apt-get install clang)"; \
+	else \
+		$(MAKE) fuzz-build && \
+		ctest --test-dir build/fuzz -L fuzz --output-on-failure; \
+	fi
 
 bench: deps build
 	bench/run.sh build/release
