@@ -13,22 +13,18 @@
  */
 #include <criterion/criterion.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
-#include "spio/bdev.h"
-#include "spio/bdev_malloc.h"
 #include "spio/env.h"
 #include "spio/nvme.h"
 #include "spio/nvmf.h"
 #include "spio/thread.h"
 
+#include "helper_nvmf_setup.h"
 #include "helper_tcp_client.h"
 #include "nvme/nvme_fabric.h"
 
@@ -45,49 +41,15 @@
  * Threads
  */
 
-#define MAX_PG 8
-
-static struct spio_thread *g_tt; /* target thread, bdevs too */
-static struct spio_thread *g_ht; /* host admin thread */
-
-/* The target's poll group threads, polled by g_pg_poller under g_pg_lock. */
-static pthread_mutex_t g_pg_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct spio_thread *g_pg[MAX_PG];
-static uint32_t g_npg;
+/* The OS thread that polls the target's poll groups for the whole case. */
 static pthread_t g_pg_poller;
 static int g_pg_stop;
-
-static int lb_new_thread(struct spio_thread *thread)
-{
-	int rc = 0;
-
-	if (strncmp(spio_thread_get_name(thread), "nvmf_tgt_poll_group", 19) != 0) {
-		return 0;
-	}
-	pthread_mutex_lock(&g_pg_lock);
-	if (g_npg == MAX_PG) {
-		rc = -ENOSPC;
-	} else {
-		g_pg[g_npg++] = thread;
-	}
-	pthread_mutex_unlock(&g_pg_lock);
-	return rc;
-}
 
 static void *pg_poller_main(void *arg)
 {
 	(void)arg;
 	while (!__atomic_load_n(&g_pg_stop, __ATOMIC_ACQUIRE)) {
-		int busy = 0;
-
-		pthread_mutex_lock(&g_pg_lock);
-		for (uint32_t i = 0; i < g_npg; i++) {
-			if (!spio_thread_is_exited(g_pg[i])) {
-				busy |= spio_thread_poll(g_pg[i], 0, 0) > 0;
-			}
-		}
-		pthread_mutex_unlock(&g_pg_lock);
-		if (!busy) {
+		if (!nsu_poll_groups()) {
 			sched_yield();
 		}
 	}
@@ -97,18 +59,12 @@ static void *pg_poller_main(void *arg)
 /* One round of the test thread's spio threads. */
 static void poll_main(void)
 {
-	int busy = spio_thread_poll(g_tt, 0, 0) > 0;
+	int busy = spio_thread_poll(g_nsu.tt, 0, 0) > 0;
 
-	busy |= spio_thread_poll(g_ht, 0, 0) > 0;
+	busy |= spio_thread_poll(g_nsu.ht, 0, 0) > 0;
 	if (!busy) {
 		sched_yield(); /* let the poll group and worker OS threads run */
 	}
-}
-
-static void pump(void *arg)
-{
-	(void)arg;
-	poll_main();
 }
 
 static uint64_t ms_to_ticks(uint64_t ms)
@@ -121,252 +77,33 @@ static uint64_t ticks_to_ms(uint64_t ticks)
 	return ticks * 1000 / spio_get_ticks_hz();
 }
 
-static bool poll_until(bool (*cond)(void *), void *arg, uint64_t ms)
-{
-	uint64_t limit = spio_get_ticks() + ms_to_ticks(ms);
-
-	while (!cond(arg)) {
-		if (spio_get_ticks() > limit) {
-			return false;
-		}
-		poll_main();
-	}
-	return true;
-}
-
-static bool flag_set(void *arg)
-{
-	return *(volatile int *)arg != 0;
-}
-
-static bool pgs_exited(void *arg)
-{
-	bool all = true;
-
-	(void)arg;
-	pthread_mutex_lock(&g_pg_lock);
-	for (uint32_t i = 0; i < g_npg; i++) {
-		all &= spio_thread_is_exited(g_pg[i]);
-	}
-	pthread_mutex_unlock(&g_pg_lock);
-	return all;
-}
-
 /*
  * Target
  */
 
-struct op {
-	int done;
-	int status;
-	uint32_t nsid;
-	struct spio_nvmf_tgt *tgt;
-};
-
-static struct spio_nvmf_tgt *g_tgt;
-static uint16_t g_port;
-static struct spio_nvme_transport_id g_trid; /* the listener, subnqn empty */
-static char g_bdevs[8][16];
-static uint32_t g_nbdevs;
-
-static void tgt_created(void *arg, struct spio_nvmf_tgt *tgt, int status)
-{
-	struct op *op = arg;
-
-	op->tgt = tgt;
-	op->status = status;
-	op->done = 1;
-}
-
-static void status_done(void *arg, int status)
-{
-	struct op *op = arg;
-
-	op->status = status;
-	op->done = 1;
-}
-
-static void ns_added(void *arg, uint32_t nsid, int status)
-{
-	struct op *op = arg;
-
-	op->nsid = nsid;
-	op->status = status;
-	op->done = 1;
-}
-
-static void bdev_fini_done(void *arg)
-{
-	status_done(arg, 0);
-}
-
-static uint16_t free_port(void)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	cr_assert(fd >= 0);
-	cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-	close(fd);
-	return ntohs(a.sin_port);
-}
-
 static void setup(void)
 {
-	struct spio_env_opts eo;
-	struct op op = {0};
-
-	spio_env_opts_init(&eo, sizeof(eo));
-	eo.name = "test_nvmf_loopback";
-	eo.no_huge = true;
-	cr_assert_eq(spio_env_init(&eo), 0);
-	cr_assert_eq(spio_thread_lib_init(lb_new_thread, 0), 0);
-	g_tt = spio_thread_create("loop_tgt", NULL);
-	g_ht = spio_thread_create("loop_host", NULL);
-	cr_assert(g_tt != NULL && g_ht != NULL);
-	g_npg = 0;
-	g_nbdevs = 0;
+	nsu_init("test_nvmf_loopback", poll_main, WAIT_MS);
 	__atomic_store_n(&g_pg_stop, 0, __ATOMIC_RELEASE);
 	cr_assert_eq(pthread_create(&g_pg_poller, NULL, pg_poller_main, NULL), 0);
-	spio_set_thread(g_tt);
-	cr_assert_eq(spio_bdev_initialize(NULL, status_done, &op), 0);
-	cr_assert(poll_until(flag_set, &op.done, WAIT_MS) && op.status == 0, "bdev init: %d",
-		  op.status);
-	spio_set_thread(NULL);
-}
-
-/*
- * A target with the TCP transport (`topts` NULL: defaults), poll groups on
- * cores 0 and 1 (where there are two), no subsystem yet, and a free port
- * of 127.0.0.1 in g_trid for the listeners.
- */
-static void tgt_start(const struct spio_nvmf_transport_opts *topts)
-{
-	struct spio_nvmf_tgt_opts to;
-	struct op op = {0};
-	struct spio_thread *prev = spio_thread_enter(g_tt);
-	int rc;
-
-	spio_nvmf_tgt_opts_init(&to, sizeof(to));
-	spio_cpuset_zero(&to.cpumask);
-	spio_cpuset_set_cpu(&to.cpumask, 0, true);
-	if (spio_env_get_core_count() > 1) {
-		spio_cpuset_set_cpu(&to.cpumask, 1, true);
-	}
-	rc = spio_nvmf_tgt_create(&to, tgt_created, &op);
-	spio_thread_leave(prev);
-	cr_assert_eq(rc, 0, "spio_nvmf_tgt_create: %d", rc);
-	cr_assert(poll_until(flag_set, &op.done, WAIT_MS) && op.status == 0, "target start: %d",
-		  op.status);
-	g_tgt = op.tgt;
-	prev = spio_thread_enter(g_tt);
-	rc = spio_nvmf_tgt_add_transport(g_tgt, "TCP", topts);
-	spio_thread_leave(prev);
-	cr_assert_eq(rc, 0, "add_transport: %d", rc);
-	g_port = free_port();
-	memset(&g_trid, 0, sizeof(g_trid));
-	spio_nvme_transport_id_populate_trstring(&g_trid, SPIO_NVME_TRANSPORT_TCP);
-	g_trid.adrfam = SPIO_NVMF_ADRFAM_IPV4;
-	snprintf(g_trid.traddr, sizeof(g_trid.traddr), "127.0.0.1");
-	snprintf(g_trid.trsvcid, sizeof(g_trid.trsvcid), "%u", g_port);
-}
-
-static void mk_malloc(const char *name, uint64_t blocks, uint32_t block_size,
-		      const struct spio_uuid *uuid)
-{
-	struct spio_bdev_malloc_opts mo;
-	struct spio_bdev *bdev;
-	struct spio_thread *prev = spio_thread_enter(g_tt);
-	char err[256] = "";
-	int rc;
-
-	spio_bdev_malloc_opts_init(&mo, sizeof(mo));
-	mo.name = name;
-	mo.num_blocks = blocks;
-	mo.block_size = block_size;
-	if (uuid != NULL) {
-		mo.uuid = *uuid;
-	}
-	rc = spio_bdev_malloc_create(&mo, &bdev, err, sizeof(err));
-	spio_thread_leave(prev);
-	cr_assert_eq(rc, 0, "malloc bdev %s: %d %s", name, rc, err);
-	cr_assert_lt(g_nbdevs, SPIO_COUNTOF(g_bdevs));
-	snprintf(g_bdevs[g_nbdevs++], sizeof(g_bdevs[0]), "%s", name);
-}
-
-static struct spio_nvmf_subsystem *subsys_create(const char *nqn, uint32_t max_ns, bool any_host,
-						 bool listen)
-{
-	struct spio_thread *prev = spio_thread_enter(g_tt);
-	struct spio_nvmf_subsystem *s = spio_nvmf_subsystem_create(g_tgt, nqn, max_ns);
-	int rc = 0;
-
-	if (s != NULL) {
-		spio_nvmf_subsystem_set_allow_any_host(s, any_host);
-		if (listen) {
-			rc = spio_nvmf_subsystem_add_listener(s, &g_trid);
-		}
-	}
-	spio_thread_leave(prev);
-	cr_assert_not_null(s, "subsystem %s: errno %d", nqn, errno);
-	cr_assert_eq(rc, 0, "listener of %s: %d", nqn, rc);
-	return s;
-}
-
-static void subsys_listen(struct spio_nvmf_subsystem *s)
-{
-	struct spio_thread *prev = spio_thread_enter(g_tt);
-	int rc = spio_nvmf_subsystem_add_listener(s, &g_trid);
-
-	spio_thread_leave(prev);
-	cr_assert_eq(rc, 0, "add_listener: %d", rc);
 }
 
 static struct spio_nvmf_subsystem *discovery_subsys(void)
 {
-	struct spio_thread *prev = spio_thread_enter(g_tt);
+	struct spio_thread *prev = spio_thread_enter(g_nsu.tt);
 	struct spio_nvmf_subsystem *s =
-	    spio_nvmf_tgt_find_subsystem(g_tgt, SPIO_NVMF_DISCOVERY_NQN);
+	    spio_nvmf_tgt_find_subsystem(g_nsu.tgt, SPIO_NVMF_DISCOVERY_NQN);
 
 	spio_thread_leave(prev);
 	cr_assert_not_null(s);
 	return s;
 }
 
-/* Add `bdev` as a namespace (`opts` NULL: defaults); returns its NSID. */
-static uint32_t add_ns(struct spio_nvmf_subsystem *s, const char *bdev,
-		       const struct spio_nvmf_ns_opts *opts)
-{
-	struct op op = {0};
-	struct spio_thread *prev = spio_thread_enter(g_tt);
-	int rc = spio_nvmf_subsystem_add_ns(s, bdev, opts, ns_added, &op);
-
-	spio_thread_leave(prev);
-	cr_assert_eq(rc, 0, "add_ns %s: %d", bdev, rc);
-	cr_assert(poll_until(flag_set, &op.done, WAIT_MS), "add_ns %s did not finish", bdev);
-	cr_assert_eq(op.status, 0, "add_ns %s: %d", bdev, op.status);
-	return op.nsid;
-}
-
-static void remove_ns(struct spio_nvmf_subsystem *s, uint32_t nsid)
-{
-	struct op op = {0};
-	struct spio_thread *prev = spio_thread_enter(g_tt);
-	int rc = spio_nvmf_subsystem_remove_ns(s, nsid, status_done, &op);
-
-	spio_thread_leave(prev);
-	cr_assert_eq(rc, 0, "remove_ns %u: %d", nsid, rc);
-	cr_assert(poll_until(flag_set, &op.done, WAIT_MS), "remove_ns %u did not finish", nsid);
-	cr_assert_eq(op.status, 0, "remove_ns %u: %d", nsid, op.status);
-}
-
 /* Controllers of `s` as the target lists them, into `infos` (up to `max`). */
 static uint32_t tgt_ctrlrs(struct spio_nvmf_subsystem *s, struct spio_nvmf_ctrlr_info *infos,
 			   uint32_t max)
 {
-	struct spio_thread *prev = spio_thread_enter(g_tt);
+	struct spio_thread *prev = spio_thread_enter(g_nsu.tt);
 	uint32_t n = spio_nvmf_subsystem_get_ctrlrs(s, infos, max);
 
 	spio_thread_leave(prev);
@@ -389,73 +126,23 @@ static void wait_ctrlrs(struct spio_nvmf_subsystem *s, uint32_t want, const char
 {
 	struct ctrlr_count c = {.s = s, .want = want};
 
-	cr_assert(poll_until(ctrlr_count_is, &c, WAIT_MS), "%s: expected %u controllers, got %u",
-		  what, want, tgt_ctrlrs(s, NULL, 0));
-}
-
-static void tgt_stop(void)
-{
-	struct op op = {0};
-	struct spio_thread *prev;
-
-	if (g_tgt == NULL) {
-		return;
-	}
-	prev = spio_thread_enter(g_tt);
-	cr_assert_eq(spio_nvmf_tgt_destroy(g_tgt, status_done, &op), 0);
-	spio_thread_leave(prev);
-	cr_assert(poll_until(flag_set, &op.done, WAIT_MS), "target destroy did not finish");
-	g_tgt = NULL;
-	cr_assert(poll_until(pgs_exited, NULL, WAIT_MS), "poll group threads did not exit");
-	pthread_mutex_lock(&g_pg_lock);
-	for (uint32_t i = 0; i < g_npg; i++) {
-		spio_thread_destroy(g_pg[i]);
-	}
-	g_npg = 0;
-	pthread_mutex_unlock(&g_pg_lock);
-	for (uint32_t i = 0; i < g_nbdevs; i++) {
-		memset(&op, 0, sizeof(op));
-		prev = spio_thread_enter(g_tt);
-		cr_assert_eq(spio_bdev_malloc_delete(g_bdevs[i], status_done, &op), 0);
-		spio_thread_leave(prev);
-		cr_assert(poll_until(flag_set, &op.done, WAIT_MS));
-	}
-	g_nbdevs = 0;
-}
-
-static bool both_exited(void *arg)
-{
-	(void)arg;
-	return spio_thread_is_exited(g_tt) && spio_thread_is_exited(g_ht);
+	cr_assert(nsu_poll_until(ctrlr_count_is, &c, WAIT_MS),
+		  "%s: expected %u controllers, got %u", what, want, tgt_ctrlrs(s, NULL, 0));
 }
 
 static void teardown(void)
 {
-	struct op op = {0};
-
-	tgt_stop();
-	spio_set_thread(g_tt);
-	cr_assert_eq(spio_bdev_finish(bdev_fini_done, &op), 0);
-	spio_set_thread(NULL);
-	cr_assert(poll_until(flag_set, &op.done, WAIT_MS), "bdev finish did not complete");
+	/* The poll groups need their OS thread until the target is gone. */
+	nsu_tgt_stop();
 	__atomic_store_n(&g_pg_stop, 1, __ATOMIC_RELEASE);
 	pthread_join(g_pg_poller, NULL);
-	spio_set_thread(g_tt);
-	spio_thread_exit(g_tt);
-	spio_set_thread(g_ht);
-	spio_thread_exit(g_ht);
-	spio_set_thread(NULL);
-	cr_assert(poll_until(both_exited, NULL, WAIT_MS), "threads did not exit");
-	spio_thread_destroy(g_tt);
-	spio_thread_destroy(g_ht);
-	spio_thread_lib_fini();
-	spio_env_fini();
+	nsu_fini();
 }
 
 TestSuite(nvmf_loopback, .init = setup, .fini = teardown, .timeout = 300);
 
 /*
- * Host (on g_ht, polled by the test thread)
+ * Host (on g_nsu.ht, polled by the test thread)
  */
 
 struct host {
@@ -464,30 +151,6 @@ struct host {
 	struct spio_nvme_qpair *qp[4];
 	int nqp;
 };
-
-struct connect_res {
-	int done;
-	int status;
-	struct spio_nvme_ctrlr *ctrlr;
-};
-
-static void host_connected(void *arg, struct spio_nvme_ctrlr *ctrlr, int status)
-{
-	struct connect_res *r = arg;
-
-	r->ctrlr = ctrlr;
-	r->status = status;
-	r->done = 1;
-}
-
-static void qpair_connected(void *arg, struct spio_nvme_qpair *qpair, int status)
-{
-	struct connect_res *r = arg;
-
-	(void)qpair;
-	r->status = status;
-	r->done = 1;
-}
 
 static void host_opts(struct spio_nvme_ctrlr_opts *opts, const char *hostnqn, bool digests)
 {
@@ -501,18 +164,19 @@ static void host_opts(struct spio_nvme_ctrlr_opts *opts, const char *hostnqn, bo
 static int host_try_connect(struct host *h, const char *subnqn, const char *hostnqn, bool digests)
 {
 	struct spio_nvme_ctrlr_opts opts;
-	struct spio_nvme_transport_id trid = g_trid;
-	struct connect_res r = {0};
-	struct spio_thread *prev = spio_thread_enter(g_ht);
+	struct spio_nvme_transport_id trid = g_nsu.trid;
+	struct nsu_connect r = {0};
+	struct spio_thread *prev = spio_thread_enter(g_nsu.ht);
 	int rc;
 
 	memset(h, 0, sizeof(*h));
 	snprintf(trid.subnqn, sizeof(trid.subnqn), "%s", subnqn);
 	host_opts(&opts, hostnqn, digests);
-	rc = spio_nvme_connect_async(&trid, &opts, host_connected, &r);
+	rc = spio_nvme_connect_async(&trid, &opts, nsu_ctrlr_connected, &r);
 	spio_thread_leave(prev);
 	cr_assert_eq(rc, 0, "spio_nvme_connect_async: %d", rc);
-	cr_assert(poll_until(flag_set, &r.done, WAIT_MS), "connect to %s did not finish", subnqn);
+	cr_assert(nsu_poll_until(nsu_flag_set, &r.done, WAIT_MS), "connect to %s did not finish",
+		  subnqn);
 	h->ctrlr = r.ctrlr;
 	cr_assert((r.status == 0) == (r.ctrlr != NULL), "connect: status %d with controller %p",
 		  r.status, (void *)r.ctrlr);
@@ -522,8 +186,8 @@ static int host_try_connect(struct host *h, const char *subnqn, const char *host
 static void host_add_qpairs(struct host *h, int n)
 {
 	for (int i = 0; i < n; i++) {
-		struct connect_res r = {0};
-		struct spio_thread *prev = spio_thread_enter(g_ht);
+		struct nsu_connect r = {0};
+		struct spio_thread *prev = spio_thread_enter(g_nsu.ht);
 		struct spio_nvme_qpair *qp;
 		int rc = 0;
 
@@ -534,7 +198,7 @@ static void host_add_qpairs(struct host *h, int n)
 		if (qp != NULL && h->group != NULL) {
 			rc = spio_nvme_poll_group_add(h->group, qp);
 			if (rc == 0) {
-				rc = spio_nvme_qpair_connect_async(qp, qpair_connected, &r);
+				rc = spio_nvme_qpair_connect_async(qp, nsu_qpair_connected, &r);
 			}
 		}
 		spio_thread_leave(prev);
@@ -542,7 +206,8 @@ static void host_add_qpairs(struct host *h, int n)
 		cr_assert_not_null(qp, "alloc_io_qpair: errno %d", errno);
 		cr_assert_eq(rc, 0, "qpair connect start: %d", rc);
 		h->qp[h->nqp++] = qp;
-		cr_assert(poll_until(flag_set, &r.done, WAIT_MS), "qpair connect did not finish");
+		cr_assert(nsu_poll_until(nsu_flag_set, &r.done, WAIT_MS),
+			  "qpair connect did not finish");
 		cr_assert_eq(r.status, 0, "I/O qpair %d connect: %d", i, r.status);
 	}
 }
@@ -556,25 +221,20 @@ static void host_connect(struct host *h, const char *subnqn, const char *hostnqn
 	host_add_qpairs(h, nqp);
 }
 
-static void detached(void *arg)
-{
-	*(int *)arg = 1;
-}
-
 static void ctrlr_detach(struct spio_nvme_ctrlr *ctrlr)
 {
-	struct spio_thread *prev = spio_thread_enter(g_ht);
+	struct spio_thread *prev = spio_thread_enter(g_nsu.ht);
 	int done = 0;
-	int rc = spio_nvme_detach_async(ctrlr, detached, &done);
+	int rc = spio_nvme_detach_async(ctrlr, nsu_set_flag, &done);
 
 	spio_thread_leave(prev);
 	cr_assert_eq(rc, 0, "detach: %d", rc);
-	cr_assert(poll_until(flag_set, &done, WAIT_MS), "detach did not finish");
+	cr_assert(nsu_poll_until(nsu_flag_set, &done, WAIT_MS), "detach did not finish");
 }
 
 static void host_disconnect(struct host *h)
 {
-	struct spio_thread *prev = spio_thread_enter(g_ht);
+	struct spio_thread *prev = spio_thread_enter(g_nsu.ht);
 
 	for (int i = 0; i < h->nqp; i++) {
 		cr_assert_eq(spio_nvme_ctrlr_free_io_qpair(h->qp[i]), 0);
@@ -589,7 +249,7 @@ static void host_disconnect(struct host *h)
 
 static struct spio_nvme_ns *host_ns(struct host *h, uint32_t nsid)
 {
-	struct spio_thread *prev = spio_thread_enter(g_ht);
+	struct spio_thread *prev = spio_thread_enter(g_nsu.ht);
 	struct spio_nvme_ns *ns = spio_nvme_ctrlr_get_ns(h->ctrlr, nsid);
 
 	spio_thread_leave(prev);
@@ -599,7 +259,7 @@ static struct spio_nvme_ns *host_ns(struct host *h, uint32_t nsid)
 /* The active NSIDs as the host lists them, 0-terminated, at most `max` - 1. */
 static void host_active_ns(struct host *h, uint32_t *out, int max)
 {
-	struct spio_thread *prev = spio_thread_enter(g_ht);
+	struct spio_thread *prev = spio_thread_enter(g_nsu.ht);
 	int n = 0;
 
 	for (uint32_t id = spio_nvme_ctrlr_get_first_active_ns(h->ctrlr); id != 0 && n < max - 1;
@@ -636,32 +296,19 @@ static void fill_blocks(uint8_t *buf, uint64_t lba, uint32_t len, uint32_t seed)
 	}
 }
 
-struct io {
-	int done;
-	struct spio_nvme_cpl cpl;
-};
-
-static void io_done(void *arg, const struct spio_nvme_cpl *cpl)
-{
-	struct io *io = arg;
-
-	io->cpl = *cpl;
-	io->done++;
-}
-
 /* Run one read or write on the host's thread; \return its completion. */
 static struct spio_nvme_cpl host_io(struct spio_nvme_ns *ns, struct spio_nvme_qpair *qp, bool write,
 				    void *buf, uint64_t lba, uint32_t nlb)
 {
-	struct io io = {0};
-	struct spio_thread *prev = spio_thread_enter(g_ht);
-	int rc = write ? spio_nvme_ns_cmd_write(ns, qp, buf, lba, nlb, io_done, &io, 0)
-		       : spio_nvme_ns_cmd_read(ns, qp, buf, lba, nlb, io_done, &io, 0);
+	struct nsu_io io = {0};
+	struct spio_thread *prev = spio_thread_enter(g_nsu.ht);
+	int rc = write ? spio_nvme_ns_cmd_write(ns, qp, buf, lba, nlb, nsu_io_done, &io, 0)
+		       : spio_nvme_ns_cmd_read(ns, qp, buf, lba, nlb, nsu_io_done, &io, 0);
 
 	spio_thread_leave(prev);
 	cr_assert_eq(rc, 0, "%s of %u blocks at %lu: submit %d", write ? "write" : "read", nlb,
 		     (unsigned long)lba, rc);
-	cr_assert(poll_until(flag_set, &io.done, WAIT_MS), "%s did not complete",
+	cr_assert(nsu_poll_until(nsu_flag_set, &io.done, WAIT_MS), "%s did not complete",
 		  write ? "write" : "read");
 	cr_assert_eq(io.done, 1, "completed %d times", io.done);
 	return io.cpl;
@@ -733,8 +380,8 @@ static void probe_done(void *arg, int status)
 static void probe(struct probe_res *p, const char *hostnqn)
 {
 	struct spio_nvme_ctrlr_opts opts;
-	struct spio_nvme_transport_id trid = g_trid;
-	struct spio_thread *prev = spio_thread_enter(g_ht);
+	struct spio_nvme_transport_id trid = g_nsu.trid;
+	struct spio_thread *prev = spio_thread_enter(g_nsu.ht);
 	int rc;
 
 	memset(p, 0, sizeof(*p));
@@ -743,7 +390,7 @@ static void probe(struct probe_res *p, const char *hostnqn)
 	rc = spio_nvme_probe_async(&trid, &opts, probe_attach, probe_done, p);
 	spio_thread_leave(prev);
 	cr_assert_eq(rc, 0, "spio_nvme_probe_async: %d", rc);
-	cr_assert(poll_until(flag_set, &p->done, WAIT_MS), "probe did not finish");
+	cr_assert(nsu_poll_until(nsu_flag_set, &p->done, WAIT_MS), "probe did not finish");
 	cr_assert_eq(p->status, 0, "probe: %d", p->status);
 	cr_assert_leq(p->nattach, (int)SPIO_COUNTOF(p->a), "%d attach callbacks", p->nattach);
 }
@@ -771,7 +418,7 @@ static void expect_attached(const struct probe_res *p, const char *const *want, 
 		cr_assert_eq(found, 1, "%s: %s attached %d times", what, want[i], found);
 	}
 	for (int j = 0; j < p->nattach; j++) {
-		struct spio_thread *prev = spio_thread_enter(g_ht);
+		struct spio_thread *prev = spio_thread_enter(g_nsu.ht);
 		bool disc = spio_nvme_ctrlr_is_discovery(p->a[j].ctrlr);
 		const struct spio_nvme_ctrlr_data *cd = spio_nvme_ctrlr_get_data(p->a[j].ctrlr);
 		bool same = strcmp(cd->subnqn, p->a[j].subnqn) == 0;
@@ -795,19 +442,20 @@ static void probe_detach_all(struct probe_res *p)
 static void read_discovery_log(struct spio_nvmf_discovery_log_page *log, uint32_t size)
 {
 	struct host d;
-	struct io io = {0};
+	struct nsu_io io = {0};
 	struct spio_thread *prev;
 	int rc;
 
 	rc = host_try_connect(&d, SPIO_NVMF_DISCOVERY_NQN, HOSTNQN_1, false);
 	cr_assert_eq(rc, 0, "connect to the discovery subsystem: %d", rc);
-	prev = spio_thread_enter(g_ht);
+	prev = spio_thread_enter(g_nsu.ht);
 	cr_assert(spio_nvme_ctrlr_is_discovery(d.ctrlr));
 	rc = spio_nvme_ctrlr_cmd_get_log_page(d.ctrlr, SPIO_NVME_LOG_DISCOVERY, 0, log, size, 0,
-					      io_done, &io);
+					      nsu_io_done, &io);
 	spio_thread_leave(prev);
 	cr_assert_eq(rc, 0, "get log page: %d", rc);
-	cr_assert(poll_until(flag_set, &io.done, WAIT_MS), "discovery log read did not complete");
+	cr_assert(nsu_poll_until(nsu_flag_set, &io.done, WAIT_MS),
+		  "discovery log read did not complete");
 	expect_ok(&io.cpl, "discovery log");
 	ctrlr_detach(d.ctrlr);
 }
@@ -823,24 +471,24 @@ Test(nvmf_loopback, discovery_probe_attaches_every_listed_subsystem)
 	char port[8];
 
 	cr_assert_not_null(log);
-	tgt_start(NULL);
-	mk_malloc("M0", 2048, 512, NULL);
-	mk_malloc("M1", 2048, 512, NULL);
-	mk_malloc("M2", 2048, 512, NULL);
-	a = subsys_create(SUBNQN_A, 0, true, true);
-	b = subsys_create(SUBNQN_B, 0, true, true);
-	c = subsys_create(SUBNQN_C, 0, true, false); /* no listener: not reachable, not listed */
-	add_ns(a, "M0", NULL);
-	add_ns(b, "M1", NULL);
-	add_ns(c, "M2", NULL);
+	nsu_tgt_start(NULL, 0);
+	nsu_malloc("M0", 2048, 512, NULL);
+	nsu_malloc("M1", 2048, 512, NULL);
+	nsu_malloc("M2", 2048, 512, NULL);
+	a = nsu_subsys(SUBNQN_A, 0, true, true);
+	b = nsu_subsys(SUBNQN_B, 0, true, true);
+	c = nsu_subsys(SUBNQN_C, 0, true, false); /* no listener: not reachable, not listed */
+	nsu_add_ns(a, "M0", NULL);
+	nsu_add_ns(b, "M1", NULL);
+	nsu_add_ns(c, "M2", NULL);
 	disc = discovery_subsys();
-	subsys_listen(disc);
+	nsu_listen(disc);
 
 	/* The log itself: A and B on our listener, the discovery subsystem, not C. */
 	read_discovery_log(log, 4096);
 	cr_assert_eq(log->numrec, 3, "expected 3 log entries (A, B, discovery), got %lu",
 		     (unsigned long)log->numrec);
-	snprintf(port, sizeof(port), "%u", g_port);
+	snprintf(port, sizeof(port), "%u", g_nsu.port);
 	for (uint32_t i = 0; i < 3; i++) {
 		const struct spio_nvmf_discovery_log_page_entry *e = &log->entries[i];
 
@@ -867,7 +515,7 @@ Test(nvmf_loopback, discovery_probe_attaches_every_listed_subsystem)
 	wait_ctrlrs(b, 0, "B after detach");
 
 	/* C gets a listener: the next probe finds it too. */
-	subsys_listen(c);
+	nsu_listen(c);
 	probe(&p, HOSTNQN_1);
 	expect_attached(&p, three, "probe after C listens");
 	probe_detach_all(&p);
@@ -905,11 +553,11 @@ Test(nvmf_loopback, identify_matches_the_target_configuration)
 	cr_assert_eq(spio_uuid_parse(&u_m0, "6b4e0f6a-0c1d-4e2f-8a3b-4c5d6e7f8091"), 0);
 	cr_assert_eq(spio_uuid_parse(&u_m1, "7c5f1a7b-1d2e-4f30-9b4c-5d6e7f8091a2"), 0);
 	cr_assert_eq(spio_uuid_parse(&u_ns3, "8d6a2b8c-2e3f-4a41-ac5d-6e7f8091a2b3"), 0);
-	tgt_start(NULL);
-	mk_malloc("M0", 16384, 512, &u_m0); /* 8 MiB of 512-byte blocks */
-	mk_malloc("M1", 2048, 4096, &u_m1); /* 8 MiB of 4 KiB blocks */
-	s = subsys_create(SUBNQN_A, 16, true, true);
-	prev = spio_thread_enter(g_tt);
+	nsu_tgt_start(NULL, 0);
+	nsu_malloc("M0", 16384, 512, &u_m0); /* 8 MiB of 512-byte blocks */
+	nsu_malloc("M1", 2048, 4096, &u_m1); /* 8 MiB of 4 KiB blocks */
+	s = nsu_subsys(SUBNQN_A, 16, true, true);
+	prev = spio_thread_enter(g_nsu.tt);
 	cr_assert_eq(spio_nvmf_subsystem_set_sn(s, "SPIOLOOP00000001"), 0);
 	cr_assert_eq(spio_nvmf_subsystem_set_mn(s, "spio loopback test model"), 0);
 	max_ns = spio_nvmf_subsystem_get_max_namespaces(s);
@@ -919,13 +567,13 @@ Test(nvmf_loopback, identify_matches_the_target_configuration)
 	memcpy(no.nguid, nguid3, sizeof(nguid3));
 	no.eui64 = 0x0102030405060708ull;
 	no.uuid = u_ns3;
-	cr_assert_eq(add_ns(s, "M0", &no), 3);
+	cr_assert_eq(nsu_add_ns(s, "M0", &no), 3);
 	spio_nvmf_ns_opts_init(&no, sizeof(no));
 	no.nsid = 7;
-	cr_assert_eq(add_ns(s, "M1", &no), 7);
+	cr_assert_eq(nsu_add_ns(s, "M1", &no), 7);
 
 	host_connect(&h, SUBNQN_A, HOSTNQN_1, false, 1);
-	prev = spio_thread_enter(g_ht);
+	prev = spio_thread_enter(g_nsu.ht);
 	cd = *spio_nvme_ctrlr_get_data(h.ctrlr);
 	hopts = *spio_nvme_ctrlr_get_opts(h.ctrlr);
 	max_xfer = spio_nvme_ctrlr_get_max_xfer_size(h.ctrlr);
@@ -993,10 +641,10 @@ static struct spio_nvme_cpl raw_connect_cpl(const char *subnqn, const char *host
 {
 	struct spio_nvme_tcp_ic_resp icr;
 	struct spio_nvme_cpl cpl;
-	struct tc *tc = tc_connect(g_port, false, pump, NULL);
+	struct tc *tc = tc_connect(g_nsu.port, false, nsu_pump, NULL);
 	struct tc_pdu *p;
 
-	cr_assert_not_null(tc, "connect to port %u failed", g_port);
+	cr_assert_not_null(tc, "connect to port %u failed", g_nsu.port);
 	cr_assert_eq(tc_ic(tc, 0, false, false, &icr), 0);
 	cr_assert_eq(tc_send_connect(tc, 1, 0, 32, 0, SPIO_NVMF_CNTLID_DYNAMIC, subnqn, hostnqn),
 		     0);
@@ -1018,12 +666,12 @@ Test(nvmf_loopback, host_allowlist_refuses_with_invalid_host_then_admits)
 	struct spio_thread *prev;
 	int rc;
 
-	tgt_start(NULL);
-	mk_malloc("M0", 8192, 512, NULL);
-	s = subsys_create(SUBNQN_A, 0, false, true);
-	add_ns(s, "M0", NULL);
-	subsys_listen(discovery_subsys());
-	prev = spio_thread_enter(g_tt);
+	nsu_tgt_start(NULL, 0);
+	nsu_malloc("M0", 8192, 512, NULL);
+	s = nsu_subsys(SUBNQN_A, 0, false, true);
+	nsu_add_ns(s, "M0", NULL);
+	nsu_listen(discovery_subsys());
+	prev = spio_thread_enter(g_nsu.tt);
 	rc = spio_nvmf_subsystem_add_host(s, HOSTNQN_1);
 	spio_thread_leave(prev);
 	cr_assert_eq(rc, 0, "add_host: %d", rc);
@@ -1049,7 +697,7 @@ Test(nvmf_loopback, host_allowlist_refuses_with_invalid_host_then_admits)
 	host_rw(host_ns(&h1, 1), h1.qp[0], h1.qp[0], 0, 8192, 1);
 
 	/* Added afterwards, the second host gets in and sees the same data. */
-	prev = spio_thread_enter(g_tt);
+	prev = spio_thread_enter(g_nsu.tt);
 	rc = spio_nvmf_subsystem_add_host(s, HOSTNQN_2);
 	spio_thread_leave(prev);
 	cr_assert_eq(rc, 0, "add_host: %d", rc);
@@ -1119,7 +767,7 @@ static void expect_event(struct ns_events *e, int idx, uint32_t nsid, enum spio_
 {
 	struct ev_wait w = {.e = e, .n = idx + 1};
 
-	cr_assert(poll_until(events_reach, &w, WAIT_MS),
+	cr_assert(nsu_poll_until(events_reach, &w, WAIT_MS),
 		  "no namespace change callback for nsid %u (%d callbacks so far)", nsid, e->n);
 	cr_assert_eq(e->nsid[idx], nsid, "event %d: expected nsid %u, got %u", idx, nsid,
 		     e->nsid[idx]);
@@ -1148,13 +796,13 @@ Test(nvmf_loopback, namespace_hot_add_and_remove_reach_the_connected_host)
 	struct host h;
 
 	memset(buf, 0xee, sizeof(buf));
-	tgt_start(NULL);
-	mk_malloc("M0", 8192, 512, NULL);
-	mk_malloc("M1", 4096, 512, NULL);
-	s = subsys_create(SUBNQN_A, 0, true, true);
-	cr_assert_eq(add_ns(s, "M0", NULL), 1);
+	nsu_tgt_start(NULL, 0);
+	nsu_malloc("M0", 8192, 512, NULL);
+	nsu_malloc("M1", 4096, 512, NULL);
+	s = nsu_subsys(SUBNQN_A, 0, true, true);
+	cr_assert_eq(nsu_add_ns(s, "M0", NULL), 1);
 	host_connect(&h, SUBNQN_A, HOSTNQN_1, false, 1);
-	prev = spio_thread_enter(g_ht);
+	prev = spio_thread_enter(g_nsu.ht);
 	spio_nvme_ctrlr_register_ns_change_callback(h.ctrlr, ns_changed, &ev);
 	spio_nvme_ctrlr_register_aer_callback(h.ctrlr, aer_seen, &ev);
 	spio_thread_leave(prev);
@@ -1163,10 +811,10 @@ Test(nvmf_loopback, namespace_hot_add_and_remove_reach_the_connected_host)
 	host_rw(ns1, h.qp[0], h.qp[0], 0, 4096, 1);
 
 	/* Hot add: the callback names the new namespace, which takes I/O. */
-	cr_assert_eq(add_ns(s, "M1", NULL), 2);
+	cr_assert_eq(nsu_add_ns(s, "M1", NULL), 2);
 	expect_event(&ev, 0, 2, SPIO_NVME_NS_ADDED);
 	aw.n = 1;
-	cr_assert(poll_until(aer_count, &aw, WAIT_MS), "the AER callback did not run");
+	cr_assert(nsu_poll_until(aer_count, &aw, WAIT_MS), "the AER callback did not run");
 	aec.raw = ev.aer_cdw0;
 	cr_assert(aec.bits.async_event_type == SPIO_NVME_ASYNC_EVENT_TYPE_NOTICE &&
 		      aec.bits.async_event_info == SPIO_NVME_ASYNC_EVENT_NS_ATTR_CHANGED,
@@ -1178,7 +826,7 @@ Test(nvmf_loopback, namespace_hot_add_and_remove_reach_the_connected_host)
 	host_rw(ns2, h.qp[0], h.qp[0], 10, 65536, 2);
 
 	/* Hot remove: the callback, the list, and an NVMe status for I/O to it. */
-	remove_ns(s, 1);
+	nsu_remove_ns(s, 1);
 	expect_event(&ev, 1, 1, SPIO_NVME_NS_REMOVED);
 	expect_active_ns(&h, (const uint32_t[]){2, 0}, "after the remove");
 	cr_assert_null(host_ns(&h, 1), "namespace 1 still has an object");
@@ -1195,7 +843,7 @@ Test(nvmf_loopback, namespace_hot_add_and_remove_reach_the_connected_host)
 	host_rw(ns2, h.qp[0], h.qp[0], 200, 8192, 3);
 
 	/* The same bdev back as nsid 1: added again, with the data written before. */
-	cr_assert_eq(add_ns(s, "M0", NULL), 1);
+	cr_assert_eq(nsu_add_ns(s, "M0", NULL), 1);
 	expect_event(&ev, 2, 1, SPIO_NVME_NS_ADDED);
 	expect_active_ns(&h, (const uint32_t[]){1, 2, 0}, "after the second add");
 	ns1 = host_ns(&h, 1);
@@ -1268,10 +916,10 @@ Test(nvmf_loopback, keep_alive_timeout_tears_down_a_silent_host_only)
 	struct host h;
 	int cntlid, rc;
 
-	tgt_start(NULL);
-	mk_malloc("M0", 16384, 512, NULL);
-	s = subsys_create(SUBNQN_A, 0, true, true);
-	add_ns(s, "M0", NULL);
+	nsu_tgt_start(NULL, 0);
+	nsu_malloc("M0", 16384, 512, NULL);
+	s = nsu_subsys(SUBNQN_A, 0, true, true);
+	nsu_add_ns(s, "M0", NULL);
 	host_connect(&h, SUBNQN_A, HOSTNQN_1, false, 2);
 	ns = host_ns(&h, 1);
 	cr_assert_eq(tgt_ctrlrs(s, info, 4), 1);
@@ -1281,12 +929,12 @@ Test(nvmf_loopback, keep_alive_timeout_tears_down_a_silent_host_only)
 	 * Silent host 1: an admin and an I/O queue, then KATO set to 1 ms
 	 * (the target rounds it up to its 100 ms granularity), then nothing.
 	 */
-	q[0].tc = tc_connect(g_port, false, pump, NULL);
+	q[0].tc = tc_connect(g_nsu.port, false, nsu_pump, NULL);
 	cr_assert_not_null(q[0].tc);
 	cr_assert_eq(tc_ic(q[0].tc, 0, false, false, &icr), 0);
 	cntlid = tc_admin_bringup(q[0].tc, 32, SUBNQN_A, HOSTNQN_2);
 	cr_assert_geq(cntlid, 0, "silent host bring-up: %d", cntlid);
-	q[1].tc = tc_connect(g_port, false, pump, NULL);
+	q[1].tc = tc_connect(g_nsu.port, false, nsu_pump, NULL);
 	cr_assert_not_null(q[1].tc);
 	cr_assert_eq(tc_ic(q[1].tc, 0, false, false, &icr), 0);
 	cr_assert_eq(tc_send_connect(q[1].tc, 1, 1, 32, 0, (uint16_t)cntlid, SUBNQN_A, HOSTNQN_2),
@@ -1306,7 +954,7 @@ Test(nvmf_loopback, keep_alive_timeout_tears_down_a_silent_host_only)
 		  cpl.status.sc);
 
 	/* Silent host 2: KATO 1 ms in its Connect, then nothing. */
-	q[2].tc = tc_connect(g_port, false, pump, NULL);
+	q[2].tc = tc_connect(g_nsu.port, false, nsu_pump, NULL);
 	cr_assert_not_null(q[2].tc);
 	cr_assert_eq(tc_ic(q[2].tc, 0, false, false, &icr), 0);
 	nvme_fabric_connect_cmd_build(&cmd, 0, 31, 1, 0);
@@ -1352,7 +1000,7 @@ Test(nvmf_loopback, keep_alive_timeout_tears_down_a_silent_host_only)
 	cr_assert_eq(info[0].num_io_qpairs, 2, "good host: expected its 2 I/O queues, got %u",
 		     info[0].num_io_qpairs);
 	{
-		struct spio_thread *prev = spio_thread_enter(g_ht);
+		struct spio_thread *prev = spio_thread_enter(g_nsu.ht);
 		bool failed = spio_nvme_ctrlr_is_failed(h.ctrlr);
 
 		spio_thread_leave(prev);
@@ -1651,12 +1299,12 @@ static void four_qpairs(bool digests)
 	/* Transfers up to 512 KiB: four of the target's 128 KiB buffers each. */
 	cr_assert_eq(spio_nvmf_transport_opts_init("TCP", &to, sizeof(to)), 0);
 	to.max_io_size = 524288;
-	tgt_start(&to);
-	mk_malloc("M0", 131072, 512, NULL); /* 64 MiB */
-	s = subsys_create(SUBNQN_A, 0, true, true);
-	add_ns(s, "M0", NULL);
+	nsu_tgt_start(&to, 0);
+	nsu_malloc("M0", 131072, 512, NULL); /* 64 MiB */
+	s = nsu_subsys(SUBNQN_A, 0, true, true);
+	nsu_add_ns(s, "M0", NULL);
 	host_connect(&h, SUBNQN_A, HOSTNQN_1, digests, 0);
-	prev = spio_thread_enter(g_ht);
+	prev = spio_thread_enter(g_nsu.ht);
 	cr_assert_eq(spio_nvme_ctrlr_get_max_xfer_size(h.ctrlr), 524288,
 		     "expected 512 KiB transfers, got %u",
 		     spio_nvme_ctrlr_get_max_xfer_size(h.ctrlr));
@@ -1685,7 +1333,7 @@ static void four_qpairs(bool digests)
 		cr_assert_eq(rc, 0, "pthread_create: %d", rc);
 	}
 	/* The target thread and the admin queue go on here meanwhile. */
-	if (!poll_until(workers_done, NULL, IO_WAIT_MS + 10000)) {
+	if (!nsu_poll_until(workers_done, NULL, IO_WAIT_MS + 10000)) {
 		__atomic_store_n(&g_io_abort, 1, __ATOMIC_RELEASE);
 	}
 	for (int i = 0; i < NWORKERS; i++) {
@@ -1704,11 +1352,11 @@ static void four_qpairs(bool digests)
 	}
 
 	/* Every one of those commands went through the target's poll groups. */
-	prev = spio_thread_enter(g_tt);
-	rc = spio_nvmf_tgt_get_stats(g_tgt, stats_done, &st);
+	prev = spio_thread_enter(g_nsu.tt);
+	rc = spio_nvmf_tgt_get_stats(g_nsu.tgt, stats_done, &st);
 	spio_thread_leave(prev);
 	cr_assert_eq(rc, 0);
-	cr_assert(poll_until(flag_set, &st.done, WAIT_MS) && st.status == 0);
+	cr_assert(nsu_poll_until(nsu_flag_set, &st.done, WAIT_MS) && st.status == 0);
 	cr_assert_geq(st.completed, total, "the target completed %lu I/Os, the hosts sent %u",
 		      (unsigned long)st.completed, total);
 	host_disconnect(&h);

@@ -18,13 +18,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "spio/bdev.h"
-#include "spio/bdev_malloc.h"
 #include "spio/env.h"
 #include "spio/nvme.h"
 #include "spio/nvmf.h"
 #include "spio/thread.h"
 
+#include "helper_nvmf_setup.h"
 #include "helper_tcp_client.h"
 #include "nvmf/tcp_internal.h"
 
@@ -33,18 +32,10 @@
 #define NS_BLOCKS (64u * 1024 * 1024 / 512)
 #define WAIT_MS 20000
 
-/* The poll groups' threads (created by the target) and ours. */
-#define MAX_THREADS 8
+/* Room for the target's poll group threads. */
+#define MAX_PG 8
 
-static struct spio_thread *g_tt; /* target thread (bdevs too) */
-static struct spio_thread *g_ht; /* host thread (initiator) */
-static struct spio_thread *g_threads[MAX_THREADS];
-static uint32_t g_nthreads;
-static struct spio_nvmf_tgt *g_tgt;
-static struct spio_nvmf_subsystem *g_subsys;
 static struct nvmf_transport *g_tr;
-static uint16_t g_port;
-static struct spio_nvme_transport_id g_trid;
 static uint16_t g_entries = 32; /* raw I/O queues' size */
 
 /*
@@ -53,30 +44,13 @@ static uint16_t g_entries = 32; /* raw I/O queues' size */
 
 static void poll_all(void)
 {
-	for (uint32_t i = 0; i < g_nthreads; i++) {
-		if (!spio_thread_is_exited(g_threads[i])) {
-			spio_thread_poll(g_threads[i], 0, 0);
-		}
+	if (!spio_thread_is_exited(g_nsu.tt)) {
+		spio_thread_poll(g_nsu.tt, 0, 0);
 	}
-}
-
-static void pump(void *arg)
-{
-	(void)arg;
-	poll_all();
-}
-
-static bool poll_until(bool (*cond)(void *), void *arg, int ms)
-{
-	uint64_t limit = spio_get_ticks() + (uint64_t)ms * spio_get_ticks_hz() / 1000;
-
-	while (!cond(arg)) {
-		if (spio_get_ticks() > limit) {
-			return false;
-		}
-		poll_all();
+	if (!spio_thread_is_exited(g_nsu.ht)) {
+		spio_thread_poll(g_nsu.ht, 0, 0);
 	}
-	return true;
+	nsu_poll_groups();
 }
 
 static void poll_n(int n)
@@ -86,112 +60,15 @@ static void poll_n(int n)
 	}
 }
 
-static bool flag_set(void *arg)
-{
-	return *(volatile int *)arg != 0;
-}
-
-/* Take in the threads created since `first_id` (the target's poll groups). */
-static void adopt_new_threads(uint64_t first_id)
-{
-	for (uint64_t id = first_id; id < first_id + MAX_THREADS; id++) {
-		struct spio_thread *t = spio_thread_get_by_id(id);
-
-		if (t != NULL && g_nthreads < MAX_THREADS) {
-			g_threads[g_nthreads++] = t;
-		}
-	}
-}
-
 /*
  * Target set-up
  */
 
-struct op {
-	int done;
-	int status;
-	uint32_t nsid;
-	struct spio_nvmf_tgt *tgt;
-};
-
-static void tgt_created(void *arg, struct spio_nvmf_tgt *tgt, int status)
-{
-	struct op *op = arg;
-
-	op->tgt = tgt;
-	op->status = status;
-	op->done = 1;
-}
-
-static void status_done(void *arg, int status)
-{
-	struct op *op = arg;
-
-	op->status = status;
-	op->done = 1;
-}
-
-static void ns_added(void *arg, uint32_t nsid, int status)
-{
-	struct op *op = arg;
-
-	op->nsid = nsid;
-	op->status = status;
-	op->done = 1;
-}
-
-static void bdev_init_done(void *arg, int rc)
-{
-	status_done(arg, rc);
-}
-
-static void bdev_fini_done(void *arg)
-{
-	status_done(arg, 0);
-}
-
-static uint16_t free_port(void)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	cr_assert(fd >= 0);
-	cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-	close(fd);
-	return ntohs(a.sin_port);
-}
-
-static void make_trid(struct spio_nvme_transport_id *trid, const char *addr, uint16_t port)
-{
-	memset(trid, 0, sizeof(*trid));
-	spio_nvme_transport_id_populate_trstring(trid, SPIO_NVME_TRANSPORT_TCP);
-	trid->adrfam = strchr(addr, ':') != NULL ? SPIO_NVMF_ADRFAM_IPV6 : SPIO_NVMF_ADRFAM_IPV4;
-	snprintf(trid->traddr, sizeof(trid->traddr), "%s", addr);
-	snprintf(trid->trsvcid, sizeof(trid->trsvcid), "%u", port);
-}
-
 static void setup(void)
 {
-	struct spio_env_opts eo;
-	struct op op = {0};
-
-	spio_env_opts_init(&eo, sizeof(eo));
-	eo.name = "test_nvmf_tcp";
-	eo.no_huge = true;
-	cr_assert_eq(spio_env_init(&eo), 0);
-	cr_assert_eq(spio_thread_lib_init(NULL, 0), 0);
-	g_tt = spio_thread_create("nvmf_tcp_test_tgt", NULL);
-	g_ht = spio_thread_create("nvmf_tcp_test_host", NULL);
-	cr_assert(g_tt != NULL && g_ht != NULL);
-	g_nthreads = 0;
-	g_threads[g_nthreads++] = g_tt;
-	g_threads[g_nthreads++] = g_ht;
-	spio_set_thread(g_tt);
-	cr_assert_eq(spio_bdev_initialize(NULL, bdev_init_done, &op), 0);
-	cr_assert(poll_until(flag_set, &op.done, WAIT_MS) && op.status == 0, "bdev init: %d",
-		  op.status);
+	nsu_init("test_nvmf_tcp", poll_all, WAIT_MS);
+	/* Current for the whole case: the cases call into the target directly. */
+	spio_set_thread(g_nsu.tt);
 	g_entries = 32;
 }
 
@@ -202,59 +79,17 @@ static void setup(void)
  */
 static void start(const struct spio_nvmf_transport_opts *topts, uint32_t max_conns)
 {
-	struct spio_nvmf_transport_opts o;
-	struct spio_nvmf_tgt_opts to;
-	struct spio_bdev_malloc_opts mo;
-	struct spio_nvmf_ns_opts no;
-	struct spio_bdev *bdev;
-	struct op op = {0};
-	uint64_t first_id;
-	int rc;
+	struct spio_nvmf_subsystem *s;
+	uint32_t nsid;
 
-	spio_set_thread(g_tt);
-	spio_nvmf_tgt_opts_init(&to, sizeof(to));
-	spio_cpuset_zero(&to.cpumask);
-	spio_cpuset_set_cpu(&to.cpumask, 0, true);
-	if (spio_env_get_core_count() > 1) {
-		spio_cpuset_set_cpu(&to.cpumask, 1, true);
-	}
-	if (max_conns != 0) {
-		to.max_connections_per_listener = max_conns;
-	}
-	first_id = spio_thread_get_id(g_ht) + 1;
-	rc = spio_nvmf_tgt_create(&to, tgt_created, &op);
-	cr_assert_eq(rc, 0, "spio_nvmf_tgt_create: %d", rc);
-	adopt_new_threads(first_id);
-	cr_assert(poll_until(flag_set, &op.done, WAIT_MS) && op.status == 0, "target start: %d",
-		  op.status);
-	g_tgt = op.tgt;
-
-	if (topts == NULL) {
-		cr_assert_eq(spio_nvmf_transport_opts_init("TCP", &o, sizeof(o)), 0);
-		topts = &o;
-	}
-	rc = spio_nvmf_tgt_add_transport(g_tgt, "TCP", topts);
-	cr_assert_eq(rc, 0, "add_transport: %d", rc);
-	g_tr = (struct nvmf_transport *)spio_nvmf_tgt_get_transport(g_tgt, "TCP");
+	nsu_tgt_start(topts, max_conns);
+	g_tr = (struct nvmf_transport *)spio_nvmf_tgt_get_transport(g_nsu.tgt, "TCP");
 	cr_assert_not_null(g_tr);
-
-	spio_bdev_malloc_opts_init(&mo, sizeof(mo));
-	mo.name = "Malloc0";
-	mo.num_blocks = NS_BLOCKS;
-	mo.block_size = 512;
-	cr_assert_eq(spio_bdev_malloc_create(&mo, &bdev, NULL, 0), 0);
-	g_subsys = spio_nvmf_subsystem_create(g_tgt, SUBNQN, 0);
-	cr_assert_not_null(g_subsys, "subsystem_create: errno %d", errno);
-	spio_nvmf_subsystem_set_allow_any_host(g_subsys, true);
-	spio_nvmf_ns_opts_init(&no, sizeof(no));
-	memset(&op, 0, sizeof(op));
-	cr_assert_eq(spio_nvmf_subsystem_add_ns(g_subsys, "Malloc0", &no, ns_added, &op), 0);
-	cr_assert(poll_until(flag_set, &op.done, WAIT_MS) && op.status == 0 && op.nsid == 1,
-		  "add_ns: %d nsid %u", op.status, op.nsid);
-	g_port = free_port();
-	make_trid(&g_trid, "127.0.0.1", g_port);
-	rc = spio_nvmf_subsystem_add_listener(g_subsys, &g_trid);
-	cr_assert_eq(rc, 0, "add_listener: %d", rc);
+	nsu_malloc("Malloc0", NS_BLOCKS, 512, NULL);
+	s = nsu_subsys(SUBNQN, 0, true, false);
+	nsid = nsu_add_ns(s, "Malloc0", NULL);
+	cr_assert_eq(nsid, 1, "add_ns: expected nsid 1, got %u", nsid);
+	nsu_listen(s);
 }
 
 static bool no_conns(void *arg)
@@ -269,52 +104,9 @@ static bool one_conn(void *arg)
 	return nvmf_tcp_get_conn_count(g_tr) == 1;
 }
 
-static void stop(void)
-{
-	struct op op = {0};
-
-	if (g_tgt == NULL) {
-		return;
-	}
-	spio_set_thread(g_tt);
-	cr_assert_eq(spio_nvmf_tgt_destroy(g_tgt, status_done, &op), 0);
-	cr_assert(poll_until(flag_set, &op.done, WAIT_MS), "target destroy did not finish");
-	g_tgt = NULL;
-	g_tr = NULL;
-	memset(&op, 0, sizeof(op));
-	cr_assert_eq(spio_bdev_malloc_delete("Malloc0", status_done, &op), 0);
-	cr_assert(poll_until(flag_set, &op.done, WAIT_MS));
-}
-
-static bool all_exited(void *arg)
-{
-	(void)arg;
-	for (uint32_t i = 0; i < g_nthreads; i++) {
-		if (!spio_thread_is_exited(g_threads[i])) {
-			return false;
-		}
-	}
-	return true;
-}
-
 static void teardown(void)
 {
-	struct op op = {0};
-
-	stop();
-	spio_set_thread(g_tt);
-	cr_assert_eq(spio_bdev_finish(bdev_fini_done, &op), 0);
-	cr_assert(poll_until(flag_set, &op.done, WAIT_MS), "bdev finish did not complete");
-	spio_set_thread(NULL);
-	spio_thread_exit(g_tt);
-	spio_thread_exit(g_ht);
-	cr_assert(poll_until(all_exited, NULL, WAIT_MS), "threads did not exit");
-	for (uint32_t i = 0; i < g_nthreads; i++) {
-		spio_thread_destroy(g_threads[i]);
-	}
-	g_nthreads = 0;
-	spio_thread_lib_fini();
-	spio_env_fini();
+	nsu_fini();
 	nvmf_tcp_set_preconnect_timeout_ms(0);
 }
 
@@ -330,9 +122,9 @@ static uint16_t g_next_qid;
 
 static struct tc *raw_connect(void)
 {
-	struct tc *tc = tc_connect(g_port, false, pump, NULL);
+	struct tc *tc = tc_connect(g_nsu.port, false, nsu_pump, NULL);
 
-	cr_assert_not_null(tc, "connect to port %u failed", g_port);
+	cr_assert_not_null(tc, "connect to port %u failed", g_nsu.port);
 	return tc;
 }
 
@@ -505,59 +297,37 @@ struct host {
 	int nqp;
 };
 
-struct connect_res {
-	int done;
-	int status;
-	struct spio_nvme_ctrlr *ctrlr;
-};
-
-static void host_connected(void *arg, struct spio_nvme_ctrlr *ctrlr, int status)
-{
-	struct connect_res *r = arg;
-
-	r->ctrlr = ctrlr;
-	r->status = status;
-	r->done = 1;
-}
-
-static void qpair_connected(void *arg, struct spio_nvme_qpair *qpair, int status)
-{
-	struct connect_res *r = arg;
-
-	r->status = status;
-	r->done = 1;
-}
-
 static void host_connect(struct host *h, bool digests, int nqp)
 {
 	struct spio_nvme_ctrlr_opts opts;
-	struct spio_nvme_transport_id trid = g_trid;
-	struct connect_res r = {0};
-	struct spio_thread *prev = spio_thread_enter(g_ht);
+	struct spio_nvme_transport_id trid = g_nsu.trid;
+	struct nsu_connect r = {0};
+	struct spio_thread *prev = spio_thread_enter(g_nsu.ht);
 
 	snprintf(trid.subnqn, sizeof(trid.subnqn), "%s", SUBNQN);
 	spio_nvme_ctrlr_get_default_opts(&opts, sizeof(opts));
 	opts.header_digest = digests;
 	opts.data_digest = digests;
-	cr_assert_eq(spio_nvme_connect_async(&trid, &opts, host_connected, &r), 0);
+	cr_assert_eq(spio_nvme_connect_async(&trid, &opts, nsu_ctrlr_connected, &r), 0);
 	spio_thread_leave(prev);
-	cr_assert(poll_until(flag_set, &r.done, WAIT_MS), "initiator connect did not finish");
+	cr_assert(nsu_poll_until(nsu_flag_set, &r.done, WAIT_MS),
+		  "initiator connect did not finish");
 	cr_assert_eq(r.status, 0, "initiator connect: %d", r.status);
 	memset(h, 0, sizeof(*h));
 	h->ctrlr = r.ctrlr;
-	prev = spio_thread_enter(g_ht);
+	prev = spio_thread_enter(g_nsu.ht);
 	h->ns = spio_nvme_ctrlr_get_ns(h->ctrlr, 1);
 	spio_thread_leave(prev);
 	cr_assert_not_null(h->ns, "namespace 1 not active");
 	for (int i = 0; i < nqp; i++) {
 		memset(&r, 0, sizeof(r));
-		prev = spio_thread_enter(g_ht);
+		prev = spio_thread_enter(g_nsu.ht);
 		h->qp[i] = spio_nvme_ctrlr_alloc_io_qpair(h->ctrlr, NULL, 0);
 		cr_assert_not_null(h->qp[i], "alloc_io_qpair: errno %d", errno);
-		cr_assert_eq(spio_nvme_qpair_connect_async(h->qp[i], qpair_connected, &r), 0);
+		cr_assert_eq(spio_nvme_qpair_connect_async(h->qp[i], nsu_qpair_connected, &r), 0);
 		spio_thread_leave(prev);
 		while (!r.done) {
-			prev = spio_thread_enter(g_ht);
+			prev = spio_thread_enter(g_nsu.ht);
 			spio_nvme_qpair_process_completions(h->qp[i], 0);
 			spio_thread_leave(prev);
 			poll_all();
@@ -567,40 +337,22 @@ static void host_connect(struct host *h, bool digests, int nqp)
 	}
 }
 
-static void detached(void *arg)
-{
-	*(int *)arg = 1;
-}
-
 static void host_disconnect(struct host *h)
 {
-	struct spio_thread *prev = spio_thread_enter(g_ht);
+	struct spio_thread *prev = spio_thread_enter(g_nsu.ht);
 	int done = 0;
 
 	for (int i = 0; i < h->nqp; i++) {
 		cr_assert_eq(spio_nvme_ctrlr_free_io_qpair(h->qp[i]), 0);
 	}
-	cr_assert_eq(spio_nvme_detach_async(h->ctrlr, detached, &done), 0);
+	cr_assert_eq(spio_nvme_detach_async(h->ctrlr, nsu_set_flag, &done), 0);
 	spio_thread_leave(prev);
-	cr_assert(poll_until(flag_set, &done, WAIT_MS), "detach did not finish");
+	cr_assert(nsu_poll_until(nsu_flag_set, &done, WAIT_MS), "detach did not finish");
 	memset(h, 0, sizeof(*h));
 }
 
-struct io {
-	int done;
-	struct spio_nvme_cpl cpl;
-};
-
-static void io_done(void *arg, const struct spio_nvme_cpl *cpl)
-{
-	struct io *io = arg;
-
-	io->cpl = *cpl;
-	io->done++;
-}
-
 /* Poll the host's qpairs and every thread until `n` of `ios` completed. */
-static void host_wait(struct host *h, struct io *ios, int n)
+static void host_wait(struct host *h, struct nsu_io *ios, int n)
 {
 	uint64_t limit = spio_get_ticks() + (uint64_t)WAIT_MS * spio_get_ticks_hz() / 1000;
 
@@ -615,7 +367,7 @@ static void host_wait(struct host *h, struct io *ios, int n)
 			break;
 		}
 		cr_assert(spio_get_ticks() < limit, "%d of %d commands completed", done, n);
-		prev = spio_thread_enter(g_ht);
+		prev = spio_thread_enter(g_nsu.ht);
 		for (int i = 0; i < h->nqp; i++) {
 			spio_nvme_qpair_process_completions(h->qp[i], 0);
 		}
@@ -639,7 +391,7 @@ static void host_rw(struct host *h, uint32_t big, unsigned seed)
 	enum { PER_QP = 4 };
 	uint32_t small = 4096, stride = 4 * 1024 * 1024;
 	int n = h->nqp * PER_QP;
-	struct io *ios = calloc((size_t)n, sizeof(*ios));
+	struct nsu_io *ios = calloc((size_t)n, sizeof(*ios));
 	uint8_t **w = calloc((size_t)n, sizeof(*w)), **r = calloc((size_t)n, sizeof(*r));
 	struct spio_thread *prev;
 
@@ -650,25 +402,25 @@ static void host_rw(struct host *h, uint32_t big, unsigned seed)
 		r[i] = calloc(1, len);
 		fill(w[i], len, seed + (unsigned)i);
 	}
-	prev = spio_thread_enter(g_ht);
+	prev = spio_thread_enter(g_nsu.ht);
 	for (int i = 0; i < n; i++) {
 		uint32_t len = i % 2 ? big : small;
 		uint64_t lba = ((uint64_t)(i / 2) * stride + (i % 2 ? small : 0)) / 512;
 
 		cr_assert_eq(spio_nvme_ns_cmd_write(h->ns, h->qp[i % h->nqp], w[i], lba, len / 512,
-						    io_done, &ios[i], 0),
+						    nsu_io_done, &ios[i], 0),
 			     0);
 	}
 	spio_thread_leave(prev);
 	host_wait(h, ios, n);
 	memset(ios, 0, (size_t)n * sizeof(*ios));
-	prev = spio_thread_enter(g_ht);
+	prev = spio_thread_enter(g_nsu.ht);
 	for (int i = 0; i < n; i++) {
 		uint32_t len = i % 2 ? big : small;
 		uint64_t lba = ((uint64_t)(i / 2) * stride + (i % 2 ? small : 0)) / 512;
 
 		cr_assert_eq(spio_nvme_ns_cmd_read(h->ns, h->qp[(i + 1) % h->nqp], r[i], lba,
-						   len / 512, io_done, &ios[i], 0),
+						   len / 512, nsu_io_done, &ios[i], 0),
 			     0);
 	}
 	spio_thread_leave(prev);
@@ -697,7 +449,7 @@ Test(nvmf_tcp, initiator_io_on_several_qpairs_without_digests)
 	host_rw(&h, 131072, 1);
 	host_rw(&h, 65536 + 512, 2);
 	host_disconnect(&h);
-	cr_assert(poll_until(no_conns, NULL, WAIT_MS), "connections left: %u",
+	cr_assert(nsu_poll_until(no_conns, NULL, WAIT_MS), "connections left: %u",
 		  nvmf_tcp_get_conn_count(g_tr));
 }
 
@@ -1172,7 +924,7 @@ Test(nvmf_tcp, more_commands_than_the_queue_holds)
 	}
 	cr_assert(tc_wait_closed(tc, 5000));
 	tc_close(tc, false);
-	cr_assert(poll_until(one_conn, NULL, WAIT_MS), "the overrun connection was not freed");
+	cr_assert(nsu_poll_until(one_conn, NULL, WAIT_MS), "the overrun connection was not freed");
 	raw_done();
 }
 
@@ -1241,7 +993,7 @@ Test(nvmf_tcp, reset_and_fin_both_tear_down)
 	tc_close(a, true);
 	tc_close(b, false);
 	raw_done();
-	cr_assert(poll_until(no_conns, NULL, WAIT_MS), "connections left: %u",
+	cr_assert(nsu_poll_until(no_conns, NULL, WAIT_MS), "connections left: %u",
 		  nvmf_tcp_get_conn_count(g_tr));
 }
 
@@ -1254,7 +1006,7 @@ Test(nvmf_tcp, half_open_client_does_not_block_others_and_times_out)
 	half = raw_connect();
 	good = raw_admin(false, false);
 	cr_assert(tc_wait_closed(half, 5000), "half-open connection not closed after 300 ms");
-	cr_assert(poll_until(one_conn, NULL, WAIT_MS));
+	cr_assert(nsu_poll_until(one_conn, NULL, WAIT_MS));
 	/* The connected one is past its Connect: no timeout for it. */
 	poll_n(1000);
 	cr_assert_eq(nvmf_tcp_get_conn_count(g_tr), 1);
@@ -1270,7 +1022,7 @@ Test(nvmf_tcp, connection_flood_is_refused_beyond_the_limit)
 
 	start(NULL, 8);
 	for (size_t i = 0; i < SPIO_COUNTOF(fds); i++) {
-		struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(g_port)};
+		struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(g_nsu.port)};
 
 		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 		fds[i] = socket(AF_INET, SOCK_STREAM, 0);
@@ -1278,9 +1030,9 @@ Test(nvmf_tcp, connection_flood_is_refused_beyond_the_limit)
 		poll_n(2);
 	}
 	poll_n(200);
-	cr_assert_eq(nvmf_tcp_get_listener_conn_count(g_tr, &g_trid), 8,
+	cr_assert_eq(nvmf_tcp_get_listener_conn_count(g_tr, &g_nsu.trid), 8,
 		     "expected 8 connections on the listener, got %u",
-		     nvmf_tcp_get_listener_conn_count(g_tr, &g_trid));
+		     nvmf_tcp_get_listener_conn_count(g_tr, &g_nsu.trid));
 	cr_assert_eq(nvmf_tcp_get_conn_count(g_tr), 8);
 	for (size_t i = 0; i < SPIO_COUNTOF(fds); i++) {
 		char c;
@@ -1292,7 +1044,7 @@ Test(nvmf_tcp, connection_flood_is_refused_beyond_the_limit)
 	for (size_t i = 0; i < SPIO_COUNTOF(fds); i++) {
 		close(fds[i]);
 	}
-	cr_assert(poll_until(no_conns, NULL, WAIT_MS));
+	cr_assert(nsu_poll_until(no_conns, NULL, WAIT_MS));
 	/* Below the limit again: served. */
 	tc = raw_io(false, false, 0);
 	raw_rw(tc, 10, 0, 4096, true, 0, 1);
@@ -1302,18 +1054,20 @@ Test(nvmf_tcp, connection_flood_is_refused_beyond_the_limit)
 
 Test(nvmf_tcp, idle_poll_groups_sleep_and_wake_on_a_command)
 {
-	struct pollfd pfd[MAX_THREADS];
+	struct spio_thread *pg[MAX_PG];
+	struct pollfd pfd[MAX_PG];
 	struct spio_nvme_cmd cmd;
 	struct tc_pdu *p;
 	struct tc *tc;
+	uint32_t npg;
 	int n = 0;
 
 	start(NULL, 0);
 	tc = raw_io(false, false, 0);
 	poll_n(10);
-	/* Threads 0 and 1 are ours; the rest are the poll groups. */
-	for (uint32_t i = 2; i < g_nthreads; i++) {
-		struct spio_thread *t = g_threads[i];
+	npg = nsu_poll_group_threads(pg, MAX_PG);
+	for (uint32_t i = 0; i < npg; i++) {
+		struct spio_thread *t = pg[i];
 
 		cr_assert(!spio_thread_has_active_pollers_without_interrupt(t),
 			  "poll group thread %u has pollers that keep it awake", i);
@@ -1329,8 +1083,8 @@ Test(nvmf_tcp, idle_poll_groups_sleep_and_wake_on_a_command)
 	tc_rw_cmd(&cmd, false, 5, 1, 0, 1);
 	cr_assert_eq(tc_send_cmd(tc, &cmd, NULL, 512), 0);
 	cr_assert_eq(poll(pfd, (nfds_t)n, 5000), 1, "a command did not wake its poll group");
-	for (uint32_t i = 2; i < g_nthreads; i++) {
-		spio_thread_sleep_end(g_threads[i]);
+	for (uint32_t i = 0; i < npg; i++) {
+		spio_thread_sleep_end(pg[i]);
 	}
 	cr_assert_eq(tc_recv(tc, &p), 0);
 	cr_assert_eq(p->hdr.common.pdu_type, SPIO_NVME_TCP_PDU_TYPE_C2H_DATA);
@@ -1388,7 +1142,7 @@ Test(nvmf_tcp, transport_opts_are_checked_as_spdk_does)
 {
 	struct spio_nvmf_transport_opts d, o;
 	struct nvmf_transport *t;
-	struct spio_thread *prev = spio_thread_enter(g_tt);
+	struct spio_thread *prev = spio_thread_enter(g_nsu.tt);
 	int rc;
 
 	g_nvmf_tcp_ops.opts_init(&d);
@@ -1443,54 +1197,55 @@ Test(nvmf_tcp, listen_checks_addresses_and_takes_ipv6)
 	int rc;
 
 	start(NULL, 0);
-	prev = spio_thread_enter(g_tt);
-	make_trid(&trid, "127.0.0.1", g_port);
+	prev = spio_thread_enter(g_nsu.tt);
+	nsu_trid(&trid, "127.0.0.1", g_nsu.port);
 	cr_assert_eq(g_nvmf_tcp_ops.listen(g_tr, &trid), -EEXIST);
 	trid.adrfam = SPIO_NVMF_ADRFAM_IB;
 	cr_assert_eq(g_nvmf_tcp_ops.listen(g_tr, &trid), -EINVAL);
-	make_trid(&trid, "127.0.0.1", 0);
+	nsu_trid(&trid, "127.0.0.1", 0);
 	cr_assert_eq(g_nvmf_tcp_ops.listen(g_tr, &trid), -EINVAL, "port 0 accepted");
 	snprintf(trid.trsvcid, sizeof(trid.trsvcid), "44x");
 	cr_assert_eq(g_nvmf_tcp_ops.listen(g_tr, &trid), -EINVAL);
-	make_trid(&trid, "not-an-address.invalid", 4000);
+	nsu_trid(&trid, "not-an-address.invalid", 4000);
 	cr_assert_eq(g_nvmf_tcp_ops.listen(g_tr, &trid), -EINVAL);
 	{
 		/* A port another socket holds. */
-		uint16_t port = free_port();
+		uint16_t port = nsu_free_port();
 		struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
 		int fd = socket(AF_INET, SOCK_STREAM, 0);
 
 		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 		cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
 		cr_assert_eq(listen(fd, 1), 0);
-		make_trid(&trid, "127.0.0.1", port);
+		nsu_trid(&trid, "127.0.0.1", port);
 		rc = g_nvmf_tcp_ops.listen(g_tr, &trid);
 		cr_assert_eq(rc, -EADDRINUSE, "expected -EADDRINUSE, got %d", rc);
 		close(fd);
 	}
 	/* IPv6 loopback, where the machine has it. */
-	make_trid(&trid, "::1", free_port());
+	nsu_trid(&trid, "::1", nsu_free_port());
 	rc = g_nvmf_tcp_ops.listen(g_tr, &trid);
 	spio_thread_leave(prev);
 	if (rc == 0) {
 		struct spio_nvme_tcp_ic_resp icr;
 
-		tc = tc_connect((uint16_t)atoi(trid.trsvcid), true, pump, NULL);
+		tc = tc_connect((uint16_t)atoi(trid.trsvcid), true, nsu_pump, NULL);
 		cr_assert_not_null(tc, "connect to [::1] failed");
 		cr_assert_eq(tc_ic(tc, 0, false, false, &icr), 0);
-		cr_assert_eq(strcmp(g_trid.traddr, "127.0.0.1"), 0);
+		cr_assert_eq(strcmp(g_nsu.trid.traddr, "127.0.0.1"), 0);
 		tc_close(tc, false);
-		prev = spio_thread_enter(g_tt);
+		prev = spio_thread_enter(g_nsu.tt);
 		g_nvmf_tcp_ops.stop_listen(g_tr, &trid);
 		spio_thread_leave(prev);
 	} else {
 		fprintf(stderr, "no IPv6 loopback here (%d): IPv6 listening not tested\n", rc);
 	}
 	/* After stop_listen nobody answers there. */
-	prev = spio_thread_enter(g_tt);
-	g_nvmf_tcp_ops.stop_listen(g_tr, &g_trid);
+	prev = spio_thread_enter(g_nsu.tt);
+	g_nvmf_tcp_ops.stop_listen(g_tr, &g_nsu.trid);
 	spio_thread_leave(prev);
-	cr_assert_null(tc_connect(g_port, false, pump, NULL), "connected after stop_listen");
+	cr_assert_null(tc_connect(g_nsu.port, false, nsu_pump, NULL),
+		       "connected after stop_listen");
 }
 
 Test(nvmf_tcp, mutated_pdu_streams_never_hurt_the_target, .timeout = 240)
@@ -1548,7 +1303,7 @@ Test(nvmf_tcp, mutated_pdu_streams_never_hurt_the_target, .timeout = 240)
 		poll_n(30);
 		tc_close(tc, it % 5 == 0);
 	}
-	cr_assert(poll_until(no_conns, NULL, WAIT_MS), "connections left: %u",
+	cr_assert(nsu_poll_until(no_conns, NULL, WAIT_MS), "connections left: %u",
 		  nvmf_tcp_get_conn_count(g_tr));
 	good = raw_io(true, true, 0);
 	raw_rw(good, 10, 0, 65536, false, 0, 1);
@@ -1611,7 +1366,7 @@ Test(nvmf_tcp, a_full_queue_after_connect_one_command_at_a_time_before)
 Test(nvmf_tcp, target_destroyed_under_connected_hosts)
 {
 	static uint8_t buf[8][131072];
-	struct io ios[8] = {0};
+	struct nsu_io ios[8] = {0};
 	struct spio_thread *prev;
 	struct tc *raw;
 	struct host h;
@@ -1619,18 +1374,18 @@ Test(nvmf_tcp, target_destroyed_under_connected_hosts)
 	start(NULL, 0);
 	host_connect(&h, false, 2);
 	raw = raw_io(false, false, 0);
-	prev = spio_thread_enter(g_ht);
+	prev = spio_thread_enter(g_nsu.ht);
 	for (int i = 0; i < 8; i++) {
 		cr_assert_eq(spio_nvme_ns_cmd_write(h.ns, h.qp[i % 2], buf[i], (uint64_t)i * 256,
-						    256, io_done, &ios[i], 0),
+						    256, nsu_io_done, &ios[i], 0),
 			     0);
 	}
 	spio_thread_leave(prev);
 	poll_n(5);
-	stop();
+	nsu_tgt_stop();
 	/* Every command completed once, whatever its fate. */
 	for (int i = 0; i < 50; i++) {
-		prev = spio_thread_enter(g_ht);
+		prev = spio_thread_enter(g_nsu.ht);
 		for (int q = 0; q < h.nqp; q++) {
 			spio_nvme_qpair_process_completions(h.qp[q], 0);
 		}
