@@ -125,6 +125,14 @@ static void watch_admin_fd(struct spio_nvme_ctrlr *ctrlr)
 	}
 }
 
+void nvme_ctrlr_admin_unwatch(struct spio_nvme_ctrlr *ctrlr)
+{
+	if (ctrlr->admin_fd_watched >= 0 && ctrlr->admin_idle_poller != NULL) {
+		spio_poller_set_interrupt_fd(ctrlr->admin_idle_poller, -1);
+	}
+	ctrlr->admin_fd_watched = -1;
+}
+
 void nvme_ctrlr_admin_kick(struct spio_nvme_ctrlr *ctrlr)
 {
 	if (!ctrlr->admin_fast && ctrlr->admin_poller != NULL) {

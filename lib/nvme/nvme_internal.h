@@ -230,6 +230,8 @@ uint8_t nvme_cmd_xfer(const struct spio_nvme_cmd *cmd);
 void nvme_ctrlr_set_failed(struct spio_nvme_ctrlr *ctrlr, const char *why);
 /* Admin work was queued: poll the admin queue on every iteration until it is quiet. */
 void nvme_ctrlr_admin_kick(struct spio_nvme_ctrlr *ctrlr);
+/* The admin socket leaves the idle poller's watch (before the transport closes or replaces it). */
+void nvme_ctrlr_admin_unwatch(struct spio_nvme_ctrlr *ctrlr);
 void nvme_ctrlr_free(struct spio_nvme_ctrlr *ctrlr);
 
 /* ctrlr_cmd.c: an admin command from a task, whatever the controller's state. */

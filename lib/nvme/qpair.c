@@ -216,11 +216,25 @@ void nvme_qpair_fail_all(struct spio_nvme_qpair *qpair)
 	}
 }
 
+/*
+ * Stop watching the qpair's socket before the transport closes or replaces
+ * it: the kernel drops a closed fd from an epoll set by itself, so a new
+ * socket with the same number would look watched and never be.
+ */
+static void qpair_unwatch(struct spio_nvme_qpair *qpair)
+{
+	if (qpair->id == 0) {
+		nvme_ctrlr_admin_unwatch(qpair->ctrlr);
+	} else {
+		nvme_poll_group_unwatch(qpair);
+	}
+}
+
 /* Down: no more sends, every outstanding command failed once. */
 static void qpair_down(struct spio_nvme_qpair *qpair)
 {
 	qpair->state = NVME_QPAIR_DISCONNECTED;
-	nvme_poll_group_unwatch(qpair);
+	qpair_unwatch(qpair);
 	qpair->ops->qpair_close(qpair);
 	nvme_qpair_fail_all(qpair);
 }
@@ -318,7 +332,7 @@ int nvme_qpair_connect(struct spio_nvme_qpair *qpair, spio_nvme_qpair_connect_cb
 	if (qpair->id == 0) {
 		nvme_ctrlr_admin_kick(qpair->ctrlr);
 	}
-	nvme_poll_group_unwatch(qpair); /* the transport replaces its socket */
+	qpair_unwatch(qpair); /* the transport replaces its socket */
 	rc = qpair->ops->qpair_connect(qpair);
 	if (rc != 0) {
 		qpair->state = NVME_QPAIR_DISCONNECTED;
