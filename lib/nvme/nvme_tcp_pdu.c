@@ -828,8 +828,8 @@ static void rx_advance_dest(struct nvme_tcp_rx *rx, size_t n)
 		size_t take = SPIO_MIN(v->iov_len - rx->iov_off, n);
 
 		if (rx->ddgst_on) {
-			rx->crc = spio_crc32c_update((uint8_t *)v->iov_base + rx->iov_off, take,
-						     rx->crc);
+			rx->crc =
+			    spio_crc32c_update((uint8_t *)v->iov_base + rx->iov_off, take, rx->crc);
 		}
 		rx->iov_off += take;
 		n -= take;
