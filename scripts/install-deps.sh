@@ -4,7 +4,7 @@
 set -euo pipefail
 
 required=(cmake gcc make pkg-config clang-format liburing-dev libaio-dev libjansson-dev
-	  libisal-dev uuid-dev libfuse3-dev libcriterion-dev)
+	  libisal-dev uuid-dev libfuse3-dev libcriterion-dev clang libclang-rt-14-dev)
 # Used by benchmarks (fio) and by the aarch64 task test (cross compiler, its
 # C library headers, which apt counts as a mere recommendation, and
 # qemu-user); their absence only skips those.

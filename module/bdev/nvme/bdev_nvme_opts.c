@@ -18,20 +18,23 @@
 
 #include "bdev_nvme_internal.h"
 
-/* SPDK's defaults, field for field. */
-static const struct spio_bdev_nvme_module_opts g_defaults = {
-    .opts_size = sizeof(struct spio_bdev_nvme_module_opts),
-    .action_on_timeout = SPIO_BDEV_NVME_TIMEOUT_ACTION_NONE,
-    .keep_alive_timeout_ms = 10000,
-    .nvme_adminq_poll_period_us = 10000,
-    .delay_cmd_submit = true,
-    .transport_retry_count = 4,
-    .bdev_retry_count = 3,
-    .dhchap_digests = SPIO_BDEV_NVME_DHCHAP_DIGESTS_DEFAULT,
-    .dhchap_dhgroups = SPIO_BDEV_NVME_DHCHAP_DHGROUPS_DEFAULT,
-};
+/*
+ * SPDK's defaults, field for field: a macro, because C (and clang) does not
+ * accept one static object as the initializer of another.
+ */
+#define BDEV_NVME_OPTS_DEFAULTS                                                              \
+	{                                                                                    \
+		.opts_size = sizeof(struct spio_bdev_nvme_module_opts),                      \
+		.action_on_timeout = SPIO_BDEV_NVME_TIMEOUT_ACTION_NONE,                     \
+		.keep_alive_timeout_ms = 10000, .nvme_adminq_poll_period_us = 10000,         \
+		.delay_cmd_submit = true, .transport_retry_count = 4, .bdev_retry_count = 3, \
+		.dhchap_digests = SPIO_BDEV_NVME_DHCHAP_DIGESTS_DEFAULT,                     \
+		.dhchap_dhgroups = SPIO_BDEV_NVME_DHCHAP_DHGROUPS_DEFAULT,                   \
+	}
 
-struct spio_bdev_nvme_module_opts g_bdev_nvme_opts = g_defaults;
+static const struct spio_bdev_nvme_module_opts g_defaults = BDEV_NVME_OPTS_DEFAULTS;
+
+struct spio_bdev_nvme_module_opts g_bdev_nvme_opts = BDEV_NVME_OPTS_DEFAULTS;
 
 /* SPDK's names of the DH-HMAC-CHAP digests and groups, by bit. */
 static const char *const g_digest_names[] = {NULL, "sha256", "sha384", "sha512"};
