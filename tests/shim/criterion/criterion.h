@@ -6,7 +6,7 @@
  * per test, like Criterion, and runs them one after another.
  *
  * Supports: Test(suite, name, .init/.fini/.timeout), TestSuite(name, ...),
- * cr_assert*, cr_skip_test. Anything else should fail to compile here.
+ * cr_assert*, cr_skip_test, cr_log_info. Anything else should fail to compile here.
  */
 #ifndef SPIO_CRITERION_SHIM_H
 #define SPIO_CRITERION_SHIM_H
@@ -85,6 +85,8 @@ void shim_skip(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 
 #define cr_assert_arr_eq(a, b, size, ...) \
 	SHIM_CHECK(memcmp((a), (b), (size)) == 0, #a " == " #b, __VA_ARGS__)
 #define cr_skip_test(...) shim_skip(" " __VA_ARGS__)
+/* Criterion prints it as an info line of the test; here it goes to stderr. */
+#define cr_log_info(...) ((void)fprintf(stderr, "[INFO] " __VA_ARGS__), (void)fputc('\n', stderr))
 
 /* cr_expect_*: Criterion goes on after a failed expectation; the shim stops
  * at it. Same pass / fail verdict, fewer messages on a failing run. */

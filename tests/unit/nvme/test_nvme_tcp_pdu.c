@@ -361,7 +361,7 @@ static bool load_capture(const char *name, struct pcap_streams *s)
 	int rc;
 
 	snprintf(path, sizeof(path), "%s/nvme-tcp/%s",
-		 dir != NULL && dir[0] != '\0' ? dir : "/work/shared/testdata/spdk", name);
+		 dir != NULL && dir[0] != '\0' ? dir : SPIO_TESTDATA_DEFAULT, name);
 	rc = pcap_read_streams(path, s);
 	if (rc == -ENOENT) {
 		return false;
