@@ -18,8 +18,24 @@
  * library, starts one reactor per core of the mask (spio/event.h), creates the
  * app thread (a spio_thread on the main core), initialises the registered
  * subsystems in dependency order, runs the JSON configuration, starts the
- * JSON-RPC server and calls start_fn on the app thread. SIGINT and SIGTERM
- * start an orderly shutdown. docs/app.md is the guide.
+ * JSON-RPC server and calls start_fn on the app thread. docs/app.md is the
+ * guide.
+ *
+ * Signals, while spio_app_start() runs (the previous dispositions are restored
+ * when it returns), chosen as a daemon needs them:
+ *  - SIGINT, SIGTERM: orderly shutdown (spio_app_start_shutdown()); the RPC
+ *    server stops and removes its socket file.
+ *  - SIGHUP: orderly shutdown too (the terminal or session that owned the
+ *    daemon is gone; there are no log files to reopen), unless SIGHUP was
+ *    ignored when the app started (nohup): then it stays ignored.
+ *  - SIGPIPE: ignored. Writes to a closed pipe or socket (stdout or stderr
+ *    piped into a reader that left, an RPC client gone) fail with EPIPE; the
+ *    log keeps trying each line and drops what cannot be written.
+ *  - SIGUSR1, SIGUSR2, SIGALRM: ignored (spio uses none of them; their default
+ *    would kill the daemon without a shutdown). spdk_kill_instance with
+ *    SIGUSR1 is therefore a no-op.
+ *  - SIGQUIT and the rest keep their defaults (SIGQUIT: core dump, for
+ *    debugging a hung daemon).
  *
  * New spio_threads created while the app runs (from any OS thread) are placed
  * on a reactor whose core is in the thread's cpumask, round-robin among them;
@@ -114,7 +130,7 @@ struct spio_app_opts {
 	uint64_t idle_threshold_us;
 	/**
 	 * Called on the app thread when a shutdown is requested (SIGINT,
-	 * SIGTERM, spio_app_start_shutdown); it must eventually call
+	 * SIGTERM, SIGHUP, spio_app_start_shutdown); it must eventually call
 	 * spio_app_stop(). NULL: spio_app_stop(0) is called.
 	 */
 	spio_app_shutdown_cb shutdown_cb;
@@ -162,7 +178,8 @@ void spio_app_stop(int rc);
 
 /**
  * Request an orderly shutdown: the shutdown_cb of the options runs on the app
- * thread, or spio_app_stop(0) if there is none. What SIGINT and SIGTERM do.
+ * thread, or spio_app_stop(0) if there is none. What SIGINT, SIGTERM and
+ * SIGHUP do.
  * Only the first request runs the callback. Any OS thread.
  */
 void spio_app_start_shutdown(void);

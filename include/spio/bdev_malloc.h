@@ -96,7 +96,7 @@ void spio_bdev_malloc_opts_init(struct spio_bdev_malloc_opts *opts, size_t opts_
  *        logged.
  * \return 0; -EINVAL (NULL opts or bdev, opts_size 0, empty name,
  *         num_blocks 0, block or physical block size not a multiple of 512,
- *         size overflow, an unsupported metadata / protection information /
+ *         a size above INT64_MAX bytes, an unsupported metadata / protection information /
  *         NUMA value); -EEXIST (name or UUID taken); -ENOMEM; or
  *         spio_bdev_register()'s error. Nothing is left behind on error.
  */

@@ -93,7 +93,8 @@ void spio_bdev_null_opts_init(struct spio_bdev_null_opts *opts, size_t opts_size
  *        naming the bdev, the parameter and its value; also logged.
  * \return 0; -EINVAL (NULL opts or bdev, opts_size 0, empty name,
  *         num_blocks 0, block or physical block size not a multiple of 512,
- *         an unsupported metadata or protection information value);
+ *         a size (num_blocks * block_size) above INT64_MAX bytes, an
+ *         unsupported metadata or protection information value);
  *         -EEXIST (name or UUID taken); -ENOMEM; or spio_bdev_register()'s
  *         error. Nothing is left behind on error.
  */
@@ -120,8 +121,9 @@ int spio_bdev_null_delete(const char *name, spio_bdev_delete_cb cb, void *cb_arg
  * thread; synchronous.
  *
  * \param name borrowed for the call.
- * \return 0; -EINVAL (NULL name, size 0 or not a whole number of blocks,
- *         or `name` is a bdev of another module, as SPDK answers); -ENODEV
+ * \return 0; -EINVAL (NULL name, size 0, above INT64_MAX bytes or not a
+ *         whole number of blocks, or `name` is a bdev of another module, as
+ *         SPDK answers); -ENODEV
  *         (no bdev of that name); -EBUSY (shrinking while open, or the bdev
  *         is being removed).
  */

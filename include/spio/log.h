@@ -171,7 +171,10 @@ void spio_log_register_flag(struct spio_log_flag *flag);
  * `level` is at or above the print level, and to syslog if it is at or above
  * the syslog level (for debug messages, only if `flag` is on). `flag` is NULL
  * except for debug messages. The line is cut at 2 KiB; one trailing newline of
- * `fmt` is dropped (the sink adds its own). Nothing is kept after the call.
+ * `fmt` is dropped (the sink adds its own); any other control character of
+ * the formatted message is escaped (`\n`, `\r`, `\xNN`; tabs and UTF-8 are
+ * kept), so a file name from a client cannot forge log lines. Nothing is kept
+ * after the call.
  * NULL fmt, file or func prints nothing.
  */
 void spio_log(enum spio_log_level level, const struct spio_log_flag *flag, const char *file,

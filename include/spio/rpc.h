@@ -4,15 +4,25 @@
  *
  * Protocol (see docs/rpc.md): the server listens on a Unix stream socket and
  * reads a stream of concatenated JSON values per connection. Each value is
- * one request object {"jsonrpc": "2.0", "method": "...", "params": ..., "id": ...};
- * a request without "id" is a notification and gets no response. Responses are
- * written in request order per connection, each followed by a newline.
- * Batch requests (a JSON array) are not supported: they are answered with one
- * -32600 error (id null). A parse error (-32700) closes the connection after
- * the error response, because the stream cannot be resynchronised. A request
- * larger than SPIO_RPC_MAX_REQUEST_SIZE is answered with -32600 and the
- * connection is closed; no more than that many bytes are buffered per
- * connection.
+ * one request object {"jsonrpc": "2.0", "method": "...", "params": ..., "id": ...},
+ * or a batch (an array of them, answered with an array); a request without
+ * "id" is a notification and gets no response. The requests of one connection
+ * run one at a time, in order: the next one (or the next element of a batch)
+ * starts only after the one before has answered, asynchronous methods
+ * included; responses are written in request order, each followed by a
+ * newline. A parse error (-32700) closes the connection after the error
+ * response, because the stream cannot be resynchronised. A duplicate object
+ * key is refused as config files refuse it: -32602 when it is inside
+ * "params", -32600 when it is a key of the request itself (a batch with one
+ * is refused as a whole); the connection stays open. A request larger than
+ * SPIO_RPC_MAX_REQUEST_SIZE is answered with -32600 and the connection is
+ * closed; no more than that many bytes are buffered per connection.
+ *
+ * Limits (docs/rpc.md): at most 128 connections; more are accepted and closed
+ * at once, and logged at most once a second with a count. A connection that
+ * has sent no complete request for 60 s since it connected or got its last
+ * response is closed, whether it holds a partial request or none; clients
+ * that keep a connection open between commands must reconnect after that.
  *
  * Methods are registered by name (usually at load time with
  * SPIO_RPC_REGISTER) with a state mask saying when they may be called

@@ -66,6 +66,9 @@ struct bdev_file {
 	uint8_t io_device;
 	char *filename;
 	int fd;
+	/* Which file it is (st_dev, st_ino; a block device: st_rdev, 0). */
+	uint64_t file_dev;
+	uint64_t file_ino;
 	bool is_blockdev;
 	bool direct;
 	bool readonly;
@@ -120,9 +123,13 @@ struct bdev_file_channel {
  * the module's io_device (channels of m->channel_size bytes set up and torn
  * down by m's callbacks), then the bdev. `o` is only read during the call.
  * On error the device is freed and a one-line message naming the file is in
- * `err` (when not NULL) and the log.
+ * `err` (when not NULL) and the log. Never blocks in open(): anything but a
+ * regular file or block device (a FIFO, /dev/null, a /proc file) is refused
+ * before O_DIRECT is tried. A file another kernel-backed bdev already has
+ * open, one of them writable, is logged as a warning (SPDK allows it).
  * \return 0; -EINVAL (bad options, empty file, size not a multiple of the
- *         block size, O_DIRECT not supported); -EEXIST (name taken);
+ *         block size, not a regular file or block device, O_DIRECT not
+ *         supported); -EEXIST (name taken);
  *         -ENOENT; -EACCES/-EPERM/-EROFS; -EISDIR; -ENOMEM; other -errno;
  *         spio_bdev_register()'s errors.
  */

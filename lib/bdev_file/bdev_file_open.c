@@ -9,12 +9,14 @@
 #include <inttypes.h>
 #include <linux/falloc.h>
 #include <linux/fs.h>
+#include <linux/magic.h>
 #include <linux/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -110,33 +112,114 @@ static void detect_capabilities(struct bdev_file *f, dev_t rdev, uint64_t size)
 	f->can_unmap = f->can_write_zeroes = file_can_punch_holes(f->fd, size, f->bdev.blocklen);
 }
 
-static int open_fd(struct bdev_file *f, const struct bdev_file_opts *o, char *err, size_t errlen)
+/* What a file that cannot back a bdev is, for the message. */
+static const char *file_kind(mode_t mode)
 {
-	int flags = O_CLOEXEC | (o->readonly ? O_RDONLY : O_RDWR) | (o->direct ? O_DIRECT : 0);
-	struct stat st;
-	int e;
+	switch (mode & S_IFMT) {
+	case S_IFDIR:
+		return "a directory";
+	case S_IFIFO:
+		return "a FIFO";
+	case S_IFCHR:
+		return "a character device";
+	case S_IFSOCK:
+		return "a socket";
+	default:
+		return "a special file";
+	}
+}
 
+/*
+ * Kernel interfaces that show as regular files but hold no storage: their
+ * files have size 0 and refuse O_DIRECT, which would mislead the message.
+ */
+static const char *pseudo_fs_name(const struct statfs *sfs)
+{
+	static const struct {
+		unsigned long magic;
+		const char *name;
+	} pseudo[] = {
+	    {PROC_SUPER_MAGIC, "procfs"},     {SYSFS_MAGIC, "sysfs"},
+	    {DEBUGFS_MAGIC, "debugfs"},	      {TRACEFS_MAGIC, "tracefs"},
+	    {CGROUP_SUPER_MAGIC, "cgroup"},   {CGROUP2_SUPER_MAGIC, "cgroup2"},
+	    {SECURITYFS_MAGIC, "securityfs"},
+	};
+
+	for (size_t i = 0; i < SPIO_COUNTOF(pseudo); i++) {
+		if ((unsigned long)sfs->f_type == pseudo[i].magic) {
+			return pseudo[i].name;
+		}
+	}
+	return NULL;
+}
+
+/* Only a regular file with storage behind it or a block device can back a bdev. */
+static int check_kind(const char *filename, const struct stat *st, const struct statfs *sfs,
+		      char *err, size_t errlen)
+{
+	const char *pseudo;
+
+	if (!S_ISREG(st->st_mode) && !S_ISBLK(st->st_mode)) {
+		return bdev_create_error(err, errlen, S_ISDIR(st->st_mode) ? -EISDIR : -EINVAL,
+					 "%s: is %s, not a regular file or block device", filename,
+					 file_kind(st->st_mode));
+	}
+	if (S_ISREG(st->st_mode) && (pseudo = pseudo_fs_name(sfs)) != NULL) {
+		return bdev_create_error(err, errlen, -EINVAL,
+					 "%s: is a %s file (a kernel interface), not a regular "
+					 "file or block device",
+					 filename, pseudo);
+	}
+	return 0;
+}
+
+/*
+ * Open without blocking the reactor: anything but a regular file or a block
+ * device is refused from stat() before open() (opening a FIFO waits for a
+ * writer; opening some devices acts on them), and O_NONBLOCK covers a file
+ * replaced in between. O_NONBLOCK is cleared and O_DIRECT set after the
+ * checks, so the O_DIRECT message is only given for files that could work.
+ */
+static int open_fd(struct bdev_file *f, const struct bdev_file_opts *o, struct stat *st, char *err,
+		   size_t errlen)
+{
+	int flags = O_CLOEXEC | O_NONBLOCK | (o->readonly ? O_RDONLY : O_RDWR);
+	struct statfs sfs;
+	int e, fl, rc;
+
+	/* Failures of stat() are left to open(), which names them. */
+	if (stat(o->filename, st) == 0 && statfs(o->filename, &sfs) == 0 &&
+	    (rc = check_kind(o->filename, st, &sfs, err, errlen)) != 0) {
+		return rc;
+	}
 	f->fd = open(o->filename, flags);
-	if (f->fd >= 0) {
-		return 0;
+	if (f->fd < 0) {
+		e = errno;
+		return bdev_create_error(err, errlen, -e, "%s: cannot open %s: %s", o->filename,
+					 o->readonly ? "read-only" : "for reading and writing",
+					 strerror(e));
 	}
-	e = errno;
-	/* A directory fails with EISDIR, or EINVAL under O_DIRECT: say which it is. */
-	if (e == EISDIR || (e == EINVAL && stat(o->filename, &st) == 0 && S_ISDIR(st.st_mode))) {
-		return bdev_create_error(err, errlen, -EISDIR,
-					 "%s: is a directory, not a file or block device",
-					 o->filename);
+	if (fstat(f->fd, st) != 0 || fstatfs(f->fd, &sfs) != 0) {
+		e = errno;
+		return bdev_create_error(err, errlen, -e, "%s: %s", o->filename, strerror(e));
 	}
-	if (e == EINVAL && o->direct) {
-		return bdev_create_error(
-		    err, errlen, -EINVAL,
-		    "%s: the file system does not support O_DIRECT (create the bdev "
-		    "with direct=false for buffered I/O)",
-		    o->filename);
+	if ((rc = check_kind(o->filename, st, &sfs, err, errlen)) != 0) {
+		return rc;
 	}
-	return bdev_create_error(err, errlen, -e, "%s: cannot open %s: %s", o->filename,
-				 o->readonly ? "read-only" : "for reading and writing",
-				 strerror(e));
+	fl = fcntl(f->fd, F_GETFL);
+	if (fl < 0 || fcntl(f->fd, F_SETFL, (fl & ~O_NONBLOCK) | (o->direct ? O_DIRECT : 0)) != 0) {
+		e = errno;
+		if (e == EINVAL && o->direct) {
+			return bdev_create_error(
+			    err, errlen, -EINVAL,
+			    "%s: the file system does not support O_DIRECT (create the bdev "
+			    "with direct=false for buffered I/O)",
+			    o->filename);
+		}
+		return bdev_create_error(err, errlen, -e, "%s: cannot set the file flags: %s",
+					 o->filename, strerror(e));
+	}
+	return 0;
 }
 
 static int check_opts(const struct bdev_file_opts *o, const char *module, char *err, size_t errlen)
@@ -215,26 +298,15 @@ static int bdev_file_open(struct bdev_file *f, const struct bdev_file_module *m,
 
 	memset(f, 0, sizeof(*f));
 	f->fd = -1;
-	if ((rc = check_opts(o, m->module->name, err, errlen)) != 0 ||
-	    (rc = open_fd(f, o, err, errlen)) != 0) {
+	if ((rc = check_opts(o, m->module->name, err, errlen)) != 0) {
 		return rc;
 	}
-	if (fstat(f->fd, &st) != 0) {
-		rc = bdev_create_error(err, errlen, -errno, "%s: %s", o->filename, strerror(errno));
-		goto fail_close;
-	}
-	if (S_ISDIR(st.st_mode)) {
-		rc = bdev_create_error(err, errlen, -EISDIR,
-				       "%s: is a directory, not a file or block device",
-				       o->filename);
-		goto fail_close;
-	}
-	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
-		rc = bdev_create_error(err, errlen, -EINVAL,
-				       "%s: is not a regular file or block device", o->filename);
+	if ((rc = open_fd(f, o, &st, err, errlen)) != 0) {
 		goto fail_close;
 	}
 	f->is_blockdev = S_ISBLK(st.st_mode);
+	f->file_dev = f->is_blockdev ? (uint64_t)st.st_rdev : (uint64_t)st.st_dev;
+	f->file_ino = f->is_blockdev ? 0 : (uint64_t)st.st_ino;
 	f->direct = o->direct;
 	f->readonly = o->readonly;
 	f->fallocate = o->fallocate;
@@ -271,6 +343,27 @@ fail_close:
 	return rc;
 }
 
+/*
+ * SPDK lets one file back several bdevs and so do we, but say so: nothing
+ * orders writes through one against I/O through the other (two read-only
+ * bdevs are harmless and not reported).
+ */
+static void warn_shared_file(const struct bdev_file *f, const char *module)
+{
+	for (struct spio_bdev *b = spio_bdev_first(); b != NULL; b = spio_bdev_next(b)) {
+		const struct bdev_file *other = b->ctxt;
+
+		if (b->fn_table == NULL || b->fn_table->destruct != bdev_file_destruct ||
+		    other->file_dev != f->file_dev || other->file_ino != f->file_ino ||
+		    (f->readonly && other->readonly)) {
+			continue;
+		}
+		SPIO_WARNLOG("%s bdev %s: %s is also the file of %s bdev %s; nothing orders the "
+			     "writes of one against the I/O of the other\n",
+			     module, f->bdev.name, f->filename, b->module->name, b->name);
+	}
+}
+
 static void bdev_file_free(struct bdev_file *f)
 {
 	bdev_file_close(f);
@@ -292,6 +385,7 @@ int bdev_file_create(struct bdev_file *f, const struct bdev_file_module *m,
 		free(f);
 		return rc;
 	}
+	warn_shared_file(f, module);
 	rc = spio_io_device_register(&f->io_device, m->channel_create, m->channel_destroy,
 				     m->channel_size, f->bdev.name);
 	if (rc != 0) {

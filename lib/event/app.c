@@ -11,9 +11,11 @@
  *             the reactors, the thread library and the environment.
  *
  * A stop requested while an asynchronous start-up step is pending is acted on
- * when that step finishes. Signals (SIGINT, SIGTERM) only set a flag and
- * write an eventfd in the handler; the main reactor notices the flag on its
- * next iteration (the eventfd wakes it if it sleeps).
+ * when that step finishes. Signals that stop the app (SIGINT, SIGTERM,
+ * SIGHUP) only set a flag and write an eventfd in the handler; the main
+ * reactor notices the flag on its next iteration (the eventfd wakes it if it
+ * sleeps). SIGPIPE, SIGUSR1, SIGUSR2 and SIGALRM are ignored while the app
+ * runs (include/spio/app.h says why).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -58,10 +60,21 @@ static struct {
 	int stop_requested;
 	int shutdown_requested;
 	int rc;
-	/* Signals. */
-	struct sigaction old_sigint, old_sigterm;
+	/* Signals: the dispositions found at start, restored at the end. */
+	struct sigaction old_sig[7];
 	bool handlers_installed;
 } g_app;
+
+/* Stop the app cleanly; SIGHUP only if it was not ignored at start (nohup). */
+static const int g_stop_signals[] = {SIGINT, SIGTERM, SIGHUP};
+/*
+ * Ignored: SIGPIPE so that a closed stdout/stderr or socket fails writes with
+ * EPIPE instead of killing the daemon; the others have no meaning here and
+ * must not kill it silently.
+ */
+static const int g_ignored_signals[] = {SIGPIPE, SIGUSR1, SIGUSR2, SIGALRM};
+
+#define APP_NSIGNALS (SPIO_COUNTOF(g_stop_signals) + SPIO_COUNTOF(g_ignored_signals))
 
 static int g_app_active;     /* spio_app_start() in progress */
 static int g_sig_fd = -1;    /* read by the signal handler */
@@ -362,36 +375,66 @@ void app_check_signals(void)
 	spio_app_start_shutdown();
 }
 
+/* Signal number i of the stop list followed by the ignore list. */
+static int app_signal(size_t i)
+{
+	size_t nstop = SPIO_COUNTOF(g_stop_signals);
+
+	return i < nstop ? g_stop_signals[i] : g_ignored_signals[i - nstop];
+}
+
 static int signals_install(void)
 {
-	struct sigaction sa;
+	struct sigaction handle, ignore, cur;
+	size_t i;
+	int sig;
 
+	_Static_assert(APP_NSIGNALS == SPIO_COUNTOF(g_app.old_sig), "one old_sig per signal");
 	g_sig_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (g_sig_fd < 0) {
 		return -errno;
 	}
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = app_signal_handler;
-	sa.sa_flags = SA_RESTART;
-	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGINT, &sa, &g_app.old_sigint) != 0 ||
-	    sigaction(SIGTERM, &sa, &g_app.old_sigterm) != 0) {
-		int rc = -errno;
+	memset(&handle, 0, sizeof(handle));
+	handle.sa_handler = app_signal_handler;
+	handle.sa_flags = SA_RESTART;
+	sigemptyset(&handle.sa_mask);
+	memset(&ignore, 0, sizeof(ignore));
+	ignore.sa_handler = SIG_IGN;
+	sigemptyset(&ignore.sa_mask);
 
-		sigaction(SIGINT, &g_app.old_sigint, NULL);
-		close(g_sig_fd);
-		g_sig_fd = -1;
-		return rc;
+	for (i = 0; i < APP_NSIGNALS; i++) {
+		sig = app_signal(i);
+		if (sigaction(sig, NULL, &cur) != 0) {
+			goto fail;
+		}
+		g_app.old_sig[i] = cur;
+		if (sig == SIGHUP && cur.sa_handler == SIG_IGN) {
+			continue; /* started under nohup: stay immune to hang-ups */
+		}
+		if (sigaction(sig, i < SPIO_COUNTOF(g_stop_signals) ? &handle : &ignore, NULL) !=
+		    0) {
+			goto fail;
+		}
 	}
 	g_app.handlers_installed = true;
 	return 0;
+
+fail:
+	sig = -errno;
+	while (i-- > 0) {
+		sigaction(app_signal(i), &g_app.old_sig[i], NULL);
+	}
+	close(g_sig_fd);
+	g_sig_fd = -1;
+	return sig;
 }
 
 static void signals_restore(void)
 {
 	if (g_app.handlers_installed) {
-		sigaction(SIGINT, &g_app.old_sigint, NULL);
-		sigaction(SIGTERM, &g_app.old_sigterm, NULL);
+		for (size_t i = 0; i < APP_NSIGNALS; i++) {
+			sigaction(app_signal(i), &g_app.old_sig[i], NULL);
+		}
 		g_app.handlers_installed = false;
 	}
 	if (g_sig_fd >= 0) {

@@ -672,8 +672,11 @@ static int handle_honoured(struct parse_ctx *c, enum common_id id, const char *s
 		o->json_config_file = arg;
 		break;
 	case CO_CPUMASK:
-		if (spio_cpuset_parse(&set, arg) != 0) {
-			return bad_value(c, spell, arg, "a hex core mask (0x3) or a list ([0-1])");
+		/* "0x0" parses, but an app needs a core to run on. */
+		if (spio_cpuset_parse(&set, arg) != 0 || spio_cpuset_count(&set) == 0) {
+			return bad_value(
+			    c, spell, arg,
+			    "a hex core mask (0x3) or a list ([0-1]) of at least one core");
 		}
 		o->reactor_mask = arg;
 		break;

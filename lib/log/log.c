@@ -299,6 +299,46 @@ void spio_log_set_sink(spio_log_sink_fn fn, void *ctx)
 	pthread_rwlock_unlock(&g_sink_lock);
 }
 
+/*
+ * Append `msg` to out[0..n) as one line: its one trailing newline dropped
+ * (the sink adds the line end) and every other control character written
+ * as an escape, so a name from a client (a file name with a newline) cannot
+ * forge a log line or send a terminal escape. Done here, on the formatted
+ * message, because callers cannot know which of their arguments came from
+ * outside; it costs a pass over lines that are printed only. Tabs stay.
+ * Truncates at a whole escape. Returns the new length (out is terminated).
+ */
+static size_t append_escaped(char *out, size_t size, size_t n, const char *msg)
+{
+	size_t len = strlen(msg);
+
+	if (len > 0 && msg[len - 1] == '\n') {
+		len--;
+	}
+	for (size_t i = 0; i < len && n < size - 1; i++) {
+		unsigned char c = (unsigned char)msg[i];
+		char esc[5];
+		size_t k;
+
+		if ((c >= 0x20 && c != 0x7f) || c == '\t') {
+			out[n++] = (char)c;
+			continue;
+		}
+		if (c == '\n' || c == '\r') {
+			k = (size_t)snprintf(esc, sizeof(esc), "\\%c", c == '\n' ? 'n' : 'r');
+		} else {
+			k = (size_t)snprintf(esc, sizeof(esc), "\\x%02x", c);
+		}
+		if (n + k > size - 1) {
+			break;
+		}
+		memcpy(out + n, esc, k);
+		n += k;
+	}
+	out[n] = '\0';
+	return n;
+}
+
 void spio_vlog(enum spio_log_level level, const struct spio_log_flag *flag, const char *file,
 	       int line, const char *func, const char *fmt, va_list ap)
 {
@@ -306,6 +346,7 @@ void spio_vlog(enum spio_log_level level, const struct spio_log_flag *flag, cons
 	bool to_print = level <= print_level;
 	bool to_syslog = level <= spio_log_get_syslog_level();
 	char out[LOG_LINE_MAX];
+	char msg[LOG_LINE_MAX];
 	size_t n = 0, body;
 	int w;
 
@@ -338,13 +379,8 @@ void spio_vlog(enum spio_log_level level, const struct spio_log_flag *flag, cons
 		w = snprintf(out + n, sizeof(out) - n, "%s: ", spio_log_level_to_string(level));
 	}
 	n += (w > 0 && (size_t)w < sizeof(out) - n) ? (size_t)w : 0;
-	vsnprintf(out + n, sizeof(out) - n, fmt, ap);
-
-	/* Drop one trailing newline: the sink adds its own line end. */
-	n = strlen(out);
-	if (n > 0 && out[n - 1] == '\n') {
-		out[--n] = '\0';
-	}
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = append_escaped(out, sizeof(out), n, msg);
 
 	if (to_syslog) {
 		/* LOG_LOCAL7, as SPDK logs; no openlog(): the program's own

@@ -74,6 +74,7 @@ void rpc_request_free(struct spio_jsonrpc_request *req)
 	json_decref(req->params);
 	json_decref(req->root);
 	free(req->method_copy);
+	free(req->dup_msg);
 	rpc_buf_free(&req->resp);
 	free(req);
 }
@@ -379,10 +380,12 @@ static bool id_valid(const json_t *id)
 }
 
 /*
- * Batches. Every element runs as a child request, in order; the batch answers
- * with the array of the children's responses in request order (JSON-RPC 2.0
- * allows any order; SPDK answers in completion order), leaving out
- * notifications, and with nothing at all if every element was one.
+ * Batches. Every element runs as a child request, one at a time in order (an
+ * element starts once the one before has answered, as requests of one
+ * connection do); the batch answers with the array of the children's
+ * responses in request order (JSON-RPC 2.0 allows any order; SPDK answers in
+ * completion order), leaving out notifications, and with nothing at all if
+ * every element was one.
  */
 static void batch_finish(struct spio_jsonrpc_request *batch)
 {
@@ -430,10 +433,34 @@ static void batch_finish(struct spio_jsonrpc_request *batch)
 	request_finish(batch);
 }
 
+/*
+ * Start children until one answers later; finish the batch after the last.
+ * A loop, not recursion: thousands of children answering at once must not
+ * nest calls.
+ */
+static void batch_run(struct spio_jsonrpc_request *batch)
+{
+	struct spio_jsonrpc_request *child;
+	uint32_t i;
+
+	batch->dispatching = true;
+	while (batch->next_child < batch->nchildren && !batch->child_running) {
+		i = batch->next_child++;
+		child = batch->children[i];
+		batch->child_running = true;
+		rpc_request_handle(child, json_incref(json_array_get(batch->root, i)));
+	}
+	batch->dispatching = false;
+	if (!batch->child_running) {
+		batch_finish(batch); /* frees batch */
+	}
+}
+
 static void batch_child_done(struct spio_jsonrpc_request *batch)
 {
-	if (--batch->children_pending == 0) {
-		batch_finish(batch);
+	batch->child_running = false;
+	if (!batch->dispatching) {
+		batch_run(batch); /* an asynchronous child answered */
 	}
 }
 
@@ -441,6 +468,11 @@ static void batch_handle(struct spio_jsonrpc_request *batch)
 {
 	size_t n = json_array_size(batch->root);
 
+	if (batch->dup_code != 0) {
+		/* refused as a whole: which element holds the key is not known */
+		spio_jsonrpc_send_error_response(batch, batch->dup_code, batch->dup_msg);
+		return;
+	}
 	if (n == 0) {
 		spio_jsonrpc_send_error_response(batch, SPIO_JSONRPC_ERROR_INVALID_REQUEST,
 						 "Invalid request: empty batch");
@@ -476,12 +508,8 @@ static void batch_handle(struct spio_jsonrpc_request *batch)
 		batch->children[i] = child;
 	}
 	batch->nchildren = (uint32_t)n;
-	/* One extra count while dispatching: children answering at once must not finish it. */
-	batch->children_pending = (uint32_t)n + 1;
-	for (size_t i = 0; i < n; i++) {
-		rpc_request_handle(batch->children[i], json_incref(json_array_get(batch->root, i)));
-	}
-	batch_child_done(batch);
+	batch->next_child = 0;
+	batch_run(batch);
 }
 
 void rpc_request_handle(struct spio_jsonrpc_request *req, json_t *root)
@@ -517,6 +545,10 @@ void rpc_request_handle(struct spio_jsonrpc_request *req, json_t *root)
 		spio_jsonrpc_send_error_response(
 		    req, SPIO_JSONRPC_ERROR_INVALID_REQUEST,
 		    "Invalid request: \"id\" must be a string, a number or null");
+		return;
+	}
+	if (req->dup_code != 0) {
+		spio_jsonrpc_send_error_response(req, req->dup_code, req->dup_msg);
 		return;
 	}
 	version = json_object_get(root, "jsonrpc");

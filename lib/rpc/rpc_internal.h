@@ -16,6 +16,20 @@
 /* Most requests in one batch (a JSON array); a larger batch is refused with -32600. */
 #define RPC_MAX_BATCH 65536u
 
+/*
+ * A connection that has sent no complete request for this long since it
+ * connected or got its last response is closed, partial request or not, so
+ * that silent clients cannot hold every connection slot. SPDK's server has no
+ * such timeout; 60 s is SPDK's rpc.py default timeout for an answer.
+ */
+#define RPC_IDLE_TIMEOUT_US (60ull * 1000 * 1000)
+
+/* Refused connections (over max_conns) are logged at most once per this period. */
+#define RPC_REFUSAL_LOG_PERIOD_US (1000ull * 1000)
+
+/* Requests one connection may start per poll, so that one client cannot starve the others. */
+#define RPC_MAX_REQUESTS_PER_POLL 16u
+
 /* A growable byte buffer. */
 struct rpc_buf {
 	char *data;
@@ -44,16 +58,21 @@ struct spio_jsonrpc_request {
 	bool notification; /* no "id": nothing is sent */
 	bool done;	   /* answered; waits for earlier requests of its connection */
 	bool overflow;	   /* the request held an integer jansson cannot represent */
+	int dup_code;	   /* a duplicate object key: the error to answer, else 0 */
+	char *dup_msg;	   /* its message (owned) */
 
 	/*
 	 * Batches (a JSON array of requests): the array is one request of its
 	 * connection, queued in conn->reqs; each element is a child request with
-	 * `parent` set, never queued. The parent answers once every child has.
+	 * `parent` set, never queued. The children run one at a time, in order;
+	 * the parent answers once the last has.
 	 */
 	struct spio_jsonrpc_request *parent;
 	struct spio_jsonrpc_request **children; /* owned by the parent */
 	uint32_t nchildren;
-	uint32_t children_pending; /* children (plus one while dispatching) not done */
+	uint32_t next_child; /* the next child to start */
+	bool child_running;  /* a child has started and not answered */
+	bool dispatching;    /* in the loop starting children */
 };
 
 /* request.c */
@@ -64,6 +83,7 @@ struct spio_jsonrpc_request *rpc_request_new(struct rpc_conn *conn);
 /*
  * Validate and run the request `root` (a parsed JSON value; ownership moves to
  * `req`): answers -32600 / -32601 / -1 / -32602 itself, else calls the method.
+ * A request with req->dup_code set is answered with that error.
  */
 void rpc_request_handle(struct spio_jsonrpc_request *req, json_t *root);
 
@@ -100,14 +120,18 @@ void rpc_register_builtin_methods(void);
 /* Server tunables, for tests. Set before spio_rpc_server_start(). */
 struct rpc_server_limits {
 	uint32_t max_conns;	      /* open connections; more are accepted and closed */
-	uint32_t max_inflight;	      /* unanswered requests per connection before reading stops */
 	size_t out_high_water;	      /* pending output before reading stops */
 	size_t out_max;		      /* pending output above which the connection is closed */
 	uint64_t write_timeout_us;    /* pending output not accepted for this long: close */
+	uint64_t idle_timeout_us;     /* no complete request for this long: close */
 	uint64_t idle_poll_period_us; /* poller period while no connection is open */
 };
 
 void rpc_server_get_limits(struct rpc_server_limits *limits);
 void rpc_server_set_limits(const struct rpc_server_limits *limits);
+
+/* The server's clock: spio_get_ticks(), or the function set for tests (NULL: back to it). */
+uint64_t rpc_get_ticks(void);
+void rpc_set_ticks_fn(uint64_t (*fn)(void));
 
 #endif /* SPIO_RPC_INTERNAL_H */

@@ -14,13 +14,24 @@
  * finds where each JSON value of the stream ends: a container ends at its
  * matching bracket (brackets inside strings do not count), a string at its
  * closing quote, a number or literal at the next delimiter. Only the complete
- * value is then parsed with jansson. Responses are queued per connection in
- * request order, so an asynchronous method holds back the responses of the
- * requests after it, and appended to an output buffer that is written without
- * blocking. A connection stops being read while it has max_inflight unanswered
- * requests or out_high_water bytes of unsent output (back-pressure), and is
- * closed when its output grows beyond out_max or the client has not accepted
- * any of it for write_timeout_us.
+ * value is then parsed with jansson (duplicate object keys refused, as the
+ * config loader refuses them).
+ *
+ * The requests of one connection run one at a time, in order: the next is not
+ * parsed until the one before has answered (an asynchronous method included),
+ * so `create X; delete X; create X` sent at once behaves as sent one by one.
+ * Responses are appended to an output buffer that is written without
+ * blocking. A connection stops being read while a request runs or it has
+ * out_high_water bytes of unsent output (back-pressure), and is closed when
+ * its output grows beyond out_max, the client has not accepted any of it for
+ * write_timeout_us, or it has sent no complete request for idle_timeout_us.
+ *
+ * Fairness: a connection starts at most RPC_MAX_REQUESTS_PER_POLL requests
+ * per poll and reads at most one chunk; one with more input waiting is served
+ * again on the next poll, after the others. Connections beyond max_conns are
+ * accepted and closed at once (the backlog must not fill with them), and
+ * logged at most once per RPC_REFUSAL_LOG_PERIOD_US with the count since the
+ * last line.
  */
 #define _GNU_SOURCE /* accept4 */
 #include <errno.h>
@@ -88,6 +99,7 @@ struct rpc_conn {
 	struct rpc_buf out;
 	size_t out_off;
 	uint64_t stall_start; /* ticks since the output has waited for the client, 0 if not */
+	uint64_t idle_since;  /* ticks of the connect or the last response */
 	uint64_t id;
 };
 
@@ -107,20 +119,38 @@ struct rpc_server {
 	struct rpc_conn_list conns;
 	struct rpc_conn_list pending; /* need service without an epoll event */
 	uint32_t nconns;
+	uint32_t npending; /* entries of `pending` */
 	uint64_t next_conn_id;
 	uint64_t next_stall_check;
+	uint64_t refused;	 /* connections refused since the last log line */
+	uint64_t refusal_log_at; /* ticks of that line */
+	bool refusal_logged;	 /* a line has been written */
 };
 
 static struct rpc_server g_server = {.listen_fd = -1, .epfd = -1};
 
 static struct rpc_server_limits g_limits = {
     .max_conns = 128,
-    .max_inflight = 128,
     .out_high_water = 1024 * 1024,
     .out_max = 2 * RPC_MAX_RESPONSE_SIZE,
     .write_timeout_us = 30 * 1000 * 1000,
+    .idle_timeout_us = RPC_IDLE_TIMEOUT_US,
     .idle_poll_period_us = 4000, /* as SPDK polls its RPC socket */
 };
+
+static uint64_t (*g_ticks_fn)(void);
+
+uint64_t rpc_get_ticks(void)
+{
+	uint64_t (*fn)(void) = __atomic_load_n(&g_ticks_fn, __ATOMIC_RELAXED);
+
+	return fn != NULL ? fn() : spio_get_ticks();
+}
+
+void rpc_set_ticks_fn(uint64_t (*fn)(void))
+{
+	__atomic_store_n(&g_ticks_fn, fn, __ATOMIC_RELAXED);
+}
 
 void rpc_server_get_limits(struct rpc_server_limits *limits)
 {
@@ -154,9 +184,10 @@ static size_t out_pending(const struct rpc_conn *c)
 	return c->out.len - c->out_off;
 }
 
+/* No request may start now: one is running (requests run in order) or output backs up. */
 static bool conn_throttled(const struct rpc_conn *c)
 {
-	return c->nreqs >= g_limits.max_inflight || out_pending(c) >= g_limits.out_high_water;
+	return c->nreqs > 0 || out_pending(c) >= g_limits.out_high_water;
 }
 
 static void conn_free(struct rpc_conn *c)
@@ -179,6 +210,7 @@ static void pending_add(struct rpc_conn *c)
 	if (!c->on_pending && !c->dead) {
 		TAILQ_INSERT_TAIL(&g_server.pending, c, pending_link);
 		c->on_pending = true;
+		g_server.npending++;
 	}
 }
 
@@ -187,6 +219,7 @@ static void pending_remove(struct rpc_conn *c)
 	if (c->on_pending) {
 		TAILQ_REMOVE(&g_server.pending, c, pending_link);
 		c->on_pending = false;
+		g_server.npending--;
 	}
 }
 
@@ -368,24 +401,101 @@ static enum scan_result conn_scan(struct rpc_conn *c, size_t *end)
 	return SCAN_MORE;
 }
 
-/* Parse and run every complete request buffered, until throttled. Returns true if any. */
-static bool conn_process_input(struct rpc_conn *c)
+/* Nesting depth (objects and arrays) at byte `pos` of the JSON text `p`. */
+static uint32_t json_depth_at(const char *p, size_t pos)
+{
+	bool in_str = false, esc = false;
+	uint32_t depth = 0;
+
+	for (size_t i = 0; i < pos; i++) {
+		if (in_str) {
+			if (esc) {
+				esc = false;
+			} else if (p[i] == '\\') {
+				esc = true;
+			} else if (p[i] == '"') {
+				in_str = false;
+			}
+		} else if (p[i] == '"') {
+			in_str = true;
+		} else if (p[i] == '{' || p[i] == '[') {
+			depth++;
+		} else if ((p[i] == '}' || p[i] == ']') && depth > 0) {
+			depth--;
+		}
+	}
+	return depth;
+}
+
+struct parsed {
+	json_t *root;  /* NULL: a syntax error, in err */
+	bool overflow; /* an integer jansson cannot hold: read as a real */
+	int dup_code;  /* a duplicate key: the error to answer, else 0 */
+	char dup_msg[JSON_ERROR_TEXT_LENGTH + 96];
+	json_error_t err;
+};
+
+/*
+ * Parse one complete value. Duplicate keys and integers out of jansson's range
+ * are valid JSON: the value is parsed without the check that failed, so that
+ * the request's id is known, and the request is answered with an error.
+ */
+static void parse_value(const char *p, size_t len, struct parsed *out)
+{
+	size_t flags = JSON_DECODE_ANY | JSON_REJECT_DUPLICATES;
+	json_error_t *err = &out->err;
+
+	out->overflow = false;
+	out->dup_code = 0;
+	for (int tries = 0; tries < 3; tries++) {
+		out->root = json_loadb(p, len, flags, err);
+		if (out->root != NULL) {
+			return;
+		}
+		if (json_error_code(err) == json_error_duplicate_key &&
+		    (flags & JSON_REJECT_DUPLICATES)) {
+			uint32_t depth = json_depth_at(p, (size_t)err->position);
+			bool envelope = p[0] == '[' ? depth <= 2 : depth <= 1;
+
+			/* the config loader's wording: line, column and jansson's text */
+			out->dup_code = envelope ? SPIO_JSONRPC_ERROR_INVALID_REQUEST
+						 : SPIO_JSONRPC_ERROR_INVALID_PARAMS;
+			snprintf(out->dup_msg, sizeof(out->dup_msg), "%s: line %d, column %d: %s",
+				 envelope ? "Invalid request" : "Invalid params", err->line,
+				 err->column, err->text);
+			flags &= ~(size_t)JSON_REJECT_DUPLICATES;
+			continue;
+		}
+		if (json_error_code(err) == json_error_numeric_overflow &&
+		    !(flags & JSON_DECODE_INT_AS_REAL)) {
+			out->overflow = true;
+			flags |= JSON_DECODE_INT_AS_REAL;
+			continue;
+		}
+		return;
+	}
+}
+
+/*
+ * Parse and run the complete requests buffered, one at a time, at most
+ * `budget` of them, until throttled. Returns true if any.
+ */
+static bool conn_process_input(struct rpc_conn *c, uint32_t budget)
 {
 	char msg[JSON_ERROR_TEXT_LENGTH + 64];
 	struct spio_jsonrpc_request *req;
-	json_error_t err;
+	struct parsed parsed;
 	enum scan_result r;
-	bool overflow;
-	json_t *root;
 	size_t end;
 	bool did = false;
 
-	while (!c->dead && !c->closing && !conn_throttled(c)) {
+	while (!c->dead && !c->closing && !conn_throttled(c) && budget > 0) {
 		r = conn_scan(c, &end);
 		if (r == SCAN_MORE) {
 			break;
 		}
 		did = true;
+		budget--;
 		if (r == SCAN_TOO_LARGE) {
 			snprintf(msg, sizeof(msg),
 				 "Invalid request: larger than the limit of %u bytes; closing the "
@@ -414,34 +524,35 @@ static bool conn_process_input(struct rpc_conn *c)
 			break;
 		}
 
-		overflow = false;
-		root = json_loadb(c->in + c->in_off, end - c->in_off, JSON_DECODE_ANY, &err);
-		if (root == NULL && json_error_code(&err) == json_error_numeric_overflow) {
-			/* Valid JSON jansson cannot hold: answer it as invalid params. */
-			overflow = true;
-			root = json_loadb(c->in + c->in_off, end - c->in_off,
-					  JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL, &err);
-		}
+		parse_value(c->in + c->in_off, end - c->in_off, &parsed);
 		c->in_off = end;
 		scan_reset(c);
-		if (root == NULL) {
+		if (parsed.root == NULL) {
 			snprintf(msg, sizeof(msg), "Parse error: %s; closing the connection",
-				 err.text);
+				 parsed.err.text);
 			conn_stream_error(c, SPIO_JSONRPC_ERROR_PARSE_ERROR, msg);
 			c->closing = true;
 			break;
 		}
 
 		req = rpc_request_new(c);
+		if (req != NULL && parsed.dup_code != 0) {
+			req->dup_code = parsed.dup_code;
+			req->dup_msg = strdup(parsed.dup_msg);
+			if (req->dup_msg == NULL) {
+				rpc_request_free(req);
+				req = NULL;
+			}
+		}
 		if (req == NULL) {
-			json_decref(root);
+			json_decref(parsed.root);
 			conn_close(c, "out of memory");
 			break;
 		}
-		req->overflow = overflow;
+		req->overflow = parsed.overflow;
 		TAILQ_INSERT_TAIL(&c->reqs, req, link);
 		c->nreqs++;
-		rpc_request_handle(req, root); /* may answer now or later */
+		rpc_request_handle(req, parsed.root); /* may answer now or later */
 	}
 	if (!c->dead && c->in_off == c->in_len) {
 		/* everything consumed: restart at the buffer's start */
@@ -528,7 +639,7 @@ static bool conn_send(struct rpc_conn *c)
 		}
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
 			if (c->stall_start == 0) {
-				c->stall_start = spio_get_ticks();
+				c->stall_start = rpc_get_ticks();
 			}
 			break;
 		}
@@ -554,6 +665,7 @@ static void conn_collect_responses(struct rpc_conn *c)
 	while ((req = TAILQ_FIRST(&c->reqs)) != NULL && req->done) {
 		TAILQ_REMOVE(&c->reqs, req, link);
 		c->nreqs--;
+		c->idle_since = rpc_get_ticks();
 		if (!c->dead && req->resp.len > 0) {
 			if (out_pending(c) == 0 && c->out.cap <= req->resp.cap) {
 				/* adopt the response buffer instead of copying it */
@@ -599,27 +711,23 @@ void rpc_conn_request_done(struct spio_jsonrpc_request *req)
 static bool conn_service(struct rpc_conn *c, uint32_t events)
 {
 	bool did = false;
-	int rounds;
 
 	c->in_use = true;
 	if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && !c->closing && !c->eof &&
 	    !conn_throttled(c)) {
 		did |= conn_read(c);
 	}
-	for (rounds = 0; rounds < 4 && !c->dead; rounds++) {
-		bool progress = conn_process_input(c);
-
-		did |= progress;
+	if (!c->dead) {
+		did |= conn_process_input(c, RPC_MAX_REQUESTS_PER_POLL);
 		did |= conn_send(c);
-		if (!progress || conn_throttled(c)) {
-			break;
-		}
 	}
 	if (!c->dead && (events & (EPOLLHUP | EPOLLERR)) && (c->eof || c->closing) &&
 	    out_pending(c) > 0) {
 		conn_close(c, "hung up with unsent responses");
 	}
-	if (!c->dead && (c->closing || c->eof) && c->nreqs == 0 && out_pending(c) == 0) {
+	/* after EOF, requests still buffered (beyond this poll's budget) run first */
+	if (!c->dead && (c->closing || (c->eof && c->scan_pos >= c->in_len)) && c->nreqs == 0 &&
+	    out_pending(c) == 0) {
 		conn_close(c, c->closing ? "closing after an error" : "client closed");
 		did = true;
 	}
@@ -633,6 +741,22 @@ static bool conn_service(struct rpc_conn *c, uint32_t events)
 	c->in_use = false;
 	conn_release(c);
 	return did;
+}
+
+/* Log the refusals counted, unless a line was written less than a period ago. */
+static void refusals_log(uint64_t now)
+{
+	if (g_server.refused == 0 ||
+	    (g_server.refusal_logged &&
+	     now - g_server.refusal_log_at < spio_us_to_ticks(RPC_REFUSAL_LOG_PERIOD_US))) {
+		return;
+	}
+	SPIO_ERRLOG("RPC server %s: %u connections open (the limit); refused %llu new "
+		    "connection(s) since the last report",
+		    g_server.path, g_server.nconns, (unsigned long long)g_server.refused);
+	g_server.refused = 0;
+	g_server.refusal_log_at = now;
+	g_server.refusal_logged = true;
 }
 
 static void conn_accept(void)
@@ -651,10 +775,9 @@ static void conn_accept(void)
 			return;
 		}
 		if (g_server.nconns >= g_limits.max_conns) {
-			SPIO_ERRLOG("RPC server %s: %u connections open (the limit); refusing a "
-				    "new one",
-				    g_server.path, g_server.nconns);
 			close(fd);
+			g_server.refused++;
+			refusals_log(rpc_get_ticks());
 			continue;
 		}
 		c = calloc(1, sizeof(*c));
@@ -664,6 +787,7 @@ static void conn_accept(void)
 		}
 		c->fd = fd;
 		c->id = ++g_server.next_conn_id;
+		c->idle_since = rpc_get_ticks();
 		TAILQ_INIT(&c->reqs);
 		TAILQ_INSERT_TAIL(&g_server.conns, c, link);
 		g_server.nconns++;
@@ -672,14 +796,29 @@ static void conn_accept(void)
 	}
 }
 
-/* Close connections whose client has not taken any output for write_timeout_us. */
-static void check_stalled(uint64_t now)
+/*
+ * Close connections whose client has not taken any output for
+ * write_timeout_us, or has sent no complete request for idle_timeout_us (a
+ * partial one does not count: a client trickling bytes is idle too).
+ */
+static void check_timeouts(uint64_t now)
 {
 	uint64_t limit = spio_us_to_ticks(g_limits.write_timeout_us);
+	uint64_t idle = spio_us_to_ticks(g_limits.idle_timeout_us);
 	struct rpc_conn *c, *tmp;
 
 	for (c = TAILQ_FIRST(&g_server.conns); c != NULL; c = tmp) {
 		tmp = TAILQ_NEXT(c, link);
+		if (c->nreqs == 0 && out_pending(c) == 0 && now - c->idle_since > idle) {
+			SPIO_NOTICELOG("RPC connection %llu: no complete request for %llu ms "
+				       "(%zu bytes of a partial one); closing it",
+				       (unsigned long long)c->id,
+				       (unsigned long long)(g_limits.idle_timeout_us / 1000),
+				       c->in_len - c->in_off);
+			conn_close(c, "idle timeout");
+			conn_release(c);
+			continue;
+		}
 		if (c->stall_start != 0 && now - c->stall_start > limit) {
 			SPIO_ERRLOG("RPC connection %llu: client has not read its responses for "
 				    "%llu ms (%zu bytes pending); closing it",
@@ -717,6 +856,7 @@ static int server_poll(void *arg)
 	uint64_t gen = g_server.generation, now;
 	struct rpc_conn *c;
 	bool did = false;
+	uint32_t npending;
 	int n, i;
 
 	(void)arg;
@@ -732,18 +872,21 @@ static int server_poll(void *arg)
 			return SPIO_POLLER_BUSY; /* a method stopped the server */
 		}
 	}
-	while ((c = TAILQ_FIRST(&g_server.pending)) != NULL) {
+	/* Only those queued before this loop: one served again goes to the next poll. */
+	npending = g_server.npending;
+	while (npending-- > 0 && (c = TAILQ_FIRST(&g_server.pending)) != NULL) {
 		pending_remove(c);
 		did |= conn_service(c, 0);
 		if (gen != g_server.generation) {
 			return SPIO_POLLER_BUSY;
 		}
 	}
-	if (g_server.nconns > 0) {
-		now = spio_get_ticks();
+	if (g_server.nconns > 0 || g_server.refused > 0) {
+		now = rpc_get_ticks();
 		if (now >= g_server.next_stall_check) {
 			g_server.next_stall_check = now + spio_us_to_ticks(RPC_STALL_CHECK_US);
-			check_stalled(now);
+			check_timeouts(now);
+			refusals_log(now);
 		}
 	}
 	server_set_poller(g_server.nconns > 0 || !TAILQ_EMPTY(&g_server.pending));
@@ -878,6 +1021,10 @@ int spio_rpc_server_start(const char *path)
 	TAILQ_INIT(&g_server.conns);
 	TAILQ_INIT(&g_server.pending);
 	g_server.nconns = 0;
+	g_server.npending = 0;
+	g_server.refused = 0;
+	g_server.refusal_logged = false;
+	g_server.next_stall_check = 0;
 	g_server.poller = NULL;
 	server_set_poller(false);
 	if (g_server.poller == NULL) {

@@ -41,6 +41,15 @@ int bdev_params_check_geometry(const char *module, const char *name, uint64_t nu
 					 ": expected a multiple of 512",
 					 module, name, block_size);
 	}
+	/* JSON numbers (bdev_get_bdevs, save_config) and off_t stop at INT64_MAX bytes. */
+	if (num_blocks > (uint64_t)INT64_MAX / block_size) {
+		return bdev_create_error(err, errlen, -EINVAL,
+					 "%s bdev %s: num_blocks %" PRIu64 " of block_size %" PRIu32
+					 ": expected at most %" PRIu64 " blocks (%" PRId64
+					 " bytes in all)",
+					 module, name, num_blocks, block_size,
+					 (uint64_t)INT64_MAX / block_size, INT64_MAX);
+	}
 	if (physical_block_size % 512 != 0) {
 		return bdev_create_error(err, errlen, -EINVAL,
 					 "%s bdev %s: physical_block_size %" PRIu32

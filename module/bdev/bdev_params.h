@@ -35,7 +35,8 @@ int bdev_params_check_name(const char *module, const char *name, char *err, size
 
 /*
  * The geometry, with SPDK's rules: num_blocks > 0, block_size a non-zero
- * multiple of 512, physical_block_size 0 or a multiple of 512.
+ * multiple of 512, physical_block_size 0 or a multiple of 512; and ours:
+ * the size in bytes at most INT64_MAX (what JSON numbers and off_t hold).
  * \return 0 or -EINVAL.
  */
 int bdev_params_check_geometry(const char *module, const char *name, uint64_t num_blocks,

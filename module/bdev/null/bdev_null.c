@@ -158,7 +158,8 @@ int spio_bdev_null_resize(const char *name, uint64_t new_size_mb)
 	struct spio_bdev *bdev;
 	uint64_t bytes;
 
-	if (name == NULL || new_size_mb == 0 || new_size_mb > (UINT64_MAX >> 20)) {
+	/* the size in bytes stays a JSON number: at most INT64_MAX */
+	if (name == NULL || new_size_mb == 0 || new_size_mb > ((uint64_t)INT64_MAX >> 20)) {
 		return -EINVAL;
 	}
 	bdev = spio_bdev_get_by_name(name);

@@ -252,6 +252,9 @@ Test(app_args, cpumask)
 	expect_ok(&o, ARGS("--cpumask", "[0-1]"));
 	cr_assert_str_eq(o.reactor_mask, "[0-1]");
 	expect_fail(ARGS("-m", "0xz"), "-m 0xz: expected a hex core mask (0x3) or a list ([0-1])");
+	expect_fail(ARGS("-m", "0x0"),
+		    "-m 0x0: expected a hex core mask (0x3) or a list ([0-1]) of at "
+		    "least one core");
 	expect_fail(ARGS("--cpumask=[1-0]"), "--cpumask [1-0]: expected a hex core mask");
 }
 

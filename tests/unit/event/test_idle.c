@@ -382,16 +382,16 @@ static void *tp_wait(void *arg)
 
 /*
  * The 10 ms timer fired about once per period of its measured life: never
- * more than the periods that passed (plus one), and at least a third of
- * them (a loaded machine delays polls; a late timer fires once, it does not
- * catch up).
+ * more than the periods that passed (plus one: a late timer fires once, it
+ * does not catch up), and at least a tenth of them and once (a loaded
+ * machine delays polls, sometimes by tens of milliseconds).
  */
 static void expect_timer_kept_period(void)
 {
 	uint64_t life_us = (g_tp.stop_tick - g_tp.start_tick) * 1000000 / spio_get_ticks_hz();
 	int periods = (int)(life_us / 10000);
 
-	cr_assert(g_tp.fires <= periods + 1 && g_tp.fires * 3 >= periods,
+	cr_assert(g_tp.fires <= periods + 1 && g_tp.fires >= 1 && g_tp.fires * 10 >= periods,
 		  "10 ms poller alive %lu us: expected about %d fires, got %d",
 		  (unsigned long)life_us, periods, g_tp.fires);
 }

@@ -29,6 +29,7 @@
 #include "spio/rpc.h"
 #include "spio/thread.h"
 #include "spio/util.h"
+#include "helper_rpc_thread.h"
 
 /* --- methods used by the tests ---------------------------------------------- */
 
@@ -1338,14 +1339,7 @@ static void st_setup(void)
 static void st_teardown(void)
 {
 	spio_rpc_server_stop();
-	spio_thread_exit(g_t);
-	for (int i = 0; i < 100000 && !spio_thread_is_exited(g_t); i++) {
-		spio_thread_poll(g_t, 0, 0);
-	}
-	cr_assert(spio_thread_is_exited(g_t), "thread did not exit (pollers left?)");
-	spio_set_thread(NULL);
-	spio_thread_destroy(g_t);
-	spio_thread_lib_fini();
+	rpc_test_thread_end(g_t);
 	unlink(g_path);
 }
 
