@@ -64,7 +64,8 @@ static const char *peer_port(const struct tcp_conn *c)
  * Send queue
  */
 
-static bool txq_push(struct tcp_conn *c, struct nvme_tcp_tx_pdu *pdu, struct tcp_req *treq)
+static bool txq_push_zc(struct tcp_conn *c, struct nvme_tcp_tx_pdu *pdu, struct tcp_req *treq,
+			bool zc)
 {
 	uint32_t tail;
 
@@ -74,13 +75,18 @@ static bool txq_push(struct tcp_conn *c, struct nvme_tcp_tx_pdu *pdu, struct tcp
 		return false;
 	}
 	tail = (c->txq_head + c->txq_count) % c->txq_size;
-	c->txq[tail] = (struct tcp_tx_entry){.pdu = pdu, .treq = treq};
+	c->txq[tail] = (struct tcp_tx_entry){.pdu = pdu, .treq = treq, .zc = zc};
 	c->txq_count++;
 	if (treq != NULL) {
 		treq->pending_sends++;
 	}
 	nvmf_tcp_group_want_flush(c->tg, c);
 	return true;
+}
+
+static bool txq_push(struct tcp_conn *c, struct nvme_tcp_tx_pdu *pdu, struct tcp_req *treq)
+{
+	return txq_push_zc(c, pdu, treq, false);
 }
 
 static void req_recycle(struct tcp_req *treq)
@@ -92,6 +98,8 @@ static void req_recycle(struct tcp_req *treq)
 	}
 	treq->state = TCP_REQ_FREE;
 	treq->pending_sends = 0;
+	treq->zc = false;
+	treq->zc_pending = false;
 	treq->req.iovcnt = 0;
 	treq->req.length = 0;
 	TAILQ_INSERT_TAIL(&c->free_reqs, treq, link);
@@ -101,13 +109,49 @@ static void req_recycle(struct tcp_req *treq)
 	}
 }
 
-/* Entries fully written leave the queue; a request whose last PDU left is recycled. */
-static void tx_sent(struct tcp_conn *c, size_t n)
+static void req_send_resp(struct tcp_req *treq);
+
+void nvmf_tcp_req_zcopy_done(struct tcp_req *treq)
 {
-	while (c->txq_count > 0) {
+	treq->zc = false;
+	req_send_resp(treq);
+}
+
+void nvmf_tcp_req_zcopy_abandon(struct tcp_req *treq)
+{
+	req_recycle(treq);
+}
+
+/*
+ * Its last PDU left. Zero-copy data: the response follows once the kernel
+ * is done with it (now, if the send fell back to a copy). Else recycle.
+ */
+static void req_sent(struct tcp_conn *c, struct tcp_req *treq)
+{
+	if (treq->zc_pending) {
+		TAILQ_INSERT_TAIL(&c->zc_wait, treq, link);
+	} else if (treq->zc) {
+		nvmf_tcp_req_zcopy_done(treq);
+	} else {
+		req_recycle(treq);
+	}
+}
+
+/*
+ * Entries fully written leave the queue; a request whose last PDU left is
+ * done. `zc`: these bytes went in zero-copy send number `seq`, so every
+ * request they touched waits for it.
+ */
+static void tx_sent(struct tcp_conn *c, size_t n, bool zc, uint32_t seq)
+{
+	while (c->txq_count > 0 && n > 0) {
 		struct tcp_tx_entry e = c->txq[c->txq_head];
 		uint32_t left = nvme_tcp_tx_pdu_len(e.pdu) - c->tx_head_off;
 
+		if (zc && e.treq != NULL) {
+			e.treq->zc_pending = true;
+			e.treq->zc_seq = seq;
+		}
 		if (n < left) {
 			c->tx_head_off += (uint32_t)n;
 			return;
@@ -117,23 +161,28 @@ static void tx_sent(struct tcp_conn *c, size_t n)
 		c->txq_head = (c->txq_head + 1) % c->txq_size;
 		c->txq_count--;
 		if (e.treq != NULL && --e.treq->pending_sends == 0 && e.treq->state == TCP_REQ_TX) {
-			req_recycle(e.treq);
+			req_sent(c, e.treq);
 		}
 	}
 }
 
-/* Gather up to TCP_TX_IOV_MAX iovecs from the queue, skipping what was sent. */
-static int tx_gather(const struct tcp_conn *c, struct iovec *iov)
+/*
+ * Gather up to TCP_TX_IOV_MAX iovecs from the queue, skipping what was sent.
+ * A zero-copy entry goes alone (`*zc` set): MSG_ZEROCOPY pins every page of
+ * the call, and only that request waits for the kernel.
+ */
+static int tx_gather(const struct tcp_conn *c, struct iovec *iov, bool *zc)
 {
 	int cnt = 0;
 
+	*zc = c->txq_count > 0 && c->txq[c->txq_head].zc;
 	for (uint32_t i = 0; i < c->txq_count && cnt < TCP_TX_IOV_MAX; i++) {
 		const struct tcp_tx_entry *e = &c->txq[(c->txq_head + i) % c->txq_size];
 		struct iovec piov[NVMF_REQ_MAX_IOV + 2];
 		int n = nvme_tcp_tx_pdu_iov(e->pdu, piov, SPIO_COUNTOF(piov));
 		size_t skip = i == 0 ? c->tx_head_off : 0;
 
-		if (n < 0 || n > TCP_TX_IOV_MAX - cnt) {
+		if (n < 0 || n > TCP_TX_IOV_MAX - cnt || (i > 0 && (*zc || e->zc))) {
 			break; /* the rest goes next time */
 		}
 		for (int k = 0; k < n; k++) {
@@ -156,12 +205,18 @@ void nvmf_tcp_conn_flush(struct tcp_conn *c)
 
 	while (c->txq_count > 0 && !c->tx_blocked && c->state < TCP_CONN_CLOSING) {
 		struct msghdr msg = {.msg_iov = iov};
+		bool zc;
 		ssize_t n;
 
-		msg.msg_iovlen = (size_t)tx_gather(c, iov);
-		n = sendmsg(c->fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+		msg.msg_iovlen = (size_t)tx_gather(c, iov, &zc);
+		zc = zc && c->zcopy;
+		n = sendmsg(c->fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL | (zc ? MSG_ZEROCOPY : 0));
 		if (n < 0) {
 			if (errno == EINTR) {
+				continue;
+			}
+			if (zc && errno == ENOBUFS) {
+				c->zcopy = false; /* out of pinned-page budget: copy from now on */
 				continue;
 			}
 			if (errno == EAGAIN || errno == EWOULDBLOCK) {
@@ -174,7 +229,12 @@ void nvmf_tcp_conn_flush(struct tcp_conn *c)
 			nvmf_tcp_conn_close(c, false, "send failed");
 			return;
 		}
-		tx_sent(c, (size_t)n);
+		/* The kernel numbers every zero-copy send that did not fail. */
+		tx_sent(c, (size_t)n, zc, c->zc_next);
+		if (zc) {
+			c->zc_next++;
+			c->zc_sends++;
+		}
 	}
 	if (c->txq_count == 0 && (c->epoll_events & EPOLLOUT)) {
 		nvmf_tcp_group_watch_out(c->tg, c, false);
@@ -287,10 +347,13 @@ static void send_c2h(struct tcp_req *treq)
 {
 	struct tcp_conn *c = treq->conn;
 	struct nvme_tcp_tx_pdu *pdu = &treq->data_pdu;
-	bool success = c->tt->base.opts.c2h_success && c->sqfc_disabled && treq->rsp.cdw0 == 0 &&
-		       treq->rsp.cdw1 == 0;
+	/* Zero-copy data: the response waits for the kernel, so no SUCCESS flag. */
+	bool zc = c->zcopy && treq->req.length >= TCP_ZCOPY_REQ_MIN;
+	bool success = !zc && c->tt->base.opts.c2h_success && c->sqfc_disabled &&
+		       treq->rsp.cdw0 == 0 && treq->rsp.cdw1 == 0;
 
 	treq->state = TCP_REQ_TX;
+	treq->zc = zc;
 	nvme_tcp_tx_pdu_init(pdu, SPIO_NVME_TCP_PDU_TYPE_C2H_DATA);
 	pdu->hdr.c2h_data.cccid = treq->cmd.cid;
 	pdu->hdr.c2h_data.datao = 0;
@@ -305,9 +368,9 @@ static void send_c2h(struct tcp_req *treq)
 		req_fail(treq, SPIO_NVME_SCT_GENERIC, SPIO_NVME_SC_INTERNAL_DEVICE_ERROR);
 		return;
 	}
-	if (!txq_push(c, pdu, treq)) {
+	if (!txq_push_zc(c, pdu, treq, zc)) {
 		nvmf_tcp_conn_close(c, false, "cannot queue read data");
-	} else if (!success) {
+	} else if (!success && !zc) {
 		req_send_resp(treq);
 	}
 }
@@ -783,9 +846,19 @@ static void conn_drop_requests(struct tcp_conn *c)
 	for (uint32_t i = 0; i < c->depth; i++) {
 		struct tcp_req *treq = &c->reqs[i];
 
-		if (treq->state != TCP_REQ_FREE && treq->state != TCP_REQ_EXECUTING) {
-			req_recycle(treq);
+		if (treq->state == TCP_REQ_FREE || treq->state == TCP_REQ_EXECUTING) {
+			continue;
 		}
+		if (treq->zc_pending) {
+			/* The kernel may still read it: recycled at qpair_fini
+			 * (nvmf_tcp_zcopy_abort). */
+			if (treq->pending_sends > 0) {
+				treq->pending_sends = 0;
+				TAILQ_INSERT_TAIL(&c->zc_wait, treq, link);
+			}
+			continue;
+		}
+		req_recycle(treq);
 	}
 }
 
@@ -868,6 +941,7 @@ void nvmf_tcp_qpair_fini(struct nvmf_qpair *qpair)
 	/* The core may finish a queue pair the transport did not close (it dropped it). */
 	c->disconnecting = true;
 	nvmf_tcp_conn_close(c, false, "finished by the target");
+	nvmf_tcp_zcopy_abort(c);
 	for (uint32_t i = 0; i < c->depth; i++) {
 		if (c->reqs[i].state != TCP_REQ_FREE) {
 			SPIO_ERRLOG("TCP %s:%s: cid %u still executing at qpair_fini\n", peer(c),
@@ -876,8 +950,10 @@ void nvmf_tcp_qpair_fini(struct nvmf_qpair *qpair)
 	}
 	c->state = TCP_CONN_FINI;
 	TAILQ_REMOVE(&c->tg->conns, c, link);
-	close(c->fd);
-	c->fd = -1;
+	if (c->fd >= 0) {
+		close(c->fd);
+		c->fd = -1;
+	}
 	conn_release(c);
 	/* The core calls this from a message, never from inside a call of ours: free now. */
 	conn_free(c);
@@ -956,6 +1032,8 @@ struct tcp_conn *nvmf_tcp_conn_new(struct tcp_listener *l, int fd)
 	c->qpair.listen_trid = l->trid;
 	fill_peer_trid(&c->qpair.peer_trid, fd);
 	TAILQ_INIT(&c->free_reqs);
+	TAILQ_INIT(&c->zc_wait);
+	c->zcopy = nvmf_tcp_zcopy_enable(fd);
 
 	atomic_fetch_add(&l->refs, 1);
 	atomic_fetch_add(&l->nconns, 1);

@@ -72,6 +72,16 @@ static int group_poll(void *arg)
 			c->tx_blocked = false;
 			nvmf_tcp_group_want_flush(tg, c);
 		}
+		/* Zero-copy completions wait in the error queue, which raises EPOLLERR. */
+		if ((ev[i].events & EPOLLERR) && nvmf_tcp_zcopy_reap(c)) {
+			busy = true;
+			/* Only that: no receive (a socket error would have left the queue empty).
+			 */
+			if (c->state >= TCP_CONN_CLOSING ||
+			    !(ev[i].events & (EPOLLIN | EPOLLHUP | EPOLLRDHUP))) {
+				continue;
+			}
+		}
 		if (ev[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLRDHUP)) {
 			busy |= nvmf_tcp_conn_recv(c);
 		}

@@ -38,6 +38,12 @@
 #define TCP_PRECONNECT_MAX 1024u
 /* A connection that has not connected by then is closed (half-open clients). */
 #define TCP_PRECONNECT_TIMEOUT_MS 10000u
+/*
+ * Read data of at least this many bytes goes out with MSG_ZEROCOPY (SPDK's
+ * enable_zerocopy_send_server) where zero-copy is on: below it, pinning the
+ * pages and reading the kernel's completion cost more than the copy saves.
+ */
+#define TCP_ZCOPY_REQ_MIN (32u * 1024)
 
 struct tcp_transport;
 struct tcp_group;
@@ -63,6 +69,8 @@ struct tcp_transport {
 	TAILQ_HEAD(, tcp_listener) listeners;
 	atomic_uint preconnect; /* connections not yet through their Connect */
 	atomic_uint nconns;	/* live connections */
+	/* Zero-copy sends of finished connections, and how many the kernel reported done. */
+	atomic_uint_least64_t zc_sends, zc_done;
 };
 
 enum tcp_req_state {
@@ -84,12 +92,15 @@ struct tcp_req {
 	uint8_t pending_sends;		 /* its PDUs still in the send queue */
 	bool pool_bufs;			 /* req.iov holds pool buffers */
 	bool ddgst_error;		 /* some of its H2C data failed the data digest */
+	bool zc;			 /* its read data goes zero-copy; the response waits */
+	bool zc_pending;		 /* a zero-copy send of it is not reported done yet */
+	uint32_t zc_seq;		 /* ... the last such send's number */
 	uint32_t nbufs;			 /* pool buffers it needs / holds */
 	uint32_t h2c_got;		 /* H2C data received (the next DATAO expected) */
 	uint8_t *icd_buf;		 /* own buffer for in-capsule and small transfers */
 	struct nvme_tcp_tx_pdu data_pdu; /* R2T or C2HData */
 	struct nvme_tcp_tx_pdu rsp_pdu;	 /* CapsuleResp */
-	TAILQ_ENTRY(tcp_req) link;	 /* free list or the group's buffer waiters */
+	TAILQ_ENTRY(tcp_req) link;	 /* free list, buffer waiters or zero-copy waiters */
 };
 
 enum tcp_conn_state {
@@ -102,6 +113,7 @@ enum tcp_conn_state {
 struct tcp_tx_entry {
 	struct nvme_tcp_tx_pdu *pdu;
 	struct tcp_req *treq; /* NULL for the connection's own PDUs */
+	bool zc;	      /* sent on its own, with MSG_ZEROCOPY */
 };
 
 struct tcp_conn {
@@ -120,6 +132,7 @@ struct tcp_conn {
 	bool in_flush;	       /* on the group's flush list */
 	bool disconnecting;    /* nvmf_qpair_disconnect() was called */
 	bool no_term_req;      /* the peer sent a term req: answer none */
+	bool zcopy;	       /* large read data goes MSG_ZEROCOPY (SO_ZEROCOPY is on) */
 	uint16_t qid;	       /* from its Connect */
 	uint64_t accept_tsc;
 	struct nvme_tcp_rx rx;
@@ -136,6 +149,16 @@ struct tcp_conn {
 	uint32_t txq_size, txq_head, txq_count;
 	uint32_t tx_head_off; /* bytes of the head entry already sent */
 	struct tcp_tx_entry txq_small[2];
+	/*
+	 * Zero-copy: the kernel numbers our MSG_ZEROCOPY sends from 0 and says
+	 * which ones it is done with. A request whose data went that way waits
+	 * here, its response not yet sent, until then: its PDU and buffers are
+	 * still read, and the host must not see it complete (and reuse the
+	 * queue slot) before the target can reuse the request.
+	 */
+	uint32_t zc_next; /* the number of the next zero-copy send */
+	TAILQ_HEAD(, tcp_req) zc_wait;
+	uint64_t zc_sends, zc_done;	  /* counts, for tests */
 	struct nvme_tcp_tx_pdu ctl_pdu;	  /* ICResp */
 	struct nvme_tcp_tx_pdu term_pdu;  /* C2HTermReq */
 	TAILQ_ENTRY(tcp_conn) link;	  /* the group's connections */
@@ -219,6 +242,31 @@ void nvmf_tcp_conn_flush(struct tcp_conn *c);
 void nvmf_tcp_conn_close(struct tcp_conn *c, bool proto_error, const char *reason);
 /* Pool buffers became available for a waiting request. */
 void nvmf_tcp_req_have_bufs(struct tcp_req *treq);
+/* The kernel is done with a request's zero-copy data: send its response. */
+void nvmf_tcp_req_zcopy_done(struct tcp_req *treq);
+/* Its connection is gone: recycle a request that waited for the kernel. */
+void nvmf_tcp_req_zcopy_abandon(struct tcp_req *treq);
+
+/*
+ * tcp_zcopy.c: MSG_ZEROCOPY for a connection's large sends.
+ */
+/*
+ * Ask for zero-copy sends on a new connection's socket: by default only
+ * when the peer is on another host (on loopback the kernel copies anyway and
+ * holds the pages until the reader has read). \return whether they are on.
+ */
+bool nvmf_tcp_zcopy_enable(int fd);
+/*
+ * Read the socket's zero-copy completions and release the requests they
+ * cover. \return whether the error queue held any.
+ */
+bool nvmf_tcp_zcopy_reap(struct tcp_conn *c);
+/*
+ * At qpair_fini: add the connection's counts to the transport's and, if
+ * requests still wait, close the socket with a reset (so nothing more is
+ * read from their memory) and recycle them.
+ */
+void nvmf_tcp_zcopy_abort(struct tcp_conn *c);
 /* The transport ops the core calls for requests and queue pairs. */
 void nvmf_tcp_req_complete(struct nvmf_request *req);
 void nvmf_tcp_qpair_fini(struct nvmf_qpair *qpair);
@@ -229,9 +277,19 @@ void nvmf_tcp_listener_put(struct tcp_listener *l);
 /*
  * Test hooks
  */
+/* Zero-copy on connections accepted from now on. Any thread. */
+enum nvmf_tcp_zcopy_mode {
+	NVMF_TCP_ZCOPY_REMOTE, /* the default: peers on other hosts only */
+	NVMF_TCP_ZCOPY_OFF,
+	NVMF_TCP_ZCOPY_ALWAYS, /* loopback too (tests) */
+};
+void nvmf_tcp_set_zcopy(enum nvmf_tcp_zcopy_mode mode);
 /* Change the pre-connect timeout (ms; 0 restores the default). Any thread, before connections. */
 void nvmf_tcp_set_preconnect_timeout_ms(uint32_t ms);
 uint32_t nvmf_tcp_get_preconnect_timeout_ms(void);
+/* Zero-copy sends of the transport's finished connections, and those reported done. */
+void nvmf_tcp_get_zcopy_counts(const struct nvmf_transport *transport, uint64_t *sends,
+			       uint64_t *done);
 /* Live connections of the transport, and of its listener on `trid` (UINT32_MAX: none). */
 uint32_t nvmf_tcp_get_conn_count(const struct nvmf_transport *transport);
 uint32_t nvmf_tcp_get_listener_conn_count(const struct nvmf_transport *transport,

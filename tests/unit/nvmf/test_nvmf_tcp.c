@@ -9,6 +9,7 @@
  */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -108,6 +109,7 @@ static void teardown(void)
 {
 	nsu_fini();
 	nvmf_tcp_set_preconnect_timeout_ms(0);
+	nvmf_tcp_set_zcopy(NVMF_TCP_ZCOPY_REMOTE);
 }
 
 TestSuite(nvmf_tcp, .init = setup, .fini = teardown, .timeout = 120);
@@ -461,6 +463,167 @@ Test(nvmf_tcp, initiator_io_on_several_qpairs_with_digests)
 	host_connect(&h, true, 3);
 	host_rw(&h, 131072, 3);
 	host_disconnect(&h);
+}
+
+/*
+ * 128 KiB reads leave in MSG_ZEROCOPY sends (forced on loopback); every one
+ * is reported done by the kernel before its response goes out, and the data
+ * reads back right.
+ */
+Test(nvmf_tcp, large_reads_go_out_zero_copy_and_wait_for_the_kernel)
+{
+	uint64_t sends, done;
+	struct host h;
+
+	nvmf_tcp_set_zcopy(NVMF_TCP_ZCOPY_ALWAYS);
+	start(NULL, 0);
+	host_connect(&h, false, 2);
+	host_rw(&h, 131072, 7);
+	host_rw(&h, 131072, 8);
+	host_disconnect(&h);
+	cr_assert(nsu_poll_until(no_conns, NULL, WAIT_MS), "connections left: %u",
+		  nvmf_tcp_get_conn_count(g_tr));
+	nvmf_tcp_get_zcopy_counts(g_tr, &sends, &done);
+	/* A send may carry several reads: at least one. */
+	cr_assert_geq(sends, 1, "zero-copy sends: expected some for 128 KiB reads, got none");
+	cr_assert_eq(done, sends, "zero-copy sends %" PRIu64 " but %" PRIu64 " reported done",
+		     sends, done);
+}
+
+static void subsys_destroyed(void *arg, int status)
+{
+	(void)status;
+	*(int *)arg = 1;
+}
+
+/*
+ * A host that stops reading holds, in its socket, the pages of the target's
+ * zero-copy sends (loopback hands them over without a copy), so the
+ * kernel's completion waits. The target then closes the queue itself
+ * (subsystem deleted): the requests still held are recycled at qpair_fini
+ * with a reset close, not reported done. Every pool buffer comes back, as a
+ * host on a new subsystem shows with 128 KiB I/O on every poll group, each
+ * of which has only four buffers (a lost one would stall it: host_rw
+ * fails after WAIT_MS).
+ */
+Test(nvmf_tcp, target_close_with_zero_copy_sends_held_returns_every_buffer)
+{
+	struct spio_nvmf_transport_opts o;
+	struct spio_nvme_cmd cmd;
+	struct spio_nvmf_subsystem *s;
+	struct spio_thread *prev;
+	uint64_t sends, done;
+	int destroyed = 0;
+	struct host h;
+	struct tc *a;
+
+	nvmf_tcp_set_zcopy(NVMF_TCP_ZCOPY_ALWAYS);
+	cr_assert_eq(spio_nvmf_transport_opts_init("TCP", &o, sizeof(o)), 0);
+	o.io_unit_size = 131072;
+	o.num_shared_buffers = 4;
+	start(&o, 0);
+	g_entries = 128;
+	a = raw_io(false, false, 0);
+	for (uint16_t i = 0; i < 64; i++) {
+		tc_rw_cmd(&cmd, false, i, 1, (uint64_t)i * 256, 256);
+		cr_assert_eq(tc_send_cmd(a, &cmd, NULL, 131072), 0);
+	}
+	poll_n(200);
+	prev = spio_thread_enter(g_nsu.tt);
+	s = spio_nvmf_tgt_find_subsystem(g_nsu.tgt, SUBNQN);
+	cr_assert_eq(spio_nvmf_subsystem_destroy(s, subsys_destroyed, &destroyed), 0);
+	spio_thread_leave(prev);
+	cr_assert(nsu_poll_until(nsu_flag_set, &destroyed, WAIT_MS), "subsystem not destroyed");
+	cr_assert(nsu_poll_until(no_conns, NULL, WAIT_MS), "connections left: %u",
+		  nvmf_tcp_get_conn_count(g_tr));
+	nvmf_tcp_get_zcopy_counts(g_tr, &sends, &done);
+	cr_assert_geq(sends, 1, "expected zero-copy sends before the close, got none");
+	cr_assert_lt(done, sends,
+		     "expected sends still held at the close: %" PRIu64 " of %" PRIu64
+		     " reported done",
+		     done, sends);
+	tc_close(a, true);
+	raw_done();
+
+	s = nsu_subsys(SUBNQN, 0, true, false);
+	cr_assert_eq(nsu_add_ns(s, "Malloc0", NULL), 1);
+	nsu_listen(s);
+	/* Four queues: connections go round-robin, so every poll group gets some. */
+	host_connect(&h, false, 4);
+	host_rw(&h, 131072, 12);
+	host_disconnect(&h);
+}
+
+/*
+ * A full queue of 128 KiB reads, twice: the host only sees a read complete
+ * once the kernel is done with its data, so it never has more commands out
+ * than the target has requests free.
+ */
+Test(nvmf_tcp, zero_copy_reads_on_a_full_queue_never_overrun_it)
+{
+	struct spio_nvme_cmd cmd;
+	struct tc_pdu *p;
+	struct tc *a;
+
+	nvmf_tcp_set_zcopy(NVMF_TCP_ZCOPY_ALWAYS);
+	start(NULL, 0);
+	g_entries = 128;
+	a = raw_io(false, false, 0);
+	for (int round = 0; round < 2; round++) {
+		int resps = 0, data = 0;
+
+		for (uint16_t i = 0; i < g_entries - 1; i++) {
+			tc_rw_cmd(&cmd, false, i, 1, (uint64_t)i * 256, 256);
+			cr_assert_eq(tc_send_cmd(a, &cmd, NULL, 131072), 0);
+		}
+		while (resps < g_entries - 1) {
+			cr_assert_eq(tc_recv(a, &p), 0, "round %d: %d responses, then nothing",
+				     round, resps);
+			if (p->hdr.common.pdu_type == SPIO_NVME_TCP_PDU_TYPE_C2H_DATA) {
+				cr_assert_eq(p->hdr.common.flags &
+						 SPIO_NVME_TCP_C2H_DATA_FLAGS_SUCCESS,
+					     0, "zero-copy data must not carry SUCCESS");
+				data++;
+				continue;
+			}
+			cr_assert_eq(p->hdr.common.pdu_type, SPIO_NVME_TCP_PDU_TYPE_CAPSULE_RESP,
+				     "unexpected PDU type 0x%x", p->hdr.common.pdu_type);
+			cr_assert(!spio_nvme_cpl_is_error(&p->hdr.capsule_resp.rccqe),
+				  "read failed: sct %u sc 0x%x",
+				  p->hdr.capsule_resp.rccqe.status.sct,
+				  p->hdr.capsule_resp.rccqe.status.sc);
+			resps++;
+		}
+		cr_assert_eq(data, g_entries - 1, "round %d: %d data PDUs", round, data);
+	}
+	tc_close(a, false);
+	raw_done();
+	cr_assert(nsu_poll_until(no_conns, NULL, WAIT_MS), "connections left: %u",
+		  nvmf_tcp_get_conn_count(g_tr));
+}
+
+/* On loopback zero-copy stays off unless forced (the kernel would copy anyway), and off is off. */
+Test(nvmf_tcp, zero_copy_is_off_on_loopback_and_when_off)
+{
+	uint64_t sends, done;
+	struct host h;
+
+	start(NULL, 0);
+	host_connect(&h, false, 2);
+	host_rw(&h, 131072, 9);
+	host_disconnect(&h);
+	cr_assert(nsu_poll_until(no_conns, NULL, WAIT_MS), "connections left: %u",
+		  nvmf_tcp_get_conn_count(g_tr));
+	nvmf_tcp_get_zcopy_counts(g_tr, &sends, &done);
+	cr_assert_eq(sends, 0, "loopback: expected no zero-copy send, got %" PRIu64, sends);
+	nvmf_tcp_set_zcopy(NVMF_TCP_ZCOPY_OFF);
+	host_connect(&h, false, 2);
+	host_rw(&h, 131072, 10);
+	host_disconnect(&h);
+	cr_assert(nsu_poll_until(no_conns, NULL, WAIT_MS), "connections left: %u",
+		  nvmf_tcp_get_conn_count(g_tr));
+	nvmf_tcp_get_zcopy_counts(g_tr, &sends, &done);
+	cr_assert_eq(sends, 0, "zero-copy off: expected no zero-copy send, got %" PRIu64, sends);
 }
 
 Test(nvmf_tcp, initiator_with_small_io_unit_and_scarce_buffers)
