@@ -215,12 +215,21 @@ Test(poller, paused_timed_poller_resumes_with_fresh_deadline)
 		spio_thread_poll(g_t, 0, 0);
 	}
 	cr_assert_eq(c.runs, 0, "paused timed poller ran");
+	/*
+	 * Until it ran 3 times (2 s at most): a load may delay runs, never
+	 * hasten them, so with a fresh deadline 3 runs take at least 3 periods
+	 * (a stale one would run at once and reach 3 after 2).
+	 */
+	uint64_t start = spio_get_ticks(), period = spio_get_ticks_hz() / 200;
 	spio_poller_resume(c.self);
-	end = spio_get_ticks() + spio_get_ticks_hz() / 50;
-	while (spio_get_ticks() < end) {
+	end = start + 2 * spio_get_ticks_hz();
+	while (c.runs < 3 && spio_get_ticks() < end) {
 		spio_thread_poll(g_t, 0, 0);
 	}
-	cr_assert(c.runs >= 2 && c.runs <= 5, "resumed 5 ms poller ran %d times in 20 ms", c.runs);
+	uint64_t elapsed = spio_get_ticks() - start;
+	cr_assert_eq(c.runs, 3, "resumed 5 ms poller ran %d times in 2 s", c.runs);
+	cr_assert_geq(elapsed, 3 * period, "3 runs of a 5 ms poller after only %lu us",
+		      (unsigned long)(elapsed * 1000000 / spio_get_ticks_hz()));
 	spio_poller_unregister(&c.self);
 }
 
