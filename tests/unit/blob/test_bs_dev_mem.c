@@ -11,6 +11,7 @@
 
 #include "spio/blob_bdev.h"
 #include "spio/thread.h"
+#include "helper_blob_thread.h"
 
 #define BLEN 4096u
 #define BCNT 64u
@@ -19,29 +20,17 @@ static struct spio_thread *g_thread;
 
 static void setup(void)
 {
-	cr_assert_eq(spio_thread_lib_init(NULL, 0), 0);
-	g_thread = spio_thread_create("bs_dev_mem", NULL);
-	cr_assert_not_null(g_thread);
-	spio_set_thread(g_thread);
+	g_thread = blob_test_thread_start("bs_dev_mem");
 }
 
 static void poll_n(int n)
 {
-	for (int i = 0; i < n; i++) {
-		spio_thread_poll(g_thread, 0, 0);
-	}
+	blob_test_thread_poll(g_thread, n);
 }
 
 static void teardown(void)
 {
-	spio_thread_exit(g_thread);
-	for (int i = 0; i < 1000 && !spio_thread_is_exited(g_thread); i++) {
-		poll_n(1);
-	}
-	cr_assert(spio_thread_is_exited(g_thread), "thread still holds channels or messages");
-	spio_set_thread(NULL);
-	spio_thread_destroy(g_thread);
-	spio_thread_lib_fini();
+	blob_test_thread_end(g_thread);
 }
 
 TestSuite(bs_dev_mem, .init = setup, .fini = teardown);
