@@ -147,7 +147,9 @@ void spio_bs_init(struct spio_bs_dev *dev, struct spio_bs_opts *opts,
  * \param dev consumed as by spio_bs_init().
  * \param opts NULL for the defaults; only bstype, max_channel_ops, iter_cb_fn,
  *        force_recover are used.
- * \param cb_fn gets the blobstore or NULL and the error; the log says what is wrong.
+ * \param cb_fn gets the blobstore or NULL and the error; an error log line says
+ *        what is wrong (an info line for -EILSEQ and -ENXIO, the usual answer of a
+ *        device that holds no blobstore or another kind).
  */
 void spio_bs_load(struct spio_bs_dev *dev, struct spio_bs_opts *opts,
 		  spio_bs_op_with_handle_complete cb_fn, void *cb_arg);

@@ -984,6 +984,13 @@ static void super_read_done(void *arg, int rc)
 	}
 	rc = blob_super_validate(bs->super, ctx->dev->blockcnt, ctx->dev->blocklen, ctx->bstype,
 				 NULL, &err);
+	if (rc == -EILSEQ || rc == -ENXIO) {
+		/* Not a blobstore, or another kind: the answer examine expects of most
+		 * bdevs, not a failure worth an error line (SPDK is silent too). */
+		SPIO_INFOLOG("blobstore load refused: %s\n", err.msg);
+		load_fail(ctx, rc);
+		return;
+	}
 	if (rc != 0) {
 		SPIO_ERRLOG("blobstore load refused: %s\n", err.msg);
 		load_fail(ctx, rc);
