@@ -97,7 +97,7 @@ static size_t passthru_get_ctx_size(void)
 }
 
 static struct spio_bdev_module g_passthru_module = {
-    .name = "passthru",
+    .name = "passthru_example",
     .get_ctx_size = passthru_get_ctx_size,
 };
 SPIO_BDEV_MODULE_REGISTER(g_passthru_module)

@@ -218,7 +218,7 @@ Test(passthru, create_geometry_and_bad_arguments)
 	struct passthru_stats st;
 
 	cr_assert_eq(spio_bdev_get_by_name("PT0"), pt, "PT0 is registered");
-	cr_assert_str_eq(spio_bdev_get_module_name(pt), "passthru", "module name");
+	cr_assert_str_eq(spio_bdev_get_module_name(pt), "passthru_example", "module name");
 	cr_assert_eq(spio_bdev_get_block_size(pt), BS, "block size: expected %d, got %u", BS,
 		     spio_bdev_get_block_size(pt));
 	cr_assert_eq(spio_bdev_get_num_blocks(pt), NBLOCKS, "blocks: expected %d, got %llu",
