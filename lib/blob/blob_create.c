@@ -126,7 +126,7 @@ int blob_claim_clusters(struct spio_blob *blob, uint64_t from, uint64_t to)
 
 struct spio_blob *blob_new(struct spio_blob_store *bs, int *rc)
 {
-	uint32_t page = bs_claim_md_page(bs);
+	uint32_t page = bs_claim_md_page(bs, 0);
 	struct spio_blob *blob;
 
 	if (page == UINT32_MAX) {

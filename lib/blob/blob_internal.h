@@ -189,8 +189,11 @@ void bs_free(struct spio_blob_store *bs);
 /** Fill bs->geo-derived fields and size the masks from bs->super. \return 0, -EINVAL, -ENOMEM. */
 int bs_setup_from_super(struct spio_blob_store *bs);
 
-/** Claim a free md page (its bit set); UINT32_MAX if none. */
-uint32_t bs_claim_md_page(struct spio_blob_store *bs);
+/**
+ * Claim a free md page at or after `from` (its bit set); UINT32_MAX if none.
+ * Extent pages start at 1: an extent table entry of 0 means "none".
+ */
+uint32_t bs_claim_md_page(struct spio_blob_store *bs, uint32_t from);
 void bs_release_md_page(struct spio_blob_store *bs, uint32_t page);
 /** Claim a free data cluster; 0 if none (cluster 0 is never a data cluster). */
 uint64_t bs_claim_cluster(struct spio_blob_store *bs);

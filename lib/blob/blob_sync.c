@@ -253,9 +253,9 @@ static void precommit_done(void *arg, int rc)
  * Step 1: plan and write everything but the first page.
  */
 
-static int run_claim(struct persist_run *run, uint32_t *page)
+static int run_claim(struct persist_run *run, uint32_t from, uint32_t *page)
 {
-	uint32_t p = bs_claim_md_page(run->blob->bs);
+	uint32_t p = bs_claim_md_page(run->blob->bs, from);
 
 	if (p == UINT32_MAX) {
 		return -ENOSPC;
@@ -320,7 +320,7 @@ static int plan_extent_pages(struct persist_run *run)
 		if (additions_only && disk_page != 0 && !blob->ep_cow_next) {
 			page = disk_page;
 		} else {
-			rc = run_claim(run, &page);
+			rc = run_claim(run, 1, &page);
 			if (rc != 0) {
 				return rc;
 			}
@@ -371,7 +371,7 @@ static int plan_chain(struct persist_run *run)
 	memcpy(run->chain_copy, run->chain, (size_t)n * psz);
 	run->chain_idx[0] = blob_id_to_page(blob->id);
 	for (uint32_t i = 1; i < (uint32_t)n; i++) {
-		int rc = run_claim(run, &run->chain_idx[i]);
+		int rc = run_claim(run, 0, &run->chain_idx[i]);
 
 		if (rc != 0) {
 			return rc;

@@ -208,9 +208,9 @@ int bs_setup_from_super(struct spio_blob_store *bs)
 	return 0;
 }
 
-uint32_t bs_claim_md_page(struct spio_blob_store *bs)
+uint32_t bs_claim_md_page(struct spio_blob_store *bs, uint32_t from)
 {
-	uint64_t page = bs_bits_find_clear(&bs->used_md_pages, 0);
+	uint64_t page = bs_bits_find_clear(&bs->used_md_pages, from);
 
 	if (page == UINT64_MAX) {
 		return UINT32_MAX;
