@@ -6,7 +6,7 @@ JOBS ?= $(shell nproc)
 CTEST_JOBS ?= $(JOBS)
 CMAKE ?= cmake
 
-.PHONY: all deps build run test test-release-build test-debug test-asan test-tsan test-fuzz bench format check-format clean fuzz fuzz-build
+.PHONY: all deps build run test test-release-build test-debug test-asan test-tsan test-fuzz bench format check-format clean fuzz fuzz-build soak
 
 all: build
 
@@ -77,6 +77,15 @@ fuzz-build:
 
 fuzz: fuzz-build
 	tests/fuzz/run.sh build/fuzz $(FUZZ_S)
+
+# Long runs of the randomized tests, in the ASan build: the blobstore's power-cut
+# test over SOAK_RUNS workloads and SOAK_CUTS cut points (make test runs 3 and 3000).
+SOAK_RUNS ?= 20
+SOAK_CUTS ?= 60000
+soak: deps
+	$(CMAKE) -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug -DSPIO_WERROR=ON -DSPIO_SANITIZE=address,undefined
+	$(CMAKE) --build build/asan -j $(JOBS) --target test_blob_crash
+	SPIO_CRASH_RUNS=$(SOAK_RUNS) SPIO_CRASH_CUTS=$(SOAK_CUTS) build/asan/tests/test_blob_crash --jobs=1
 
 # The CTest tests of the libFuzzer build: each fuzzer, a bounded number of
 # runs from its corpus (the gcc suites replay the corpora too).

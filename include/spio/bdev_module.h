@@ -60,6 +60,12 @@ struct spio_bdev_module {
 	 */
 	void (*fini_start)(void);
 	/**
+	 * fini_start() completes through spio_bdev_module_fini_start_done(): no
+	 * bdev is unregistered before it (e.g. to unload a store on a bdev while
+	 * the bdev is still there).
+	 */
+	bool async_fini_start;
+	/**
 	 * Called by spio_bdev_finish() after every bdev is gone. NULL: nothing.
 	 * With `async_fini`, the module must call spio_bdev_module_fini_done()
 	 * once, now or later, on the finishing thread; the next module's fini
@@ -105,6 +111,13 @@ struct spio_bdev_module {
  * A call for a module that is not initialising is logged and ignored.
  */
 void spio_bdev_module_init_done(struct spio_bdev_module *module, int rc);
+
+/**
+ * End an `async_fini_start` module's fini_start (SPDK's
+ * spdk_bdev_module_fini_start_done); bdevs are unregistered once every such
+ * module called it. On the finishing thread, now or later.
+ */
+void spio_bdev_module_fini_start_done(void);
 
 /**
  * End an `async_fini` module's fini (see module_fini); the next module's

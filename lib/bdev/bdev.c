@@ -18,7 +18,8 @@ static struct {
 	spio_bdev_fini_cb cb;
 	void *cb_arg;
 	struct spio_thread *thread;
-	struct spio_msg msg; /* the next step; one in flight at a time */
+	struct spio_msg msg;	     /* the next step; one in flight at a time */
+	uint32_t fini_start_pending; /* async_fini_start modules not done yet, plus one */
 } g_fini;
 
 static void bdev_finish_next(void *arg);
@@ -403,6 +404,8 @@ static void bdev_finish_next(void *arg)
 	bdev_fini_modules(bdev_finish_modules_done, NULL);
 }
 
+static void bdev_fini_start_release(void);
+
 int spio_bdev_finish(spio_bdev_fini_cb cb, void *cb_arg)
 {
 	struct spio_thread *thread = spio_get_thread();
@@ -417,13 +420,35 @@ int spio_bdev_finish(spio_bdev_fini_cb cb, void *cb_arg)
 	g_fini.cb = cb;
 	g_fini.cb_arg = cb_arg;
 	g_fini.thread = thread;
+	/* Held by one until every fini_start ran: a module may finish inside its call. */
+	g_fini.fini_start_pending = 1;
 	for (struct spio_bdev_module *m = g_bdev_mgr.modules; m != NULL; m = m->next_) {
 		if (m->fini_start != NULL) {
+			if (m->async_fini_start) {
+				g_fini.fini_start_pending++;
+			}
 			m->fini_start();
 		}
 	}
-	bdev_finish_step_later();
+	bdev_fini_start_release();
 	return 0;
+}
+
+/* Bdevs go once every module's fini_start is over (async ones report in). */
+static void bdev_fini_start_release(void)
+{
+	if (--g_fini.fini_start_pending == 0) {
+		bdev_finish_step_later();
+	}
+}
+
+void spio_bdev_module_fini_start_done(void)
+{
+	if (!g_bdev_mgr.finishing || g_fini.fini_start_pending == 0) {
+		SPIO_ERRLOG("spio_bdev_module_fini_start_done: no fini_start is pending\n");
+		return;
+	}
+	bdev_fini_start_release();
 }
 
 /*
