@@ -283,6 +283,14 @@ for lvol in thick0 thin0; do
 	want=$(sha "$lvol")
 	[ "$got" = "$want" ] || fail "SPDK image lvs0/$lvol: sha256 $got, manifest says $want"
 done
+# spio_perf's random reads (no verify) over both lvols, found by examine in the SPDK image.
+for lvol in thick0 thin0; do
+	timeout 60 "$BUILD/spio_perf" -c "$TMP/img.json" --no-huge -b lvs0/$lvol -q 16 -o 4096 \
+		-w randread -t 1 --json >"$TMP/perf.out" 2>"$TMP/perf.err" ||
+		fail "spio_perf randread on lvs0/$lvol: $(cat "$TMP/perf.err")"
+	python3 -c 'import json, sys; t = json.load(open(sys.argv[1]))["total"]; sys.exit(0 if t["ios"] > 0 and t["io_errors"] == 0 else 1)' \
+		"$TMP/perf.out" || fail "spio_perf on lvs0/$lvol: no I/O or errors: $(cat "$TMP/perf.out")"
+done
 sed "s|$TMP/aio.img|$TMP/lvol-basic.img|" "$TMP/tgt.json" >"$TMP/tgt-img.json"
 start_tgt -c "$TMP/tgt-img.json"
 rpc bdev_wait_for_examine
