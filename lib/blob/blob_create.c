@@ -21,16 +21,8 @@ void spio_blob_opts_init(struct spio_blob_opts *opts, size_t opts_size)
 	    .opts_size = sizeof(def),
 	};
 
-	if (opts == NULL) {
-		return;
-	}
-	if (opts_size > sizeof(def)) {
-		opts_size = sizeof(def);
-	}
-	memcpy(opts, &def, opts_size);
-	if (opts_size >= offsetof(struct spio_blob_opts, opts_size) + sizeof(size_t)) {
-		opts->opts_size = opts_size;
-	}
+	bs_opts_fill(opts, opts_size, &def, sizeof(def),
+		     offsetof(struct spio_blob_opts, opts_size));
 }
 
 int blob_xattr_opts_copy(struct blob_xattr_list *dst, const struct spio_blob_xattr_opts *xo)

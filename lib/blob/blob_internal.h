@@ -553,6 +553,13 @@ void bs_bits_recount(struct bs_bits *b);
 /** num_free_clusters from used_clusters (after the masks were decoded or rebuilt). */
 void bs_recount_free_clusters(struct spio_blob_store *bs);
 
+/**
+ * Defaults `def` (def_size bytes) into the caller's options struct of
+ * opts_size bytes, as far as it goes, and its size_t field at `size_field`
+ * (opts_size) if the caller's struct has it. NULL `opts`: nothing.
+ */
+void bs_opts_fill(void *opts, size_t opts_size, const void *def, size_t def_size,
+		  size_t size_field);
 /** bs_init.c: the caller's options over the defaults, as far as the caller's struct goes. */
 void bs_opts_copy(struct spio_bs_opts *dst, const struct spio_bs_opts *src);
 

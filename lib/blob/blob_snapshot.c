@@ -58,11 +58,52 @@ static void map_disown(struct blob_map *m)
 }
 
 /*
+ * What snapshot and clone share: a context whose first member is this, the
+ * caller's xattrs copied at the call, and an id for the reply.
+ */
+struct derive_ctx {
+	struct spio_blob_store *bs;
+	struct blob_xattr_list xattrs;
+	spio_blob_op_with_id_complete cb_fn;
+	void *cb_arg;
+	int rc;
+};
+
+/* Check the call and allocate a zeroed context of ctx_size bytes starting with a
+ * struct derive_ctx; NULL when the call was refused (and answered, if it can be). */
+static void *derive_start(struct spio_blob_store *bs, size_t ctx_size,
+			  const struct spio_blob_xattr_opts *xo,
+			  spio_blob_op_with_id_complete cb_fn, void *cb_arg, const char *what)
+{
+	struct derive_ctx *d;
+	int rc;
+
+	if (cb_fn == NULL || !bs_on_md_thread(bs, what)) {
+		return NULL;
+	}
+	d = calloc(1, ctx_size);
+	if (d == NULL) {
+		blob_reply_id_later(bs, cb_fn, cb_arg, SPIO_BLOBID_INVALID, -ENOMEM);
+		return NULL;
+	}
+	d->bs = bs;
+	d->cb_fn = cb_fn;
+	d->cb_arg = cb_arg;
+	rc = blob_xattr_opts_copy(&d->xattrs, xo);
+	if (rc != 0) {
+		free(d);
+		blob_reply_id_later(bs, cb_fn, cb_arg, SPIO_BLOBID_INVALID, rc);
+		return NULL;
+	}
+	return d;
+}
+
+/*
  * Snapshot
  */
 
 struct snap_ctx {
-	struct spio_blob_store *bs;
+	struct derive_ctx d; /* first: derive_start() allocates it */
 	spio_blob_id origin_id;
 	struct spio_blob *origin;
 	struct spio_blob *snap;
@@ -70,17 +111,13 @@ struct snap_ctx {
 	struct blob_map saved; /* the origin's map before, for a rollback */
 	spio_blob_id saved_parent;
 	uint64_t saved_invalid;
-	struct blob_xattr_list xattrs; /* copied at the call */
-	spio_blob_op_with_id_complete cb_fn;
-	void *cb_arg;
-	int rc;
 };
 
 static void snap_reply(struct snap_ctx *ctx)
 {
-	ctx->cb_fn(ctx->cb_arg, ctx->rc == 0 ? ctx->snap_id : SPIO_BLOBID_INVALID, ctx->rc);
+	ctx->d.cb_fn(ctx->d.cb_arg, ctx->d.rc == 0 ? ctx->snap_id : SPIO_BLOBID_INVALID, ctx->d.rc);
 	blob_map_free(&ctx->saved);
-	blob_xattr_list_free(&ctx->xattrs);
+	blob_xattr_list_free(&ctx->d.xattrs);
 	free(ctx);
 }
 
@@ -107,7 +144,7 @@ static void snap_back_dev_ready(void *arg, int rc)
 		SPIO_ERRLOG("snapshot 0x%" PRIx64 " made, but blob 0x%" PRIx64
 			    " cannot read through to it: %s\n",
 			    ctx->snap_id, ctx->origin_id, strerror(-rc));
-		ctx->rc = rc;
+		ctx->d.rc = rc;
 	}
 	blob_unfreeze_io(ctx->origin, snap_unfrozen, ctx);
 }
@@ -115,7 +152,7 @@ static void snap_back_dev_ready(void *arg, int rc)
 static void snap_final_written(void *arg, int rc)
 {
 	struct snap_ctx *ctx = arg;
-	struct spio_blob_store *bs = ctx->bs;
+	struct spio_blob_store *bs = ctx->d.bs;
 
 	if (rc != 0) {
 		/* The snapshot is complete on the device (the origin points at it);
@@ -145,7 +182,7 @@ static void snap_undone(void *arg, int rc)
 		SPIO_ERRLOG("snapshot rollback: removing the half-made snapshot failed: %s\n",
 			    strerror(-rc));
 	}
-	bs_bits_clear(&ctx->bs->open_blobids, blob_id_to_page(ctx->snap->id));
+	bs_bits_clear(&ctx->d.bs->open_blobids, blob_id_to_page(ctx->snap->id));
 	blob_free(ctx->snap);
 	ctx->snap = NULL;
 	blob_unfreeze_io(ctx->origin, snap_unfrozen, ctx);
@@ -183,7 +220,7 @@ static void snap_origin_written(void *arg, int rc)
 	struct snap_ctx *ctx = arg;
 
 	if (rc != 0) {
-		ctx->rc = rc;
+		ctx->d.rc = rc;
 		snap_rollback(ctx);
 		return;
 	}
@@ -197,7 +234,7 @@ static void snap_first_written(void *arg, int rc)
 	struct spio_blob *o = ctx->origin;
 
 	if (rc != 0) {
-		ctx->rc = rc;
+		ctx->d.rc = rc;
 		snap_rollback(ctx);
 		return;
 	}
@@ -205,7 +242,7 @@ static void snap_first_written(void *arg, int rc)
 	o->invalid_flags |= BLOB_FLAG_THIN_PROV;
 	rc = blob_set_parent(o, ctx->snap_id);
 	if (rc != 0) {
-		ctx->rc = rc;
+		ctx->d.rc = rc;
 		snap_rollback(ctx);
 		return;
 	}
@@ -218,7 +255,7 @@ static int snap_build(struct snap_ctx *ctx)
 	struct spio_blob *s;
 	int rc;
 
-	s = blob_new(ctx->bs, &rc);
+	s = blob_new(ctx->d.bs, &rc);
 	if (s == NULL) {
 		return rc;
 	}
@@ -243,7 +280,7 @@ static int snap_build(struct snap_ctx *ctx)
 	for (uint64_t e = 0; e < s->active.num_extent_pages; e++) {
 		s->active.extent_pages[e] = 0;
 	}
-	rc = blob_xattr_list_apply(s, &ctx->xattrs, false);
+	rc = blob_xattr_list_apply(s, &ctx->d.xattrs, false);
 	if (rc == 0) {
 		rc = set_id_xattr(s, BLOB_XATTR_SNAPSHOT_IN_PROGRESS, o->id);
 	}
@@ -276,7 +313,7 @@ static void snap_frozen(void *arg, int rc)
 		rc = snap_build(ctx);
 	}
 	if (rc != 0) {
-		ctx->rc = rc;
+		ctx->d.rc = rc;
 		if (ctx->snap != NULL) {
 			map_disown(&ctx->snap->active);
 			blob_new_abandon(ctx->snap);
@@ -293,17 +330,17 @@ static void snap_origin_opened(void *arg, struct spio_blob *blob, int rc)
 	struct snap_ctx *ctx = arg;
 
 	if (rc != 0) {
-		ctx->rc = rc;
+		ctx->d.rc = rc;
 		snap_reply(ctx);
 		return;
 	}
 	ctx->origin = blob;
 	if (blob->data_ro || blob->md_ro) {
-		ctx->rc = -EINVAL;
+		ctx->d.rc = -EINVAL;
 	} else if (blob->locked_operation) {
-		ctx->rc = -EBUSY;
+		ctx->d.rc = -EBUSY;
 	}
-	if (ctx->rc != 0) {
+	if (ctx->d.rc != 0) {
 		spio_blob_close(blob, snap_closed, ctx);
 		return;
 	}
@@ -315,29 +352,14 @@ void spio_bs_create_snapshot(struct spio_blob_store *bs, spio_blob_id blobid,
 			     const struct spio_blob_xattr_opts *snapshot_xattrs,
 			     spio_blob_op_with_id_complete cb_fn, void *cb_arg)
 {
-	struct snap_ctx *ctx;
-	int rc;
+	struct snap_ctx *ctx = derive_start(bs, sizeof(*ctx), snapshot_xattrs, cb_fn, cb_arg,
+					    "spio_bs_create_snapshot");
 
-	if (cb_fn == NULL || !bs_on_md_thread(bs, "spio_bs_create_snapshot")) {
-		return;
+	if (ctx != NULL) {
+		ctx->origin_id = blobid;
+		ctx->snap_id = SPIO_BLOBID_INVALID;
+		spio_bs_open_blob(bs, blobid, snap_origin_opened, ctx);
 	}
-	ctx = calloc(1, sizeof(*ctx));
-	if (ctx == NULL) {
-		blob_reply_id_later(bs, cb_fn, cb_arg, SPIO_BLOBID_INVALID, -ENOMEM);
-		return;
-	}
-	ctx->bs = bs;
-	ctx->origin_id = blobid;
-	ctx->snap_id = SPIO_BLOBID_INVALID;
-	ctx->cb_fn = cb_fn;
-	ctx->cb_arg = cb_arg;
-	rc = blob_xattr_opts_copy(&ctx->xattrs, snapshot_xattrs);
-	if (rc != 0) {
-		free(ctx);
-		blob_reply_id_later(bs, cb_fn, cb_arg, SPIO_BLOBID_INVALID, rc);
-		return;
-	}
-	spio_bs_open_blob(bs, blobid, snap_origin_opened, ctx);
 }
 
 /*
@@ -345,13 +367,9 @@ void spio_bs_create_snapshot(struct spio_blob_store *bs, spio_blob_id blobid,
  */
 
 struct clone_ctx {
-	struct spio_blob_store *bs;
+	struct derive_ctx d; /* first: derive_start() allocates it */
 	struct spio_blob *src;
 	spio_blob_id clone_id;
-	struct blob_xattr_list xattrs; /* copied at the call */
-	spio_blob_op_with_id_complete cb_fn;
-	void *cb_arg;
-	int rc;
 };
 
 static void clone_src_closed(void *arg, int rc)
@@ -359,8 +377,9 @@ static void clone_src_closed(void *arg, int rc)
 	struct clone_ctx *ctx = arg;
 
 	(void)rc;
-	ctx->cb_fn(ctx->cb_arg, ctx->rc == 0 ? ctx->clone_id : SPIO_BLOBID_INVALID, ctx->rc);
-	blob_xattr_list_free(&ctx->xattrs);
+	ctx->d.cb_fn(ctx->d.cb_arg, ctx->d.rc == 0 ? ctx->clone_id : SPIO_BLOBID_INVALID,
+		     ctx->d.rc);
+	blob_xattr_list_free(&ctx->d.xattrs);
 	free(ctx);
 }
 
@@ -368,10 +387,10 @@ static void clone_written(void *arg, spio_blob_id id, int rc)
 {
 	struct clone_ctx *ctx = arg;
 
-	ctx->rc = rc;
+	ctx->d.rc = rc;
 	ctx->clone_id = id;
 	if (rc == 0) {
-		ctx->rc = bs_snapshot_add_clone(ctx->bs, ctx->src->id, id);
+		ctx->d.rc = bs_snapshot_add_clone(ctx->d.bs, ctx->src->id, id);
 	}
 	spio_blob_close(ctx->src, clone_src_closed, ctx);
 }
@@ -382,20 +401,20 @@ static void clone_src_opened(void *arg, struct spio_blob *src, int rc)
 	struct spio_blob *c;
 
 	if (rc != 0) {
-		ctx->cb_fn(ctx->cb_arg, SPIO_BLOBID_INVALID, rc);
-		blob_xattr_list_free(&ctx->xattrs);
+		ctx->d.cb_fn(ctx->d.cb_arg, SPIO_BLOBID_INVALID, rc);
+		blob_xattr_list_free(&ctx->d.xattrs);
 		free(ctx);
 		return;
 	}
 	ctx->src = src;
 	if (!src->data_ro) {
-		ctx->rc = -EINVAL;
+		ctx->d.rc = -EINVAL;
 		spio_blob_close(src, clone_src_closed, ctx);
 		return;
 	}
-	c = blob_new(ctx->bs, &rc);
+	c = blob_new(ctx->d.bs, &rc);
 	if (c == NULL) {
-		ctx->rc = rc;
+		ctx->d.rc = rc;
 		spio_blob_close(src, clone_src_closed, ctx);
 		return;
 	}
@@ -405,11 +424,11 @@ static void clone_src_opened(void *arg, struct spio_blob *src, int rc)
 		rc = blob_set_parent(c, src->id);
 	}
 	if (rc == 0) {
-		rc = blob_xattr_list_apply(c, &ctx->xattrs, false);
+		rc = blob_xattr_list_apply(c, &ctx->d.xattrs, false);
 	}
 	if (rc != 0) {
 		blob_new_abandon(c);
-		ctx->rc = rc;
+		ctx->d.rc = rc;
 		spio_blob_close(src, clone_src_closed, ctx);
 		return;
 	}
@@ -420,27 +439,12 @@ void spio_bs_create_clone(struct spio_blob_store *bs, spio_blob_id blobid,
 			  const struct spio_blob_xattr_opts *clone_xattrs,
 			  spio_blob_op_with_id_complete cb_fn, void *cb_arg)
 {
-	struct clone_ctx *ctx;
-	int rc;
+	struct clone_ctx *ctx =
+	    derive_start(bs, sizeof(*ctx), clone_xattrs, cb_fn, cb_arg, "spio_bs_create_clone");
 
-	if (cb_fn == NULL || !bs_on_md_thread(bs, "spio_bs_create_clone")) {
-		return;
+	if (ctx != NULL) {
+		spio_bs_open_blob(bs, blobid, clone_src_opened, ctx);
 	}
-	ctx = calloc(1, sizeof(*ctx));
-	if (ctx == NULL) {
-		blob_reply_id_later(bs, cb_fn, cb_arg, SPIO_BLOBID_INVALID, -ENOMEM);
-		return;
-	}
-	ctx->bs = bs;
-	ctx->cb_fn = cb_fn;
-	ctx->cb_arg = cb_arg;
-	rc = blob_xattr_opts_copy(&ctx->xattrs, clone_xattrs);
-	if (rc != 0) {
-		free(ctx);
-		blob_reply_id_later(bs, cb_fn, cb_arg, SPIO_BLOBID_INVALID, rc);
-		return;
-	}
-	spio_bs_open_blob(bs, blobid, clone_src_opened, ctx);
 }
 
 /*

@@ -681,3 +681,17 @@ spio_blob_id spio_blob_get_parent_snapshot(struct spio_blob_store *bs, spio_blob
 	}
 	return SPIO_BLOBID_INVALID;
 }
+
+void bs_opts_fill(void *opts, size_t opts_size, const void *def, size_t def_size, size_t size_field)
+{
+	size_t n = opts_size < def_size ? opts_size : def_size;
+
+	if (opts == NULL) {
+		return;
+	}
+	memcpy(opts, def, n);
+	/* The caller's struct records how much of it there is, if it has the field. */
+	if (size_field + sizeof(size_t) <= n) {
+		memcpy((uint8_t *)opts + size_field, &n, sizeof(n));
+	}
+}

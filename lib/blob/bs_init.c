@@ -85,16 +85,7 @@ void spio_bs_opts_init(struct spio_bs_opts *opts, size_t opts_size)
 	    .opts_size = sizeof(def),
 	};
 
-	if (opts == NULL) {
-		return;
-	}
-	if (opts_size > sizeof(def)) {
-		opts_size = sizeof(def);
-	}
-	memcpy(opts, &def, opts_size);
-	if (opts_size == sizeof(def)) {
-		opts->opts_size = opts_size;
-	}
+	bs_opts_fill(opts, opts_size, &def, sizeof(def), offsetof(struct spio_bs_opts, opts_size));
 }
 
 /* The caller's options over the defaults, as far as the caller's struct goes. */
