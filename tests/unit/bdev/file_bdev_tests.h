@@ -217,6 +217,9 @@ static void fb_create_ok(const struct fb_args *a, struct fb_open *o)
 	rc = fb_create(a, &o->bdev, err, sizeof(err));
 	cr_assert_eq(rc, 0, "create %s over %s: expected 0, got %d (%s)", a->name, a->filename, rc,
 		     err);
+	/* examine's read of the new bdev done: counts, queue depth and the
+	 * thread's wake-ups are the test's own */
+	fx_wait_for_examine();
 	rc = spio_bdev_open_ext(a->name, true, fb_event, o, &o->desc);
 	cr_assert_eq(rc, 0, "open %s: %d", a->name, rc);
 	o->ch = spio_bdev_get_io_channel(o->desc);
@@ -422,11 +425,12 @@ Test(file_bdev, data_round_trips_through_bdev_and_file)
 	uint8_t *back = spio_dma_malloc(256 * 1024, 4096);
 	uint8_t *plain = malloc(256 * 1024);
 	struct iovec iov[4];
-	struct fb_stat st;
+	struct fb_stat st, base;
 	int64_t bad;
 
 	make_file(path, 8 * MiB, 1);
 	fb_create_ok(&a, &o);
+	fb_get_stat(o.bdev, &base); /* examine's read */
 
 	/* The file's own content reads back through the bdev. */
 	cr_assert_eq(fb_read(&o, back, 3 * MiB, 64 * 1024), 0);
@@ -467,9 +471,13 @@ Test(file_bdev, data_round_trips_through_bdev_and_file)
 	cr_assert_eq(fb_read(&o, back, 8 * MiB - 4096, 8192), -EINVAL, "crossing the end");
 
 	fb_get_stat(o.bdev, &st);
-	cr_assert_eq(st.stat.num_write_ops, 3);
-	cr_assert_eq(st.stat.bytes_written, 2 * 64 * 1024 + 4096);
-	cr_assert_eq(st.stat.num_read_ops, 4);
+	cr_assert_eq(st.stat.num_write_ops - base.stat.num_write_ops, 3,
+		     "writes: expected 3, got %lu",
+		     (unsigned long)(st.stat.num_write_ops - base.stat.num_write_ops));
+	cr_assert_eq(st.stat.bytes_written - base.stat.bytes_written, 2 * 64 * 1024 + 4096);
+	cr_assert_eq(st.stat.num_read_ops - base.stat.num_read_ops, 4, "reads: expected 4, got %lu",
+		     (unsigned long)(st.stat.num_read_ops - base.stat.num_read_ops));
+	cr_assert_eq(st.stat.bytes_read - base.stat.bytes_read, 3 * 64 * 1024 + 4096);
 	cr_assert_eq(st.stat.num_io_errors, 0);
 
 	fb_close(&o);
@@ -1123,11 +1131,12 @@ Test(file_bdev, threads_share_the_bdev, .timeout = 300)
 	struct fb_args a = fb_defaults("MT0", fb_path(path, sizeof(path), "mt.img"));
 	struct fb_open o;
 	struct mt_worker w[MT_THREADS];
-	struct fb_stat st;
+	struct fb_stat st, base;
 
 	make_file(path, MT_THREADS * MiB, 11);
 	a.queue_depth = 4; /* less than the 8 slots: the queueing path runs too */
 	fb_create_ok(&a, &o);
+	fb_get_stat(o.bdev, &base); /* examine's read */
 	for (int i = 0; i < MT_THREADS; i++) {
 		w[i] = (struct mt_worker){.desc = o.desc, .region = (uint64_t)i * MiB};
 		cr_assert_eq(pthread_create(&w[i].tid, NULL, mt_main, &w[i]), 0);
@@ -1143,9 +1152,12 @@ Test(file_bdev, threads_share_the_bdev, .timeout = 300)
 		cr_assert_eq(w[i].done, MT_IOS);
 	}
 	fb_get_stat(o.bdev, &st);
-	cr_assert_eq(st.stat.num_write_ops, (uint64_t)MT_THREADS * MT_IOS,
+	cr_assert_eq(st.stat.num_write_ops - base.stat.num_write_ops, (uint64_t)MT_THREADS * MT_IOS,
 		     "writes counted over all channels");
-	cr_assert_eq(st.stat.num_read_ops, (uint64_t)MT_THREADS * MT_IOS);
+	cr_assert_eq(st.stat.num_read_ops - base.stat.num_read_ops, (uint64_t)MT_THREADS * MT_IOS,
+		     "reads counted over all channels: expected %lu, got %lu",
+		     (unsigned long)MT_THREADS * MT_IOS,
+		     (unsigned long)(st.stat.num_read_ops - base.stat.num_read_ops));
 	fb_close(&o);
 }
 

@@ -66,6 +66,26 @@ void fx_poll_for(uint64_t us)
 	}
 }
 
+static void examine_finished(void *arg)
+{
+	(*(int *)arg)++;
+}
+
+void fx_wait_for_examine(void)
+{
+	struct spio_thread *t = spio_get_thread();
+	uint64_t end = spio_get_ticks() + spio_us_to_ticks(10000000);
+	int done = 0, rc;
+
+	cr_assert_not_null(t, "fx_wait_for_examine: no current spio thread");
+	rc = spio_bdev_wait_for_examine(examine_finished, &done);
+	cr_assert_eq(rc, 0, "spio_bdev_wait_for_examine: expected 0, got %d", rc);
+	while (*(volatile int *)&done == 0 && spio_get_ticks() <= end) {
+		spio_thread_poll(t, 0, 0);
+	}
+	cr_assert_eq(done, 1, "examine of the new bdevs did not finish within 10 s");
+}
+
 static void finish_done(void *arg)
 {
 	(*(int *)arg)++;

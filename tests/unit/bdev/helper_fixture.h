@@ -35,6 +35,14 @@ bool fx_poll_until(const int *counter, int want, uint64_t timeout_us);
 void fx_poll_for(uint64_t us);
 
 /*
+ * spio_bdev_wait_for_examine(), polling the current spio thread (not only
+ * the fixture's) until it answers; a failure fails the test. Tests that
+ * count I/O call it before their baseline: examine reads new bdevs (the
+ * lvol module reads the first 4 KiB of each).
+ */
+void fx_wait_for_examine(void);
+
+/*
  * A spio_json_write_cb that appends to a NUL-terminated malloc'ed string:
  * `ctx` is a `char **` (NULL to start); the caller frees it. -ENOMEM on
  * failure.

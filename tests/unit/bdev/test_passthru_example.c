@@ -38,7 +38,7 @@ static void poll_n(int n)
 	}
 }
 
-static void init_with_pool(uint32_t pool, uint32_t cache)
+static void init_with_pool(uint32_t pool, uint32_t cache, bool examine)
 {
 	struct spio_env_opts eopts;
 	struct spio_bdev_opts bopts;
@@ -57,13 +57,17 @@ static void init_with_pool(uint32_t pool, uint32_t cache)
 	spio_bdev_opts_init(&bopts, sizeof(bopts));
 	bopts.bdev_io_pool_size = pool;
 	bopts.bdev_io_cache_size = cache;
+	/* Examine off but in passthru_examine: its read of each new bdev (the
+	 * lvol module's look for a store) would go through the passthru, adding
+	 * to the exact counters and to the bdev_io pool use the others check. */
+	bopts.bdev_auto_examine = examine;
 	rc = spio_bdev_initialize(&bopts, NULL, NULL);
 	cr_assert_eq(rc, 0, "spio_bdev_initialize: expected 0, got %d", rc);
 }
 
 static void setup(void)
 {
-	init_with_pool(1024, 16);
+	init_with_pool(1024, 16, false);
 }
 
 static bool g_fini_done;
@@ -556,7 +560,7 @@ Test(passthru_pool, base_enomem_waits_and_retries, .fini = teardown)
 	struct io_result r[NW] = {0};
 	uint8_t *buf;
 
-	init_with_pool(2 * NW - 1, 0);
+	init_with_pool(2 * NW - 1, 0, false);
 	buf = spio_dma_zmalloc(NW * BS, 4096);
 	cr_assert_not_null(buf, "dma buffer");
 	make_malloc_and_pt("Malloc0", "PT0");
@@ -602,4 +606,36 @@ Test(passthru_pool, base_enomem_waits_and_retries, .fini = teardown)
 	spio_bdev_close(d);
 	spio_dma_free(buf);
 	poll_n(3);
+}
+
+static void setup_examine(void)
+{
+	init_with_pool(1024, 16, true);
+}
+
+TestSuite(passthru_examine, .init = setup_examine, .fini = teardown);
+
+/* With examine on, as in an application: the passthru is examined like any
+ * bdev, the read comes through it, and the layer finishes with such a read
+ * still in flight (PT1, examined as teardown starts). */
+Test(passthru_examine, examine_reads_through_the_passthru)
+{
+	struct passthru_stats st;
+	int rc;
+
+	make_malloc_and_pt("Malloc0", "PT0");
+	fx_wait_for_examine();
+	rc = passthru_get_stats("PT0", &st);
+	cr_assert_eq(rc, 0, "passthru_get_stats(PT0): expected 0, got %d", rc);
+	cr_assert(st.reads >= 1, "examine's read went through PT0: expected >= 1 read, got %llu",
+		  (unsigned long long)st.reads);
+	cr_assert(st.writes + st.unmaps + st.flushes + st.other + st.errors == 0,
+		  "examine only reads, without errors: got w%llu u%llu f%llu o%llu e%llu",
+		  (unsigned long long)st.writes, (unsigned long long)st.unmaps,
+		  (unsigned long long)st.flushes, (unsigned long long)st.other,
+		  (unsigned long long)st.errors);
+	make_malloc_and_pt("Malloc1", "PT1");
+	rc = passthru_get_stats("PT1", &st);
+	cr_assert(rc == 0 && st.reads == 0, "PT1's examine read still in flight: got rc %d, r%llu",
+		  rc, (unsigned long long)st.reads);
 }
