@@ -724,100 +724,96 @@ void blob_io_resume_held(struct bs_channel *ch, struct spio_blob *blob)
  * Submission
  */
 
-struct io_args {
-	enum blob_io_op op;
-	struct spio_blob *blob;
-	struct spio_io_channel *channel;
-	void *payload; /* read / write */
-	bool vectored; /* readv / writev: iov, iovcnt */
+/* The caller's buffer: one payload, or iovecs (readv / writev, and the internal read). */
+struct io_buf {
+	void *payload;
+	bool vectored;
 	struct iovec *iov;
 	int iovcnt;
-	uint64_t offset;
-	uint64_t length;
-	spio_blob_op_complete cb_fn;
-	void *cb_arg;
-	bool internal;
-	const char *what;
 };
 
 /* Argument checks that need no look at the blob's state. \return 0 or -EINVAL. */
-static int io_check_buffer(const struct io_args *a, size_t iou)
+static int io_check_buffer(enum blob_io_op op, const struct io_buf *buf, uint64_t length,
+			   bool internal, const char *what, size_t iou)
 {
 	size_t total;
 
-	if (a->length > SIZE_MAX / iou) {
+	if (length > SIZE_MAX / iou) {
 		return -EINVAL;
 	}
-	if (a->vectored) {
-		if (a->iovcnt < 0 || (a->iovcnt > 0 && a->iov == NULL)) {
+	if (buf->vectored) {
+		if (buf->iovcnt < 0 || (buf->iovcnt > 0 && buf->iov == NULL)) {
 			return -EINVAL;
 		}
-		total = spio_iov_length(a->iov, a->iovcnt);
-		if (a->internal ? total < a->length * iou : total != a->length * iou) {
+		total = spio_iov_length(buf->iov, buf->iovcnt);
+		if (internal ? total < length * iou : total != length * iou) {
 			SPIO_ERRLOG("%s: iovecs hold %zu bytes, not %" PRIu64 " io units of %zu\n",
-				    a->what, total, a->length, iou);
+				    what, total, length, iou);
 			return -EINVAL;
 		}
-	} else if ((a->op == BLOB_IO_READ || a->op == BLOB_IO_WRITE) && a->payload == NULL &&
-		   a->length != 0) {
+	} else if ((op == BLOB_IO_READ || op == BLOB_IO_WRITE) && buf->payload == NULL &&
+		   length != 0) {
 		return -EINVAL;
 	}
 	return 0;
 }
 
-static void io_submit(const struct io_args *a)
+/* The one submission path: the public calls and the internal read differ only in op, buffer,
+ * whether the request counts against the channel's user ops, and the name in messages. */
+static void io_submit(enum blob_io_op op, struct spio_blob *blob, struct spio_io_channel *channel,
+		      const struct io_buf *buf, uint64_t offset, uint64_t length,
+		      spio_blob_op_complete cb_fn, void *cb_arg, bool internal, const char *what)
 {
 	struct bs_channel *ch;
 	struct blob_io_req *req;
 
-	if (a->blob == NULL || a->channel == NULL || a->cb_fn == NULL) {
-		SPIO_ERRLOG("%s: NULL blob, channel or callback\n", a->what);
+	if (blob == NULL || channel == NULL || cb_fn == NULL) {
+		SPIO_ERRLOG("%s: NULL blob, channel or callback\n", what);
 		return;
 	}
-	if (spio_io_channel_get_thread(a->channel) != spio_get_thread()) {
-		SPIO_ERRLOG("%s: blob 0x%" PRIx64 ": channel of another thread\n", a->what,
-			    a->blob->id);
+	if (spio_io_channel_get_thread(channel) != spio_get_thread()) {
+		SPIO_ERRLOG("%s: blob 0x%" PRIx64 ": channel of another thread\n", what, blob->id);
 		return;
 	}
-	if (spio_io_channel_get_io_device(a->channel) != a->blob->bs) {
-		SPIO_ERRLOG("%s: blob 0x%" PRIx64 ": not a channel of its blobstore\n", a->what,
-			    a->blob->id);
-		defer_cpl(a->cb_fn, a->cb_arg, -EINVAL);
+	if (spio_io_channel_get_io_device(channel) != blob->bs) {
+		SPIO_ERRLOG("%s: blob 0x%" PRIx64 ": not a channel of its blobstore\n", what,
+			    blob->id);
+		defer_cpl(cb_fn, cb_arg, -EINVAL);
 		return;
 	}
-	ch = spio_io_channel_get_ctx(a->channel);
+	ch = spio_io_channel_get_ctx(channel);
 	req = TAILQ_FIRST(&ch->free_reqs);
-	if (req == NULL || (!a->internal && ch->user_ops >= ch->max_user_ops)) {
-		defer_cpl(a->cb_fn, a->cb_arg, -ENOMEM);
+	if (req == NULL || (!internal && ch->user_ops >= ch->max_user_ops)) {
+		defer_cpl(cb_fn, cb_arg, -ENOMEM);
 		return;
 	}
 	TAILQ_REMOVE(&ch->free_reqs, req, link);
-	if (!a->internal) {
+	if (!internal) {
 		ch->user_ops++;
 	}
-	req->blob = a->blob;
-	req->op = a->op;
-	req->internal = a->internal;
+	req->blob = blob;
+	req->op = op;
+	req->internal = internal;
 	req->bounced = false;
-	req->touch = a->op == BLOB_IO_WRITE && a->length == 0;
-	req->cb_fn = a->cb_fn;
-	req->cb_arg = a->cb_arg;
-	req->offset = a->offset;
-	req->length = a->length;
+	req->touch = op == BLOB_IO_WRITE && length == 0;
+	req->cb_fn = cb_fn;
+	req->cb_arg = cb_arg;
+	req->offset = offset;
+	req->length = length;
 	req->done = 0;
 	req->piece = 0;
 	req->iov_idx = 0;
 	req->iov_off = 0;
-	if (a->vectored) {
-		req->iov = a->iov;
-		req->iovcnt = a->iovcnt;
+	if (buf->vectored) {
+		req->iov = buf->iov;
+		req->iovcnt = buf->iovcnt;
 	} else {
-		req->one = (struct iovec){.iov_base = a->payload,
-					  .iov_len = a->length * ch->bs->io_unit_size};
+		req->one = (struct iovec){.iov_base = buf->payload,
+					  .iov_len = length * ch->bs->io_unit_size};
 		req->iov = &req->one;
 		req->iovcnt = 1;
 	}
-	req->rc = io_check_buffer(a, ch->bs->io_unit_size);
+	req->rc = io_check_buffer(op, buf, length, internal, what, ch->bs->io_unit_size);
 	req->in_submit = true;
 	req_run(req);
 	/* Still ours: a completion found during the call was deferred, not delivered. */
@@ -828,108 +824,60 @@ void blob_io_read_internal(struct spio_blob *blob, struct spio_io_channel *chann
 			   struct iovec *iov, int iovcnt, uint64_t offset, uint64_t length,
 			   spio_blob_op_complete cb_fn, void *cb_arg)
 {
-	io_submit(&(struct io_args){.op = BLOB_IO_READ,
-				    .blob = blob,
-				    .channel = channel,
-				    .payload = payload,
-				    .vectored = iov != NULL,
-				    .iov = iov,
-				    .iovcnt = iovcnt,
-				    .offset = offset,
-				    .length = length,
-				    .cb_fn = cb_fn,
-				    .cb_arg = cb_arg,
-				    .internal = true,
-				    .what = "blob back device read"});
+	struct io_buf buf = {
+	    .payload = payload, .vectored = iov != NULL, .iov = iov, .iovcnt = iovcnt};
+
+	io_submit(BLOB_IO_READ, blob, channel, &buf, offset, length, cb_fn, cb_arg, true,
+		  "blob back device read");
 }
 
 void spio_blob_io_read(struct spio_blob *blob, struct spio_io_channel *channel, void *payload,
 		       uint64_t offset, uint64_t length, spio_blob_op_complete cb_fn, void *cb_arg)
 {
-	io_submit(&(struct io_args){.op = BLOB_IO_READ,
-				    .blob = blob,
-				    .channel = channel,
-				    .payload = payload,
-				    .offset = offset,
-				    .length = length,
-				    .cb_fn = cb_fn,
-				    .cb_arg = cb_arg,
-				    .what = "spio_blob_io_read"});
+	io_submit(BLOB_IO_READ, blob, channel, &(struct io_buf){.payload = payload}, offset, length,
+		  cb_fn, cb_arg, false, __func__);
 }
 
 void spio_blob_io_write(struct spio_blob *blob, struct spio_io_channel *channel, void *payload,
 			uint64_t offset, uint64_t length, spio_blob_op_complete cb_fn, void *cb_arg)
 {
-	io_submit(&(struct io_args){.op = BLOB_IO_WRITE,
-				    .blob = blob,
-				    .channel = channel,
-				    .payload = payload,
-				    .offset = offset,
-				    .length = length,
-				    .cb_fn = cb_fn,
-				    .cb_arg = cb_arg,
-				    .what = "spio_blob_io_write"});
+	io_submit(BLOB_IO_WRITE, blob, channel, &(struct io_buf){.payload = payload}, offset,
+		  length, cb_fn, cb_arg, false, __func__);
 }
 
 void spio_blob_io_readv(struct spio_blob *blob, struct spio_io_channel *channel, struct iovec *iov,
 			int iovcnt, uint64_t offset, uint64_t length, spio_blob_op_complete cb_fn,
 			void *cb_arg)
 {
-	io_submit(&(struct io_args){.op = BLOB_IO_READ,
-				    .blob = blob,
-				    .channel = channel,
-				    .vectored = true,
-				    .iov = iov,
-				    .iovcnt = iovcnt,
-				    .offset = offset,
-				    .length = length,
-				    .cb_fn = cb_fn,
-				    .cb_arg = cb_arg,
-				    .what = "spio_blob_io_readv"});
+	struct io_buf buf = {.vectored = true, .iov = iov, .iovcnt = iovcnt};
+
+	io_submit(BLOB_IO_READ, blob, channel, &buf, offset, length, cb_fn, cb_arg, false,
+		  __func__);
 }
 
 void spio_blob_io_writev(struct spio_blob *blob, struct spio_io_channel *channel, struct iovec *iov,
 			 int iovcnt, uint64_t offset, uint64_t length, spio_blob_op_complete cb_fn,
 			 void *cb_arg)
 {
-	io_submit(&(struct io_args){.op = BLOB_IO_WRITE,
-				    .blob = blob,
-				    .channel = channel,
-				    .vectored = true,
-				    .iov = iov,
-				    .iovcnt = iovcnt,
-				    .offset = offset,
-				    .length = length,
-				    .cb_fn = cb_fn,
-				    .cb_arg = cb_arg,
-				    .what = "spio_blob_io_writev"});
+	struct io_buf buf = {.vectored = true, .iov = iov, .iovcnt = iovcnt};
+
+	io_submit(BLOB_IO_WRITE, blob, channel, &buf, offset, length, cb_fn, cb_arg, false,
+		  __func__);
 }
 
 void spio_blob_io_unmap(struct spio_blob *blob, struct spio_io_channel *channel, uint64_t offset,
 			uint64_t length, spio_blob_op_complete cb_fn, void *cb_arg)
 {
-	io_submit(&(struct io_args){.op = BLOB_IO_UNMAP,
-				    .blob = blob,
-				    .channel = channel,
-				    .offset = offset,
-				    .length = length,
-				    .cb_fn = cb_fn,
-				    .cb_arg = cb_arg,
-				    .what = "spio_blob_io_unmap"});
+	io_submit(BLOB_IO_UNMAP, blob, channel, &(struct io_buf){.payload = NULL}, offset, length,
+		  cb_fn, cb_arg, false, __func__);
 }
 
 void spio_blob_io_write_zeroes(struct spio_blob *blob, struct spio_io_channel *channel,
 			       uint64_t offset, uint64_t length, spio_blob_op_complete cb_fn,
 			       void *cb_arg)
 {
-	io_submit(&(struct io_args){.op = BLOB_IO_WRITE_ZEROES,
-				    .blob = blob,
-				    .channel = channel,
-				    .offset = offset,
-				    .length = length,
-				    .cb_fn = cb_fn,
-				    .cb_arg = cb_arg,
-				    .what = "spio_blob_io_write_zeroes"});
+	io_submit(BLOB_IO_WRITE_ZEROES, blob, channel, &(struct io_buf){.payload = NULL}, offset,
+		  length, cb_fn, cb_arg, false, __func__);
 }
 
 /*

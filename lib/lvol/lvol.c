@@ -226,46 +226,42 @@ static int lvol_derive_check(struct spio_lvol *origlvol, const char *name,
 	return rc;
 }
 
-void spio_lvol_create_snapshot(struct spio_lvol *origlvol, const char *snapshot_name,
-			       spio_lvol_op_with_handle_complete cb_fn, void *cb_arg)
+/* A snapshot of `origlvol`, or (`clone`) a clone of the snapshot `origlvol`, named `name`. */
+static void lvol_derive(struct spio_lvol *origlvol, const char *name, bool clone,
+			spio_lvol_op_with_handle_complete cb_fn, void *cb_arg)
 {
 	struct spio_blob_xattr_opts xattrs;
 	struct lvol_with_handle_req *req;
+	spio_blob_id id;
 	int rc;
 
-	if (cb_fn == NULL || lvol_derive_check(origlvol, snapshot_name, cb_fn, cb_arg) != 0) {
+	if (cb_fn == NULL || lvol_derive_check(origlvol, name, cb_fn, cb_arg) != 0) {
 		return;
 	}
-	rc = lvol_create_begin(origlvol->lvs, snapshot_name, origlvol->clear_method, cb_fn, cb_arg,
-			       &req);
+	rc = lvol_create_begin(origlvol->lvs, name, origlvol->clear_method, cb_fn, cb_arg, &req);
 	if (rc != 0) {
 		cb_fn(cb_arg, NULL, rc);
 		return;
 	}
 	lvol_xattr_opts(req->lvol, &xattrs);
-	spio_bs_create_snapshot(origlvol->lvs->bs, spio_blob_get_id(origlvol->blob), &xattrs,
-				lvol_create_done, req);
+	id = spio_blob_get_id(origlvol->blob);
+	if (clone) {
+		spio_bs_create_clone(origlvol->lvs->bs, id, &xattrs, lvol_create_done, req);
+	} else {
+		spio_bs_create_snapshot(origlvol->lvs->bs, id, &xattrs, lvol_create_done, req);
+	}
+}
+
+void spio_lvol_create_snapshot(struct spio_lvol *origlvol, const char *snapshot_name,
+			       spio_lvol_op_with_handle_complete cb_fn, void *cb_arg)
+{
+	lvol_derive(origlvol, snapshot_name, false, cb_fn, cb_arg);
 }
 
 void spio_lvol_create_clone(struct spio_lvol *origlvol, const char *clone_name,
 			    spio_lvol_op_with_handle_complete cb_fn, void *cb_arg)
 {
-	struct spio_blob_xattr_opts xattrs;
-	struct lvol_with_handle_req *req;
-	int rc;
-
-	if (cb_fn == NULL || lvol_derive_check(origlvol, clone_name, cb_fn, cb_arg) != 0) {
-		return;
-	}
-	rc = lvol_create_begin(origlvol->lvs, clone_name, origlvol->clear_method, cb_fn, cb_arg,
-			       &req);
-	if (rc != 0) {
-		cb_fn(cb_arg, NULL, rc);
-		return;
-	}
-	lvol_xattr_opts(req->lvol, &xattrs);
-	spio_bs_create_clone(origlvol->lvs->bs, spio_blob_get_id(origlvol->blob), &xattrs,
-			     lvol_create_done, req);
+	lvol_derive(origlvol, clone_name, true, cb_fn, cb_arg);
 }
 
 /*
@@ -329,16 +325,19 @@ struct lvol_req {
 	char name[SPIO_LVOL_NAME_MAX];
 };
 
+/* A request for `lvol`; NULL after answering cb_fn(cb_arg, -ENOMEM). */
 static struct lvol_req *lvol_req_alloc(struct spio_lvol *lvol, spio_lvol_op_complete cb_fn,
 				       void *cb_arg)
 {
 	struct lvol_req *req = calloc(1, sizeof(*req));
 
-	if (req != NULL) {
-		req->lvol = lvol;
-		req->cb_fn = cb_fn;
-		req->cb_arg = cb_arg;
+	if (req == NULL) {
+		cb_fn(cb_arg, -ENOMEM);
+		return NULL;
 	}
+	req->lvol = lvol;
+	req->cb_fn = cb_fn;
+	req->cb_arg = cb_arg;
 	return req;
 }
 
@@ -388,7 +387,6 @@ void spio_lvol_close(struct spio_lvol *lvol, spio_lvol_op_complete cb_fn, void *
 	}
 	req = lvol_req_alloc(lvol, cb_fn, cb_arg);
 	if (req == NULL) {
-		cb_fn(cb_arg, -ENOMEM);
 		return;
 	}
 	lvol->action_in_progress = true;
@@ -449,7 +447,6 @@ void spio_lvol_destroy(struct spio_lvol *lvol, spio_lvol_op_complete cb_fn, void
 	}
 	req = lvol_req_alloc(lvol, cb_fn, cb_arg);
 	if (req == NULL) {
-		cb_fn(cb_arg, -ENOMEM);
 		return;
 	}
 	lvol->action_in_progress = true;
@@ -475,6 +472,13 @@ static bool lvol_check_open(struct spio_lvol *lvol, spio_lvol_op_complete cb_fn,
 	return true;
 }
 
+/* A request for the open `lvol`; NULL after answering (-EINVAL, -ENOMEM). */
+static struct lvol_req *lvol_open_req(struct spio_lvol *lvol, spio_lvol_op_complete cb_fn,
+				      void *cb_arg)
+{
+	return lvol_check_open(lvol, cb_fn, cb_arg) ? lvol_req_alloc(lvol, cb_fn, cb_arg) : NULL;
+}
+
 static void lvol_resized(void *cb_arg, int bserrno)
 {
 	struct lvol_req *req = cb_arg;
@@ -492,12 +496,8 @@ void spio_lvol_resize(struct spio_lvol *lvol, uint64_t sz, spio_lvol_op_complete
 	struct lvol_req *req;
 	uint64_t cluster_sz;
 
-	if (!lvol_check_open(lvol, cb_fn, cb_arg)) {
-		return;
-	}
-	req = lvol_req_alloc(lvol, cb_fn, cb_arg);
+	req = lvol_open_req(lvol, cb_fn, cb_arg);
 	if (req == NULL) {
-		cb_fn(cb_arg, -ENOMEM);
 		return;
 	}
 	cluster_sz = spio_bs_get_cluster_size(lvol->lvs->bs);
@@ -509,12 +509,8 @@ void spio_lvol_set_read_only(struct spio_lvol *lvol, spio_lvol_op_complete cb_fn
 	struct lvol_req *req;
 	int rc;
 
-	if (!lvol_check_open(lvol, cb_fn, cb_arg)) {
-		return;
-	}
-	req = lvol_req_alloc(lvol, cb_fn, cb_arg);
+	req = lvol_open_req(lvol, cb_fn, cb_arg);
 	if (req == NULL) {
-		cb_fn(cb_arg, -ENOMEM);
 		return;
 	}
 	rc = spio_blob_set_read_only(lvol->blob);
@@ -574,7 +570,6 @@ void spio_lvol_rename(struct spio_lvol *lvol, const char *new_name, spio_lvol_op
 	}
 	req = lvol_req_alloc(lvol, cb_fn, cb_arg);
 	if (req == NULL) {
-		cb_fn(cb_arg, -ENOMEM);
 		return;
 	}
 	snprintf(req->name, sizeof(req->name), "%s", new_name);
@@ -624,9 +619,12 @@ static void lvol_copy_start(struct spio_lvol *lvol, bool inflate, spio_lvol_op_c
 	}
 	bs = lvol->lvs->bs;
 	req = lvol_req_alloc(lvol, cb_fn, cb_arg);
-	if (req == NULL || (req->channel = spio_bs_alloc_io_channel(bs)) == NULL) {
-		free(req);
-		cb_fn(cb_arg, -ENOMEM);
+	if (req == NULL) {
+		return;
+	}
+	req->channel = spio_bs_alloc_io_channel(bs);
+	if (req->channel == NULL) {
+		lvol_req_done(req, -ENOMEM);
 		return;
 	}
 	if (inflate) {

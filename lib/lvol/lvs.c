@@ -594,14 +594,16 @@ static void lvs_req_done(void *cb_arg, int bserrno)
 	free(req);
 }
 
-int spio_lvs_unload(struct spio_lvol_store *lvs, spio_lvs_op_complete cb_fn, void *cb_arg)
+/* Unload and destroy start alike: a store with no lvol open or busy, and a request for it.
+ * \return 0 with *reqp set, -ENODEV, -EBUSY (also given to cb_fn) or -ENOMEM. */
+static int lvs_idle_req(struct spio_lvol_store *lvs, const char *what, spio_lvs_op_complete cb_fn,
+			void *cb_arg, struct lvs_req **reqp)
 {
-	struct spio_blob_store *bs;
 	struct lvs_req *req;
 	int rc;
 
 	if (lvs == NULL) {
-		SPIO_ERRLOG("lvstore unload: no lvstore");
+		SPIO_ERRLOG("lvstore %s: no lvstore", what);
 		return -ENODEV;
 	}
 	rc = lvs_check_idle(lvs);
@@ -615,8 +617,25 @@ int spio_lvs_unload(struct spio_lvol_store *lvs, spio_lvs_op_complete cb_fn, voi
 	if (req == NULL) {
 		return -ENOMEM;
 	}
+	req->lvs = lvs;
 	req->cb_fn = cb_fn;
 	req->cb_arg = cb_arg;
+	*reqp = req;
+	return 0;
+}
+
+int spio_lvs_unload(struct spio_lvol_store *lvs, spio_lvs_op_complete cb_fn, void *cb_arg)
+{
+	struct spio_blob_store *bs;
+	struct lvs_req *req;
+	int rc;
+
+	rc = lvs_idle_req(lvs, "unload", cb_fn, cb_arg, &req);
+	if (rc != 0) {
+		return rc;
+	}
+	/* The store is freed here: the request outlives it. */
+	req->lvs = NULL;
 	bs = lvs->bs;
 	SPIO_INFOLOG("lvstore %s: unloading", lvs->name);
 	lvs_free(lvs);
@@ -643,24 +662,10 @@ int spio_lvs_destroy(struct spio_lvol_store *lvs, spio_lvs_op_complete cb_fn, vo
 	struct lvs_req *req;
 	int rc;
 
-	if (lvs == NULL) {
-		SPIO_ERRLOG("lvstore destroy: no lvstore");
-		return -ENODEV;
-	}
-	rc = lvs_check_idle(lvs);
+	rc = lvs_idle_req(lvs, "destroy", cb_fn, cb_arg, &req);
 	if (rc != 0) {
-		if (cb_fn != NULL) {
-			cb_fn(cb_arg, rc);
-		}
 		return rc;
 	}
-	req = calloc(1, sizeof(*req));
-	if (req == NULL) {
-		return -ENOMEM;
-	}
-	req->lvs = lvs;
-	req->cb_fn = cb_fn;
-	req->cb_arg = cb_arg;
 	lvs_free_lvols(lvs);
 	SPIO_INFOLOG("lvstore %s: destroying", lvs->name);
 	spio_bs_delete_blob(lvs->bs, lvs->super_blob_id, lvs_destroy_super_deleted, req);

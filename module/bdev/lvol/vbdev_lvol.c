@@ -92,35 +92,45 @@ struct lvs_bdev *vbdev_lvs_next(struct lvs_bdev *prev)
 	return prev != NULL ? TAILQ_NEXT(prev, link) : NULL;
 }
 
-static struct lvs_bdev *lvs_bdev_find(struct spio_lvol_store *lvs)
+/* The first store for which match(store, key) holds, or NULL. */
+static struct lvs_bdev *lvs_bdev_find(bool (*match)(const struct lvs_bdev *lb, const void *key),
+				      const void *key)
 {
 	struct lvs_bdev *lb;
 
 	TAILQ_FOREACH (lb, &g_lvs_bdevs, link) {
-		if (lb->lvs == lvs) {
+		if (match(lb, key)) {
 			return lb;
 		}
 	}
 	return NULL;
+}
+
+static bool match_lvs(const struct lvs_bdev *lb, const void *lvs)
+{
+	return lb->lvs == lvs;
+}
+
+static bool match_base(const struct lvs_bdev *lb, const void *bdev)
+{
+	return lb->bdev == bdev;
+}
+
+static bool match_uuid(const struct lvs_bdev *lb, const void *uuid)
+{
+	return spio_uuid_compare(spio_lvs_get_uuid(lb->lvs), uuid) == 0;
+}
+
+static bool match_name(const struct lvs_bdev *lb, const void *name)
+{
+	return strcmp(spio_lvs_get_name(lb->lvs), name) == 0;
 }
 
 struct lvs_bdev *vbdev_get_lvs_bdev_by_lvs(struct spio_lvol_store *lvs)
 {
-	struct lvs_bdev *lb = lvs_bdev_find(lvs);
+	struct lvs_bdev *lb = lvs_bdev_find(match_lvs, lvs);
 
 	return lb != NULL && !lb->removal_in_progress ? lb : NULL;
-}
-
-static struct lvs_bdev *lvs_bdev_find_by_base(struct spio_bdev *bdev)
-{
-	struct lvs_bdev *lb;
-
-	TAILQ_FOREACH (lb, &g_lvs_bdevs, link) {
-		if (lb->bdev == bdev) {
-			return lb;
-		}
-	}
-	return NULL;
 }
 
 struct spio_lvol_store *vbdev_get_lvol_store_by_uuid(const char *uuid_str)
@@ -131,27 +141,15 @@ struct spio_lvol_store *vbdev_get_lvol_store_by_uuid(const char *uuid_str)
 	if (uuid_str == NULL || spio_uuid_parse(&uuid, uuid_str) != 0) {
 		return NULL;
 	}
-	TAILQ_FOREACH (lb, &g_lvs_bdevs, link) {
-		if (spio_uuid_compare(spio_lvs_get_uuid(lb->lvs), &uuid) == 0) {
-			return lb->lvs;
-		}
-	}
-	return NULL;
+	lb = lvs_bdev_find(match_uuid, &uuid);
+	return lb != NULL ? lb->lvs : NULL;
 }
 
 struct spio_lvol_store *vbdev_get_lvol_store_by_name(const char *name)
 {
-	struct lvs_bdev *lb;
+	struct lvs_bdev *lb = name != NULL ? lvs_bdev_find(match_name, name) : NULL;
 
-	if (name == NULL) {
-		return NULL;
-	}
-	TAILQ_FOREACH (lb, &g_lvs_bdevs, link) {
-		if (strcmp(spio_lvs_get_name(lb->lvs), name) == 0) {
-			return lb->lvs;
-		}
-	}
-	return NULL;
+	return lb != NULL ? lb->lvs : NULL;
 }
 
 struct spio_lvol *vbdev_lvol_get_from_bdev(struct spio_bdev *bdev)
@@ -714,7 +712,7 @@ static void lvs_base_event(enum spio_bdev_event_type type, struct spio_bdev *bde
 			       spio_bdev_get_name(bdev), (int)type);
 		return;
 	}
-	lvs_bdev = lvs_bdev_find_by_base(bdev);
+	lvs_bdev = lvs_bdev_find(match_base, bdev);
 	if (lvs_bdev != NULL && !lvs_bdev->removal_in_progress) {
 		SPIO_NOTICELOG("bdev %s being removed: closing lvstore %s",
 			       spio_bdev_get_name(bdev), spio_lvs_get_name(lvs_bdev->lvs));
@@ -971,8 +969,9 @@ int vbdev_lvol_create(struct spio_lvol_store *lvs, const char *name, uint64_t sz
 	return rc;
 }
 
-void vbdev_lvol_create_snapshot(struct spio_lvol *lvol, const char *snapshot_name,
-				spio_lvol_op_with_handle_complete cb_fn, void *cb_arg)
+/* A snapshot of `lvol`, or (`clone`) a clone of the snapshot `lvol`, then its bdev. */
+static void lvol_derive(struct spio_lvol *lvol, const char *name, bool clone,
+			spio_lvol_op_with_handle_complete cb_fn, void *cb_arg)
 {
 	struct lvol_create_req *req;
 	int rc;
@@ -982,21 +981,23 @@ void vbdev_lvol_create_snapshot(struct spio_lvol *lvol, const char *snapshot_nam
 		cb_fn(cb_arg, NULL, rc);
 		return;
 	}
-	spio_lvol_create_snapshot(lvol, snapshot_name, lvol_created, req);
+	if (clone) {
+		spio_lvol_create_clone(lvol, name, lvol_created, req);
+	} else {
+		spio_lvol_create_snapshot(lvol, name, lvol_created, req);
+	}
+}
+
+void vbdev_lvol_create_snapshot(struct spio_lvol *lvol, const char *snapshot_name,
+				spio_lvol_op_with_handle_complete cb_fn, void *cb_arg)
+{
+	lvol_derive(lvol, snapshot_name, false, cb_fn, cb_arg);
 }
 
 void vbdev_lvol_create_clone(struct spio_lvol *lvol, const char *clone_name,
 			     spio_lvol_op_with_handle_complete cb_fn, void *cb_arg)
 {
-	struct lvol_create_req *req;
-	int rc;
-
-	req = lvol_create_req(spio_lvol_get_lvs(lvol), cb_fn, cb_arg, &rc);
-	if (req == NULL) {
-		cb_fn(cb_arg, NULL, rc);
-		return;
-	}
-	spio_lvol_create_clone(lvol, clone_name, lvol_created, req);
+	lvol_derive(lvol, clone_name, true, cb_fn, cb_arg);
 }
 
 /*
@@ -1075,12 +1076,41 @@ void vbdev_lvol_destroy(struct spio_lvol *lvol, spio_lvol_op_complete cb_fn, voi
  * Rename, resize
  */
 
-struct lvol_rename_req {
+/* The head of a rename or resize request: the lvol's bdev and the caller's callback. */
+struct lvol_op_req {
 	struct lvol_bdev *lb;
-	char old_alias[SPIO_LVS_NAME_MAX + SPIO_LVOL_NAME_MAX + 1];
-	char new_alias[SPIO_LVS_NAME_MAX + SPIO_LVOL_NAME_MAX + 1];
 	spio_lvol_op_complete cb_fn;
 	void *cb_arg;
+};
+
+/* A zeroed request of `size` bytes that starts with a struct lvol_op_req, filled in; NULL after
+ * answering -ENOMEM. */
+static void *lvol_op_req_new(size_t size, struct lvol_bdev *lb, spio_lvol_op_complete cb_fn,
+			     void *cb_arg)
+{
+	struct lvol_op_req *op = calloc(1, size);
+
+	if (op == NULL) {
+		cb_fn(cb_arg, -ENOMEM);
+		return NULL;
+	}
+	op->lb = lb;
+	op->cb_fn = cb_fn;
+	op->cb_arg = cb_arg;
+	return op;
+}
+
+/* Answer the caller and free the request. */
+static void lvol_op_req_done(struct lvol_op_req *op, int rc)
+{
+	op->cb_fn(op->cb_arg, rc);
+	free(op);
+}
+
+struct lvol_rename_req {
+	struct lvol_op_req op; /* first: lvol_op_req_new */
+	char old_alias[SPIO_LVS_NAME_MAX + SPIO_LVOL_NAME_MAX + 1];
+	char new_alias[SPIO_LVS_NAME_MAX + SPIO_LVOL_NAME_MAX + 1];
 };
 
 static void lvol_renamed(void *cb_arg, int rc)
@@ -1088,9 +1118,8 @@ static void lvol_renamed(void *cb_arg, int rc)
 	struct lvol_rename_req *req = cb_arg;
 
 	/* both aliases were there meanwhile: drop the one that no longer names it */
-	spio_bdev_alias_del(&req->lb->bdev, rc == 0 ? req->old_alias : req->new_alias);
-	req->cb_fn(req->cb_arg, rc);
-	free(req);
+	spio_bdev_alias_del(&req->op.lb->bdev, rc == 0 ? req->old_alias : req->new_alias);
+	lvol_op_req_done(&req->op, rc);
 }
 
 void vbdev_lvol_rename(struct spio_lvol *lvol, const char *new_name, spio_lvol_op_complete cb_fn,
@@ -1109,14 +1138,10 @@ void vbdev_lvol_rename(struct spio_lvol *lvol, const char *new_name, spio_lvol_o
 		cb_fn(cb_arg, 0);
 		return;
 	}
-	req = calloc(1, sizeof(*req));
+	req = lvol_op_req_new(sizeof(*req), lb, cb_fn, cb_arg);
 	if (req == NULL) {
-		cb_fn(cb_arg, -ENOMEM);
 		return;
 	}
-	req->lb = lb;
-	req->cb_fn = cb_fn;
-	req->cb_arg = cb_arg;
 	snprintf(req->old_alias, sizeof(req->old_alias), "%s/%s", lvs_name,
 		 spio_lvol_get_name(lvol));
 	snprintf(req->new_alias, sizeof(req->new_alias), "%s/%s", lvs_name, new_name);
@@ -1133,17 +1158,15 @@ void vbdev_lvol_rename(struct spio_lvol *lvol, const char *new_name, spio_lvol_o
 }
 
 struct lvol_resize_req {
-	struct lvol_bdev *lb;
+	struct lvol_op_req op; /* first: lvol_op_req_new */
 	uint64_t old_blockcnt;
 	uint64_t new_blockcnt;
-	spio_lvol_op_complete cb_fn;
-	void *cb_arg;
 };
 
 static void lvol_resized(void *cb_arg, int rc)
 {
 	struct lvol_resize_req *req = cb_arg;
-	struct spio_bdev *bdev = &req->lb->bdev;
+	struct spio_bdev *bdev = &req->op.lb->bdev;
 	int nrc;
 
 	if (rc != 0) {
@@ -1160,8 +1183,7 @@ static void lvol_resized(void *cb_arg, int rc)
 			rc = nrc;
 		}
 	}
-	req->cb_fn(req->cb_arg, rc);
-	free(req);
+	lvol_op_req_done(&req->op, rc);
 }
 
 void vbdev_lvol_resize(struct spio_lvol *lvol, uint64_t sz, spio_lvol_op_complete cb_fn,
@@ -1185,14 +1207,10 @@ void vbdev_lvol_resize(struct spio_lvol *lvol, uint64_t sz, spio_lvol_op_complet
 		cb_fn(cb_arg, -EINVAL);
 		return;
 	}
-	req = calloc(1, sizeof(*req));
+	req = lvol_op_req_new(sizeof(*req), lb, cb_fn, cb_arg);
 	if (req == NULL) {
-		cb_fn(cb_arg, -ENOMEM);
 		return;
 	}
-	req->lb = lb;
-	req->cb_fn = cb_fn;
-	req->cb_arg = cb_arg;
 	req->old_blockcnt = spio_bdev_get_num_blocks(&lb->bdev);
 	req->new_blockcnt = clusters * cluster / lb->bdev.blocklen;
 	if (req->new_blockcnt < req->old_blockcnt) {

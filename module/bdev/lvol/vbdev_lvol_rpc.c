@@ -38,6 +38,17 @@ static void send_op_error(struct spio_jsonrpc_request *req, int rc)
 	spio_jsonrpc_send_error_response(req, SPIO_JSONRPC_ERROR_INVALID_PARAMS, strerror(-rc));
 }
 
+/* The result writer of an operation that finished: NULL if rc failed (answered here) or the
+ * answer cannot be written. */
+static struct spio_json_write_ctx *op_result_begin(struct spio_jsonrpc_request *req, int rc)
+{
+	if (rc != 0) {
+		send_op_error(req, rc);
+		return NULL;
+	}
+	return spio_jsonrpc_begin_result(req);
+}
+
 static void op_bool_done(void *cb_arg, int rc)
 {
 	struct spio_jsonrpc_request *req = cb_arg;
@@ -66,7 +77,10 @@ static struct spio_lvol *lvol_by_bdev_name(const char *name)
 	return vbdev_lvol_get_from_bdev(spio_bdev_get_by_name(name));
 }
 
-static int clear_method_from_string(const char *s, bool lvol, int *out)
+/* clear_method `s` (NULL: keep *out) of a store or (`lvol`) an lvol into *out; on a bad name
+ * answer -32602 listing the good ones and return false. */
+static bool decode_clear_method(struct spio_jsonrpc_request *req, const char *s, bool lvol,
+				int *out)
 {
 	static const char *const lvs_names[] = {"unmap", "write_zeroes", "none"};
 	static const int lvs_vals[] = {SPIO_LVS_CLEAR_WITH_UNMAP, SPIO_LVS_CLEAR_WITH_WRITE_ZEROES,
@@ -79,13 +93,19 @@ static int clear_method_from_string(const char *s, bool lvol, int *out)
 	const int *vals = lvol ? lvol_vals : lvs_vals;
 	size_t n = lvol ? SPIO_COUNTOF(lvol_names) : SPIO_COUNTOF(lvs_names);
 
+	if (s == NULL) {
+		return true;
+	}
 	for (size_t i = 0; i < n; i++) {
 		if (strcmp(s, names[i]) == 0) {
 			*out = vals[i];
-			return 0;
+			return true;
 		}
 	}
-	return -EINVAL;
+	spio_jsonrpc_send_error_response_fmt(
+	    req, SPIO_JSONRPC_ERROR_INVALID_PARAMS, "clear_method '%s': expected %s", s,
+	    lvol ? "default, none, unmap or write_zeroes" : "unmap, write_zeroes or none");
+	return false;
 }
 
 /*
@@ -115,13 +135,8 @@ static const struct spio_rpc_param g_create_lvstore_decoders[] = {
 static void create_lvstore_done(void *cb_arg, struct spio_lvol_store *lvs, int rc)
 {
 	struct spio_jsonrpc_request *req = cb_arg;
-	struct spio_json_write_ctx *w;
+	struct spio_json_write_ctx *w = op_result_begin(req, rc);
 
-	if (rc != 0) {
-		send_op_error(req, rc);
-		return;
-	}
-	w = spio_jsonrpc_begin_result(req);
 	if (w != NULL) {
 		spio_json_write_uuid(w, spio_lvs_get_uuid(lvs));
 		spio_jsonrpc_end_result(req, w);
@@ -139,10 +154,7 @@ static void rpc_bdev_lvol_create_lvstore(struct spio_jsonrpc_request *req,
 		    &p)) {
 		return;
 	}
-	if (p.clear_method != NULL && clear_method_from_string(p.clear_method, false, &clear)) {
-		spio_jsonrpc_send_error_response_fmt(
-		    req, SPIO_JSONRPC_ERROR_INVALID_PARAMS,
-		    "clear_method '%s': expected unmap, write_zeroes or none", p.clear_method);
+	if (!decode_clear_method(req, p.clear_method, false, &clear)) {
 		goto out;
 	}
 	rc = vbdev_lvs_create(p.bdev_name, p.lvs_name, p.cluster_sz,
@@ -265,14 +277,17 @@ static bool filter_lvs(struct spio_jsonrpc_request *req, const char *uuid, const
 	return true;
 }
 
-static void rpc_bdev_lvol_get_lvstores(struct spio_jsonrpc_request *req,
-				       const struct spio_json_val *params)
+/* Decode a store filter, then answer an array that dump() fills for each store chosen (one, or
+ * all but those being removed). */
+static void rpc_each_lvs(struct spio_jsonrpc_request *req, const struct spio_json_val *params,
+			 const struct spio_rpc_param *decoders, size_t n,
+			 void (*dump)(struct spio_json_write_ctx *w, struct lvs_bdev *lb))
 {
 	struct lvs_params p = {0};
 	struct spio_json_write_ctx *w;
 	struct lvs_bdev *one, *lb;
 
-	if (!decode(req, params, g_lvs_decoders, SPIO_COUNTOF(g_lvs_decoders), &p)) {
+	if (!decode(req, params, decoders, n, &p)) {
 		return;
 	}
 	if (filter_lvs(req, p.uuid, p.lvs_name, &one) && (w = spio_jsonrpc_begin_result(req))) {
@@ -280,13 +295,19 @@ static void rpc_bdev_lvol_get_lvstores(struct spio_jsonrpc_request *req,
 		for (lb = one != NULL ? one : vbdev_lvs_first(); lb != NULL;
 		     lb = one != NULL ? NULL : vbdev_lvs_next(lb)) {
 			if (!lb->removal_in_progress) {
-				dump_lvstore(w, lb);
+				dump(w, lb);
 			}
 		}
 		spio_json_write_array_end(w);
 		spio_jsonrpc_end_result(req, w);
 	}
-	spio_rpc_params_free(g_lvs_decoders, SPIO_COUNTOF(g_lvs_decoders), &p);
+	spio_rpc_params_free(decoders, n, &p);
+}
+
+static void rpc_bdev_lvol_get_lvstores(struct spio_jsonrpc_request *req,
+				       const struct spio_json_val *params)
+{
+	rpc_each_lvs(req, params, g_lvs_decoders, SPIO_COUNTOF(g_lvs_decoders), dump_lvstore);
 }
 SPIO_RPC_REGISTER("bdev_lvol_get_lvstores", rpc_bdev_lvol_get_lvstores, SPIO_RPC_RUNTIME)
 
@@ -294,14 +315,10 @@ SPIO_RPC_REGISTER("bdev_lvol_get_lvstores", rpc_bdev_lvol_get_lvstores, SPIO_RPC
  * bdev_lvol_get_lvols
  */
 
-struct get_lvols_params {
-	char *lvs_uuid;
-	char *lvs_name;
-};
-
+/* The same filter as bdev_lvol_get_lvstores, its UUID named lvs_uuid. */
 static const struct spio_rpc_param g_get_lvols_decoders[] = {
-    {"lvs_uuid", SPIO_RPC_PARAM_STRING, offsetof(struct get_lvols_params, lvs_uuid), true},
-    {"lvs_name", SPIO_RPC_PARAM_STRING, offsetof(struct get_lvols_params, lvs_name), true},
+    {"lvs_uuid", SPIO_RPC_PARAM_STRING, offsetof(struct lvs_params, uuid), true},
+    {"lvs_name", SPIO_RPC_PARAM_STRING, offsetof(struct lvs_params, lvs_name), true},
 };
 
 static void dump_lvol(struct spio_json_write_ctx *w, struct spio_lvol *lvol)
@@ -343,25 +360,8 @@ static void dump_lvols(struct spio_json_write_ctx *w, struct lvs_bdev *lb)
 static void rpc_bdev_lvol_get_lvols(struct spio_jsonrpc_request *req,
 				    const struct spio_json_val *params)
 {
-	struct get_lvols_params p = {0};
-	struct spio_json_write_ctx *w;
-	struct lvs_bdev *one, *lb;
-
-	if (!decode(req, params, g_get_lvols_decoders, SPIO_COUNTOF(g_get_lvols_decoders), &p)) {
-		return;
-	}
-	if (filter_lvs(req, p.lvs_uuid, p.lvs_name, &one) && (w = spio_jsonrpc_begin_result(req))) {
-		spio_json_write_array_begin(w);
-		for (lb = one != NULL ? one : vbdev_lvs_first(); lb != NULL;
-		     lb = one != NULL ? NULL : vbdev_lvs_next(lb)) {
-			if (!lb->removal_in_progress) {
-				dump_lvols(w, lb);
-			}
-		}
-		spio_json_write_array_end(w);
-		spio_jsonrpc_end_result(req, w);
-	}
-	spio_rpc_params_free(g_get_lvols_decoders, SPIO_COUNTOF(g_get_lvols_decoders), &p);
+	rpc_each_lvs(req, params, g_get_lvols_decoders, SPIO_COUNTOF(g_get_lvols_decoders),
+		     dump_lvols);
 }
 SPIO_RPC_REGISTER("bdev_lvol_get_lvols", rpc_bdev_lvol_get_lvols, SPIO_RPC_RUNTIME)
 
@@ -391,13 +391,8 @@ static const struct spio_rpc_param g_create_decoders[] = {
 static void lvol_name_done(void *cb_arg, struct spio_lvol *lvol, int rc)
 {
 	struct spio_jsonrpc_request *req = cb_arg;
-	struct spio_json_write_ctx *w;
+	struct spio_json_write_ctx *w = op_result_begin(req, rc);
 
-	if (rc != 0) {
-		send_op_error(req, rc);
-		return;
-	}
-	w = spio_jsonrpc_begin_result(req);
 	if (w != NULL) {
 		spio_json_write_string(w, spio_lvol_get_unique_id(lvol));
 		spio_jsonrpc_end_result(req, w);
@@ -415,11 +410,7 @@ static void rpc_bdev_lvol_create(struct spio_jsonrpc_request *req,
 	if (!decode(req, params, g_create_decoders, SPIO_COUNTOF(g_create_decoders), &p)) {
 		return;
 	}
-	if (p.clear_method != NULL && clear_method_from_string(p.clear_method, true, &clear)) {
-		spio_jsonrpc_send_error_response_fmt(
-		    req, SPIO_JSONRPC_ERROR_INVALID_PARAMS,
-		    "clear_method '%s': expected default, none, unmap or write_zeroes",
-		    p.clear_method);
+	if (!decode_clear_method(req, p.clear_method, true, &clear)) {
 		goto out;
 	}
 	rc = lvs_by_uuid_xor_name(p.uuid, p.lvs_name, &lvs);

@@ -2,7 +2,20 @@
 
 #include <criterion/criterion.h>
 
+#include "spio/env.h"
 #include "spio/thread.h"
+
+void blob_test_env_init(const char *name)
+{
+	struct spio_env_opts eo;
+	int rc;
+
+	spio_env_opts_init(&eo, sizeof(eo));
+	eo.no_huge = true;
+	eo.name = name;
+	rc = spio_env_init(&eo);
+	cr_assert_eq(rc, 0, "spio_env_init(%s): expected 0, got %d", name, rc);
+}
 
 struct spio_thread *blob_test_thread_start(const char *name)
 {

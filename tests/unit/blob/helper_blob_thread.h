@@ -4,6 +4,8 @@
 
 struct spio_thread;
 
+/* Init the env without hugepages for process `name`; a failure fails the test. */
+void blob_test_env_init(const char *name);
 /* Init the thread library and make a thread `name` current. */
 struct spio_thread *blob_test_thread_start(const char *name);
 /* Poll `t` `n` times. */

@@ -81,12 +81,7 @@ static struct spio_thread *g_thread;
 
 static void setup(void)
 {
-	struct spio_env_opts eo;
-
-	spio_env_opts_init(&eo, sizeof(eo));
-	eo.no_huge = true;
-	eo.name = "test_blob_crash";
-	cr_assert_eq(spio_env_init(&eo), 0);
+	blob_test_env_init("test_blob_crash");
 	g_thread = blob_test_thread_start("blob_crash");
 }
 
@@ -431,40 +426,35 @@ static void op_resize(struct crash *c, int slot)
 	step_end(c, true);
 }
 
-static void op_snapshot(struct crash *c, int slot, int sslot)
+/* A snapshot of slot's blob, or (`clone`) a clone of it, into slot `nslot`. */
+static void op_derive(struct crash *c, int slot, int nslot, bool clone)
 {
-	struct mblob *b = &c->cur.b[slot], *s = &c->cur.b[sslot];
-	struct spio_blob_xattr_opts xo;
-	struct xa x;
-
-	*s = *b;
-	random_xattrs(c, s);
-	xo = xa_opts(&x, s);
-	step_begin(c, "snapshot 0x%lx", b->id);
-	OK(spio_bs_create_snapshot_await(c->bs, b->id, &xo, &s->id));
-	OK(spio_bs_open_blob_await(c->bs, s->id, &c->h[sslot]));
-	s->ro = true;
-	b->parent = s->id;
-	step_end(c, true);
-	CHECK(b->thin, "the origin of a snapshot is thin");
-}
-
-static void op_clone(struct crash *c, int slot, int cslot)
-{
-	struct mblob *b = &c->cur.b[slot], *n = &c->cur.b[cslot];
+	struct mblob *b = &c->cur.b[slot], *n = &c->cur.b[nslot];
 	struct spio_blob_xattr_opts xo;
 	struct xa x;
 
 	*n = *b;
 	random_xattrs(c, n);
 	xo = xa_opts(&x, n);
-	step_begin(c, "clone 0x%lx", b->id);
-	OK(spio_bs_create_clone_await(c->bs, b->id, &xo, &n->id));
-	OK(spio_bs_open_blob_await(c->bs, n->id, &c->h[cslot]));
-	n->ro = false;
-	n->parent = b->id;
+	step_begin(c, "%s 0x%lx", clone ? "clone" : "snapshot", b->id);
+	if (clone) {
+		OK(spio_bs_create_clone_await(c->bs, b->id, &xo, &n->id));
+	} else {
+		OK(spio_bs_create_snapshot_await(c->bs, b->id, &xo, &n->id));
+	}
+	OK(spio_bs_open_blob_await(c->bs, n->id, &c->h[nslot]));
+	n->ro = !clone;
+	if (clone) {
+		n->parent = b->id;
+	} else {
+		b->parent = n->id;
+	}
 	step_end(c, true);
-	CHECK(n->thin, "a clone is thin");
+	if (clone) {
+		CHECK(n->thin, "a clone is thin");
+	} else {
+		CHECK(b->thin, "the origin of a snapshot is thin");
+	}
 }
 
 static void op_set_ro(struct crash *c, int slot)
@@ -517,31 +507,26 @@ static bool one_op(struct crash *c)
 			return false;
 		}
 		op_create(c, fs);
-	} else if (r < 52) {
-		if ((slot = pick(c, is_writable)) < 0) {
-			return false;
-		}
-		op_write(c, slot);
 	} else if (r < 60) {
 		if ((slot = pick(c, is_writable)) < 0) {
 			return false;
 		}
-		op_xattr(c, slot);
+		if (r < 52) {
+			op_write(c, slot);
+		} else {
+			op_xattr(c, slot);
+		}
 	} else if (r < 70) {
 		if ((slot = pick(c, is_resizable)) < 0) {
 			return false;
 		}
 		op_resize(c, slot);
-	} else if (r < 78) {
-		if (fs < 0 || (slot = pick(c, is_writable)) < 0) {
-			return false;
-		}
-		op_snapshot(c, slot, fs);
 	} else if (r < 84) {
-		if (fs < 0 || (slot = pick(c, is_read_only)) < 0) {
+		/* below 78 a snapshot of a writable blob, else a clone of a read-only one */
+		if (fs < 0 || (slot = pick(c, r < 78 ? is_writable : is_read_only)) < 0) {
 			return false;
 		}
-		op_clone(c, slot, fs);
+		op_derive(c, slot, fs, r >= 78);
 	} else if (r < 86) {
 		if ((slot = pick(c, is_writable)) < 0 ||
 		    c->cur.b[slot].parent != SPIO_BLOBID_INVALID) {

@@ -17,6 +17,8 @@
 #include "spio/blob_bdev.h"
 #include "spio/env.h"
 #include "spio/thread.h"
+#include "spio/util.h"
+#include "helper_blob_done.h"
 #include "helper_blob_thread.h"
 
 #define BLOCKLEN 512u
@@ -38,15 +40,6 @@ static int g_nopen;
 /* Set around every submit: a completion that sees it ran inside the call. */
 static bool g_in_submit;
 
-struct done {
-	int n;
-	int rc;
-	struct spio_thread *thread;
-	struct spio_blob_store *bs;
-	struct spio_blob *blob;
-	spio_blob_id id;
-};
-
 static void poll_all(int n)
 {
 	for (int i = 0; i < n; i++) {
@@ -57,7 +50,7 @@ static void poll_all(int n)
 	}
 }
 
-static void wait_n(struct done *d, int want)
+static void wait_n(struct blob_done *d, int want)
 {
 	for (int i = 0; i < POLL_LIMIT && d->n < want; i++) {
 		poll_all(1);
@@ -67,39 +60,12 @@ static void wait_n(struct done *d, int want)
 
 static void op_cb(void *arg, int rc)
 {
-	struct done *d = arg;
+	struct blob_done *d = arg;
 
 	cr_assert_not(g_in_submit, "a completion ran inside its submit call");
 	d->n++;
 	d->rc = rc;
 	d->thread = spio_get_thread();
-}
-
-static void bs_cb(void *arg, struct spio_blob_store *bs, int rc)
-{
-	struct done *d = arg;
-
-	d->n++;
-	d->rc = rc;
-	d->bs = bs;
-}
-
-static void id_cb(void *arg, spio_blob_id id, int rc)
-{
-	struct done *d = arg;
-
-	d->n++;
-	d->rc = rc;
-	d->id = id;
-}
-
-static void blob_cb(void *arg, struct spio_blob *blob, int rc)
-{
-	struct done *d = arg;
-
-	d->n++;
-	d->rc = rc;
-	d->blob = blob;
 }
 
 /*
@@ -109,7 +75,7 @@ static void blob_cb(void *arg, struct spio_blob *blob, int rc)
 static void store_up(uint32_t max_ops, uint64_t blocks)
 {
 	struct spio_bs_opts o;
-	struct done d = {0};
+	struct blob_done d = {0};
 
 	g_dev = spio_bs_dev_mem_create(blocks, BLOCKLEN);
 	cr_assert_not_null(g_dev);
@@ -118,7 +84,7 @@ static void store_up(uint32_t max_ops, uint64_t blocks)
 	o.cluster_sz = CLUSTER_SZ;
 	o.num_md_pages = 32;
 	o.max_channel_ops = max_ops;
-	spio_bs_init(g_dev, &o, bs_cb, &d);
+	spio_bs_init(g_dev, &o, blob_done_bs, &d);
 	wait_n(&d, 1);
 	cr_assert_eq(d.rc, 0, "spio_bs_init: expected 0, got %d", d.rc);
 	g_bs = d.bs;
@@ -129,7 +95,7 @@ static void store_up(uint32_t max_ops, uint64_t blocks)
 
 static void close_blob(struct spio_blob *b)
 {
-	struct done d = {0};
+	struct blob_done d = {0};
 
 	for (int i = 0; i < g_nopen; i++) {
 		if (g_open[i] == b) {
@@ -144,7 +110,7 @@ static void close_blob(struct spio_blob *b)
 
 static void store_down(void)
 {
-	struct done d = {0};
+	struct blob_done d = {0};
 
 	if (g_bs == NULL) {
 		return;
@@ -162,12 +128,7 @@ static void store_down(void)
 
 static void setup(void)
 {
-	struct spio_env_opts eo;
-
-	spio_env_opts_init(&eo, sizeof(eo));
-	eo.no_huge = true;
-	eo.name = "test_blob_io";
-	cr_assert_eq(spio_env_init(&eo), 0);
+	blob_test_env_init("test_blob_io");
 	g_md = blob_test_thread_start("blob_io_md");
 }
 
@@ -194,9 +155,9 @@ TestSuite(blob_io, .init = setup, .fini = teardown, .timeout = 120);
 
 static struct spio_blob *open_blob_id(spio_blob_id id)
 {
-	struct done d = {0};
+	struct blob_done d = {0};
 
-	spio_bs_open_blob(g_bs, id, blob_cb, &d);
+	spio_bs_open_blob(g_bs, id, blob_done_blob, &d);
 	wait_n(&d, 1);
 	cr_assert_eq(d.rc, 0, "open 0x%lx: expected 0, got %d", (unsigned long)id, d.rc);
 	cr_assert_lt(g_nopen, MAX_OPEN);
@@ -207,12 +168,12 @@ static struct spio_blob *open_blob_id(spio_blob_id id)
 static struct spio_blob *new_blob(uint64_t clusters, bool thin)
 {
 	struct spio_blob_opts o;
-	struct done d = {0};
+	struct blob_done d = {0};
 
 	spio_blob_opts_init(&o, sizeof(o));
 	o.num_clusters = clusters;
 	o.thin_provision = thin;
-	spio_bs_create_blob_ext(g_bs, &o, id_cb, &d);
+	spio_bs_create_blob_ext(g_bs, &o, blob_done_id, &d);
 	wait_n(&d, 1);
 	cr_assert_eq(d.rc, 0, "create: expected 0, got %d", d.rc);
 	return open_blob_id(d.id);
@@ -220,9 +181,9 @@ static struct spio_blob *new_blob(uint64_t clusters, bool thin)
 
 static spio_blob_id snapshot_of(struct spio_blob *b)
 {
-	struct done d = {0};
+	struct blob_done d = {0};
 
-	spio_bs_create_snapshot(g_bs, spio_blob_get_id(b), NULL, id_cb, &d);
+	spio_bs_create_snapshot(g_bs, spio_blob_get_id(b), NULL, blob_done_id, &d);
 	wait_n(&d, 1);
 	cr_assert_eq(d.rc, 0, "snapshot: expected 0, got %d", d.rc);
 	return d.id;
@@ -230,9 +191,9 @@ static spio_blob_id snapshot_of(struct spio_blob *b)
 
 static spio_blob_id clone_of(spio_blob_id parent)
 {
-	struct done d = {0};
+	struct blob_done d = {0};
 
-	spio_bs_create_clone(g_bs, parent, NULL, id_cb, &d);
+	spio_bs_create_clone(g_bs, parent, NULL, blob_done_id, &d);
 	wait_n(&d, 1);
 	cr_assert_eq(d.rc, 0, "clone: expected 0, got %d", d.rc);
 	return d.id;
@@ -245,7 +206,7 @@ static spio_blob_id clone_of(spio_blob_id parent)
 enum op { RD, WR, RDV, WRV, UNMAP, WZ };
 
 /* Submit without waiting; the completion must not have run yet. */
-static void submit(struct done *d, struct spio_io_channel *ch, enum op op, struct spio_blob *b,
+static void submit(struct blob_done *d, struct spio_io_channel *ch, enum op op, struct spio_blob *b,
 		   void *buf, struct iovec *iov, int iovcnt, uint64_t off, uint64_t len)
 {
 	g_in_submit = true;
@@ -276,7 +237,7 @@ static void submit(struct done *d, struct spio_io_channel *ch, enum op op, struc
 static int run_io(enum op op, struct spio_blob *b, void *buf, struct iovec *iov, int iovcnt,
 		  uint64_t off, uint64_t len)
 {
-	struct done d = {0};
+	struct blob_done d = {0};
 
 	submit(&d, g_ch, op, b, buf, iov, iovcnt, off, len);
 	wait_n(&d, 1);
@@ -392,6 +353,68 @@ Test(blob_io, write_read_round_trips)
 	free(buf);
 }
 
+/*
+ * Cut `bytes` bytes at `buf` into entries of sizes[n % nsizes] bytes (n: the entry's index, the
+ * last one cut short), an empty entry after every `empty_every`th (0: none). \return the count.
+ */
+static int iovs_split(struct iovec *iov, uint8_t *buf, size_t bytes, const size_t *sizes,
+		      size_t nsizes, int empty_every)
+{
+	size_t at = 0;
+	int n = 0;
+
+	while (at < bytes) {
+		size_t s = sizes[(size_t)n % nsizes];
+
+		if (s > bytes - at) {
+			s = bytes - at;
+		}
+		iov[n].iov_base = buf + at;
+		iov[n].iov_len = s;
+		at += s;
+		n++;
+		if (empty_every != 0 && n % empty_every == 0) {
+			iov[n].iov_base = NULL; /* an empty entry in the middle */
+			iov[n].iov_len = 0;
+			n++;
+		}
+	}
+	return n;
+}
+
+/* Point the entries into `to` at the offsets they have in `from` (empty ones stay NULL). */
+static void iovs_move(struct iovec *iov, int n, uint8_t *from, uint8_t *to)
+{
+	for (int i = 0; i < n; i++) {
+		if (iov[i].iov_base != NULL) {
+			iov[i].iov_base = to + ((uint8_t *)iov[i].iov_base - from);
+		}
+	}
+}
+
+/*
+ * Write `src` through the `n` entries of `iov` at io unit `off` (`len` io units), check the blob
+ * against `model` updated with it, then read back through the same split into `dst`.
+ */
+static void iovs_round_trip(struct spio_blob *b, struct iovec *iov, int n, uint8_t *src,
+			    uint8_t *dst, uint8_t *model, uint64_t off, uint64_t len,
+			    const char *what)
+{
+	const size_t bytes = len * BLOCKLEN;
+	char after[96];
+	size_t at;
+
+	cr_assert_eq(run_io(WRV, b, NULL, iov, n, off, len), 0, "%s", what);
+	memcpy(model + off * BLOCKLEN, src, bytes);
+	snprintf(after, sizeof(after), "after a %s", what);
+	check_blob(b, model, after);
+	iovs_move(iov, n, src, dst);
+	memset(dst, 0, bytes);
+	cr_assert_eq(run_io(RDV, b, NULL, iov, n, off, len), 0, "readv after a %s", what);
+	at = first_diff(dst, src, bytes);
+	cr_assert_eq(at, SIZE_MAX, "readv after a %s: byte %zu differs", what, at);
+}
+
 /* Iovecs whose boundaries fall anywhere, against the same bytes written flat. */
 Test(blob_io, readv_writev_odd_iovecs)
 {
@@ -401,8 +424,7 @@ Test(blob_io, readv_writev_odd_iovecs)
 	struct iovec iov[64];
 	struct spio_blob *b;
 	uint8_t *src, *dst, *model;
-	size_t at = 0;
-	int n = 0;
+	int n;
 
 	store_up(512, DEV_BLOCKS);
 	b = new_blob(3, false);
@@ -411,38 +433,10 @@ Test(blob_io, readv_writev_odd_iovecs)
 	model = calloc(3 * UPC, BLOCKLEN);
 	cr_assert(src && dst && model);
 	fill(src, bytes, 9);
-	while (at < bytes) {
-		size_t s = sizes[n % 9];
-
-		if (s > bytes - at) {
-			s = bytes - at;
-		}
-		iov[n].iov_base = src + at;
-		iov[n].iov_len = s;
-		at += s;
-		n++;
-		if (n % 5 == 0) {
-			iov[n].iov_base = NULL; /* an empty entry in the middle */
-			iov[n].iov_len = 0;
-			n++;
-		}
-	}
+	n = iovs_split(iov, src, bytes, sizes, SPIO_COUNTOF(sizes), 5);
 	cr_assert_lt(n, 64);
 	cr_assert_gt(n, BLOB_IO_IOV_MAX, "the case must need more entries than one operation");
-	cr_assert_eq(run_io(WRV, b, NULL, iov, n, off, len), 0);
-	memcpy(model + off * BLOCKLEN, src, bytes);
-	check_blob(b, model, "after writev");
-
-	/* Read back through the same odd split into another buffer. */
-	for (int i = 0; i < n; i++) {
-		if (iov[i].iov_base != NULL) {
-			iov[i].iov_base = dst + ((uint8_t *)iov[i].iov_base - src);
-		}
-	}
-	memset(dst, 0, bytes);
-	cr_assert_eq(run_io(RDV, b, NULL, iov, n, off, len), 0);
-	at = first_diff(dst, src, bytes);
-	cr_assert_eq(at, SIZE_MAX, "readv: byte %zu differs", at);
+	iovs_round_trip(b, iov, n, src, dst, model, off, len, "writev of odd iovecs");
 	free(src);
 	free(dst);
 	free(model);
@@ -456,8 +450,7 @@ Test(blob_io, tiny_iovecs)
 	struct iovec *iov = calloc(bytes, sizeof(*iov));
 	uint8_t *src = malloc(bytes), *dst = malloc(bytes), *model;
 	struct spio_blob *b;
-	int n = 0;
-	size_t at = 0;
+	int n;
 
 	store_up(512, DEV_BLOCKS);
 	b = new_blob(2, false);
@@ -465,33 +458,14 @@ Test(blob_io, tiny_iovecs)
 	cr_assert(iov && src && dst && model);
 	fill(src, bytes, 3);
 	/* 1, 2, 3 bytes in turn: ~250 entries per io unit. */
-	while (at < bytes) {
-		size_t s = (size_t)(n % 3) + 1;
-
-		if (s > bytes - at) {
-			s = bytes - at;
-		}
-		iov[n].iov_base = src + at;
-		iov[n].iov_len = s;
-		at += s;
-		n++;
-	}
-	cr_assert_eq(run_io(WRV, b, NULL, iov, n, off, len), 0);
-	memcpy(model + off * BLOCKLEN, src, bytes);
-	check_blob(b, model, "after a writev of tiny iovecs");
-	for (int i = 0; i < n; i++) {
-		iov[i].iov_base = dst + ((uint8_t *)iov[i].iov_base - src);
-	}
-	memset(dst, 0, bytes);
-	cr_assert_eq(run_io(RDV, b, NULL, iov, n, off, len), 0);
-	at = first_diff(dst, src, bytes);
-	cr_assert_eq(at, SIZE_MAX, "readv of tiny iovecs: byte %zu differs", at);
+	n = iovs_split(iov, src, bytes, (const size_t[]){1, 2, 3}, 3, 0);
+	iovs_round_trip(b, iov, n, src, dst, model, off, len, "writev of tiny iovecs");
 
 	/* Two at once on one channel share the bounce buffer, one after the other. */
 	{
 		uint8_t *dst2 = calloc(1, bytes);
 		struct iovec *iov2 = calloc(bytes, sizeof(*iov2));
-		struct done d1 = {0}, d2 = {0};
+		struct blob_done d1 = {0}, d2 = {0};
 
 		cr_assert(dst2 && iov2);
 		for (int i = 0; i < n; i++) {
@@ -595,7 +569,7 @@ Test(blob_io, read_only_refuses_writes)
 	uint8_t buf[2 * BLOCKLEN], back[2 * BLOCKLEN];
 	struct iovec iov = {buf, BLOCKLEN};
 	struct spio_blob *b;
-	struct done d = {0};
+	struct blob_done d = {0};
 
 	store_up(512, DEV_BLOCKS);
 	b = new_blob(1, false);
@@ -618,6 +592,54 @@ Test(blob_io, read_only_refuses_writes)
 /*
  * Thin allocation
  */
+
+static struct spio_io_channel *t2_channel(void)
+{
+	struct spio_io_channel *ch;
+	struct spio_thread *prev;
+
+	g_t2 = spio_thread_create("blob_io_t2", NULL);
+	cr_assert_not_null(g_t2);
+	prev = spio_thread_enter(g_t2);
+	ch = spio_bs_alloc_io_channel(g_bs);
+	spio_thread_leave(prev);
+	cr_assert_not_null(ch);
+	return ch;
+}
+
+static void t2_free_channel(struct spio_io_channel *ch)
+{
+	struct spio_thread *prev = spio_thread_enter(g_t2);
+
+	spio_bs_free_io_channel(ch);
+	spio_thread_leave(prev);
+	poll_all(10);
+}
+
+/* A store, a thin blob of `clusters` clusters, a channel of g_t2 in *ch2 (unless NULL), and the
+ * store's free cluster count in *free0: the start of the thin allocation tests. */
+static struct spio_blob *thin_start(uint64_t clusters, struct spio_io_channel **ch2,
+				    uint64_t *free0)
+{
+	struct spio_blob *b;
+
+	store_up(512, DEV_BLOCKS);
+	b = new_blob(clusters, true);
+	if (ch2 != NULL) {
+		*ch2 = t2_channel();
+	}
+	*free0 = spio_bs_free_cluster_count(g_bs);
+	return b;
+}
+
+static void t2_submit(struct blob_done *d, struct spio_io_channel *ch, enum op op,
+		      struct spio_blob *b, void *buf, uint64_t off, uint64_t len)
+{
+	struct spio_thread *prev = spio_thread_enter(g_t2);
+
+	submit(d, ch, op, b, buf, NULL, 0, off, len);
+	spio_thread_leave(prev);
+}
 
 Test(blob_io, thin_allocates_on_first_write)
 {
@@ -664,9 +686,7 @@ Test(blob_io, zero_length_write_allocates_like_spdk)
 	struct spio_blob *b;
 	uint64_t free0;
 
-	store_up(512, DEV_BLOCKS);
-	b = new_blob(2, true);
-	free0 = spio_bs_free_cluster_count(g_bs);
+	b = thin_start(2, NULL, &free0);
 	cr_assert_eq(wr(b, NULL, UPC + 3, 0), 0);
 	cr_assert_neq(blob_cluster_get(b, 1), 0, "a 0-length write allocates its cluster");
 	cr_assert_eq(spio_bs_free_cluster_count(g_bs), free0 - 1);
@@ -694,7 +714,7 @@ Test(blob_io, thin_no_space)
 	/* One cluster left, two writes for it on one channel: the second waits for the first's
 	 * allocation instead of claiming one of its own (which would fail). */
 	{
-		struct done d1 = {0}, d2 = {0};
+		struct blob_done d1 = {0}, d2 = {0};
 
 		cr_assert_eq(spio_bs_free_cluster_count(g_bs), 1);
 		submit(&d1, g_ch, WR, b, buf, NULL, 0, i * UPC, 1);
@@ -719,13 +739,11 @@ Test(blob_io, thin_no_space)
 Test(blob_io, thin_same_cluster_same_channel)
 {
 	uint8_t a[2 * BLOCKLEN], c[2 * BLOCKLEN], back[UPC * BLOCKLEN];
-	struct done d1 = {0}, d2 = {0}, d3 = {0};
+	struct blob_done d1 = {0}, d2 = {0}, d3 = {0};
 	struct spio_blob *b;
 	uint64_t free0;
 
-	store_up(512, DEV_BLOCKS);
-	b = new_blob(2, true);
-	free0 = spio_bs_free_cluster_count(g_bs);
+	b = thin_start(2, NULL, &free0);
 	fill(a, sizeof(a), 1);
 	fill(c, sizeof(c), 2);
 	submit(&d1, g_ch, WR, b, a, NULL, 0, 0, 2);
@@ -743,38 +761,6 @@ Test(blob_io, thin_same_cluster_same_channel)
 	cr_assert_eq(rd(b, back, 0, UPC), 0);
 	cr_assert_eq(memcmp(back, a, sizeof(a)), 0, "first write lost");
 	cr_assert_eq(memcmp(back + 10 * BLOCKLEN, c, sizeof(c)), 0, "second write lost");
-}
-
-static struct spio_io_channel *t2_channel(void)
-{
-	struct spio_io_channel *ch;
-	struct spio_thread *prev;
-
-	g_t2 = spio_thread_create("blob_io_t2", NULL);
-	cr_assert_not_null(g_t2);
-	prev = spio_thread_enter(g_t2);
-	ch = spio_bs_alloc_io_channel(g_bs);
-	spio_thread_leave(prev);
-	cr_assert_not_null(ch);
-	return ch;
-}
-
-static void t2_free_channel(struct spio_io_channel *ch)
-{
-	struct spio_thread *prev = spio_thread_enter(g_t2);
-
-	spio_bs_free_io_channel(ch);
-	spio_thread_leave(prev);
-	poll_all(10);
-}
-
-static void t2_submit(struct done *d, struct spio_io_channel *ch, enum op op, struct spio_blob *b,
-		      void *buf, uint64_t off, uint64_t len)
-{
-	struct spio_thread *prev = spio_thread_enter(g_t2);
-
-	submit(d, ch, op, b, buf, NULL, 0, off, len);
-	spio_thread_leave(prev);
 }
 
 /*
@@ -799,15 +785,12 @@ static void check_free_clusters_zero(void)
 Test(blob_io, thin_race_two_channels)
 {
 	uint8_t a[BLOCKLEN], c[BLOCKLEN], back[2 * BLOCKLEN];
-	struct done d1 = {0}, d2 = {0};
+	struct blob_done d1 = {0}, d2 = {0};
 	struct spio_io_channel *ch2;
 	struct spio_blob *b;
 	uint64_t free0;
 
-	store_up(512, DEV_BLOCKS);
-	b = new_blob(2, true);
-	ch2 = t2_channel();
-	free0 = spio_bs_free_cluster_count(g_bs);
+	b = thin_start(2, &ch2, &free0);
 	fill(a, sizeof(a), 1);
 	fill(c, sizeof(c), 2);
 	/* Both claim before either inserts: their claims are queued to the md thread now. */
@@ -888,7 +871,7 @@ Test(blob_io, clone_chain_and_grown_clone)
 	const uint64_t n = 2 * UPC;
 	uint8_t *model = malloc(4 * UPC * BLOCKLEN), buf[BLOCKLEN];
 	struct spio_blob *b;
-	struct done d = {0};
+	struct blob_done d = {0};
 
 	store_up(512, DEV_BLOCKS);
 	cr_assert_not_null(model);
@@ -923,7 +906,7 @@ Test(blob_io, clone_chain_and_grown_clone)
 
 static void md_cb(void *arg, int rc)
 {
-	struct done *d = arg;
+	struct blob_done *d = arg;
 
 	d->n++;
 	d->rc = rc;
@@ -931,7 +914,7 @@ static void md_cb(void *arg, int rc)
 
 static void freeze(struct spio_blob *b, bool on)
 {
-	struct done d = {0};
+	struct blob_done d = {0};
 
 	if (on) {
 		blob_freeze_io(b, md_cb, &d);
@@ -946,7 +929,7 @@ static void freeze(struct spio_blob *b, bool on)
 Test(blob_io, freeze_holds_and_releases)
 {
 	uint8_t old[BLOCKLEN], neu[BLOCKLEN], back[BLOCKLEN], other[BLOCKLEN];
-	struct done w = {0}, r = {0}, o = {0};
+	struct blob_done w = {0}, r = {0}, o = {0};
 	struct spio_blob *b, *b2;
 	struct spio_io_channel *ch2;
 
@@ -986,13 +969,11 @@ Test(blob_io, freeze_holds_and_releases)
 Test(blob_io, freeze_during_claim)
 {
 	uint8_t buf[BLOCKLEN], back[BLOCKLEN];
-	struct done w = {0}, f = {0};
+	struct blob_done w = {0}, f = {0};
 	struct spio_blob *b;
 	uint64_t free0;
 
-	store_up(512, DEV_BLOCKS);
-	b = new_blob(1, true);
-	free0 = spio_bs_free_cluster_count(g_bs);
+	b = thin_start(1, NULL, &free0);
 	fill(buf, sizeof(buf), 4);
 	submit(&w, g_ch, WR, b, buf, NULL, 0, 2, 1);
 	blob_freeze_io(b, md_cb, &f);
@@ -1016,15 +997,12 @@ Test(blob_io, freeze_during_claim)
 Test(blob_io, freeze_defers_thin_insert)
 {
 	uint8_t buf[BLOCKLEN], back[BLOCKLEN];
-	struct done w = {0}, f = {0};
+	struct blob_done w = {0}, f = {0};
 	struct spio_io_channel *ch2;
 	struct spio_blob *b;
 	uint64_t free0;
 
-	store_up(512, DEV_BLOCKS);
-	b = new_blob(1, true);
-	ch2 = t2_channel();
-	free0 = spio_bs_free_cluster_count(g_bs);
+	b = thin_start(1, &ch2, &free0);
 	fill(buf, sizeof(buf), 4);
 	t2_submit(&w, ch2, WR, b, buf, 2, 1);
 	/* The md thread claims; then t2 takes the reply and sends the insert. */
@@ -1059,7 +1037,7 @@ Test(blob_io, freeze_defers_thin_insert)
 Test(blob_io, channel_ops_limit)
 {
 	uint8_t buf[6][BLOCKLEN];
-	struct done d[6] = {{0}};
+	struct blob_done d[6] = {{0}};
 	struct spio_blob *b;
 
 	store_up(4, DEV_BLOCKS);
@@ -1167,14 +1145,15 @@ Test(blob_io, blob_back_dev)
 	struct spio_io_channel *ch;
 	struct spio_bs_dev *dev;
 	struct spio_blob *b;
-	struct done d = {0};
+	struct blob_done d = {0};
 
 	store_up(512, DEV_BLOCKS);
 	cr_assert_not_null(model);
 	b = new_blob(2, false);
 	fill(model, n * BLOCKLEN, 31);
 	cr_assert_eq(wr(b, model, 0, n), 0);
-	spio_bs_open_blob(g_bs, spio_blob_get_id(b), blob_cb, &d); /* the reference dev takes */
+	spio_bs_open_blob(g_bs, spio_blob_get_id(b), blob_done_blob,
+			  &d); /* the reference dev takes */
 	wait_n(&d, 1);
 	cr_assert_eq(d.blob, b);
 	cr_assert_eq(b->open_ref, 2);

@@ -21,6 +21,7 @@
 #include "spio/blob_bdev.h"
 #include "spio/env.h"
 #include "spio/thread.h"
+#include "helper_blob_done.h"
 #include "helper_blob_thread.h"
 
 #define BLOCKLEN 512u
@@ -131,15 +132,7 @@ static struct spio_bs_dev *fw_dev(void)
  * Md-thread helpers (the test's OS thread polls g_md)
  */
 
-struct done {
-	int n;
-	int rc;
-	struct spio_blob_store *bs;
-	struct spio_blob *blob;
-	spio_blob_id id;
-};
-
-static void wait_n(struct done *d, int want)
+static void wait_n(struct blob_done *d, int want)
 {
 	for (int i = 0; i < POLL_LIMIT && d->n < want; i++) {
 		spio_thread_poll(g_md, 0, 0);
@@ -149,48 +142,21 @@ static void wait_n(struct done *d, int want)
 
 static void op_cb(void *arg, int rc)
 {
-	struct done *d = arg;
+	struct blob_done *d = arg;
 
 	d->n++;
 	d->rc = rc;
-}
-
-static void bs_cb(void *arg, struct spio_blob_store *bs, int rc)
-{
-	struct done *d = arg;
-
-	d->n++;
-	d->rc = rc;
-	d->bs = bs;
-}
-
-static void id_cb(void *arg, spio_blob_id id, int rc)
-{
-	struct done *d = arg;
-
-	d->n++;
-	d->rc = rc;
-	d->id = id;
-}
-
-static void blob_cb(void *arg, struct spio_blob *blob, int rc)
-{
-	struct done *d = arg;
-
-	d->n++;
-	d->rc = rc;
-	d->blob = blob;
 }
 
 static struct spio_blob_store *store_init(void)
 {
 	struct spio_bs_opts o;
-	struct done d = {0};
+	struct blob_done d = {0};
 
 	spio_bs_opts_init(&o, sizeof(o));
 	o.cluster_sz = CLUSTER_SZ;
 	o.num_md_pages = 32;
-	spio_bs_init(fw_dev(), &o, bs_cb, &d);
+	spio_bs_init(fw_dev(), &o, blob_done_bs, &d);
 	wait_n(&d, 1);
 	cr_assert_eq(d.rc, 0, "init: expected 0, got %d", d.rc);
 	return d.bs;
@@ -199,11 +165,11 @@ static struct spio_blob_store *store_init(void)
 static struct spio_blob_store *store_load(bool force_recover)
 {
 	struct spio_bs_opts o;
-	struct done d = {0};
+	struct blob_done d = {0};
 
 	spio_bs_opts_init(&o, sizeof(o));
 	o.force_recover = force_recover;
-	spio_bs_load(fw_dev(), &o, bs_cb, &d);
+	spio_bs_load(fw_dev(), &o, blob_done_bs, &d);
 	wait_n(&d, 1);
 	cr_assert_eq(d.rc, 0, "load (force_recover %d): expected 0, got %d", force_recover, d.rc);
 	return d.bs;
@@ -211,7 +177,7 @@ static struct spio_blob_store *store_load(bool force_recover)
 
 static void store_unload(struct spio_blob_store *bs)
 {
-	struct done d = {0};
+	struct blob_done d = {0};
 
 	spio_bs_unload(bs, op_cb, &d);
 	wait_n(&d, 1);
@@ -220,9 +186,9 @@ static void store_unload(struct spio_blob_store *bs)
 
 static struct spio_blob *open_blob(struct spio_blob_store *bs, spio_blob_id id)
 {
-	struct done d = {0};
+	struct blob_done d = {0};
 
-	spio_bs_open_blob(bs, id, blob_cb, &d);
+	spio_bs_open_blob(bs, id, blob_done_blob, &d);
 	wait_n(&d, 1);
 	cr_assert_eq(d.rc, 0, "open: expected 0, got %d", d.rc);
 	return d.blob;
@@ -230,7 +196,7 @@ static struct spio_blob *open_blob(struct spio_blob_store *bs, spio_blob_id id)
 
 static void close_blob(struct spio_blob *b)
 {
-	struct done d = {0};
+	struct blob_done d = {0};
 
 	spio_blob_close(b, op_cb, &d);
 	wait_n(&d, 1);
@@ -240,12 +206,12 @@ static void close_blob(struct spio_blob *b)
 static spio_blob_id create_blob(struct spio_blob_store *bs, uint64_t clusters, bool thin)
 {
 	struct spio_blob_opts o;
-	struct done d = {0};
+	struct blob_done d = {0};
 
 	spio_blob_opts_init(&o, sizeof(o));
 	o.num_clusters = clusters;
 	o.thin_provision = thin;
-	spio_bs_create_blob_ext(bs, &o, id_cb, &d);
+	spio_bs_create_blob_ext(bs, &o, blob_done_id, &d);
 	wait_n(&d, 1);
 	cr_assert_eq(d.rc, 0, "create: expected 0, got %d", d.rc);
 	return d.id;
@@ -255,7 +221,7 @@ static spio_blob_id create_blob(struct spio_blob_store *bs, uint64_t clusters, b
 static int md_io(struct spio_blob *b, struct spio_io_channel *ch, bool write, void *buf,
 		 uint64_t off, uint64_t len)
 {
-	struct done d = {0};
+	struct blob_done d = {0};
 
 	if (write) {
 		spio_blob_io_write(b, ch, buf, off, len, op_cb, &d);
@@ -493,12 +459,7 @@ static void reload_and_check(spio_blob_id id, struct worker *w, const uint8_t *p
 
 static void setup(void)
 {
-	struct spio_env_opts eo;
-
-	spio_env_opts_init(&eo, sizeof(eo));
-	eo.no_huge = true;
-	eo.name = "test_blob_io_stress";
-	cr_assert_eq(spio_env_init(&eo), 0);
+	blob_test_env_init("test_blob_io_stress");
 	g_md = blob_test_thread_start("blob_io_stress_md");
 	g_mem = spio_bs_dev_mem_create(DEV_BLOCKS, BLOCKLEN);
 	cr_assert_not_null(g_mem);
@@ -553,7 +514,7 @@ Test(blob_io_stress, racing_clone_writes)
 	struct spio_io_channel *ch = spio_bs_alloc_io_channel(bs);
 	uint8_t *parent = malloc((size_t)NCLUSTERS * UPC * BLOCKLEN);
 	struct worker w[NTHREADS];
-	struct done d = {0};
+	struct blob_done d = {0};
 	uint64_t free0;
 
 	cr_assert(ch && parent);
@@ -562,7 +523,7 @@ Test(blob_io_stress, racing_clone_writes)
 	}
 	cr_assert_eq(md_io(b, ch, true, parent, 0, NCLUSTERS * UPC), 0);
 	/* The blob becomes a clone of its snapshot: every cluster reads through to it. */
-	spio_bs_create_snapshot(bs, id, NULL, id_cb, &d);
+	spio_bs_create_snapshot(bs, id, NULL, blob_done_id, &d);
 	wait_n(&d, 1);
 	cr_assert_eq(d.rc, 0, "snapshot: expected 0, got %d", d.rc);
 	cr_assert_eq(spio_blob_get_num_allocated_clusters(b), 0);

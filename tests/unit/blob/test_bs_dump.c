@@ -12,6 +12,7 @@
 
 #include "blob/blob_format.h"
 #include "helper_blob_image.h"
+#include "helper_spy_dev.h"
 #include "spio/blob.h"
 #include "spio/blob_bdev.h"
 #include "spio/thread.h"
@@ -19,6 +20,8 @@
 #include "helper_blob_thread.h"
 
 static struct spio_thread *g_thread;
+/* Counts what the dump does to the device: it must not write or flush. */
+static struct spy_dev g_spy;
 
 static void setup(void)
 {
@@ -32,138 +35,16 @@ static void poll_n(int n)
 
 static void teardown(void)
 {
+	spy_dev_release(&g_spy);
 	blob_test_thread_end(g_thread);
 }
 
 TestSuite(bs_dump, .init = setup, .fini = teardown);
 
-/*
- * A bs_dev over a memory bs_dev that counts what the dump does to it:
- * writes of any kind, its destruction, and fails the Nth read on request.
- */
-struct spy {
-	struct spio_bs_dev base;
-	struct spio_bs_dev *inner;
-	int writes;
-	int reads;
-	int destroyed;
-	int fail_read; /* 1-based read number to fail with -EIO, 0: none */
-	struct spio_bs_dev_cb_args *failed_args;
-	struct spio_bs_dev_cb_args own;
-};
-
-static struct spy *spy_of(struct spio_bs_dev *d)
-{
-	return (struct spy *)d;
-}
-
-static struct spio_io_channel *spy_create_channel(struct spio_bs_dev *d)
-{
-	return spy_of(d)->inner->create_channel(spy_of(d)->inner);
-}
-
-static void spy_destroy_channel(struct spio_bs_dev *d, struct spio_io_channel *ch)
-{
-	spy_of(d)->inner->destroy_channel(spy_of(d)->inner, ch);
-}
-
-static void spy_destroy(struct spio_bs_dev *d)
-{
-	struct spy *s = spy_of(d);
-
-	s->destroyed++;
-	s->inner->destroy(s->inner);
-	s->inner = NULL;
-}
-
-static void spy_failed(struct spio_io_channel *ch, void *cb_arg, int bserrno)
-{
-	struct spy *s = cb_arg;
-
-	s->failed_args->cb_fn(ch, s->failed_args->cb_arg, -EIO);
-}
-
-static void spy_read(struct spio_bs_dev *d, struct spio_io_channel *ch, void *buf, uint64_t lba,
-		     uint32_t n, struct spio_bs_dev_cb_args *a)
-{
-	struct spy *s = spy_of(d);
-
-	if (++s->reads == s->fail_read) {
-		s->failed_args = a;
-		s->own =
-		    (struct spio_bs_dev_cb_args){.cb_fn = spy_failed, .channel = ch, .cb_arg = s};
-		a = &s->own;
-	}
-	s->inner->read(s->inner, ch, buf, lba, n, a);
-}
-
-static void spy_readv(struct spio_bs_dev *d, struct spio_io_channel *ch, struct iovec *iov,
-		      int iovcnt, uint64_t lba, uint32_t n, struct spio_bs_dev_cb_args *a)
-{
-	spy_of(d)->reads++;
-	spy_of(d)->inner->readv(spy_of(d)->inner, ch, iov, iovcnt, lba, n, a);
-}
-
-static void spy_write(struct spio_bs_dev *d, struct spio_io_channel *ch, void *buf, uint64_t lba,
-		      uint32_t n, struct spio_bs_dev_cb_args *a)
-{
-	spy_of(d)->writes++;
-	spy_of(d)->inner->write(spy_of(d)->inner, ch, buf, lba, n, a);
-}
-
-static void spy_writev(struct spio_bs_dev *d, struct spio_io_channel *ch, struct iovec *iov,
-		       int iovcnt, uint64_t lba, uint32_t n, struct spio_bs_dev_cb_args *a)
-{
-	spy_of(d)->writes++;
-	spy_of(d)->inner->writev(spy_of(d)->inner, ch, iov, iovcnt, lba, n, a);
-}
-
-static void spy_flush(struct spio_bs_dev *d, struct spio_io_channel *ch,
-		      struct spio_bs_dev_cb_args *a)
-{
-	spy_of(d)->writes++;
-	spy_of(d)->inner->flush(spy_of(d)->inner, ch, a);
-}
-
-static void spy_zeroes(struct spio_bs_dev *d, struct spio_io_channel *ch, uint64_t lba, uint64_t n,
-		       struct spio_bs_dev_cb_args *a)
-{
-	spy_of(d)->writes++;
-	spy_of(d)->inner->write_zeroes(spy_of(d)->inner, ch, lba, n, a);
-}
-
-static void spy_unmap(struct spio_bs_dev *d, struct spio_io_channel *ch, uint64_t lba, uint64_t n,
-		      struct spio_bs_dev_cb_args *a)
-{
-	spy_of(d)->writes++;
-	spy_of(d)->inner->unmap(spy_of(d)->inner, ch, lba, n, a);
-}
-
-static struct spy g_spy;
-
-/* A memory device of `size` bytes in 4 KiB blocks behind the spy; its bytes in *data. */
+/* A memory device of `size` bytes in `blocklen` blocks behind the spy; its bytes in *data. */
 static struct spio_bs_dev *spy_dev(uint64_t size, uint32_t blocklen, uint8_t **data)
 {
-	struct spio_bs_dev *inner = spio_bs_dev_mem_create(size / blocklen, blocklen);
-
-	cr_assert_not_null(inner);
-	g_spy = (struct spy){
-	    .base = {.create_channel = spy_create_channel,
-		     .destroy_channel = spy_destroy_channel,
-		     .destroy = spy_destroy,
-		     .read = spy_read,
-		     .write = spy_write,
-		     .readv = spy_readv,
-		     .writev = spy_writev,
-		     .flush = spy_flush,
-		     .write_zeroes = spy_zeroes,
-		     .unmap = spy_unmap,
-		     .blockcnt = inner->blockcnt,
-		     .blocklen = inner->blocklen},
-	    .inner = inner,
-	};
-	*data = spio_bs_dev_mem_data(inner);
-	return &g_spy.base;
+	return spy_dev_init(&g_spy, size, blocklen, data);
 }
 
 /* The image `base` in a spy device, or skip the test visibly. */
@@ -241,6 +122,7 @@ static struct result run_dump(struct spio_bs_dev *d)
 		     r.done);
 	fclose(fp);
 	cr_assert_eq(g_spy.writes, 0, "the dump wrote to the device %d times", g_spy.writes);
+	cr_assert_eq(g_spy.flushes, 0, "the dump flushed the device %d times", g_spy.flushes);
 	cr_assert_eq(r.destroyed_at_cpl, 1, "device not destroyed (once) before the completion");
 	return r;
 }

@@ -14,6 +14,7 @@
 
 #include "blob/blob_internal.h"
 #include "helper_blob_image.h"
+#include "helper_spy_dev.h"
 #include "helper_blob_thread.h"
 #include "spio/blob.h"
 #include "spio/blob_bdev.h"
@@ -24,126 +25,20 @@
 #define PS 4096u
 
 static struct spio_thread *g_thread;
-
-/*
- * A bs_dev over a memory one that counts writes and its destruction, and
- * keeps the memory device (its bytes) after destroy() for the test to look at.
- */
-struct spy {
-	struct spio_bs_dev base;
-	struct spio_bs_dev *inner;
-	int writes;
-	int reads;
-	int destroyed;
-	int fail_read; /* 1-based read number to fail with -EIO, 0: none */
-	struct spio_bs_dev_cb_args *failed_args;
-	struct spio_bs_dev_cb_args own;
-};
-
-static struct spy g_spy;
+/* Counts writes and its destruction, keeps the memory device (its bytes) after destroy() for
+ * the test to look at. */
+static struct spy_dev g_spy;
 static json_t *g_manifest;
-
-static struct spy *spy_of(struct spio_bs_dev *d)
-{
-	return (struct spy *)d;
-}
-
-static struct spio_io_channel *spy_create_channel(struct spio_bs_dev *d)
-{
-	return spy_of(d)->inner->create_channel(spy_of(d)->inner);
-}
-
-static void spy_destroy_channel(struct spio_bs_dev *d, struct spio_io_channel *ch)
-{
-	spy_of(d)->inner->destroy_channel(spy_of(d)->inner, ch);
-}
-
-static void spy_destroy(struct spio_bs_dev *d)
-{
-	spy_of(d)->destroyed++;
-}
-
-static void spy_failed(struct spio_io_channel *ch, void *cb_arg, int bserrno)
-{
-	struct spy *s = cb_arg;
-
-	(void)bserrno;
-	s->failed_args->cb_fn(ch, s->failed_args->cb_arg, -EIO);
-}
-
-static void spy_read(struct spio_bs_dev *d, struct spio_io_channel *ch, void *buf, uint64_t lba,
-		     uint32_t n, struct spio_bs_dev_cb_args *a)
-{
-	struct spy *s = spy_of(d);
-
-	/* The read is done, but its completion says -EIO. */
-	if (++s->reads == s->fail_read) {
-		s->failed_args = a;
-		s->own =
-		    (struct spio_bs_dev_cb_args){.cb_fn = spy_failed, .channel = ch, .cb_arg = s};
-		a = &s->own;
-	}
-	s->inner->read(s->inner, ch, buf, lba, n, a);
-}
-
-static void spy_readv(struct spio_bs_dev *d, struct spio_io_channel *ch, struct iovec *iov,
-		      int iovcnt, uint64_t lba, uint32_t n, struct spio_bs_dev_cb_args *a)
-{
-	spy_of(d)->reads++;
-	spy_of(d)->inner->readv(spy_of(d)->inner, ch, iov, iovcnt, lba, n, a);
-}
-
-static void spy_write(struct spio_bs_dev *d, struct spio_io_channel *ch, void *buf, uint64_t lba,
-		      uint32_t n, struct spio_bs_dev_cb_args *a)
-{
-	spy_of(d)->writes++;
-	spy_of(d)->inner->write(spy_of(d)->inner, ch, buf, lba, n, a);
-}
-
-static void spy_writev(struct spio_bs_dev *d, struct spio_io_channel *ch, struct iovec *iov,
-		       int iovcnt, uint64_t lba, uint32_t n, struct spio_bs_dev_cb_args *a)
-{
-	spy_of(d)->writes++;
-	spy_of(d)->inner->writev(spy_of(d)->inner, ch, iov, iovcnt, lba, n, a);
-}
-
-static void spy_flush(struct spio_bs_dev *d, struct spio_io_channel *ch,
-		      struct spio_bs_dev_cb_args *a)
-{
-	spy_of(d)->inner->flush(spy_of(d)->inner, ch, a);
-}
-
-static void spy_zeroes(struct spio_bs_dev *d, struct spio_io_channel *ch, uint64_t lba, uint64_t n,
-		       struct spio_bs_dev_cb_args *a)
-{
-	spy_of(d)->writes++;
-	spy_of(d)->inner->write_zeroes(spy_of(d)->inner, ch, lba, n, a);
-}
-
-static void spy_unmap(struct spio_bs_dev *d, struct spio_io_channel *ch, uint64_t lba, uint64_t n,
-		      struct spio_bs_dev_cb_args *a)
-{
-	spy_of(d)->writes++;
-	spy_of(d)->inner->unmap(spy_of(d)->inner, ch, lba, n, a);
-}
 
 static void setup(void)
 {
-	struct spio_env_opts eo;
-
-	spio_env_opts_init(&eo, sizeof(eo));
-	eo.no_huge = true;
-	eo.name = "test_bs_load";
-	cr_assert_eq(spio_env_init(&eo), 0);
+	blob_test_env_init("test_bs_load");
 	g_thread = blob_test_thread_start("bs_load");
 }
 
 static void teardown(void)
 {
-	if (g_spy.inner != NULL) {
-		g_spy.inner->destroy(g_spy.inner);
-	}
-	memset(&g_spy, 0, sizeof(g_spy));
+	spy_dev_release(&g_spy);
 	json_decref(g_manifest);
 	g_manifest = NULL;
 	blob_test_thread_end(g_thread);
@@ -160,26 +55,7 @@ static void poll_n(int n)
 /* An empty memory device of `size` bytes behind the spy; its bytes in *data. */
 static struct spio_bs_dev *spy_dev(uint64_t size, uint32_t blocklen, uint8_t **data)
 {
-	struct spio_bs_dev *inner = spio_bs_dev_mem_create(size / blocklen, blocklen);
-
-	cr_assert_not_null(inner);
-	g_spy = (struct spy){
-	    .base = {.create_channel = spy_create_channel,
-		     .destroy_channel = spy_destroy_channel,
-		     .destroy = spy_destroy,
-		     .read = spy_read,
-		     .write = spy_write,
-		     .readv = spy_readv,
-		     .writev = spy_writev,
-		     .flush = spy_flush,
-		     .write_zeroes = spy_zeroes,
-		     .unmap = spy_unmap,
-		     .blockcnt = inner->blockcnt,
-		     .blocklen = inner->blocklen},
-	    .inner = inner,
-	};
-	*data = spio_bs_dev_mem_data(inner);
-	return &g_spy.base;
+	return spy_dev_init(&g_spy, size, blocklen, data);
 }
 
 static void need_image(const char *base, char *gz)

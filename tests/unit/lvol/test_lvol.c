@@ -776,44 +776,44 @@ Test(lvol, open_close_references_and_destroy)
 	lvs_unload(lvs);
 }
 
-/* Write `len` bytes of `fill` at byte `off` of the lvol, and read them back. */
-static void lvol_write_fill(struct spio_lvol *lvol, uint64_t off, size_t len, int fill)
+/* Write `len` bytes of `fill` at byte `off` of the lvol, or (!write) read them and expect each
+ * to be `fill`. */
+static void lvol_fill_io(struct spio_lvol *lvol, uint64_t off, size_t len, int fill, bool write)
 {
 	struct spio_io_channel *ch = spio_lvol_get_io_channel(lvol);
 	struct spio_blob *blob = spio_lvol_get_blob(lvol);
 	uint64_t iou = spio_bs_get_io_unit_size(spio_lvs_get_bs(spio_lvol_get_lvs(lvol)));
 	uint8_t *buf = aligned_alloc(4096, len);
+	const char *what = write ? "write" : "read";
 	struct res r = {0};
 
 	cr_assert_not_null(ch);
-	memset(buf, fill, len);
-	spio_blob_io_write(blob, ch, buf, off / iou, len / iou, op_cb, &r);
-	wait_done(&r, "write");
-	cr_assert_eq(r.rc, 0, "write: got %d", r.rc);
-	free(buf);
-	spio_bs_free_io_channel(ch);
-}
-
-/* The lvol's bytes [off, off + len) must all be `fill`. */
-static void lvol_expect_fill(struct spio_lvol *lvol, uint64_t off, size_t len, int fill)
-{
-	struct spio_io_channel *ch = spio_lvol_get_io_channel(lvol);
-	struct spio_blob *blob = spio_lvol_get_blob(lvol);
-	uint64_t iou = spio_bs_get_io_unit_size(spio_lvs_get_bs(spio_lvol_get_lvs(lvol)));
-	uint8_t *buf = aligned_alloc(4096, len);
-	struct res r = {0};
-
-	memset(buf, ~fill, len);
-	spio_blob_io_read(blob, ch, buf, off / iou, len / iou, op_cb, &r);
-	wait_done(&r, "read");
-	cr_assert_eq(r.rc, 0, "read: got %d", r.rc);
-	for (size_t i = 0; i < len; i++) {
+	memset(buf, write ? fill : ~fill, len);
+	if (write) {
+		spio_blob_io_write(blob, ch, buf, off / iou, len / iou, op_cb, &r);
+	} else {
+		spio_blob_io_read(blob, ch, buf, off / iou, len / iou, op_cb, &r);
+	}
+	wait_done(&r, what);
+	cr_assert_eq(r.rc, 0, "%s: got %d", what, r.rc);
+	for (size_t i = 0; !write && i < len; i++) {
 		cr_assert_eq(buf[i], (uint8_t)fill, "%s: byte %llu: expected 0x%02x, got 0x%02x",
 			     spio_lvol_get_name(lvol), (unsigned long long)(off + i), (uint8_t)fill,
 			     buf[i]);
 	}
 	free(buf);
 	spio_bs_free_io_channel(ch);
+}
+
+static void lvol_write_fill(struct spio_lvol *lvol, uint64_t off, size_t len, int fill)
+{
+	lvol_fill_io(lvol, off, len, fill, true);
+}
+
+/* The lvol's bytes [off, off + len) must all be `fill`. */
+static void lvol_expect_fill(struct spio_lvol *lvol, uint64_t off, size_t len, int fill)
+{
+	lvol_fill_io(lvol, off, len, fill, false);
 }
 
 Test(lvol, data_survives_unload_and_load)
