@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "dma_internal.h"
+#include "env/fault.h"
 #include "spio/log.h"
 #include "spio/util.h"
 
@@ -259,6 +260,10 @@ void *spio_dma_malloc(size_t size, size_t align)
 	if (size == 0 || !spio_is_pow2(align) || align > SPIO_DMA_MAX_ALIGN ||
 	    size > (SIZE_MAX >> 1) || !g_region.initialized) {
 		errno = EINVAL;
+		return NULL;
+	}
+	if (fault_hit(FAULT_DMA_ALLOC)) {
+		errno = ENOMEM;
 		return NULL;
 	}
 

@@ -5,8 +5,10 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "env/fault.h"
 #include "env_internal.h"
 #include "spio/dma.h"
 #include "spio/env.h"
@@ -74,6 +76,29 @@ static int cores_from_mask(const char *mask, struct spio_cpuset *out)
 	return 0;
 }
 
+/*
+ * SPIO_FAULT in the environment arms fault injection (env/fault.h) for the
+ * whole process, so that shell tests can run any program with failing
+ * allocations and sends. Loud on purpose: it is never wanted in production.
+ */
+static int fault_from_environment(void)
+{
+	const char *spec = getenv("SPIO_FAULT");
+	char err[256];
+
+	if (spec == NULL || spec[0] == '\0') {
+		return 0;
+	}
+	if (fault_configure(spec, err, sizeof(err)) != 0) {
+		SPIO_ERRLOG("SPIO_FAULT: cannot parse '%s' (expected SITE=every:N or SITE=rate:P, "
+			    "SITE mempool, dma or send, and seed=N, comma-separated)\n",
+			    err);
+		return -EINVAL;
+	}
+	SPIO_WARNLOG("SPIO_FAULT=%s: fault injection is on\n", spec);
+	return 0;
+}
+
 int spio_env_init(const struct spio_env_opts *opts)
 {
 	struct spio_cpuset cores;
@@ -88,6 +113,9 @@ int spio_env_init(const struct spio_env_opts *opts)
 		return -EALREADY;
 	}
 	rc = cores_from_mask(OPT(opts, core_mask, NULL), &cores);
+	if (rc == 0) {
+		rc = fault_from_environment();
+	}
 	if (rc == 0) {
 		const char *name = OPT(opts, name, "spio");
 		rc = dma_mem_init(name ? name : "spio", !OPT(opts, no_huge, false),

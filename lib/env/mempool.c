@@ -21,6 +21,7 @@
 #include <sys/mman.h>
 
 #include "env_internal.h"
+#include "env/fault.h"
 #include "spio/dma.h"
 #include "spio/env.h"
 #include "spio/log.h"
@@ -279,6 +280,9 @@ int spio_mempool_get_bulk(struct spio_mempool *mp, void **objs, size_t n)
 	}
 	if (n == 0) {
 		return 0;
+	}
+	if (fault_hit(FAULT_MEMPOOL_GET)) {
+		return -ENOMEM;
 	}
 	c = thread_cache(mp);
 	if (c == NULL || n > mp->cache_size) {

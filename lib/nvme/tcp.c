@@ -21,6 +21,7 @@
 #include "spio/log.h"
 #include "spio/util.h"
 
+#include "env/fault.h"
 #include "nvme/nvme_internal.h"
 #include "nvme/nvme_tcp_pdu.h"
 
@@ -262,7 +263,8 @@ static int tx_flush(struct tcp_qpair *tq)
 		if (msg.msg_iovlen == 0) {
 			return 0;
 		}
-		n = sendmsg(tq->fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+		n = fault_hit(FAULT_SOCK_SEND) ? fault_fail(ECONNRESET)
+					       : sendmsg(tq->fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
 				return 0;

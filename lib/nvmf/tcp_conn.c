@@ -35,6 +35,7 @@
 #include "spio/log.h"
 #include "spio/util.h"
 
+#include "env/fault.h"
 #include "nvmf/tcp_internal.h"
 
 /* Request buffers are page aligned for bdevs opened with O_DIRECT. */
@@ -210,7 +211,10 @@ void nvmf_tcp_conn_flush(struct tcp_conn *c)
 
 		msg.msg_iovlen = (size_t)tx_gather(c, iov, &zc);
 		zc = zc && c->zcopy;
-		n = sendmsg(c->fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL | (zc ? MSG_ZEROCOPY : 0));
+		n = fault_hit(FAULT_SOCK_SEND)
+			? fault_fail(ECONNRESET)
+			: sendmsg(c->fd, &msg,
+				  MSG_DONTWAIT | MSG_NOSIGNAL | (zc ? MSG_ZEROCOPY : 0));
 		if (n < 0) {
 			if (errno == EINTR) {
 				continue;

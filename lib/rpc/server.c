@@ -45,6 +45,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "env/fault.h"
 #include "rpc_internal.h"
 #include "spio/env.h"
 #include "spio/log.h"
@@ -626,8 +627,9 @@ static bool conn_send(struct rpc_conn *c)
 	ssize_t n;
 
 	while (!c->dead && out_pending(c) > 0) {
-		n = send(c->fd, c->out.data + c->out_off, out_pending(c),
-			 MSG_DONTWAIT | MSG_NOSIGNAL);
+		n = fault_hit(FAULT_SOCK_SEND) ? fault_fail(ECONNRESET)
+					       : send(c->fd, c->out.data + c->out_off,
+						      out_pending(c), MSG_DONTWAIT | MSG_NOSIGNAL);
 		if (n > 0) {
 			c->out_off += (size_t)n;
 			c->stall_start = 0;
