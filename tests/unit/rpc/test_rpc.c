@@ -991,6 +991,56 @@ Test(rpc_server, oversized_request_refused)
 	free(req);
 }
 
+/*
+ * Nesting: the server's scanner counts brackets in a 32-bit depth and jansson
+ * refuses values nested deeper than it parses (2048): 100 000 levels are a
+ * parse error, answered before the close as every parse error is, never a
+ * crash (a recursive parser's stack); the server goes on, and 1000 levels
+ * are echoed whole.
+ */
+Test(rpc_server, deep_nesting_is_a_parse_error)
+{
+	enum { DEEP = 100000, FINE = 1000 };
+	const char *head = "{\"jsonrpc\":\"2.0\",\"method\":\"test_echo\",\"id\":1,\"params\":[";
+	size_t hlen = strlen(head), n;
+	char *req = malloc(hlen + 2 * DEEP + 8);
+	struct client c;
+	json_t *resp, *v;
+	int depth;
+
+	memcpy(req, head, hlen);
+	n = hlen;
+	memset(req + n, '[', DEEP);
+	n += DEEP;
+	memset(req + n, ']', DEEP);
+	n += DEEP;
+	memcpy(req + n, "]}\n", 4);
+	client_open(&c);
+	client_send(&c, req, strlen(req));
+	expect_error(client_recv(&c), SPIO_JSONRPC_ERROR_PARSE_ERROR, -1);
+	cr_assert(client_sees_close(&c), "expected the connection closed after a parse error");
+	client_close(&c);
+
+	n = hlen;
+	memset(req + n, '[', FINE);
+	n += FINE;
+	memset(req + n, ']', FINE);
+	n += FINE;
+	memcpy(req + n, "]}\n", 4);
+	client_open(&c);
+	client_send(&c, req, strlen(req));
+	resp = client_recv(&c);
+	v = json_array_get(expect_result(resp, 1), 0);
+	for (depth = 0; json_is_array(v) && json_array_size(v) > 0; depth++) {
+		v = json_array_get(v, 0);
+	}
+	cr_assert_eq(depth, FINE - 1, "the same connection then echoes %d levels: got %d", FINE,
+		     depth + 1);
+	json_decref(resp);
+	client_close(&c);
+	free(req);
+}
+
 static void set_slow_limits(void *arg)
 {
 	struct rpc_server_limits l;
