@@ -2,7 +2,8 @@
  * Our NVMe/TCP initiator (spio/nvme.h) against our NVMe-oF target
  * (spio/nvmf.h) in one process over 127.0.0.1: discovery, identify, the
  * host allowlist, namespace hot add and remove, the keep-alive timeout of a
- * silent host, and verified I/O on four qpairs at once. Every case asserts
+ * silent host, failing and slow namespaces (error and delay bdevs), and
+ * verified I/O on four qpairs at once. Every case asserts
  * what the host sees; the target's API only confirms it.
  *
  * OS threads: the test's own polls the target thread (configuration, bdevs)
@@ -19,11 +20,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "spio/bdev_error.h"
 #include "spio/env.h"
 #include "spio/nvme.h"
 #include "spio/nvmf.h"
 #include "spio/thread.h"
 
+#include "../../../module/bdev/delay/vbdev_delay.h"
 #include "helper_nvmf_setup.h"
 #include "helper_tcp_client.h"
 #include "nvme/nvme_fabric.h"
@@ -1370,4 +1373,114 @@ Test(nvmf_loopback, four_qpairs_write_and_read_back_without_digests)
 Test(nvmf_loopback, four_qpairs_write_and_read_back_with_digests)
 {
 	four_qpairs(true);
+}
+
+/*
+ * Failing and slow namespaces (module/bdev/error, module/bdev/delay): what
+ * the bdev under a namespace does reaches the host as it happened. A failed
+ * write or read completes with an error status, never success, and the next
+ * command succeeds; corrupted read data arrives byte for byte as the bdev
+ * gave it; a held write completes only when resumed; a slow namespace
+ * answers late but right.
+ */
+static void arm(const char *bdev, enum spio_bdev_io_type type, enum spio_bdev_error_type error,
+		uint32_t num, uint64_t corrupt_offset, uint8_t corrupt_value)
+{
+	struct spio_bdev_error_inject_opts o = {
+	    .io_type = type,
+	    .error_type = error,
+	    .num = num,
+	    .corrupt_offset = corrupt_offset,
+	    .corrupt_value = corrupt_value,
+	};
+
+	cr_assert_eq(spio_bdev_error_inject(bdev, &o), 0);
+}
+
+Test(nvmf_loopback, failing_and_slow_namespaces_reach_the_host)
+{
+	const uint64_t lat[VBDEV_DELAY_NUM_LATENCIES] = {300, 600, 300, 600};
+	uint8_t *w = malloc(8192), *r = malloc(8192);
+	struct spio_nvmf_subsystem *s;
+	struct spio_nvme_cpl cpl;
+	struct spio_nvme_ns *ns;
+	struct spio_thread *prev;
+	struct spio_bdev *bdev;
+	struct nsu_io held = {0};
+	uint64_t start;
+	struct host h;
+	int rc;
+
+	cr_assert(w != NULL && r != NULL);
+	nsu_tgt_start(NULL, 0);
+	nsu_malloc("EM0", 2048, 512, NULL);
+	nsu_malloc("DM0", 2048, 512, NULL);
+	prev = spio_thread_enter(g_nsu.tt);
+	rc = spio_bdev_error_create("EM0", NULL, &bdev);
+	cr_assert_eq(rc, 0, "error bdev: %d", rc);
+	rc = vbdev_delay_create("DM0", "D0", NULL, lat, &bdev);
+	cr_assert_eq(rc, 0, "delay bdev: %d", rc);
+	spio_thread_leave(prev);
+	s = nsu_subsys(SUBNQN_A, 0, true, true);
+	cr_assert_eq(nsu_add_ns(s, "EE_EM0", NULL), 1);
+	cr_assert_eq(nsu_add_ns(s, "D0", NULL), 2);
+	host_connect(&h, SUBNQN_A, HOSTNQN_1, false, 1);
+	ns = host_ns(&h, 1);
+	cr_assert_not_null(ns);
+
+	host_rw(ns, h.qp[0], h.qp[0], 8, 8192, 1);
+
+	arm("EE_EM0", SPIO_BDEV_IO_TYPE_WRITE, SPIO_BDEV_ERROR_TYPE_FAILURE, 1, 0, 0);
+	fill_blocks(w, 64, 8192, 2);
+	cpl = host_io(ns, h.qp[0], true, w, 64, 16);
+	cr_assert(spio_nvme_cpl_is_error(&cpl), "a failed bdev write must fail at the host");
+	cpl = host_io(ns, h.qp[0], true, w, 64, 16);
+	expect_ok(&cpl, "the write after the injected failure");
+
+	arm("EE_EM0", SPIO_BDEV_IO_TYPE_READ, SPIO_BDEV_ERROR_TYPE_FAILURE, 1, 0, 0);
+	cpl = host_io(ns, h.qp[0], false, r, 64, 16);
+	cr_assert(spio_nvme_cpl_is_error(&cpl), "a failed bdev read must fail at the host");
+	memset(r, 0, 8192);
+	cpl = host_io(ns, h.qp[0], false, r, 64, 16);
+	expect_ok(&cpl, "the read after the injected failure");
+	cr_assert(memcmp(r, w, 8192) == 0, "the data after the failed read");
+
+	/* Corrupt read data: the host gets exactly the bdev's bytes, one of them flipped. */
+	arm("EE_EM0", SPIO_BDEV_IO_TYPE_READ, SPIO_BDEV_ERROR_TYPE_CORRUPT_DATA, 1, 5000, 0x5a);
+	cpl = host_io(ns, h.qp[0], false, r, 64, 16);
+	expect_ok(&cpl, "a corrupted read still completes");
+	cr_assert_eq(r[5000], (uint8_t)(w[5000] ^ 0x5a), "byte 5000 flipped by the bdev");
+	r[5000] ^= 0x5a;
+	cr_assert(memcmp(r, w, 8192) == 0, "every other byte as written");
+
+	/* A held write: not complete until resumed, then complete once and right. */
+	arm("EE_EM0", SPIO_BDEV_IO_TYPE_WRITE, SPIO_BDEV_ERROR_TYPE_PENDING, 1, 0, 0);
+	fill_blocks(w, 128, 4096, 3);
+	prev = spio_thread_enter(g_nsu.ht);
+	rc = spio_nvme_ns_cmd_write(ns, h.qp[0], w, 128, 8, nsu_io_done, &held, 0);
+	spio_thread_leave(prev);
+	cr_assert_eq(rc, 0);
+	cr_assert_not(nsu_poll_until(nsu_flag_set, &held.done, 200),
+		      "a held write completed before it was resumed");
+	prev = spio_thread_enter(g_nsu.tt);
+	cr_assert_eq(spio_bdev_error_resume_pending("EE_EM0"), 0);
+	spio_thread_leave(prev);
+	cr_assert(nsu_poll_until(nsu_flag_set, &held.done, WAIT_MS), "the resumed write");
+	cr_assert_eq(held.done, 1);
+	expect_ok(&held.cpl, "the resumed write");
+	cpl = host_io(ns, h.qp[0], false, r, 128, 8);
+	expect_ok(&cpl, "read of the resumed write");
+	cr_assert(memcmp(r, w, 4096) == 0, "the resumed write's data");
+
+	/* The slow namespace: right, and not faster than its latency. */
+	ns = host_ns(&h, 2);
+	cr_assert_not_null(ns);
+	start = spio_get_ticks();
+	host_rw(ns, h.qp[0], h.qp[0], 0, 8192, 4);
+	cr_assert_geq(spio_get_ticks() - start, spio_us_to_ticks(600),
+		      "a write and a read through 300 us latencies");
+
+	host_disconnect(&h);
+	free(w);
+	free(r);
 }
