@@ -288,7 +288,8 @@ static void part_dump_info_json(void *ctxt, struct spio_json_write_ctx *w)
 {
 	struct spio_bdev_part *part = ctxt;
 
-	spio_json_write_named_object_begin(w, "part");
+	/* Under the module's name, as SPDK's split writes "split": {...}. */
+	spio_json_write_named_object_begin(w, part->base->module->name);
 	spio_json_write_named_string(w, "base_bdev", part->base->bdev->name);
 	spio_json_write_named_uint64(w, "offset_blocks", part->offset_blocks);
 	spio_json_write_object_end(w);

@@ -112,7 +112,7 @@ echo "ok: bdev_passthru_create, driver_specific.passthru"
 rpc bdev_split_create Malloc2 4
 reply_is "Malloc2p0 Malloc2p1 Malloc2p2 Malloc2p3"
 rpc bdev_get_bdevs -b Malloc2p3
-check "d[0]['num_blocks'] == 4096 and d[0]['product_name'] == 'Split Disk' and d[0]['driver_specific']['part']['offset_blocks'] == 3 * 4096"
+check "d[0]['num_blocks'] == 4096 and d[0]['product_name'] == 'Split Disk' and d[0]['driver_specific']['split']['offset_blocks'] == 3 * 4096 and d[0]['driver_specific']['split']['base_bdev'] == 'Malloc2'"
 rpc bdev_split_create Later 2 -s 1
 reply_is ""
 echo "ok: bdev_split_create (4 parts of 2 MiB; a split waiting for its base answers [])"
