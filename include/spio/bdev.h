@@ -725,7 +725,10 @@ struct spio_bdev_io_wait_entry {
  * After a submit function returned -ENOMEM, ask to be called back (on this
  * thread) when a bdev_io is freed on this thread; the callback then submits
  * again. One call per -ENOMEM; entries are served in FIFO order, one per
- * freed bdev_io. On the channel's spio thread.
+ * freed bdev_io, and, while any wait, one every 100 us by a poller (with no
+ * bdev_io in flight on this thread no free would come: the pool emptied by
+ * other threads' caches). A callback may find the pool still empty and
+ * queue itself again. On the channel's spio thread.
  * \param entry the caller's, linked in (not copied): it must stay valid and
  *        untouched until its callback ran.
  * \return 0; -EINVAL (NULL, entry->bdev not `bdev`, no cb_fn, `ch` not a

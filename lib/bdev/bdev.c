@@ -95,6 +95,7 @@ static void mgmt_channel_destroy(void *io_device, void *ctx_buf)
 	if (mgmt->wait_head != NULL) {
 		SPIO_WARNLOG("bdev I/O waiters dropped with their thread's channel");
 	}
+	spio_poller_unregister(&mgmt->wait_poller);
 }
 
 void spio_bdev_opts_init(struct spio_bdev_opts *opts, size_t opts_size)

@@ -40,6 +40,8 @@ struct spio_bdev_desc {
 struct bdev_mgmt_channel {
 	struct spio_bdev_io_wait_entry *wait_head;
 	struct spio_bdev_io_wait_entry *wait_tail;
+	/* retries the waiters while there are any (bdev_io.c, mgmt_wait_enqueue) */
+	struct spio_poller *wait_poller;
 };
 
 /* A lock request / held lock, one per spio_bdev_lock_lba_range() call. */

@@ -38,6 +38,39 @@ struct io_args {
 	uint64_t num_blocks;
 };
 
+/* Run the oldest waiter's callback (it may queue itself again). */
+static void mgmt_wait_wake_one(struct bdev_mgmt_channel *mgmt)
+{
+	struct spio_bdev_io_wait_entry *e = mgmt->wait_head;
+
+	if (e != NULL) {
+		mgmt->wait_head = e->next_;
+		if (mgmt->wait_head == NULL) {
+			mgmt->wait_tail = NULL;
+		}
+		e->cb_fn(e->cb_arg);
+	}
+}
+
+static int mgmt_wait_poll(void *arg)
+{
+	struct bdev_mgmt_channel *mgmt = arg;
+
+	if (mgmt->wait_head == NULL) {
+		spio_poller_unregister(&mgmt->wait_poller);
+		return SPIO_POLLER_IDLE;
+	}
+	mgmt_wait_wake_one(mgmt);
+	return SPIO_POLLER_BUSY;
+}
+
+/*
+ * A waiter is woken by the next bdev_io freed on its thread. With none in
+ * flight there (the pool emptied by other threads, or a get failed by fault
+ * injection) that free never comes and the I/O would hang: a timed poller
+ * also retries the waiters, one per run, until none is left. If it cannot be
+ * registered, the frees still wake them.
+ */
 static void mgmt_wait_enqueue(struct bdev_mgmt_channel *mgmt, struct spio_bdev_io_wait_entry *e)
 {
 	e->next_ = NULL;
@@ -47,6 +80,10 @@ static void mgmt_wait_enqueue(struct bdev_mgmt_channel *mgmt, struct spio_bdev_i
 		mgmt->wait_head = e;
 	}
 	mgmt->wait_tail = e;
+	if (mgmt->wait_poller == NULL) {
+		mgmt->wait_poller =
+		    spio_poller_register_named(mgmt_wait_poll, mgmt, 100, "bdev_io_wait");
+	}
 }
 
 /*
@@ -405,22 +442,13 @@ struct spio_bdev_io *spio_bdev_io_from_ctx(void *ctx)
 void spio_bdev_free_io(struct spio_bdev_io *io)
 {
 	struct bdev_mgmt_channel *mgmt;
-	struct spio_bdev_io_wait_entry *e;
 
 	if (io == NULL) {
 		return;
 	}
 	mgmt = bdev_mgmt_from_bdev_channel(io->internal.ch);
 	spio_mempool_put(g_bdev_mgr.io_pool, io);
-
-	e = mgmt->wait_head;
-	if (e != NULL) {
-		mgmt->wait_head = e->next_;
-		if (mgmt->wait_head == NULL) {
-			mgmt->wait_tail = NULL;
-		}
-		e->cb_fn(e->cb_arg);
-	}
+	mgmt_wait_wake_one(mgmt);
 }
 
 int spio_bdev_queue_io_wait(struct spio_bdev *bdev, struct spio_io_channel *ch,

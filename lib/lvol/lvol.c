@@ -113,22 +113,53 @@ struct lvol_with_handle_req {
 	struct spio_lvol *lvol;
 	spio_lvol_op_with_handle_complete cb_fn;
 	void *cb_arg;
+	/* A new blob that cannot be opened is deleted again, or the failed create
+	 * would leave an lvol that appears at the next load. Not a snapshot: the
+	 * original lvol is its clone now. */
+	bool undo_unopened;
+	spio_blob_id new_id;
+	int open_rc;
 };
+
+static void lvol_create_fail(struct lvol_with_handle_req *req, int rc)
+{
+	struct spio_lvol *lvol = req->lvol;
+
+	TAILQ_REMOVE(&lvol->lvs->pending_lvols, lvol, link);
+	lvol_free(lvol);
+	req->cb_fn(req->cb_arg, NULL, rc);
+	free(req);
+}
+
+static void lvol_create_undone(void *cb_arg, int bserrno)
+{
+	struct lvol_with_handle_req *req = cb_arg;
+
+	if (bserrno != 0) {
+		SPIO_ERRLOG("lvstore %s: cannot delete the blob of failed lvol %s: %s",
+			    req->lvol->lvs->name, req->lvol->name, strerror(-bserrno));
+	}
+	lvol_create_fail(req, req->open_rc);
+}
 
 static void lvol_create_opened(void *cb_arg, struct spio_blob *blob, int bserrno)
 {
 	struct lvol_with_handle_req *req = cb_arg;
 	struct spio_lvol *lvol = req->lvol;
 
-	TAILQ_REMOVE(&lvol->lvs->pending_lvols, lvol, link);
 	if (bserrno != 0) {
 		SPIO_ERRLOG("lvstore %s: cannot open new lvol %s: %s", lvol->lvs->name, lvol->name,
 			    strerror(-bserrno));
-		lvol_free(lvol);
-		req->cb_fn(req->cb_arg, NULL, bserrno);
-		free(req);
+		if (req->undo_unopened) {
+			/* the name stays pending until the blob is gone */
+			req->open_rc = bserrno;
+			spio_bs_delete_blob(lvol->lvs->bs, req->new_id, lvol_create_undone, req);
+			return;
+		}
+		lvol_create_fail(req, bserrno);
 		return;
 	}
+	TAILQ_REMOVE(&lvol->lvs->pending_lvols, lvol, link);
 	lvol->blob = blob;
 	lvol->blob_id = spio_blob_get_id(blob);
 	lvol->ref_count = 1;
@@ -145,12 +176,10 @@ static void lvol_create_done(void *cb_arg, spio_blob_id blobid, int bserrno)
 	if (bserrno != 0) {
 		SPIO_ERRLOG("lvstore %s: cannot create lvol %s: %s", lvol->lvs->name, lvol->name,
 			    strerror(-bserrno));
-		TAILQ_REMOVE(&lvol->lvs->pending_lvols, lvol, link);
-		lvol_free(lvol);
-		req->cb_fn(req->cb_arg, NULL, bserrno);
-		free(req);
+		lvol_create_fail(req, bserrno);
 		return;
 	}
+	req->new_id = blobid;
 	spio_bs_open_blob(lvol->lvs->bs, blobid, lvol_create_opened, req);
 }
 
@@ -204,6 +233,7 @@ int spio_lvol_create(struct spio_lvol_store *lvs, const char *name, uint64_t sz,
 	opts.num_clusters = sz / cluster_sz + (sz % cluster_sz != 0);
 	opts.clear_method = (enum spio_blob_clear_method)clear_method;
 	lvol_xattr_opts(req->lvol, &opts.xattrs);
+	req->undo_unopened = true;
 	spio_bs_create_blob_ext(lvs->bs, &opts, lvol_create_done, req);
 	return 0;
 }
@@ -246,6 +276,7 @@ static void lvol_derive(struct spio_lvol *origlvol, const char *name, bool clone
 	lvol_xattr_opts(req->lvol, &xattrs);
 	id = spio_blob_get_id(origlvol->blob);
 	if (clone) {
+		req->undo_unopened = true;
 		spio_bs_create_clone(origlvol->lvs->bs, id, &xattrs, lvol_create_done, req);
 	} else {
 		spio_bs_create_snapshot(origlvol->lvs->bs, id, &xattrs, lvol_create_done, req);
