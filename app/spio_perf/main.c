@@ -11,7 +11,6 @@
  * that it finished (a message, which orders the accesses).
  */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -29,38 +28,10 @@
 #include "spio/thread.h"
 #include "spio/util.h"
 
-#define PERF_EXIT_OK 0
-#define PERF_EXIT_FAIL 1
-#define PERF_EXIT_USAGE 2
-
-/*
- * I/Os in flight per core thread (depth x bdevs). Each completion is a
- * message to that thread, whose queue holds 32 Ki; past it the bdev layer
- * completes inline and recursion can overflow the stack.
- */
-#define PERF_MAX_DEPTH 4096
-#define PERF_MAX_INFLIGHT_PER_CORE 16384
+#include "opts.h"
 
 /* Miscompare and I/O error messages printed per job; the rest are only counted. */
 #define PERF_MAX_REPORTS 10
-
-enum perf_workload {
-	WL_READ,
-	WL_WRITE,
-	WL_RANDREAD,
-	WL_RANDWRITE,
-	WL_RW,
-	WL_RANDRW,
-	WL_VERIFY,
-	WL_UNMAP,
-	WL_FLUSH,
-};
-
-static const char *const g_workload_names[] = {
-    [WL_READ] = "read",		  [WL_WRITE] = "write", [WL_RANDREAD] = "randread",
-    [WL_RANDWRITE] = "randwrite", [WL_RW] = "rw",	[WL_RANDRW] = "randrw",
-    [WL_VERIFY] = "verify",	  [WL_UNMAP] = "unmap", [WL_FLUSH] = "flush",
-};
 
 enum perf_op {
 	OP_READ,
@@ -126,25 +97,6 @@ struct perf_job {
 
 	/* app thread: the job reported that it finished */
 	bool finished;
-};
-
-static struct {
-	enum perf_workload workload;
-	uint32_t depth;
-	uint64_t io_size;
-	uint32_t read_pct;
-	uint64_t time_s;
-	bool time_given;
-	uint64_t io_count; /* per job; 0: no limit */
-	bool json;
-	const char **bdev_names;
-	uint32_t num_bdev_names;
-} g_opts = {
-    .workload = WL_RANDREAD,
-    .depth = 32,
-    .io_size = 4096,
-    .read_pct = 50,
-    .time_s = 5,
 };
 
 enum perf_state {
@@ -277,8 +229,8 @@ static void task_start(struct perf_task *t)
 	uint64_t idx;
 	bool random;
 
-	random = g_opts.workload == WL_RANDREAD || g_opts.workload == WL_RANDWRITE ||
-		 g_opts.workload == WL_RANDRW;
+	random = g_perf_opts.workload == WL_RANDREAD || g_perf_opts.workload == WL_RANDWRITE ||
+		 g_perf_opts.workload == WL_RANDRW;
 	if (random) {
 		idx =
 		    (uint64_t)(((unsigned __int128)xorshift64(&job->rng) * job->region_ios) >> 64);
@@ -291,7 +243,7 @@ static void task_start(struct perf_task *t)
 	}
 	t->offset_blocks = (job->region_start + idx) * job->io_blocks;
 
-	switch (g_opts.workload) {
+	switch (g_perf_opts.workload) {
 	case WL_READ:
 	case WL_RANDREAD:
 		t->op = OP_READ;
@@ -302,7 +254,7 @@ static void task_start(struct perf_task *t)
 		break;
 	case WL_RW:
 	case WL_RANDRW:
-		t->op = xorshift64(&job->rng) % 100 < g_opts.read_pct ? OP_READ : OP_WRITE;
+		t->op = xorshift64(&job->rng) % 100 < g_perf_opts.read_pct ? OP_READ : OP_WRITE;
 		break;
 	case WL_VERIFY:
 		t->op = OP_VERIFY_WRITE;
@@ -324,7 +276,7 @@ static void task_start(struct perf_task *t)
 /* May the job start another I/O? Not once stopped or its -n count is reached. */
 static bool job_may_start(const struct perf_job *job)
 {
-	return job->running && (g_opts.io_count == 0 || job->started < g_opts.io_count);
+	return job->running && (g_perf_opts.io_count == 0 || job->started < g_perf_opts.io_count);
 }
 
 /* The task is done: start the next I/O, or count it out when stopping. */
@@ -361,7 +313,8 @@ static void task_done(struct spio_bdev_io *bdev_io, bool success, void *cb_arg)
 
 	if (!success) {
 		job->io_errors++;
-		job_report_error(job, g_workload_names[g_opts.workload], t->offset_blocks);
+		job_report_error(job, g_perf_workload_names[g_perf_opts.workload],
+				 t->offset_blocks);
 	} else if (t->op == OP_VERIFY_WRITE) {
 		/* read the block back, even when stopping, so every write is checked */
 		t->op = OP_VERIFY_READ;
@@ -486,8 +439,8 @@ static void job_event_cb(enum spio_bdev_event_type type, struct spio_bdev *bdev,
 
 static int job_setup(struct perf_job *job)
 {
-	bool write = g_opts.workload != WL_READ && g_opts.workload != WL_RANDREAD;
-	bool needs_buf = g_opts.workload != WL_UNMAP && g_opts.workload != WL_FLUSH;
+	bool write = g_perf_opts.workload != WL_READ && g_perf_opts.workload != WL_RANDREAD;
+	bool needs_buf = g_perf_opts.workload != WL_UNMAP && g_perf_opts.workload != WL_FLUSH;
 	size_t len = job->io_blocks * job->block_size, align;
 	uint32_t i;
 	int rc;
@@ -523,7 +476,7 @@ static int job_setup(struct perf_job *job)
 		}
 		/* writes carry a recognisable pattern rather than stale memory */
 		fill_pattern(t->buf, 0, job->io_blocks, job->block_size, job->seed, 0);
-		if (g_opts.workload == WL_VERIFY) {
+		if (g_perf_opts.workload == WL_VERIFY) {
 			t->rbuf = spio_dma_zmalloc(len, align);
 			if (t->rbuf == NULL) {
 				goto nomem;
@@ -665,8 +618,8 @@ static void print_table(void)
 	print_row("Total", &r);
 	printf("\nworkload %s, io size %" PRIu64 ", queue depth %u, %.2f s, %" PRIu64
 	       " I/Os, %" PRIu64 " I/O errors, %" PRIu64 " miscompares\n",
-	       g_workload_names[g_opts.workload], g_opts.io_size, g_opts.depth, r.runtime_s, r.ios,
-	       r.io_errors, r.miscompares);
+	       g_perf_workload_names[g_perf_opts.workload], g_perf_opts.io_size, g_perf_opts.depth,
+	       r.runtime_s, r.ios, r.io_errors, r.miscompares);
 }
 
 static int json_out(void *ctx, const void *data, size_t size)
@@ -697,15 +650,15 @@ static void print_json(void)
 		return;
 	}
 	spio_json_write_object_begin(w);
-	spio_json_write_named_string(w, "workload", g_workload_names[g_opts.workload]);
-	spio_json_write_named_uint64(w, "io_size", g_opts.io_size);
-	spio_json_write_named_uint32(w, "queue_depth", g_opts.depth);
-	if (g_opts.workload == WL_RW || g_opts.workload == WL_RANDRW) {
-		spio_json_write_named_uint32(w, "read_pct", g_opts.read_pct);
+	spio_json_write_named_string(w, "workload", g_perf_workload_names[g_perf_opts.workload]);
+	spio_json_write_named_uint64(w, "io_size", g_perf_opts.io_size);
+	spio_json_write_named_uint32(w, "queue_depth", g_perf_opts.depth);
+	if (g_perf_opts.workload == WL_RW || g_perf_opts.workload == WL_RANDRW) {
+		spio_json_write_named_uint32(w, "read_pct", g_perf_opts.read_pct);
 	}
-	spio_json_write_named_uint64(w, "time_s", g_opts.time_s);
-	if (g_opts.io_count != 0) {
-		spio_json_write_named_uint64(w, "io_count", g_opts.io_count);
+	spio_json_write_named_uint64(w, "time_s", g_perf_opts.time_s);
+	if (g_perf_opts.io_count != 0) {
+		spio_json_write_named_uint64(w, "io_count", g_perf_opts.io_count);
 	}
 	spio_json_write_named_array_begin(w, "jobs");
 	for (i = 0; i < g_perf.njobs; i++) {
@@ -753,7 +706,7 @@ static void perf_done(void)
 		if (r.io_errors != 0 || r.miscompares != 0) {
 			g_perf.exit_rc = PERF_EXIT_FAIL;
 		}
-		if (g_opts.json) {
+		if (g_perf_opts.json) {
 			print_json();
 		} else {
 			print_table();
@@ -829,7 +782,7 @@ static void perf_go(void)
 	g_perf.start_tick = g_perf.last_tick = spio_get_ticks();
 	g_perf.live_poller = spio_poller_register_named(live_poll, NULL, 1000000, "perf_live");
 	g_perf.end_poller =
-	    spio_poller_register_named(end_poll, NULL, g_opts.time_s * 1000000, "perf_end");
+	    spio_poller_register_named(end_poll, NULL, g_perf_opts.time_s * 1000000, "perf_end");
 	if (g_perf.live_poller == NULL || g_perf.end_poller == NULL) {
 		fprintf(stderr, "spio_perf: cannot register the timers\n");
 		g_perf.exit_rc = PERF_EXIT_FAIL;
@@ -895,20 +848,20 @@ static int perf_check_bdev(struct spio_bdev *bdev)
 	enum spio_bdev_io_type need[2] = {SPIO_BDEV_IO_TYPE_READ, SPIO_BDEV_IO_TYPE_INVALID};
 	uint32_t i;
 
-	if (g_opts.io_size % bs != 0) {
+	if (g_perf_opts.io_size % bs != 0) {
 		fprintf(stderr,
 			"spio_perf: bdev %s: io size %" PRIu64
 			" is not a multiple of its block size %u\n",
-			name, g_opts.io_size, bs);
+			name, g_perf_opts.io_size, bs);
 		return PERF_EXIT_USAGE;
 	}
-	if (g_opts.io_size > size) {
+	if (g_perf_opts.io_size > size) {
 		fprintf(stderr,
 			"spio_perf: bdev %s: io size %" PRIu64 " beyond its %" PRIu64 " bytes\n",
-			name, g_opts.io_size, size);
+			name, g_perf_opts.io_size, size);
 		return PERF_EXIT_USAGE;
 	}
-	switch (g_opts.workload) {
+	switch (g_perf_opts.workload) {
 	case WL_READ:
 	case WL_RANDREAD:
 		break;
@@ -927,7 +880,7 @@ static int perf_check_bdev(struct spio_bdev *bdev)
 		    !spio_bdev_io_type_supported(bdev, need[i])) {
 			fprintf(stderr,
 				"spio_perf: bdev %s does not support the I/O of workload %s\n",
-				name, g_workload_names[g_opts.workload]);
+				name, g_perf_workload_names[g_perf_opts.workload]);
 			return PERF_EXIT_USAGE;
 		}
 	}
@@ -940,18 +893,18 @@ static int perf_pick_bdevs(struct spio_bdev ***out, uint32_t *count)
 	struct spio_bdev **bdevs = NULL, *b;
 	uint32_t n = 0, i;
 
-	if (g_opts.num_bdev_names > 0) {
-		bdevs = calloc(g_opts.num_bdev_names, sizeof(*bdevs));
+	if (g_perf_opts.num_bdev_names > 0) {
+		bdevs = calloc(g_perf_opts.num_bdev_names, sizeof(*bdevs));
 		if (bdevs == NULL) {
 			return PERF_EXIT_FAIL;
 		}
-		for (i = 0; i < g_opts.num_bdev_names; i++) {
+		for (i = 0; i < g_perf_opts.num_bdev_names; i++) {
 			uint32_t j;
 
-			bdevs[n] = spio_bdev_get_by_name(g_opts.bdev_names[i]);
+			bdevs[n] = spio_bdev_get_by_name(g_perf_opts.bdev_names[i]);
 			if (bdevs[n] == NULL) {
 				fprintf(stderr, "spio_perf: -b %s: no such bdev\n",
-					g_opts.bdev_names[i]);
+					g_perf_opts.bdev_names[i]);
 				free(bdevs);
 				return PERF_EXIT_FAIL;
 			}
@@ -960,7 +913,7 @@ static int perf_pick_bdevs(struct spio_bdev ***out, uint32_t *count)
 			}
 			if (j < n) {
 				fprintf(stderr, "spio_perf: -b %s: bdev %s given twice\n",
-					g_opts.bdev_names[i], spio_bdev_get_name(bdevs[n]));
+					g_perf_opts.bdev_names[i], spio_bdev_get_name(bdevs[n]));
 				free(bdevs);
 				return PERF_EXIT_USAGE;
 			}
@@ -1006,10 +959,10 @@ static int perf_create_jobs(struct spio_bdev **bdevs, uint32_t nbdevs)
 	if (g_perf.cores == NULL || g_perf.jobs == NULL) {
 		return PERF_EXIT_FAIL;
 	}
-	if ((uint64_t)g_opts.depth * nbdevs > PERF_MAX_INFLIGHT_PER_CORE) {
+	if ((uint64_t)g_perf_opts.depth * nbdevs > PERF_MAX_INFLIGHT_PER_CORE) {
 		fprintf(stderr,
 			"spio_perf: -q %u x %u bdevs: more than %u I/Os in flight per core\n",
-			g_opts.depth, nbdevs, PERF_MAX_INFLIGHT_PER_CORE);
+			g_perf_opts.depth, nbdevs, PERF_MAX_INFLIGHT_PER_CORE);
 		return PERF_EXIT_USAGE;
 	}
 	for (b = 0; b < nbdevs; b++) {
@@ -1042,12 +995,12 @@ static int perf_create_jobs(struct spio_bdev **bdevs, uint32_t nbdevs)
 			job->pc = pc;
 			job->bdev_name = spio_bdev_get_name(bdevs[b]);
 			job->block_size = bs;
-			job->io_blocks = g_opts.io_size / bs;
+			job->io_blocks = g_perf_opts.io_size / bs;
 			total_ios = spio_bdev_get_num_blocks(bdevs[b]) / job->io_blocks;
 			job->region_start = 0;
 			job->region_ios = total_ios;
-			job->depth = g_opts.depth;
-			if (g_opts.workload == WL_VERIFY) {
+			job->depth = g_perf_opts.depth;
+			if (g_perf_opts.workload == WL_VERIFY) {
 				/* a region per job, no two I/Os in flight on one block */
 				job->region_start = total_ios * c / g_perf.ncores;
 				job->region_ios =
@@ -1056,7 +1009,7 @@ static int perf_create_jobs(struct spio_bdev **bdevs, uint32_t nbdevs)
 					fprintf(stderr,
 						"spio_perf: bdev %s too small for %u verify jobs "
 						"of %" PRIu64 " bytes\n",
-						job->bdev_name, g_perf.ncores, g_opts.io_size);
+						job->bdev_name, g_perf.ncores, g_perf_opts.io_size);
 					return PERF_EXIT_USAGE;
 				}
 				job->depth = (uint32_t)SPIO_MIN(job->depth, job->region_ios);
@@ -1104,198 +1057,19 @@ static void perf_start(void *arg)
 	}
 }
 
-/*
- * Options
- */
-
-/* After the common options (-c, -m, -r, --no-huge, ... from spio_app_usage). */
-static void perf_usage(FILE *out)
-{
-	fprintf(out,
-		"\n"
-		"spio_perf options:\n"
-		"  -b, --bdev NAME         bdev to run on (repeatable); default: every unclaimed\n"
-		"                          bdev\n"
-		"  -q, --queue-depth N     I/Os in flight per job, 1..4096 (default 32)\n"
-		"  -o, --io-size SIZE      bytes per I/O, e.g. 4096, 4k, 128k (default 4k)\n"
-		"  -w, --workload TYPE     read, write, randread, randwrite, rw, randrw, verify,\n"
-		"                          unmap or flush (default randread)\n"
-		"  -M, --rwmixread PCT     read percentage of rw and randrw (default 50)\n"
-		"  -t, --time SECONDS      run time (default 5; with -n, a cap of 1 hour)\n"
-		"  -n, --io-count N        stop each job after N I/Os (a fixed amount of work,\n"
-		"                          as fio's --number_ios); the run ends when all did\n"
-		"      --json              print the result as one JSON object (the configuration\n"
-		"                          file, SPDK's --json FILE, is -c FILE here)\n"
-		"\n"
-		"One job per core of -m and bdev. Reactors spin (--idle poll) unless told\n"
-		"otherwise; no RPC server runs unless -r is given.\n"
-		"\n"
-		"Exit status: 0 success, 1 I/O errors, miscompares or start-up failure,\n"
-		"2 bad options.\n");
-}
-
-static int parse_u32(const char *opt, const char *arg, uint64_t min, uint64_t max, uint32_t *out)
-{
-	uint64_t v;
-
-	if (spio_parse_u64(arg, 10, &v) != 0 || v < min || v > max) {
-		fprintf(stderr,
-			"spio_perf: %s %s: expected a number from %" PRIu64 " to %" PRIu64 "\n",
-			opt, arg, min, max);
-		return -EINVAL;
-	}
-	*out = (uint32_t)v;
-	return 0;
-}
-
-static int parse_workload(const char *arg)
-{
-	uint32_t i;
-
-	for (i = 0; i < SPIO_COUNTOF(g_workload_names); i++) {
-		if (strcmp(arg, g_workload_names[i]) == 0) {
-			g_opts.workload = (enum perf_workload)i;
-			return 0;
-		}
-	}
-	fprintf(stderr,
-		"spio_perf: -w %s: expected read, write, randread, randwrite, rw, randrw, "
-		"verify, unmap or flush\n",
-		arg);
-	return -EINVAL;
-}
-
-enum {
-	OPT_JSON = 256,
-};
-
-/* The app's own options; spio_app_parse_args() hands them to perf_parse_opt(). */
-static int perf_parse_opt(int ch, char *arg)
-{
-	uint32_t v32;
-	uint64_t v;
-
-	switch (ch) {
-	case 'b':
-		g_opts.bdev_names[g_opts.num_bdev_names++] = arg;
-		return 0;
-	case 'q':
-		return parse_u32("-q", arg, 1, PERF_MAX_DEPTH, &g_opts.depth);
-	case 'o':
-		if (spio_parse_capacity(arg, &v) != 0 || v == 0 || v > (1u << 30)) {
-			fprintf(stderr,
-				"spio_perf: -o %s: expected a size from 1 byte to 1 GiB "
-				"(4096, 4k, 128k)\n",
-				arg);
-			return -EINVAL;
-		}
-		g_opts.io_size = v;
-		return 0;
-	case 'w':
-		return parse_workload(arg);
-	case 'M':
-		return parse_u32("-M", arg, 0, 100, &g_opts.read_pct);
-	case 't':
-		if (parse_u32("-t", arg, 1, 1000000, &v32) != 0) {
-			return -EINVAL;
-		}
-		g_opts.time_s = v32;
-		g_opts.time_given = true;
-		return 0;
-	case 'n':
-		if (spio_parse_u64(arg, 10, &v) != 0 || v == 0) {
-			fprintf(stderr, "spio_perf: -n %s: expected a number of I/Os >= 1\n", arg);
-			return -EINVAL;
-		}
-		g_opts.io_count = v;
-		return 0;
-	case OPT_JSON:
-		g_opts.json = true;
-		return 0;
-	}
-	return -EINVAL;
-}
-
-/*
- * Common options through spio_app_parse_args(); -n and --json are ours (they
- * replace SPDK's -n/--mem-channels letter and --json alias of -c). True to
- * run; false to exit with *exit_rc.
- */
-static bool parse_args(int argc, char **argv, struct spio_app_opts *opts, int *exit_rc)
-{
-	static const struct option longopts[] = {
-	    {"bdev", required_argument, NULL, 'b'},
-	    {"queue-depth", required_argument, NULL, 'q'},
-	    {"io-size", required_argument, NULL, 'o'},
-	    {"workload", required_argument, NULL, 'w'},
-	    {"rwmixread", required_argument, NULL, 'M'},
-	    {"time", required_argument, NULL, 't'},
-	    {"io-count", required_argument, NULL, 'n'},
-	    {"json", no_argument, NULL, OPT_JSON},
-	    {NULL, 0, NULL, 0},
-	};
-	const char *extra;
-	size_t len;
-	int rc;
-
-	rc = spio_app_parse_args(argc, argv, opts, "b:q:o:w:M:t:n:", longopts, perf_parse_opt,
-				 perf_usage);
-	switch (rc) {
-	case SPIO_APP_PARSE_ARGS_SUCCESS:
-		break;
-	case SPIO_APP_PARSE_ARGS_HELP:
-		*exit_rc = PERF_EXIT_OK;
-		return false;
-	case SPIO_APP_PARSE_ARGS_FAIL:
-		*exit_rc = PERF_EXIT_USAGE;
-		return false;
-	default:
-		*exit_rc = PERF_EXIT_FAIL; /* a bug in the option tables, logged */
-		return false;
-	}
-	if (optind < argc) {
-		extra = argv[optind];
-		len = strlen(extra);
-		fprintf(stderr, "spio_perf: unexpected argument '%s'%s\n", extra,
-			/* bdevperf's habit: --json FILE */
-			g_opts.json && len > 5 && strcmp(extra + len - 5, ".json") == 0
-			    ? " (--json takes no file here: the configuration is -c FILE)"
-			    : "");
-		spio_app_usage(stderr);
-		perf_usage(stderr);
-		*exit_rc = PERF_EXIT_USAGE;
-		return false;
-	}
-	if (g_opts.io_count != 0 && !g_opts.time_given) {
-		g_opts.time_s = 3600;
-	}
-	return true;
-}
-
 int main(int argc, char **argv)
 {
 	struct spio_app_opts opts;
 	int rc;
 
-	spio_app_opts_init(&opts, sizeof(opts));
-	opts.name = "spio_perf";
-	opts.reactor_mask = "0x1";
-	opts.rpc_addr = NULL;
-	opts.idle_mode = SPIO_APP_IDLE_POLL;
+	perf_app_opts_init(&opts);
 	opts.shutdown_cb = perf_shutdown;
-
-	/* at most one -b per argument */
-	g_opts.bdev_names = calloc((size_t)argc, sizeof(*g_opts.bdev_names));
-	if (g_opts.bdev_names == NULL) {
-		fprintf(stderr, "spio_perf: out of memory\n");
-		return PERF_EXIT_FAIL;
-	}
-	if (!parse_args(argc, argv, &opts, &rc)) {
-		free(g_opts.bdev_names);
+	if (!perf_parse_args(argc, argv, &opts, &rc)) {
+		perf_opts_fini();
 		return rc;
 	}
 	rc = spio_app_start(&opts, perf_start, NULL);
-	free(g_opts.bdev_names);
+	perf_opts_fini();
 	if (rc < 0) {
 		fprintf(stderr, "spio_perf: start-up failed: %s\n", strerror(-rc));
 		return PERF_EXIT_FAIL;

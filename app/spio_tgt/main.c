@@ -8,7 +8,6 @@
  * (lib/nvmf); `make run` loads malloc0.json, which exports a Malloc0 bdev
  * that way (docs/nvmf.md).
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,16 +15,7 @@
 #include "spio/app.h"
 #include "spio/cpuset.h"
 
-/* After the common options. */
-static void tgt_usage(FILE *out)
-{
-	fprintf(out,
-		"\nWithout -c, spio_tgt starts with no bdev and exports nothing, as SPDK's\n"
-		"spdk_tgt does; create bdevs and NVMe-oF subsystems with JSON-RPC (spio_rpc, or\n"
-		"SPDK's rpc.py). -c app/spio_tgt/malloc0.json (what `make run` loads) exports a\n"
-		"64 MiB Malloc0 as namespace 1 of nqn.2016-06.io.spdk-io:default on\n"
-		"127.0.0.1:4420; the log names the `nvme connect` command for each listener.\n");
-}
+#include "opts.h"
 
 static void tgt_started(void *arg)
 {
@@ -48,24 +38,15 @@ int main(int argc, char **argv)
 	struct spio_app_opts opts;
 	int rc;
 
-	spio_app_opts_init(&opts, sizeof(opts));
-	opts.name = "spio_tgt";
-
-	rc = spio_app_parse_args(argc, argv, &opts, NULL, NULL, NULL, tgt_usage);
-	if (rc != SPIO_APP_PARSE_ARGS_SUCCESS) {
-		return rc == SPIO_APP_PARSE_ARGS_HELP ? 0 : rc == SPIO_APP_PARSE_ARGS_FAIL ? 2 : 1;
-	}
-	if (optind < argc) {
-		fprintf(stderr, "spio_tgt: unexpected argument '%s'\n", argv[optind]);
-		spio_app_usage(stderr);
-		tgt_usage(stderr);
-		return 2;
+	tgt_app_opts_init(&opts);
+	if (!tgt_parse_args(argc, argv, &opts, &rc)) {
+		return rc;
 	}
 	rc = spio_app_start(&opts, tgt_started, &opts);
 	if (rc != 0) {
 		fprintf(stderr, "spio_tgt: exiting with error %d (%s)\n", rc,
 			strerror(rc < 0 ? -rc : rc));
-		return 1;
+		return TGT_EXIT_FAIL;
 	}
-	return 0;
+	return TGT_EXIT_OK;
 }
