@@ -115,12 +115,26 @@ static void qpair_fini_msg(void *arg)
 	}
 }
 
+static void qpair_start_detach(struct nvmf_qpair *qpair);
+
 void nvmf_qpair_check_fini(struct nvmf_qpair *qpair)
 {
 	struct nvmf_poll_group *group = qpair->group;
 
-	if (qpair->state != NVMF_QPAIR_DEACTIVATING || qpair->outstanding > 0 ||
+	if (qpair->state != NVMF_QPAIR_DEACTIVATING ||
 	    (qpair->flags & (NVMF_QPAIR_F_FINI | NVMF_QPAIR_F_CONNECTING)) != 0) {
+		return;
+	}
+	/*
+	 * An I/O queue leaves its controller once its commands are done, so
+	 * that a reset or shutdown reported complete (CSTS) has no I/O left
+	 * running, as SPDK. The admin queue leaves at once: its held AERs end
+	 * with the detach.
+	 */
+	if (qpair->ctrlr != NULL && (qpair->qid == 0 || qpair->outstanding == 0)) {
+		qpair_start_detach(qpair);
+	}
+	if (qpair->outstanding > 0) {
 		return;
 	}
 	if (qpair->ctrlr != NULL && (qpair->flags & NVMF_QPAIR_F_DETACHED) == 0) {
@@ -173,9 +187,6 @@ void nvmf_qpair_disconnect(struct nvmf_qpair *qpair)
 	SPIO_DEBUGLOG(nvmf, "qpair %p qid %u disconnects (%u commands executing)\n", qpair,
 		      qpair->qid, qpair->outstanding);
 	qpair->state = NVMF_QPAIR_DEACTIVATING;
-	if (qpair->ctrlr != NULL) {
-		qpair_start_detach(qpair);
-	}
 	nvmf_qpair_check_fini(qpair);
 }
 
@@ -205,7 +216,7 @@ void nvmf_qpair_connected(struct nvmf_qpair *qpair, struct nvmf_ctrlr *ctrlr, ui
 		qpair->state = NVMF_QPAIR_ACTIVE;
 	} else {
 		/* Lost while connecting: the target thread attached it, so detach it. */
-		qpair_start_detach(qpair);
+		nvmf_qpair_check_fini(qpair);
 	}
 }
 
