@@ -316,7 +316,9 @@ int blob_md_parse(struct spio_blob *blob, const void *pages, uint32_t npages,
 /**
  * Read the extent page at md page active.extent_pages[ep] into the blob's
  * cluster map (entries past num_clusters ignored). Checks the page's CRC,
- * id (the blob's), sequence 0, and that it starts at ep's first cluster.
+ * id (any valid blob id: a snapshot SPDK made took over its origin's extent
+ * pages, which keep the origin's id), sequence 0, and that it starts at
+ * ep's first cluster.
  * Also updates blob->disk. \return 0, -EBADMSG, -EINVAL, -ERANGE.
  */
 int blob_ep_parse(struct spio_blob *blob, uint64_t ep, const void *page, struct blob_fmt_err *err);

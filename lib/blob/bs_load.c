@@ -598,11 +598,10 @@ static void settle_loaded(void *arg, int rc)
 		blob_md_load(ctx->partner, settle_partner_loaded, ctx);
 		return;
 	}
-	SPIO_NOTICELOG("blob 0x%" PRIx64 ": finishing the %s left by a crash (blob 0x%" PRIx64
-		       " took the step)\n",
-		       r->id,
-		       r->pending == PENDING_SNAPSHOT ? "snapshot" : "cancelled snapshot removal",
-		       r->partner);
+	SPIO_NOTICELOG(
+	    "blob 0x%" PRIx64 ": finishing the %s left by a crash (blob 0x%" PRIx64 " %s)\n", r->id,
+	    r->pending == PENDING_SNAPSHOT ? "snapshot" : "cancelled snapshot removal", r->partner,
+	    rec_find(ctx, r->partner) != NULL ? "took the step" : "does not exist");
 	/* As SPDK: both marks go and the blob stays, read-only, a snapshot. */
 	x->md_ro = false;
 	blob_xattr_remove(x, BLOB_XATTR_SNAPSHOT_PENDING_REMOVAL, true);
@@ -687,9 +686,15 @@ static int decide(struct load_ctx *ctx)
 		}
 		p = rec_find(ctx, r->partner);
 		if (p == NULL) {
+			/*
+			 * Kept, and the mark removed: left marked, it would be settled
+			 * against whatever blob takes that id later, and dropping it
+			 * then orphans its clones (the store no longer loads).
+			 */
 			SPIO_WARNLOG("blob 0x%" PRIx64 ": %s names blob 0x%" PRIx64
-				     ", which does not exist; left as it is\n",
+				     ", which does not exist; kept as a snapshot\n",
 				     r->id, pending_name(r->pending), r->partner);
+			r->fate = FATE_SETTLE_KEEP;
 			continue;
 		}
 		r->fate = p->parent == r->id ? FATE_SETTLE_KEEP : FATE_SETTLE_DROP;
