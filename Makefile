@@ -79,13 +79,19 @@ fuzz: fuzz-build
 	tests/fuzz/run.sh build/fuzz $(FUZZ_S)
 
 # Long runs of the randomized tests, in the ASan build: the blobstore's power-cut
-# test over SOAK_RUNS workloads and SOAK_CUTS cut points (make test runs 3 and 3000).
+# test over SOAK_RUNS workloads and SOAK_CUTS cut points (make test runs 3 and 3000),
+# then the spio_tgt soak for SOAK_S seconds (tests/soak/tgt_soak.sh; make test
+# runs 20 s of it). The soak's RPC client is a release spio_rpc: an ASan one
+# takes ten times as long to start, which would slow the churn, not test more.
 SOAK_RUNS ?= 20
 SOAK_CUTS ?= 60000
-soak: deps
+SOAK_S ?= 300
+soak: deps build/release/CMakeCache.txt
 	$(CMAKE) -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug -DSPIO_WERROR=ON -DSPIO_SANITIZE=address,undefined
-	$(CMAKE) --build build/asan -j $(JOBS) --target test_blob_crash
+	$(CMAKE) --build build/asan -j $(JOBS) --target test_blob_crash spio_tgt spio_rpc spio_nvme_perf spio_identify
+	$(CMAKE) --build build/release -j $(JOBS) --target spio_rpc
 	SPIO_CRASH_RUNS=$(SOAK_RUNS) SPIO_CRASH_CUTS=$(SOAK_CUTS) build/asan/tests/test_blob_crash --jobs=1
+	SOAK_S=$(SOAK_S) SOAK_RPC=build/release/spio_rpc tests/soak/tgt_soak.sh build/asan
 
 # The CTest tests of the libFuzzer build: each fuzzer, a bounded number of
 # runs from its corpus (the gcc suites replay the corpora too).
