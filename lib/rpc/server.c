@@ -3,11 +3,15 @@
  * served by one poller on the thread that started it.
  *
  * One epoll set holds the listener and every connection, so a poll costs one
- * epoll_wait(timeout 0) whatever the number of clients. The poller is active
- * (runs every poll) while a connection is open and timed (idle_poll_period_us,
- * 4 ms, SPDK's RPC poll period) while none is, so an idle server costs one
- * system call per 4 ms. It reports BUSY only when it accepted, read, wrote or
- * answered.
+ * epoll_wait(timeout 0) whatever the number of clients. The poller runs every
+ * poll and hands that epoll fd to its thread as its interrupt fd
+ * (spio_poller_set_interrupt_fd): a reactor in adaptive idle sleeps until a
+ * client connects, sends or can take output, where SPDK polls its socket every
+ * 4 ms. While connections are open a second, timed poller (once a second)
+ * wakes the thread for the idle and write timeouts. Where the fd cannot be
+ * watched, the poller falls back to active while a connection is open and
+ * timed (idle_poll_period_us) while none is. It reports BUSY only when it
+ * accepted, read, wrote or answered.
  *
  * Each connection has an input buffer holding at most one incomplete request
  * (at most SPIO_RPC_MAX_REQUEST_SIZE bytes plus one read) and a scanner that
@@ -58,6 +62,8 @@ SPIO_LOG_REGISTER_COMPONENT(rpc)
 #define RPC_EPOLL_BATCH 64
 #define RPC_ACCEPT_BATCH 16
 #define RPC_STALL_CHECK_US 10000
+/* Period of the timeouts poller that wakes a sleeping thread while connections are open. */
+#define RPC_TIMER_PERIOD_US (1000ull * 1000)
 
 enum scan_kind {
 	SCAN_NONE = 0,	/* between values */
@@ -112,6 +118,8 @@ struct rpc_server {
 	struct spio_thread *thread;
 	struct spio_poller *poller;
 	bool poller_active;
+	bool poller_intr;	   /* the poller wakes the thread through epfd */
+	struct spio_poller *timer; /* timeouts while asleep (poller_intr, connections open) */
 	int listen_fd;
 	int epfd;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -835,10 +843,49 @@ static void check_timeouts(uint64_t now)
 
 static int server_poll(void *arg);
 
+/* Register the poller, sleeping on epfd if the thread can watch it. */
+static void server_start_poller(void)
+{
+	struct spio_poller *p = spio_poller_register_named(server_poll, NULL, 0, "rpc_server");
+
+	if (p == NULL) {
+		return;
+	}
+	if (spio_poller_set_interrupt_fd(p, g_server.epfd) == 0) {
+		g_server.poller = p;
+		g_server.poller_active = true;
+		g_server.poller_intr = true;
+		return;
+	}
+	/* No watch: the timed fallback until a connection comes. */
+	spio_poller_unregister(&p);
+	p = spio_poller_register_named(server_poll, NULL, g_limits.idle_poll_period_us,
+				       "rpc_server");
+	g_server.poller = p;
+	g_server.poller_active = false;
+	g_server.poller_intr = false;
+}
+
+/*
+ * After each poll: with the interrupt fd, the timer runs while connections
+ * are open (or refusals wait to be logged); without it, the poller itself
+ * is active while there is work and timed otherwise.
+ */
 static void server_set_poller(bool active)
 {
 	struct spio_poller *p;
 
+	if (g_server.poller_intr) {
+		bool want = g_server.nconns > 0 || g_server.refused > 0;
+
+		if (want && g_server.timer == NULL) {
+			g_server.timer = spio_poller_register_named(
+			    server_poll, NULL, RPC_TIMER_PERIOD_US, "rpc_server_timeouts");
+		} else if (!want && g_server.timer != NULL) {
+			spio_poller_unregister(&g_server.timer);
+		}
+		return;
+	}
 	if (g_server.poller != NULL && g_server.poller_active == active) {
 		return;
 	}
@@ -1028,7 +1075,8 @@ int spio_rpc_server_start(const char *path)
 	g_server.refusal_logged = false;
 	g_server.next_stall_check = 0;
 	g_server.poller = NULL;
-	server_set_poller(false);
+	g_server.timer = NULL;
+	server_start_poller();
 	if (g_server.poller == NULL) {
 		rc = -ENOMEM;
 		unlink(path);
@@ -1057,6 +1105,7 @@ void spio_rpc_server_stop(void)
 		return;
 	}
 	g_server.generation++;
+	spio_poller_unregister(&g_server.timer);
 	spio_poller_unregister(&g_server.poller);
 	/*
 	 * Remove the file first (only if it is still ours, not replaced by another
