@@ -118,6 +118,15 @@ static int config_check(struct json_config *run)
 				    json_string_value(method));
 				return -EINVAL;
 			}
+			/* It would wait for the start-up that waits for it: a deadlock. */
+			if (strcmp(json_string_value(method), "framework_wait_init") == 0) {
+				SPIO_ERRLOG(
+				    "%s: subsystem '%s' entry %zu: framework_wait_init cannot "
+				    "run from a configuration (it waits for the start-up that "
+				    "runs the configuration)\n",
+				    run->source, json_string_value(name), j);
+				return -EINVAL;
+			}
 			if (!spio_rpc_method_exists(json_string_value(method))) {
 				char why[512];
 
