@@ -413,10 +413,13 @@ static int run_prepare(struct persist_run *run)
 	}
 	memcpy(run->old_eps, blob->active.extent_pages, eps * sizeof(*run->old_eps));
 
-	if (blob->use_extent_table && eps > 0) {
-		run->ep_buf = bs_md_buf_alloc(blob->bs, (uint32_t)eps);
-		if (run->ep_buf == NULL) {
-			return -ENOMEM;
+	/* Also at no extent pages left (a resize to 0): the device's old ones must go. */
+	if (blob->use_extent_table && (eps > 0 || blob->disk.num_extent_pages > 0)) {
+		if (eps > 0) {
+			run->ep_buf = bs_md_buf_alloc(blob->bs, (uint32_t)eps);
+			if (run->ep_buf == NULL) {
+				return -ENOMEM;
+			}
 		}
 		rc = plan_extent_pages(run);
 		if (rc != 0) {

@@ -847,6 +847,63 @@ BLOB_TEST(extent_page_never_on_md_page_0)
 }
 
 /*
+ * A thick blob shrunk to 0 clusters has no extent page left: the sync must
+ * free the one on the device, or every grow / shrink cycle leaks an md page
+ * (found by fuzz_blob_md: shrink to 0, sync, snapshot, unload).
+ */
+BLOB_TEST(shrink_to_zero_frees_extent_page)
+{
+	struct fx f;
+	struct spio_bs_opts o;
+	spio_blob_id id, sid;
+	struct spio_blob *b;
+	int created = 0, rc = 0;
+
+	spio_bs_opts_init(&o, sizeof(o));
+	o.cluster_sz = CLUSTER;
+	o.num_md_pages = 4;
+	fx_init_opts(&f, DEV_SIZE, 4096, &o);
+	id = create(&f, 1, false);
+	b = open_blob(&f, id);
+	/* 4 md pages: the blob's and its extent page, so 2 leaks would end this loop */
+	for (int i = 0; i < 8; i++) {
+		OK(spio_blob_resize_await(b, 0));
+		rc = spio_blob_sync_md_await(b);
+		CHECK_EQ(rc, 0, "cycle %d: sync after the shrink to 0: %s", i, strerror(-rc));
+		OK(spio_blob_resize_await(b, 1));
+		rc = spio_blob_sync_md_await(b);
+		CHECK_EQ(rc, 0, "cycle %d: sync after the grow to 1 (a leaked md page?): %s", i,
+			 strerror(-rc));
+	}
+	/* The fuzzer's sequence */
+	OK(spio_blob_resize_await(b, 0));
+	OK(spio_blob_sync_md_await(b));
+	OK(spio_bs_create_snapshot_await(f.bs, id, NULL, &sid));
+	OK(spio_blob_close_await(b));
+	fx_reload(&f);
+
+	/* The blob and the snapshot hold one page each: 2 left for empty blobs */
+	for (int i = 0; i < 3; i++) {
+		struct spio_blob_opts bo;
+		spio_blob_id nid;
+
+		spio_blob_opts_init(&bo, sizeof(bo));
+		bo.thin_provision = true;
+		rc = spio_bs_create_blob_await(f.bs, &bo, &nid);
+		if (rc != 0) {
+			break;
+		}
+		created++;
+	}
+	CHECK_EQ(created, 2, "free md pages after the reload: expected 2, got %d", created);
+	CHECK_EQ(rc, -ENOSPC, "a 3rd empty blob: expected -ENOSPC, got %d", rc);
+	b = open_blob(&f, id);
+	CHECK_EQ(spio_blob_get_num_clusters(b), 0);
+	OK(spio_blob_close_await(b));
+	fx_fini(&f);
+}
+
+/*
  * Xattrs
  */
 
