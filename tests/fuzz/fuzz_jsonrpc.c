@@ -62,13 +62,13 @@
 #include "jsonrpc_methods.h"
 #include "jsonrpc_mutate.h"
 #include "rpc/rpc_internal.h"
+#include "shared_threads.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size, unsigned int seed);
 size_t LLVMFuzzerMutate(uint8_t *data, size_t size, size_t max_size);
 
-#define MAX_THREADS 16
 /* How long the server may stay busy, or an operation take, before it counts as a hang. */
 #define HANG_MS 5000
 /* Idle polls in a row that make the server quiet. */
@@ -115,8 +115,6 @@ struct client {
 static struct rxbuf g_input_rx, g_probe_rx;
 
 static struct {
-	struct spio_thread *threads[MAX_THREADS];
-	uint32_t nthreads;
 	struct spio_thread *t; /* the server's thread */
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	uint64_t now; /* the server's clock */
@@ -141,33 +139,6 @@ static void die(const char *fmt, ...)
 static uint64_t fake_ticks(void)
 {
 	return g.now;
-}
-
-static uint64_t ms_to_ticks(uint64_t ms)
-{
-	return ms * spio_get_ticks_hz() / 1000;
-}
-
-static int new_thread(struct spio_thread *t)
-{
-	if (g.nthreads == MAX_THREADS) {
-		return -ENOSPC;
-	}
-	g.threads[g.nthreads++] = t;
-	return 0;
-}
-
-/* One round over every thread. \return true if any did work. */
-static bool pump(void)
-{
-	bool busy = false;
-
-	for (uint32_t i = 0; i < g.nthreads; i++) {
-		if (!spio_thread_is_exited(g.threads[i])) {
-			busy |= spio_thread_poll(g.threads[i], 0, 0) > 0;
-		}
-	}
-	return busy;
 }
 
 /*
@@ -213,22 +184,18 @@ static size_t client_read(struct client *c)
 	return total;
 }
 
+static bool settle_read(void *arg)
+{
+	struct client *c = arg;
+
+	return c != NULL && c->read && client_read(c) > 0;
+}
+
 /* Poll until the server does nothing more and has nothing more to say. */
 static void settle(struct client *c)
 {
-	uint64_t limit = spio_get_ticks() + ms_to_ticks(HANG_MS);
-	int quiet = 0;
-
-	while (quiet < QUIET_POLLS) {
-		bool busy = pump();
-
-		if (c != NULL && c->read) {
-			busy |= client_read(c) > 0;
-		}
-		quiet = busy ? 0 : quiet + 1;
-		if (busy && spio_get_ticks() > limit) {
-			die("the server stayed busy for %u ms", HANG_MS);
-		}
+	if (!ft_pump_quiet(QUIET_POLLS, HANG_MS, settle_read, c)) {
+		die("the server stayed busy for %u ms", HANG_MS);
 	}
 }
 
@@ -239,11 +206,11 @@ static void settle(struct client *c)
  */
 static bool wait_eof(struct client *c)
 {
-	uint64_t limit = spio_get_ticks() + ms_to_ticks(HANG_MS);
+	uint64_t limit = spio_get_ticks() + ft_ms_to_ticks(HANG_MS);
 
 	c->read = true;
 	while (!c->eof && spio_get_ticks() <= limit) {
-		pump();
+		ft_pump();
 		client_read(c);
 	}
 	return c->eof;
@@ -256,7 +223,7 @@ static bool wait_eof(struct client *c)
  */
 static void client_send(struct client *c, const uint8_t *buf, size_t len)
 {
-	uint64_t limit = spio_get_ticks() + ms_to_ticks(HANG_MS);
+	uint64_t limit = spio_get_ticks() + ft_ms_to_ticks(HANG_MS);
 	int quiet = 0;
 
 	while (len > 0) {
@@ -272,7 +239,7 @@ static void client_send(struct client *c, const uint8_t *buf, size_t len)
 		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
 			return; /* EPIPE, ECONNRESET: the server closed */
 		}
-		busy = pump();
+		busy = ft_pump();
 		if (c->read) {
 			busy |= client_read(c) > 0;
 		}
@@ -561,7 +528,7 @@ static void call_done(void *ctx, int error_code, const char *error_msg,
 static int call(const char *method, json_t *params, json_t **result)
 {
 	struct spio_thread *prev = spio_thread_enter(g.t);
-	uint64_t limit = spio_get_ticks() + ms_to_ticks(HANG_MS);
+	uint64_t limit = spio_get_ticks() + ft_ms_to_ticks(HANG_MS);
 	struct call c = {0};
 	int rc = spio_rpc_call(method, json_val_from_jansson(params), call_done, &c);
 
@@ -574,7 +541,7 @@ static int call(const char *method, json_t *params, json_t **result)
 		if (spio_get_ticks() > limit) {
 			die("%s did not answer in %u ms", method, HANG_MS);
 		}
-		pump();
+		ft_pump();
 	}
 	if (result != NULL) {
 		*result = c.result;
@@ -641,7 +608,7 @@ static void delete_lvstores(void)
  */
 static void delete_all_bdevs(void)
 {
-	uint64_t limit = spio_get_ticks() + ms_to_ticks(HANG_MS);
+	uint64_t limit = spio_get_ticks() + ft_ms_to_ticks(HANG_MS);
 
 	while (spio_bdev_first() != NULL && spio_get_ticks() <= limit) {
 		char *names[64], *modules[64];
@@ -667,7 +634,7 @@ static void delete_all_bdevs(void)
 		}
 		settle(NULL);
 		for (int i = 0; i < 1000 && spio_bdev_first() != NULL; i++) {
-			pump();
+			ft_pump();
 		}
 	}
 	if (spio_bdev_first() != NULL) {
@@ -692,15 +659,15 @@ static void bdev_fini_done(void *arg)
 	*(int *)arg = 0;
 }
 
+static bool rc_is_set(void *arg)
+{
+	return *(volatile int *)arg != 1;
+}
+
 static void wait_rc(volatile int *rc, const char *what)
 {
-	uint64_t limit = spio_get_ticks() + ms_to_ticks(10 * HANG_MS);
-
-	while (*rc == 1) {
-		if (spio_get_ticks() > limit) {
-			die("%s did not finish", what);
-		}
-		pump();
+	if (!ft_pump_until(rc_is_set, (void *)rc, 10 * HANG_MS)) {
+		die("%s did not finish", what);
 	}
 	if (*rc != 0) {
 		die("%s failed: %d", what, *rc);
@@ -723,23 +690,9 @@ static void fini(void)
 	}
 	wait_rc(&rc, "bdev finish");
 	spio_set_thread(NULL);
-	for (uint32_t i = 0; i < g.nthreads; i++) {
-		spio_thread_exit(g.threads[i]);
+	if (!ft_threads_stop(10 * HANG_MS)) {
+		die("threads did not exit");
 	}
-	for (uint32_t i = 0; i < g.nthreads; i++) {
-		uint64_t limit = spio_get_ticks() + ms_to_ticks(10 * HANG_MS);
-
-		while (!spio_thread_is_exited(g.threads[i])) {
-			if (spio_get_ticks() > limit) {
-				die("threads did not exit");
-			}
-			pump();
-		}
-	}
-	for (uint32_t i = 0; i < g.nthreads; i++) {
-		spio_thread_destroy(g.threads[i]);
-	}
-	g.nthreads = 0;
 	spio_thread_lib_fini();
 	spio_env_fini();
 	free(g_input_rx.data);
@@ -763,7 +716,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	spio_env_opts_init(&eo, sizeof(eo));
 	eo.name = "fuzz_jsonrpc";
 	eo.no_huge = true;
-	if (spio_env_init(&eo) != 0 || spio_thread_lib_init(new_thread, 0) != 0) {
+	if (spio_env_init(&eo) != 0 || spio_thread_lib_init(ft_thread_add, 0) != 0) {
 		die("environment set-up failed");
 	}
 	g.t = spio_thread_create("fuzz_jsonrpc", NULL);
@@ -810,7 +763,7 @@ static void probe(void)
 {
 	static const char req[] =
 	    "{\"jsonrpc\":\"2.0\",\"method\":\"spdk_get_version\",\"id\":\"" PROBE_ID "\"}";
-	uint64_t limit = spio_get_ticks() + ms_to_ticks(HANG_MS);
+	uint64_t limit = spio_get_ticks() + ft_ms_to_ticks(HANG_MS);
 	struct client c;
 	json_t *v = NULL;
 	size_t used;
@@ -820,7 +773,7 @@ static void probe(void)
 		client_send(&c, (const uint8_t *)req, sizeof(req) - 1);
 		settle(&c);
 		while (!c.eof && c.len == 0 && spio_get_ticks() <= limit) {
-			pump();
+			ft_pump();
 			client_read(&c);
 		}
 		if (c.len > 0 || spio_get_ticks() > limit) {
@@ -828,7 +781,7 @@ static void probe(void)
 		}
 		client_close(&c);
 		for (int i = 0; i < 100; i++) {
-			pump();
+			ft_pump();
 		}
 	}
 	v = c.len > 0 ? load_one(c.buf, c.len, &used) : NULL;
@@ -867,7 +820,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		client_send(&c, in.stream + off, n);
 		off += n;
 		if (in.flags & JF_HURRY) {
-			pump();
+			ft_pump();
 		} else {
 			settle(&c);
 		}
@@ -876,7 +829,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		client_send(&c, in.stream + off, in.len - off);
 	}
 	if (in.flags & JF_IDLE) {
-		uint64_t limit = spio_get_ticks() + ms_to_ticks(HANG_MS);
+		uint64_t limit = spio_get_ticks() + ft_ms_to_ticks(HANG_MS);
 
 		/*
 		 * A request still waiting (a delay bdev) restarts the idle time when it

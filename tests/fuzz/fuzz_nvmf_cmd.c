@@ -59,13 +59,13 @@
 #include "nvme/nvme_fabric.h"
 #include "nvmf/nvmf_core.h"
 #include "nvmf_cmd_input.h"
+#include "shared_threads.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size, unsigned int seed);
 size_t LLVMFuzzerMutate(uint8_t *data, size_t size, size_t max_size);
 
-#define MAX_THREADS 16
 /* How long the target may stay busy, or commands stay out, before it counts as a hang. */
 #define HANG_MS 5000
 /* Idle polling rounds in a row that make the target quiet. */
@@ -167,8 +167,6 @@ struct op {
 };
 
 static struct {
-	struct spio_thread *threads[MAX_THREADS];
-	uint32_t nthreads;
 	struct spio_thread *tt; /* target thread */
 	struct spio_thread *pt; /* the poll group's thread */
 	struct spio_nvmf_tgt *tgt;
@@ -208,33 +206,6 @@ static void die(const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, "\n");
 	abort();
-}
-
-static uint64_t ms_to_ticks(uint64_t ms)
-{
-	return ms * spio_get_ticks_hz() / 1000;
-}
-
-static int new_thread(struct spio_thread *t)
-{
-	if (g.nthreads == MAX_THREADS) {
-		return -ENOSPC;
-	}
-	g.threads[g.nthreads++] = t;
-	return 0;
-}
-
-/* One round over every thread. \return true if any did work. */
-static bool pump(void)
-{
-	bool busy = false;
-
-	for (uint32_t i = 0; i < g.nthreads; i++) {
-		if (!spio_thread_is_exited(g.threads[i])) {
-			busy |= spio_thread_poll(g.threads[i], 0, 0) > 0;
-		}
-	}
-	return busy;
 }
 
 static uint64_t fake_ticks(void)
@@ -1223,11 +1194,11 @@ static bool retry_pending(void)
 /* Poll until `r` completed (NULL: until quiet), or quiet with nothing waiting on time. */
 static void wait_req(const struct nc_req *r)
 {
-	uint64_t limit = spio_get_ticks() + ms_to_ticks(HANG_MS);
+	uint64_t limit = spio_get_ticks() + ft_ms_to_ticks(HANG_MS);
 	int quiet = 0;
 
 	while (r == NULL || !r->done) {
-		bool busy = pump();
+		bool busy = ft_pump();
 
 		quiet = busy ? 0 : quiet + 1;
 		if (quiet >= QUIET_POLLS && !retry_pending()) {
@@ -1242,7 +1213,7 @@ static void wait_req(const struct nc_req *r)
 /* Poll until every command but the AERs held has completed. */
 static void wait_all(void)
 {
-	uint64_t limit = spio_get_ticks() + ms_to_ticks(HANG_MS);
+	uint64_t limit = spio_get_ticks() + ft_ms_to_ticks(HANG_MS);
 
 	for (;;) {
 		const struct nc_req *out = NULL;
@@ -1264,7 +1235,7 @@ static void wait_all(void)
 			die("qid %u opcode %#x cid %u not completed after %u ms",
 			    out->conn->qpair.qid, out->orig.opc, out->orig.cid, HANG_MS);
 		}
-		pump();
+		ft_pump();
 		retry_pending();
 	}
 }
@@ -1351,15 +1322,15 @@ static void bdev_fini_done(void *arg)
 	op_done(arg, 0);
 }
 
+static bool op_is_done(void *arg)
+{
+	return ((struct op *)arg)->done;
+}
+
 static void wait_op(struct op *op, const char *what)
 {
-	uint64_t limit = spio_get_ticks() + ms_to_ticks(10 * HANG_MS);
-
-	while (!op->done) {
-		if (spio_get_ticks() > limit) {
-			die("%s did not finish", what);
-		}
-		pump();
+	if (!ft_pump_until(op_is_done, op, 10 * HANG_MS)) {
+		die("%s did not finish", what);
 	}
 	if (op->status != 0) {
 		die("%s failed: %d", what, op->status);
@@ -1458,7 +1429,6 @@ static void start_target(void)
 static void stop_target(void)
 {
 	struct op op = {0};
-	uint64_t limit;
 
 	spio_set_thread(g.tt);
 	if (spio_nvmf_tgt_destroy(g.tgt, op_done, &op) != 0) {
@@ -1471,22 +1441,9 @@ static void stop_target(void)
 	}
 	wait_op(&op, "bdev finish");
 	spio_set_thread(NULL);
-	for (uint32_t i = 0; i < g.nthreads; i++) {
-		spio_thread_exit(g.threads[i]);
+	if (!ft_threads_stop(10 * HANG_MS)) {
+		die("threads did not exit");
 	}
-	limit = spio_get_ticks() + ms_to_ticks(10 * HANG_MS);
-	for (uint32_t i = 0; i < g.nthreads; i++) {
-		while (!spio_thread_is_exited(g.threads[i])) {
-			if (spio_get_ticks() > limit) {
-				die("threads did not exit");
-			}
-			pump();
-		}
-	}
-	for (uint32_t i = 0; i < g.nthreads; i++) {
-		spio_thread_destroy(g.threads[i]);
-	}
-	g.nthreads = 0;
 	nvmf_set_ticks_fn(NULL);
 	spio_thread_lib_fini();
 	spio_env_fini();
@@ -1516,7 +1473,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	spio_env_opts_init(&eo, sizeof(eo));
 	eo.name = "fuzz_nvmf_cmd";
 	eo.no_huge = true;
-	if (spio_env_init(&eo) != 0 || spio_thread_lib_init(new_thread, 0) != 0) {
+	if (spio_env_init(&eo) != 0 || spio_thread_lib_init(ft_thread_add, 0) != 0) {
 		die("environment set-up failed");
 	}
 	g.tt = spio_thread_create("fuzz_nvmf_tgt", NULL);
@@ -1660,14 +1617,14 @@ static void ns_change(bool add)
 /* Wait for namespace changes to end, and namespace 2 to be back. */
 static void ns_restore(void)
 {
-	uint64_t limit = spio_get_ticks() + ms_to_ticks(HANG_MS);
+	uint64_t limit = spio_get_ticks() + ft_ms_to_ticks(HANG_MS);
 
 	for (int round = 0; round < 2; round++) {
 		while (g.ns_op > 0) {
 			if (spio_get_ticks() > limit) {
 				die("a namespace change did not end in %u ms", HANG_MS);
 			}
-			pump();
+			ft_pump();
 		}
 		if (!g.ns2_removed) {
 			return;
@@ -1769,13 +1726,13 @@ static void end_input(void)
 	for (uint32_t i = 0; i < NC_NUM_CONNS; i++) {
 		drop_conn(&g.conns[i]);
 	}
-	limit = spio_get_ticks() + ms_to_ticks(HANG_MS);
+	limit = spio_get_ticks() + ft_ms_to_ticks(HANG_MS);
 	for (uint32_t i = 0; i < NC_NUM_CONNS; i++) {
 		while (g.conns[i].fini == 0) {
 			if (spio_get_ticks() > limit) {
 				die("connection %u not finished %u ms after its drop", i, HANG_MS);
 			}
-			pump();
+			ft_pump();
 		}
 	}
 	/* Held AERs ended with their queue, once each (checked in req_complete). */

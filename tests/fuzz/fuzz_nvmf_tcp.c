@@ -38,13 +38,13 @@
 #include "nvmf/nvmf_core.h"
 #include "nvmf/tcp_internal.h"
 #include "nvmf_tcp_input.h"
+#include "shared_threads.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size, unsigned int seed);
 size_t LLVMFuzzerMutate(uint8_t *data, size_t size, size_t max_size);
 
-#define MAX_THREADS 16
 /* How long the target may stay busy, or a connection take to go, before it counts as a hang. */
 #define HANG_MS 5000
 /* Idle polls in a row that make the target quiet. */
@@ -63,8 +63,6 @@ struct host {
 };
 
 static struct {
-	struct spio_thread *threads[MAX_THREADS];
-	uint32_t nthreads;
 	struct spio_thread *tt; /* target thread */
 	struct spio_nvmf_tgt *tgt;
 	struct spio_nvmf_subsystem *subsys;
@@ -94,33 +92,6 @@ static void die(const char *fmt, ...)
 	abort();
 }
 
-static uint64_t ms_to_ticks(uint64_t ms)
-{
-	return ms * spio_get_ticks_hz() / 1000;
-}
-
-static int new_thread(struct spio_thread *t)
-{
-	if (g.nthreads == MAX_THREADS) {
-		return -ENOSPC;
-	}
-	g.threads[g.nthreads++] = t;
-	return 0;
-}
-
-/* One round over every thread. \return true if any did work. */
-static bool pump(void)
-{
-	bool busy = false;
-
-	for (uint32_t i = 0; i < g.nthreads; i++) {
-		if (!spio_thread_is_exited(g.threads[i])) {
-			busy |= spio_thread_poll(g.threads[i], 0, 0) > 0;
-		}
-	}
-	return busy;
-}
-
 /*
  * The host's view of the target's PDUs
  */
@@ -128,6 +99,9 @@ static bool pump(void)
 static int check_header(void *ctx, const union nvme_tcp_pdu_hdr *hdr, uint32_t data_len,
 			struct iovec **iov, int *iovcnt, uint32_t *iov_offset)
 {
+	(void)ctx;
+	(void)hdr;
+	(void)data_len;
 	/* Discard the data; the codec still checks its length and digest. */
 	*iov = NULL;
 	*iovcnt = 0;
@@ -216,29 +190,25 @@ static size_t host_read(struct host *h)
 	return total;
 }
 
+static bool settle_read(void *arg)
+{
+	struct host *h = arg;
+
+	return h != NULL && h->check && host_read(h) > 0;
+}
+
 /* Poll until the target does nothing more and has nothing more to say. */
 static void settle(struct host *h)
 {
-	uint64_t limit = spio_get_ticks() + ms_to_ticks(HANG_MS);
-	int quiet = 0;
-
-	while (quiet < QUIET_POLLS) {
-		bool busy = pump();
-
-		if (h != NULL && h->check) {
-			busy |= host_read(h) > 0;
-		}
-		quiet = busy ? 0 : quiet + 1;
-		if (busy && spio_get_ticks() > limit) {
-			die("the target stayed busy for %u ms", HANG_MS);
-		}
+	if (!ft_pump_quiet(QUIET_POLLS, HANG_MS, settle_read, h)) {
+		die("the target stayed busy for %u ms", HANG_MS);
 	}
 }
 
 /* Send all of `buf` unless the target closes. \return false once it did. */
 static bool host_send(struct host *h, const uint8_t *buf, size_t len)
 {
-	uint64_t limit = spio_get_ticks() + ms_to_ticks(HANG_MS);
+	uint64_t limit = spio_get_ticks() + ft_ms_to_ticks(HANG_MS);
 
 	while (len > 0) {
 		ssize_t n = send(h->fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
@@ -252,7 +222,7 @@ static bool host_send(struct host *h, const uint8_t *buf, size_t len)
 			return false; /* EPIPE, ECONNRESET: the target closed */
 		}
 		/* The socket is full: the target has to read. */
-		pump();
+		ft_pump();
 		if (h->check) {
 			host_read(h);
 		}
@@ -312,6 +282,7 @@ static void tgt_created(void *arg, struct spio_nvmf_tgt *tgt, int status)
 
 static void ns_added(void *arg, uint32_t nsid, int status)
 {
+	(void)nsid;
 	op_done(arg, status);
 }
 
@@ -320,15 +291,15 @@ static void bdev_fini_done(void *arg)
 	op_done(arg, 0);
 }
 
+static bool op_is_done(void *arg)
+{
+	return ((struct op *)arg)->done;
+}
+
 static void wait_op(struct op *op, const char *what)
 {
-	uint64_t limit = spio_get_ticks() + ms_to_ticks(10 * HANG_MS);
-
-	while (!op->done) {
-		if (spio_get_ticks() > limit) {
-			die("%s did not finish", what);
-		}
-		pump();
+	if (!ft_pump_until(op_is_done, op, 10 * HANG_MS)) {
+		die("%s did not finish", what);
 	}
 	if (op->status != 0) {
 		die("%s failed: %d", what, op->status);
@@ -469,7 +440,7 @@ static void kept_enable(void)
 /* FZ_KEPT_RESET: CC.EN 0, wait for CSTS.RDY 0 (its I/O queues closed), CC.EN 1. */
 static void kept_reset(void)
 {
-	uint64_t limit = spio_get_ticks() + ms_to_ticks(HANG_MS);
+	uint64_t limit = spio_get_ticks() + ft_ms_to_ticks(HANG_MS);
 	struct spio_nvme_cmd cmd;
 	struct spio_nvme_cpl cpl;
 
@@ -527,7 +498,6 @@ static void start_admin(void)
 static void stop_target(void)
 {
 	struct op op = {0};
-	uint64_t limit;
 
 	close(g.admin.fd);
 	spio_set_thread(g.tt);
@@ -541,22 +511,9 @@ static void stop_target(void)
 	}
 	wait_op(&op, "bdev finish");
 	spio_set_thread(NULL);
-	for (uint32_t i = 0; i < g.nthreads; i++) {
-		spio_thread_exit(g.threads[i]);
+	if (!ft_threads_stop(10 * HANG_MS)) {
+		die("threads did not exit");
 	}
-	limit = spio_get_ticks() + ms_to_ticks(10 * HANG_MS);
-	for (uint32_t i = 0; i < g.nthreads; i++) {
-		while (!spio_thread_is_exited(g.threads[i])) {
-			if (spio_get_ticks() > limit) {
-				die("threads did not exit");
-			}
-			pump();
-		}
-	}
-	for (uint32_t i = 0; i < g.nthreads; i++) {
-		spio_thread_destroy(g.threads[i]);
-	}
-	g.nthreads = 0;
 	spio_thread_lib_fini();
 	spio_env_fini();
 }
@@ -585,7 +542,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	spio_env_opts_init(&eo, sizeof(eo));
 	eo.name = "fuzz_nvmf_tcp";
 	eo.no_huge = true;
-	if (spio_env_init(&eo) != 0 || spio_thread_lib_init(new_thread, 0) != 0) {
+	if (spio_env_init(&eo) != 0 || spio_thread_lib_init(ft_thread_add, 0) != 0) {
 		die("environment set-up failed");
 	}
 	g.tt = spio_thread_create("fuzz_nvmf_tgt", NULL);
@@ -659,10 +616,14 @@ static void check_target(void)
 	}
 }
 
+static bool target_restored_cb(void *arg)
+{
+	(void)arg;
+	return target_restored();
+}
+
 static void end_host(struct host *h, const struct fz_input *in)
 {
-	uint64_t limit;
-
 	if (in->end == FZ_END_SHUT_WR) {
 		shutdown(h->fd, SHUT_WR);
 	}
@@ -670,15 +631,11 @@ static void end_host(struct host *h, const struct fz_input *in)
 		settle(h);
 	}
 	close(h->fd);
-	limit = spio_get_ticks() + ms_to_ticks(HANG_MS);
-	while (!target_restored()) {
-		if (spio_get_ticks() > limit) {
-			die("%u ms after the close: %u connections, %u controllers (expected %u "
-			    "each), %u discovery controllers",
-			    HANG_MS, nvmf_tcp_get_conn_count(g.tr), ctrlr_count(g.subsys),
-			    g.admin_dropped ? 0 : 1, ctrlr_count(g.tgt->discovery));
-		}
-		pump();
+	if (!ft_pump_until(target_restored_cb, NULL, HANG_MS)) {
+		die("%u ms after the close: %u connections, %u controllers (expected %u "
+		    "each), %u discovery controllers",
+		    HANG_MS, nvmf_tcp_get_conn_count(g.tr), ctrlr_count(g.subsys),
+		    g.admin_dropped ? 0 : 1, ctrlr_count(g.tgt->discovery));
 	}
 	if (g.admin_dropped) {
 		g.admin_dropped = false;
@@ -727,7 +684,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		host_send(&h, in.stream + off, in.len - off);
 	}
 	if (in.kept != 0) {
-		pump();
+		ft_pump();
 	}
 	if (in.kept & FZ_KEPT_RESET) {
 		kept_reset();

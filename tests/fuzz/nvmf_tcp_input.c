@@ -8,10 +8,13 @@
 
 #include "nvme/nvme_tcp_pdu.h"
 #include "nvmf_tcp_input.h"
+#include "shared_input.h"
+
+_Static_assert(FZ_MAX_CHUNKS >= FT_MAX_CHUNKS, "room for every chunk of a header");
 
 void fz_input_parse(const uint8_t *data, size_t size, struct fz_input *in)
 {
-	size_t off = 1;
+	size_t off;
 
 	memset(in, 0, sizeof(*in));
 	if (size == 0) {
@@ -20,15 +23,7 @@ void fz_input_parse(const uint8_t *data, size_t size, struct fz_input *in)
 	}
 	in->end = (enum fz_end)((data[0] >> 4) & 3);
 	in->kept = data[0] & (FZ_KEPT_RESET | FZ_KEPT_DROP);
-	in->nchunks = data[0] & 0xf;
-	for (uint32_t i = 0; i < in->nchunks; i++, off += 2) {
-		if (off + 2 > size) {
-			in->nchunks = i;
-			break;
-		}
-		in->chunk[i] = (uint16_t)(data[off] | data[off + 1] << 8);
-	}
-	off = SPIO_MIN(off, size);
+	off = ft_chunks_parse(data, size, in->chunk, &in->nchunks);
 	in->stream = data + off;
 	in->len = size - off;
 }
