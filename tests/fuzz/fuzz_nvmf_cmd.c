@@ -559,7 +559,7 @@ static void io_expect(struct nc_req *r, struct expect *e)
 			break;
 		}
 		for (uint32_t i = 0; i < nr; i++) {
-			struct spio_nvme_dsm_range range;
+			struct spio_nvme_dsm_range range = {0};
 
 			req_read_buf(r, (uint64_t)i * sizeof(range), &range, sizeof(range));
 			if (range.starting_lba > blocks ||
