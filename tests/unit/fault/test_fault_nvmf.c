@@ -209,9 +209,9 @@ static void expect_target_idle(const char *what)
 		uint32_t n = tcp_groups(tg, 8);
 
 		for (uint32_t i = 0; i < n; i++) {
-			cr_log_error("poll group %u: connections %s, %u of %u buffers free", i,
-				     TAILQ_EMPTY(&tg[i]->conns) ? "none" : "left", tg[i]->nfree,
-				     POOL_BUFS);
+			fprintf(stderr, "poll group %u: connections %s, %u of %u buffers free\n", i,
+				TAILQ_EMPTY(&tg[i]->conns) ? "none" : "left", tg[i]->nfree,
+				POOL_BUFS);
 		}
 		cr_assert_fail("%s: target not at rest after the host detached: %u connections, "
 			       "%zu of %zu bdev_io free",
@@ -229,14 +229,15 @@ static void dump_target(void)
 	for (uint32_t i = 0; i < n; i++) {
 		struct tcp_conn *c;
 
-		cr_log_error("poll group %u: %u of %u buffers free, %" PRIu64
-			     " waited for a bdev_io",
-			     i, tg[i]->nfree, POOL_BUFS, tg[i]->group->stat.pending_bdev_io);
+		fprintf(stderr,
+			"poll group %u: %u of %u buffers free, %" PRIu64 " waited for a bdev_io\n",
+			i, tg[i]->nfree, POOL_BUFS, tg[i]->group->stat.pending_bdev_io);
 		TAILQ_FOREACH (c, &tg[i]->conns, link) {
 			for (uint32_t k = 0; k < c->depth; k++) {
 				if (c->reqs[k].state != TCP_REQ_FREE) {
-					cr_log_error(
-					    "  conn qid %u state %d: request %u state %d opc %#x",
+					fprintf(
+					    stderr,
+					    "  conn qid %u state %d: request %u state %d opc %#x\n",
 					    c->qid, c->state, k, c->reqs[k].state,
 					    c->reqs[k].cmd.opc);
 				}
