@@ -202,7 +202,7 @@ cc prog.c $flags >"$tmp/cc.log" 2>&1 || {
 	fail "cc prog.c $flags failed"
 }
 mv a.out prog_shared
-readelf -d prog_shared | grep -q 'NEEDED.*libspio\.so' ||
+readelf -d prog_shared | grep 'NEEDED.*libspio\.so' >/dev/null ||
 	fail "prog_shared does not depend on libspio.so"
 resolved=$(LD_LIBRARY_PATH="$libdir" ldd ./prog_shared | awk '/libspio\.so/ {print $3}')
 [ "$(readlink -f "$resolved")" = "$(readlink -f "$libdir/libspio.so")" ] ||
@@ -225,7 +225,7 @@ cc prog.c $static_flags_a >"$tmp/cc.log" 2>&1 || {
 	fail "cc prog.c $static_flags_a failed (static link: are Libs.private / Requires.private of spio.pc complete?)"
 }
 mv a.out prog_static
-! readelf -d prog_static | grep -q 'NEEDED.*libspio' ||
+! readelf -d prog_static | grep 'NEEDED.*libspio' >/dev/null ||
 	fail "prog_static still depends on libspio.so"
 status=0
 out=$(./prog_static 2>&1) || status=$?
@@ -336,7 +336,7 @@ for prog in rpc_malloc readme; do
 	# shellcheck disable=SC2086
 	cc "$tmp/$prog.c" -o "$tmp/${prog}_static" $static_flags_a >"$tmp/cc.log" 2>&1 ||
 		{ cat "$tmp/cc.log" >&2; fail "$prog: cc with the static flags failed"; }
-	! readelf -d "$tmp/${prog}_static" | grep -q 'NEEDED.*libspio' ||
+	! readelf -d "$tmp/${prog}_static" | grep 'NEEDED.*libspio' >/dev/null ||
 		fail "${prog}_static depends on libspio.so"
 	for kind in shared static; do
 		status=0

@@ -58,7 +58,7 @@ exit 1
 echo "ok: spio_tgt listens in the guest"
 
 out=$(vm_run "nvme discover -t tcp -a 127.0.0.1 -s 4420") || fail "nvme discover: $out"
-echo "$out" | grep -q "subnqn: *$NQN" || fail "nvme discover does not list $NQN: $out"
+grep -q "subnqn: *$NQN" <<<"$out" || fail "nvme discover does not list $NQN: $out"
 echo "ok: nvme discover lists $NQN"
 
 for opts in "" "--hdr-digest --data-digest"; do

@@ -36,8 +36,8 @@ for digests in "" "-H -I"; do
 	# shellcheck disable=SC2086 # the digest flags are two words
 	out=$(timeout 300 "$CHECK" -r "$trid" -s 64 $digests 2>&1) ||
 		fail "nvme_check ${digests:-without digests}: $out"
-	echo "$out" | grep -q "wrote and verified 64 MiB" || fail "no verification line: $out"
-	echo "$out" | grep -q "controller: Linux" || fail "not the Linux target: $out"
+	grep -q "wrote and verified 64 MiB" <<<"$out" || fail "no verification line: $out"
+	grep -q "controller: Linux" <<<"$out" || fail "not the Linux target: $out"
 	echo "ok: 64 MiB verified and deallocated ${digests:+with digests $digests}"
 done
 

@@ -23,9 +23,10 @@ const char *bimg_dir(void);
 bool bimg_path(const char *name, char *buf);
 
 /*
- * Uncompress `name` (a .img.gz of the data directory) with `gzip -dc` into
- * `dst` of `cap` bytes, which must be zeroed: all-zero 4 KiB blocks are
- * skipped, so a sparse mapping stays sparse.
+ * Uncompress `name` (a .img.gz of the data directory) into `dst` of `cap`
+ * bytes, which must be zeroed: all-zero 4 KiB blocks are skipped, so a sparse
+ * mapping stays sparse. The first call uncompresses with `gzip -dc` into a
+ * cache file under $TMPDIR (or /tmp) that later calls, from any process, read.
  * \return the raw size, or -1 with `why` (256 bytes) set.
  */
 long long bimg_gunzip(const char *name, uint8_t *dst, size_t cap, char *why);
