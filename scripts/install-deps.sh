@@ -5,10 +5,11 @@ set -euo pipefail
 
 required=(cmake gcc make pkg-config clang-format liburing-dev libaio-dev libjansson-dev
 	  libisal-dev uuid-dev libfuse3-dev libcriterion-dev clang libclang-rt-14-dev)
-# Used by benchmarks (fio) and by the aarch64 task test (cross compiler, its
+# Used by benchmarks (fio), by the aarch64 task test (cross compiler, its
 # C library headers, which apt counts as a mere recommendation, and
-# qemu-user); their absence only skips those.
-optional=(fio gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user)
+# qemu-user) and by spio_top's test in a real terminal (tmux); their absence
+# only skips those.
+optional=(fio gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user tmux)
 # Used by the interop tests (tests/interop): a QEMU guest running the Debian
 # kernel's NVMe/TCP target and initiator, booted from a busybox initramfs that
 # holds nvme-cli. Installed when possible; without them those tests skip.

@@ -134,6 +134,16 @@ struct spio_app_opts {
 	 * spio_app_stop(). NULL: spio_app_stop(0) is called.
 	 */
 	spio_app_shutdown_cb shutdown_cb;
+	/**
+	 * Wait for the framework_start_init RPC before initialising the
+	 * subsystems (SPDK's --wait-for-rpc and delay_subsystem_init): the
+	 * STARTUP entries of the JSON configuration run, the RPC server starts
+	 * in state SPIO_RPC_STARTUP (bdev_set_options and other start-up-only
+	 * methods are accepted, runtime ones refused), and start-up goes on
+	 * when framework_start_init is called. Needs an RPC server (rpc_addr).
+	 * Default false.
+	 */
+	bool delay_subsystem_init;
 };
 
 /** Fill `opts` with defaults. `opts_size` is the caller's sizeof(*opts). NULL is ignored. */
@@ -144,10 +154,14 @@ void spio_app_opts_init(struct spio_app_opts *opts, size_t opts_size);
  *
  * Sequence: environment (spio_env_init with the mask, memory options), thread
  * library, reactors (the main one on this thread, pinned to main_core; one
- * pinned OS thread per other core), the app thread, subsystems (in
- * dependency order, on the app thread), the JSON configuration (each entry an
- * RPC call in file order, RPC state SPIO_RPC_STARTUP), RPC state
- * SPIO_RPC_RUNTIME, the RPC server, then `start_fn(arg)` on the app thread.
+ * pinned OS thread per other core), the app thread, the entries of the JSON
+ * configuration that belong to start-up (each an RPC call in file order, RPC
+ * state SPIO_RPC_STARTUP: bdev_set_options, ...), subsystems (in dependency
+ * order, on the app thread), RPC state SPIO_RPC_RUNTIME, the runtime entries
+ * of the configuration, the RPC server, then `start_fn(arg)` on the app
+ * thread. With delay_subsystem_init the RPC server starts right after the
+ * start-up entries and everything from the subsystems on waits for the
+ * framework_start_init RPC, which is answered once start_fn has run.
  * A failure at any step is logged (naming the file, position, subsystem or
  * config entry) and unwinds what was started.
  *
@@ -160,7 +174,8 @@ void spio_app_opts_init(struct spio_app_opts *opts, size_t opts_size);
  * \param start_fn called on the app thread when start-up is complete (may be NULL).
  * \return the code given to spio_app_stop(); -EINVAL for bad options (NULL
  *         opts, opts_size 0, both config file and text, a bad mask or log
- *         spec, main_core not in the mask); -EALREADY if an app runs; a
+ *         spec, main_core not in the mask, delay_subsystem_init without an
+ *         RPC server); -EALREADY if an app runs; a
  *         negative errno from the step that failed (env, RPC server, a
  *         subsystem's init, the config: -EINVAL for a malformed config or a
  *         failing entry).

@@ -980,6 +980,187 @@ typedef void (*spio_bdev_reset_device_stat_cb)(struct spio_bdev *bdev, void *cb_
 int spio_bdev_reset_device_stat(struct spio_bdev *bdev, enum spio_bdev_reset_stat_mode mode,
 				spio_bdev_reset_device_stat_cb cb, void *cb_arg);
 
+/*
+ * Quality of service: rate limits per bdev
+ */
+
+/** The kinds of rate limit, in SPDK's order (the index into a limits array). */
+enum spio_bdev_qos_rate_limit_type {
+	SPIO_BDEV_QOS_RW_IOPS_RATE_LIMIT = 0, /**< reads + writes per second */
+	SPIO_BDEV_QOS_RW_BPS_RATE_LIMIT,      /**< read + written MiB per second */
+	SPIO_BDEV_QOS_R_BPS_RATE_LIMIT,	      /**< read MiB per second */
+	SPIO_BDEV_QOS_W_BPS_RATE_LIMIT,	      /**< written MiB per second */
+	SPIO_BDEV_QOS_NUM_RATE_LIMIT_TYPES
+};
+
+/** In a limits array given to spio_bdev_set_qos_rate_limits(): keep that limit as it is. */
+#define SPIO_BDEV_QOS_LIMIT_NOT_DEFINED UINT64_MAX
+
+/** Time slice over which the limits are enforced (SPDK's: 1 ms). */
+#define SPIO_BDEV_QOS_TIMESLICE_US 1000
+
+/** Smallest IOPS limit, and the multiple every IOPS limit is rounded up to. */
+#define SPIO_BDEV_QOS_MIN_IOS_PER_SEC 1000
+
+/** Ends spio_bdev_set_qos_rate_limits(): `status` 0 or a negative errno. */
+typedef void (*spio_bdev_qos_cb)(void *cb_arg, int status);
+
+/**
+ * Set, change or remove the rate limits of a bdev, as SPDK's
+ * spdk_bdev_set_qos_rate_limits() and its RPC bdev_set_qos_limit do.
+ *
+ * Only reads and writes are limited; other I/O passes at once. Each limit is
+ * enforced per time slice of SPIO_BDEV_QOS_TIMESLICE_US over all channels of
+ * the bdev together: I/O over a limit is queued on its channel (not failed)
+ * and started in a later slice, oldest first; an I/O larger than what is
+ * left of a slice's bytes may start while some are left, the excess is taken
+ * from the next slices. Queued I/O fails (SPIO_BDEV_IO_STATUS_FAILED) when a
+ * reset is submitted on any channel of the bdev, when the bdev is
+ * unregistered, or when its channel is released; removing the last limit
+ * starts the queued I/O.
+ *
+ * \param limits SPIO_BDEV_QOS_NUM_RATE_LIMIT_TYPES values indexed by
+ *        enum spio_bdev_qos_rate_limit_type: I/Os per second for the IOPS
+ *        limit, MiB (2^20 bytes) per second for the others;
+ *        SPIO_BDEV_QOS_LIMIT_NOT_DEFINED keeps a limit, 0 removes it. Like
+ *        SPDK, an IOPS limit is rounded up to a multiple of
+ *        SPIO_BDEV_QOS_MIN_IOS_PER_SEC (with a warning), and a MiB limit
+ *        above UINT64_MAX / 2^20 is clamped. Read only during the call.
+ * \param cb called once the channels apply the new limits (0), or with a
+ *        negative errno (-ENOMEM: a channel could not start its queue
+ *        poller); on the calling thread, never before this returns.
+ * \return 0 (cb will run); -EINVAL (NULL bdev, limits or cb; not on a spio
+ *         thread; every limit SPIO_BDEV_QOS_LIMIT_NOT_DEFINED); -ENODEV (not
+ *         registered, or being unregistered); -EAGAIN (a change of this bdev's
+ *         limits is still in progress, as in SPDK); -ENOMEM. On error cb is
+ *         not called and nothing changed.
+ * On a spio thread.
+ */
+int spio_bdev_set_qos_rate_limits(struct spio_bdev *bdev, const uint64_t *limits,
+				  spio_bdev_qos_cb cb, void *cb_arg);
+
+/**
+ * The bdev's rate limits in the units of spio_bdev_set_qos_rate_limits()
+ * (I/Os per second, MiB per second); 0 for a kind that is not limited.
+ *
+ * \param limits out: SPIO_BDEV_QOS_NUM_RATE_LIMIT_TYPES values (all 0 for a
+ *        NULL bdev).
+ * Any thread.
+ */
+void spio_bdev_get_qos_rate_limits(struct spio_bdev *bdev, uint64_t *limits);
+
+/**
+ * SPDK's RPC parameter name of a kind of limit ("rw_ios_per_sec",
+ * "rw_mbytes_per_sec", "r_mbytes_per_sec", "w_mbytes_per_sec"); NULL for a
+ * value out of range. A static string.
+ */
+const char *spio_bdev_get_qos_rpc_type(enum spio_bdev_qos_rate_limit_type type);
+
+/*
+ * Latency histograms, in SPDK's bucket layout
+ */
+
+/** SPDK's default granularity: 2^7 buckets per power of two. */
+#define SPIO_BDEV_HISTOGRAM_GRANULARITY_DEFAULT 7
+/** The largest granularity accepted (2^12 buckets per power of two, 8 B each). */
+#define SPIO_BDEV_HISTOGRAM_GRANULARITY_MAX 12
+
+/** What a bdev's latency histogram records (spio_bdev_histogram_enable()). */
+struct spio_bdev_histogram_opts {
+	/** sizeof the structure, set by spio_bdev_histogram_opts_init(). */
+	size_t opts_size;
+	/** Record only this I/O type; SPIO_BDEV_IO_TYPE_INVALID (0): every type. */
+	enum spio_bdev_io_type io_type;
+	/** log2 of the buckets per power of two: 1 .. SPIO_BDEV_HISTOGRAM_GRANULARITY_MAX. */
+	uint32_t granularity;
+	/** Smallest latency with buckets of its own, in ns; below it counts in the first bucket. */
+	uint64_t min_nsec;
+	/** Latencies from here (ns) count in the last bucket; UINT64_MAX: no bound. */
+	uint64_t max_nsec;
+};
+
+/**
+ * Fill `opts` with the defaults of SPDK's C API: every I/O type, granularity
+ * 7, min_nsec 0, max_nsec UINT64_MAX (the RPC's defaults are 1000 ns and
+ * 120 s). Fields beyond `opts_size` are not touched. NULL is ignored.
+ */
+void spio_bdev_histogram_opts_init(struct spio_bdev_histogram_opts *opts, size_t opts_size);
+
+/** Ends spio_bdev_histogram_enable(): `status` 0 or a negative errno. */
+typedef void (*spio_bdev_histogram_status_cb)(void *cb_arg, int status);
+
+/**
+ * Start or stop recording the latency (submission to completion, in ticks)
+ * of every I/O completed on the bdev, per channel: no lock or atomic on the
+ * I/O path; a disabled histogram costs one branch per completion. Enabling
+ * again with the same options keeps the counts; with other options (or after
+ * disabling) the counts start from zero. Histograms of released channels are
+ * kept until the histogram is disabled.
+ *
+ * \param opts NULL: spio_bdev_histogram_opts_init()'s defaults; ignored
+ *        when disabling. Read only during the call.
+ * \param cb called when every channel records (or stopped), on the calling
+ *        thread, never before this returns: 0, or -ENOMEM (a channel could
+ *        not allocate its buckets: the histogram is then disabled again).
+ * \return 0 (cb will run); -EINVAL (NULL bdev or cb, not on a spio thread,
+ *         granularity out of range, min_nsec not below max_nsec, an io_type
+ *         out of range); -ENODEV (not registered or being removed); -EAGAIN
+ *         (a change is still in progress, as in SPDK); -ENOMEM. On error cb
+ *         is not called and nothing changed.
+ * On a spio thread.
+ */
+int spio_bdev_histogram_enable(struct spio_bdev *bdev, bool enable,
+			       const struct spio_bdev_histogram_opts *opts,
+			       spio_bdev_histogram_status_cb cb, void *cb_arg);
+
+/** True while the bdev's histogram is enabled; false for NULL. Any thread. */
+bool spio_bdev_histogram_is_enabled(struct spio_bdev *bdev);
+
+/**
+ * A latency histogram in SPDK's layout (struct spdk_histogram_data): ranges
+ * min_range .. max_range of 2^granularity buckets each, stored range after
+ * range. Range 0 holds the values 0 .. 2^g - 1 one per bucket; range r >= 1
+ * holds [2^(r+g-1), 2^(r+g)) in buckets 2^(r-1) wide. Values below the first
+ * range count in its first bucket, values beyond the last in its last one.
+ * The values are ticks (spio_get_ticks_hz() per second).
+ */
+struct spio_bdev_histogram_data {
+	uint32_t granularity;
+	uint32_t min_range;
+	uint32_t max_range;
+	/** (max_range - min_range + 1) << granularity */
+	uint64_t num_buckets;
+	/** The counts, in ascending order of value. */
+	const uint64_t *bucket;
+};
+
+/**
+ * The histogram a bdev's data is given in: `data` is valid only during the
+ * call (the library frees it after); NULL unless `status` is 0.
+ */
+typedef void (*spio_bdev_histogram_data_cb)(void *cb_arg, int status,
+					    const struct spio_bdev_histogram_data *data);
+
+/**
+ * Merge the histograms of every channel of the bdev (each read on its
+ * thread) and of released channels, and hand the sum to `cb`.
+ *
+ * \param cb on the calling thread, never before this returns: status 0, or
+ *        -EFAULT (the histogram is not enabled, SPDK's answer), -ENOMEM.
+ * \return 0 (cb will run); -EINVAL (NULL bdev or cb, not on a spio thread);
+ *         -ENODEV (not registered); -ENOMEM. On error cb is not called.
+ * On a spio thread.
+ */
+int spio_bdev_histogram_get(struct spio_bdev *bdev, spio_bdev_histogram_data_cb cb, void *cb_arg);
+
+/**
+ * The values bucket `index` of `data` counts: first .. last inclusive (the
+ * first bucket also counts everything below, the last everything above).
+ * \return 0; -EINVAL (NULL, index >= num_buckets).
+ */
+int spio_bdev_histogram_bucket_bounds(const struct spio_bdev_histogram_data *data, uint64_t index,
+				      uint64_t *first, uint64_t *last);
+
 #ifdef __cplusplus
 }
 #endif

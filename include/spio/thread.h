@@ -422,6 +422,57 @@ void spio_poller_resume(struct spio_poller *poller);
 const char *spio_poller_get_name(const struct spio_poller *poller);
 
 /**
+ * The poller's id: unique on its thread, 1 for the thread's first poller and
+ * growing in registration order (SPDK's poller ids); 0 for NULL. Any OS
+ * thread while the poller is registered.
+ */
+uint64_t spio_poller_get_id(const struct spio_poller *poller);
+
+/** The three lists of thread_get_pollers (SPDK's active, timed and paused pollers). */
+enum spio_poller_list {
+	SPIO_POLLER_LIST_ACTIVE = 0, /**< period 0, not paused */
+	SPIO_POLLER_LIST_TIMED,	     /**< with a period, not paused */
+	SPIO_POLLER_LIST_PAUSED,
+};
+
+/** One poller as spio_thread_for_each_poller() reports it. */
+struct spio_poller_info {
+	/** The poller's name; valid during the callback only. */
+	const char *name;
+	/** spio_poller_get_id(). */
+	uint64_t id;
+	/**
+	 * SPDK's state names: "waiting" (registered, not running now),
+	 * "running" (the caller is inside this poller's call), "paused".
+	 * A static string.
+	 */
+	const char *state;
+	/** Calls so far. */
+	uint64_t run_count;
+	/** Calls that returned SPIO_POLLER_BUSY. */
+	uint64_t busy_count;
+	/** Period in spio_get_ticks() ticks; 0 for an active poller. */
+	uint64_t period_ticks;
+};
+
+/** Receives one poller of spio_thread_for_each_poller(). */
+typedef void (*spio_poller_info_fn)(enum spio_poller_list list, const struct spio_poller_info *info,
+				    void *ctx);
+
+/**
+ * Report every registered poller of `thread` to `fn`: the active ones in
+ * registration order, then the timed ones (in no particular order), then the
+ * paused ones. Unregistered pollers are left out. A poller paused while not
+ * running counts as paused at once (as in spio_thread_get_poller_counts()).
+ * `fn` must not register, unregister, pause or resume pollers of `thread`.
+ *
+ * \return 0; -EINVAL for NULL thread or fn.
+ * On that thread, or while no OS thread polls it (to visit every thread, use
+ * spio_for_each_thread(), as thread_get_pollers does).
+ */
+int spio_thread_for_each_poller(struct spio_thread *thread, spio_poller_info_fn fn, void *ctx);
+
+/**
  * Let `fd` wake the poller's thread from a sleep: while the thread sleeps
  * (between spio_thread_sleep_begin and _end; a reactor in adaptive idle),
  * `fd` becoming readable makes the thread's interrupt fd readable, and the
@@ -519,6 +570,29 @@ struct spio_thread *spio_io_channel_get_thread(struct spio_io_channel *ch);
  * NULL. While a reference is held.
  */
 void *spio_io_channel_get_io_device(struct spio_io_channel *ch);
+
+/** One io_channel as spio_thread_for_each_io_channel() reports it. */
+struct spio_io_channel_info {
+	/** The io_device's name (given at register); valid during the callback only. */
+	const char *name;
+	/** References held (spio_get_io_channel() calls not yet put). */
+	uint32_t ref;
+};
+
+/** Receives one channel of spio_thread_for_each_io_channel(). */
+typedef void (*spio_io_channel_info_fn)(const struct spio_io_channel_info *info, void *ctx);
+
+/**
+ * Report every io_channel `thread` holds to `fn`, oldest first. A channel
+ * whose last reference was put (its destroy is pending) is left out. `fn`
+ * must not get or put channels of `thread`.
+ *
+ * \return 0; -EINVAL for NULL thread or fn.
+ * On that thread, or while no OS thread polls it (to visit every thread, use
+ * spio_for_each_thread(), as thread_get_io_channels does).
+ */
+int spio_thread_for_each_io_channel(struct spio_thread *thread, spio_io_channel_info_fn fn,
+				    void *ctx);
 
 /**
  * Visit every channel of `io_device`, each on its own thread, one after

@@ -708,6 +708,8 @@ static int bdev_channel_create(void *io_device, void *ctx_buf)
 			return -ENOMEM;
 		}
 	}
+	bdev_histogram_channel_create(ch);
+	bdev_qos_channel_create(ch);
 	return 0;
 }
 
@@ -716,6 +718,8 @@ static void bdev_channel_destroy(void *io_device, void *ctx_buf)
 	struct spio_bdev *bdev = io_device;
 	struct spio_bdev_channel *ch = ctx_buf;
 
+	bdev_qos_channel_destroy(ch); /* fails its queued I/O: counted below */
+	bdev_histogram_channel_destroy(ch);
 	pthread_mutex_lock(&g_bdev_mgr.lock);
 	bdev_stat_add(&bdev->internal.stat_closed, &ch->stat);
 	pthread_mutex_unlock(&g_bdev_mgr.lock);
@@ -990,6 +994,8 @@ static void bdev_io_device_unregistered(void *io_device)
 		free(a);
 	}
 	bdev->internal.status = SPIO_BDEV_STATUS_INVALID;
+	bdev_qos_bdev_gone(bdev);
+	bdev_histogram_bdev_gone(bdev);
 	/* locks left behind by descriptors that were closed without unlocking */
 	for (int i = 0; i < 2; i++) {
 		struct spio_bdev_lba_lock **head =
@@ -1118,6 +1124,7 @@ int spio_bdev_unregister(struct spio_bdev *bdev, spio_bdev_unregister_cb cb, voi
 	}
 	last = bdev->internal.descs == NULL;
 	pthread_mutex_unlock(&g_bdev_mgr.lock);
+	bdev_qos_bdev_removing(bdev);
 
 	if (last) {
 		/* by message: the callback must not run before we return */

@@ -84,6 +84,21 @@ struct spio_bdev_channel {
 	struct spio_bdev_io *io_locked;
 	/* locks whose acquisition waits for this channel's in-flight writes */
 	struct spio_bdev_lba_lock *lock_waits;
+	/* QoS (bdev_qos.c): the bdev's limiter while it has limits, else NULL
+	 * (one branch on submit); I/O over the limit waits here, oldest first */
+	struct bdev_qos *qos;
+	struct spio_bdev_io *qos_head;
+	struct spio_bdev_io *qos_tail;
+	struct spio_poller *qos_poller;
+	/* fairness between channels: the slice last seen, and what this channel
+	 * took beyond its share of each limit (paid off one share a slice) */
+	uint64_t qos_slice;
+	int64_t qos_debt[SPIO_BDEV_QOS_NUM_RATE_LIMIT_TYPES];
+	/* g_bdev_qos_gen when this channel last looked at its bdev's limits */
+	uint64_t qos_gen;
+	/* latency histogram while enabled (bdev_histogram.c), else NULL (one
+	 * branch on completion); only this channel's thread touches it */
+	struct bdev_histogram *hist;
 };
 
 struct bdev_mgr {
@@ -99,6 +114,9 @@ struct bdev_mgr {
 	struct examine_waiter *examine_waiters;
 	/** Names spio_bdev_examine() allowed (auto examine off); freed at finish. */
 	struct examine_allowed *examine_allowed;
+	/** QoS limiters and histogram settings of the bdevs that have one (under lock). */
+	struct bdev_qos *qos_list;
+	struct bdev_hist_cfg *hist_list;
 };
 
 struct examine_allowed {
@@ -156,6 +174,48 @@ void bdev_io_list_add(struct spio_bdev_io **head, struct spio_bdev_io *io);
 void bdev_io_list_del(struct spio_bdev_io **head, struct spio_bdev_io *io);
 void bdev_channel_io_done(struct spio_bdev_channel *ch);
 void bdev_io_submit_to_module(struct spio_bdev_io *io);
+
+/* bdev_io.c: start a validated I/O on its channel (lock check, in flight, module). */
+void bdev_io_start(struct spio_bdev_channel *ch, struct spio_bdev_io *io);
+
+/*
+ * QoS (bdev_qos.c). The hooks run on the channel's thread, except
+ * bdev_qos_bdev_removing() (the unregistering thread) and bdev_qos_bdev_gone()
+ * (after the last channel is gone).
+ */
+
+/* Submit path with ch->qos set: true if QoS took the I/O (queued, or a reset
+ * started after the queues were emptied), false to start it now. */
+bool bdev_qos_queue_io(struct spio_bdev_channel *ch, struct spio_bdev_io *io);
+/*
+ * Bumped whenever any bdev's limits change. A channel created while limits
+ * were being set may be missed by the traversal that applies them (it joins
+ * its thread's list only after its create callback); its next submission
+ * sees the generation moved and calls bdev_qos_resync(). Atomic.
+ */
+extern uint64_t g_bdev_qos_gen;
+/* Attach the channel to its bdev's limiter or detach it, as the limits say now. */
+void bdev_qos_resync(struct spio_bdev_channel *ch);
+void bdev_qos_channel_create(struct spio_bdev_channel *ch);
+/* Fails the channel's queued I/O (their callbacks run inside). */
+void bdev_qos_channel_destroy(struct spio_bdev_channel *ch);
+/* The bdev is being unregistered: fail every queued I/O, stop limiting. */
+void bdev_qos_bdev_removing(struct spio_bdev *bdev);
+void bdev_qos_bdev_gone(struct spio_bdev *bdev);
+/* save_config: a bdev_set_qos_limit entry if the bdev has limits. */
+void bdev_qos_write_config_json(struct spio_bdev *bdev, struct spio_json_write_ctx *w);
+/* Tests: the tick source of the limiter (NULL: spio_get_ticks); set it
+ * before the first limit is set on a bdev, in spio_get_ticks_hz() units. */
+void bdev_qos_set_clock(uint64_t (*now)(void));
+
+/* Latency histograms (bdev_histogram.c), hooks as for QoS. */
+struct bdev_histogram;
+void bdev_histogram_tally(struct bdev_histogram *h, const struct spio_bdev_io *io, uint64_t ticks);
+void bdev_histogram_channel_create(struct spio_bdev_channel *ch);
+void bdev_histogram_channel_destroy(struct spio_bdev_channel *ch);
+void bdev_histogram_bdev_gone(struct spio_bdev *bdev);
+/* save_config: a bdev_enable_histogram entry if the histogram is on. */
+void bdev_histogram_write_config_json(struct spio_bdev *bdev, struct spio_json_write_ctx *w);
 
 /* bdev_opts.c */
 

@@ -350,14 +350,25 @@ static int bdev_io_submit(struct spio_bdev_desc *desc, struct spio_io_channel *c
 
 	io->internal.is_child = false;
 
+	if (spio_unlikely(bch->qos_gen != __atomic_load_n(&g_bdev_qos_gen, __ATOMIC_RELAXED))) {
+		bdev_qos_resync(bch);
+	}
+	if (spio_unlikely(bch->qos != NULL) && bdev_qos_queue_io(bch, io)) {
+		return 0; /* over a rate limit: started in a later time slice */
+	}
+	bdev_io_start(bch, io);
+	return 0;
+}
+
+void bdev_io_start(struct spio_bdev_channel *bch, struct spio_bdev_io *io)
+{
 	if (spio_unlikely(bdev_io_blocked_by_lock(bch, io))) {
 		/* submitted by the unlock traversal */
 		bdev_io_list_add(&bch->io_locked, io);
-		return 0;
+		return;
 	}
 	bdev_io_list_add(&bch->io_outstanding, io);
 	bdev_io_submit_to_module(io);
-	return 0;
 }
 
 void bdev_io_submit_to_module(struct spio_bdev_io *io)
@@ -385,6 +396,10 @@ static void bdev_io_complete_final(struct spio_bdev_io *io)
 		io->internal.complete_tsc = spio_get_ticks();
 		bdev_stat_record(&ch->stat, io, success,
 				 io->internal.complete_tsc - io->internal.submit_tsc);
+		if (spio_unlikely(ch->hist != NULL)) {
+			bdev_histogram_tally(ch->hist, io,
+					     io->internal.complete_tsc - io->internal.submit_tsc);
+		}
 		bdev_io_list_del(&ch->io_outstanding, io);
 		if (spio_unlikely(ch->lock_waits != NULL)) {
 			bdev_channel_io_done(ch);

@@ -66,18 +66,12 @@ static bool io_type_supported_by_name(struct spio_bdev *bdev, const char *name)
 	return false;
 }
 
-/* SPDK's QoS rate limit names; 0 is "no limit", the only value until spio has QoS. */
-static const char *const g_qos_limit_names[] = {
-    "rw_ios_per_sec",
-    "rw_mbytes_per_sec",
-    "r_mbytes_per_sec",
-    "w_mbytes_per_sec",
-};
-
 /* One bdev as SPDK's bdev_get_bdevs writes it (same keys, order and types);
  * spio's additions (write_unit_size, ...) come after SPDK's keys. */
 static void write_bdev_info(struct spio_json_write_ctx *w, struct spio_bdev *bdev)
 {
+	uint64_t qos_limits[SPIO_BDEV_QOS_NUM_RATE_LIMIT_TYPES];
+
 	spio_json_write_object_begin(w);
 	spio_json_write_named_string(w, "name", spio_bdev_get_name(bdev));
 	spio_json_write_named_array_begin(w, "aliases");
@@ -99,9 +93,11 @@ static void write_bdev_info(struct spio_json_write_ctx *w, struct spio_bdev *bde
 	if (bdev->numa.id_valid) {
 		spio_json_write_named_int32(w, "numa_id", bdev->numa.id);
 	}
+	/* SPDK's: every kind, 0 when not limited (IOPS, then MiB per second) */
+	spio_bdev_get_qos_rate_limits(bdev, qos_limits);
 	spio_json_write_named_object_begin(w, "assigned_rate_limits");
-	for (size_t i = 0; i < SPIO_COUNTOF(g_qos_limit_names); i++) {
-		spio_json_write_named_uint64(w, g_qos_limit_names[i], 0);
+	for (int i = 0; i < SPIO_BDEV_QOS_NUM_RATE_LIMIT_TYPES; i++) {
+		spio_json_write_named_uint64(w, spio_bdev_get_qos_rpc_type(i), qos_limits[i]);
 	}
 	spio_json_write_object_end(w);
 	spio_json_write_named_bool(w, "claimed", spio_bdev_is_claimed(bdev));

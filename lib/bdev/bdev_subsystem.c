@@ -38,6 +38,8 @@ static void bdev_subsystem_fini(void)
 
 static void bdev_subsystem_write_config_json(struct spio_json_write_ctx *w)
 {
+	/* the options set, also before the layer started (a --wait-for-rpc session) */
+	const struct spio_bdev_opts *opts = bdev_opts_current();
 	struct spio_bdev_module *m;
 	struct spio_bdev *bdev;
 
@@ -46,9 +48,9 @@ static void bdev_subsystem_write_config_json(struct spio_json_write_ctx *w)
 	spio_json_write_object_begin(w);
 	spio_json_write_named_string(w, "method", "bdev_set_options");
 	spio_json_write_named_object_begin(w, "params");
-	spio_json_write_named_uint32(w, "bdev_io_pool_size", g_bdev_mgr.opts.bdev_io_pool_size);
-	spio_json_write_named_uint32(w, "bdev_io_cache_size", g_bdev_mgr.opts.bdev_io_cache_size);
-	spio_json_write_named_bool(w, "bdev_auto_examine", g_bdev_mgr.opts.bdev_auto_examine);
+	spio_json_write_named_uint32(w, "bdev_io_pool_size", opts->bdev_io_pool_size);
+	spio_json_write_named_uint32(w, "bdev_io_cache_size", opts->bdev_io_cache_size);
+	spio_json_write_named_bool(w, "bdev_auto_examine", opts->bdev_auto_examine);
 	spio_json_write_named_uint32(w, "iobuf_small_cache_size", 128); /* SPDK's defaults */
 	spio_json_write_named_uint32(w, "iobuf_large_cache_size", 16);
 	spio_json_write_object_end(w);
@@ -70,6 +72,9 @@ static void bdev_subsystem_write_config_json(struct spio_json_write_ctx *w)
 		if (bdev->fn_table->write_config_json != NULL) {
 			bdev->fn_table->write_config_json(bdev, w);
 		}
+		/* SPDK's order: after the bdev's own entry */
+		bdev_qos_write_config_json(bdev, w);
+		bdev_histogram_write_config_json(bdev, w);
 	}
 	/* like SPDK: a loaded configuration waits for examine before going on */
 	spio_json_write_object_begin(w);

@@ -4,8 +4,11 @@
  * Everything after the reactors start runs on the app thread (a spio_thread
  * on the main core), one step per message:
  *
- *   start:    subsystems init (in order) -> JSON config -> RPC state RUNTIME
+ *   start:    JSON config (STARTUP entries) -> subsystems init (in order)
+ *             -> RPC state RUNTIME -> JSON config (RUNTIME entries)
  *             -> RPC server -> start_fn
+ *   --wait-for-rpc (delay_subsystem_init): the RPC server starts after the
+ *             STARTUP entries and the rest waits for framework_start_init.
  *   shutdown: RPC server stop -> subsystems fini (reverse) -> reactors stop
  *             (every thread exits, loops end) -> spio_app_start() tears down
  *             the reactors, the thread library and the environment.
@@ -37,7 +40,8 @@ SPIO_LOG_REGISTER_COMPONENT(app)
 
 enum app_phase {
 	PHASE_NONE = 0,
-	PHASE_INIT,   /* subsystems initialising */
+	PHASE_INIT,   /* STARTUP config entries, subsystems initialising */
+	PHASE_WAIT,   /* --wait-for-rpc: waiting for framework_start_init */
 	PHASE_CONFIG, /* JSON config running */
 	PHASE_RUNNING,
 	PHASE_STOPPING,
@@ -47,7 +51,6 @@ static struct {
 	struct spio_app_opts opts; /* caller's options, defaults filled in */
 	spio_app_start_fn start_fn;
 	void *start_arg;
-	struct spio_thread *thread; /* the app thread; atomic */
 	uint32_t main_core;
 	struct spio_cpuset cores;
 	cpu_set_t caller_affinity;
@@ -55,6 +58,9 @@ static struct {
 	/* App thread only. */
 	enum app_phase phase;
 	bool rpc_started;
+	/* framework_start_init, answered when start-up ends */
+	void (*init_cb)(int rc, void *arg);
+	void *init_cb_arg;
 	struct json_config *config; /* loaded at start-up, freed when spio_app_start returns */
 	/* Any thread (atomics). */
 	int stop_requested;
@@ -76,7 +82,10 @@ static const int g_ignored_signals[] = {SIGPIPE, SIGUSR1, SIGUSR2, SIGALRM};
 
 #define APP_NSIGNALS (SPIO_COUNTOF(g_stop_signals) + SPIO_COUNTOF(g_ignored_signals))
 
-static int g_app_active;     /* spio_app_start() in progress */
+static int g_app_active; /* spio_app_start() in progress */
+/* The app thread; atomic. Outside g_app, whose reset is a plain memset, because
+ * any OS thread may read it at any time (spio_app_get_thread). */
+static struct spio_thread *g_app_thread;
 static int g_sig_fd = -1;    /* read by the signal handler */
 static int g_signal_pending; /* signal number, set by the handler */
 
@@ -137,6 +146,7 @@ static void opts_copy(struct spio_app_opts *dst, const struct spio_app_opts *src
 	COPY(idle_mode);
 	COPY(idle_threshold_us);
 	COPY(shutdown_cb);
+	COPY(delay_subsystem_init);
 #undef COPY
 }
 
@@ -188,7 +198,7 @@ bool app_is_running(void)
 
 struct spio_thread *spio_app_get_thread(void)
 {
-	return __atomic_load_n(&g_app.thread, __ATOMIC_ACQUIRE);
+	return __atomic_load_n(&g_app_thread, __ATOMIC_ACQUIRE);
 }
 
 uint32_t spio_app_get_main_core(void)
@@ -268,6 +278,17 @@ void app_send_msg(struct app_msg *m, spio_msg_fn fn, void *arg)
 	}
 }
 
+/* Answer a pending framework_start_init (once). */
+static void app_init_cb_call(int rc)
+{
+	void (*cb)(int rc, void *arg) = g_app.init_cb;
+
+	g_app.init_cb = NULL;
+	if (cb != NULL) {
+		cb(rc, g_app.init_cb_arg);
+	}
+}
+
 static void app_fini_done(void)
 {
 	SPIO_DEBUGLOG(app, "subsystems finished; stopping reactors\n");
@@ -281,6 +302,7 @@ static void app_teardown(void)
 		return;
 	}
 	g_app.phase = PHASE_STOPPING;
+	app_init_cb_call(-ESHUTDOWN);
 	app_rpc_shutdown();
 	if (g_app.rpc_started) {
 		spio_rpc_server_stop();
@@ -292,7 +314,7 @@ static void app_teardown(void)
 static void app_stop_msg(void *arg)
 {
 	/* During an asynchronous start-up step, the step's end acts on the stop. */
-	if (g_app.phase == PHASE_RUNNING) {
+	if (g_app.phase == PHASE_RUNNING || g_app.phase == PHASE_WAIT) {
 		app_teardown();
 	}
 }
@@ -448,10 +470,27 @@ static void signals_restore(void)
  * Start-up, on the app thread
  */
 
-static void app_config_done(int rc)
+/* Start the RPC server if there is one and it does not run yet. */
+static int app_rpc_start(void)
 {
 	const char *addr = g_app.opts.rpc_addr;
+	int rc;
 
+	if (g_app.rpc_started || addr == NULL || addr[0] == '\0') {
+		return 0;
+	}
+	rc = spio_rpc_server_start(addr);
+	if (rc != 0) {
+		SPIO_ERRLOG("%s: cannot start the RPC server on %s: %s\n", g_app.opts.name, addr,
+			    strerror(-rc));
+		return rc;
+	}
+	g_app.rpc_started = true;
+	return 0;
+}
+
+static void app_config_done(int rc)
+{
 	if (app_stop_requested()) {
 		app_teardown();
 		return;
@@ -461,21 +500,17 @@ static void app_config_done(int rc)
 		app_fail(rc);
 		return;
 	}
-	if (addr != NULL && addr[0] != '\0') {
-		rc = spio_rpc_server_start(addr);
-		if (rc != 0) {
-			SPIO_ERRLOG("%s: cannot start the RPC server on %s: %s\n", g_app.opts.name,
-				    addr, strerror(-rc));
-			app_fail(rc);
-			return;
-		}
-		g_app.rpc_started = true;
+	rc = app_rpc_start();
+	if (rc != 0) {
+		app_fail(rc);
+		return;
 	}
 	g_app.phase = PHASE_RUNNING;
 	SPIO_DEBUGLOG(app, "start-up complete\n");
 	if (g_app.start_fn) {
 		g_app.start_fn(g_app.start_arg);
 	}
+	app_init_cb_call(0);
 }
 
 /* Subsystems are up: the RUNTIME pass of the configuration (SPDK's second). */
@@ -499,14 +534,53 @@ static void app_init_done(int rc)
 	json_config_run(g_app.config, app_config_done);
 }
 
-/* The STARTUP pass ran (bdev_set_options, ...): start the subsystems. */
+/* framework_start_init was called: initialise the subsystems. */
+static void app_start_init_msg(void *arg)
+{
+	if (app_stop_requested()) {
+		app_teardown();
+		return;
+	}
+	subsystems_init_all(app_init_done);
+}
+
+int app_start_init(void (*cb)(int rc, void *arg), void *arg)
+{
+	static struct app_msg init_msg;
+
+	if (g_app.phase == PHASE_STOPPING || app_stop_requested()) {
+		return -ESHUTDOWN;
+	}
+	if (g_app.phase != PHASE_WAIT) {
+		return -EALREADY;
+	}
+	g_app.phase = PHASE_INIT;
+	g_app.init_cb = cb;
+	g_app.init_cb_arg = arg;
+	/* By message: the subsystems do not start inside the RPC handler's call. */
+	app_send_msg(&init_msg, app_start_init_msg, NULL);
+	return 0;
+}
+
+/* The STARTUP pass ran (bdev_set_options, ...): start the subsystems, or wait. */
 static void app_startup_config_done(int rc)
 {
 	if (app_stop_requested() || rc != 0) {
 		app_config_done(rc); /* tears down, with the reason */
 		return;
 	}
-	subsystems_init_all(app_init_done);
+	if (!g_app.opts.delay_subsystem_init) {
+		subsystems_init_all(app_init_done);
+		return;
+	}
+	rc = app_rpc_start();
+	if (rc != 0) {
+		app_fail(rc);
+		return;
+	}
+	g_app.phase = PHASE_WAIT;
+	SPIO_NOTICELOG("%s: waiting for the framework_start_init RPC on %s\n", g_app.opts.name,
+		       g_app.opts.rpc_addr);
 }
 
 static void app_start_msg(void *arg)
@@ -515,7 +589,7 @@ static void app_start_msg(void *arg)
 
 	g_app.phase = PHASE_INIT;
 	if (g_app.opts.json_config_file == NULL && g_app.opts.json_config_text == NULL) {
-		subsystems_init_all(app_init_done);
+		app_startup_config_done(0);
 		return;
 	}
 	rc = json_config_load(g_app.opts.json_config_file, g_app.opts.json_config_text,
@@ -555,6 +629,12 @@ static int check_opts(const struct spio_app_opts *o)
 		return -EINVAL;
 	}
 	if (o->name == NULL) {
+		return -EINVAL;
+	}
+	if (o->delay_subsystem_init && (o->rpc_addr == NULL || o->rpc_addr[0] == '\0')) {
+		/* SPDK's words */
+		SPIO_ERRLOG(
+		    "Cannot use '--wait-for-rpc' if no RPC server is going to be started.\n");
 		return -EINVAL;
 	}
 	return 0;
@@ -661,7 +741,7 @@ int spio_app_start(const struct spio_app_opts *opts, spio_app_start_fn start_fn,
 		rc = -errno;
 		goto out;
 	}
-	__atomic_store_n(&g_app.thread, app_thread, __ATOMIC_RELEASE);
+	__atomic_store_n(&g_app_thread, app_thread, __ATOMIC_RELEASE);
 	rc = spio_thread_send_msg(app_thread, app_start_msg, NULL);
 	if (rc != 0) {
 		goto out;
@@ -681,7 +761,7 @@ out:
 			reactors_stop();
 			reactors_run();
 		}
-		__atomic_store_n(&g_app.thread, NULL, __ATOMIC_RELEASE);
+		__atomic_store_n(&g_app_thread, NULL, __ATOMIC_RELEASE);
 		spio_thread_lib_fini();
 	}
 	if (reactors_up) {

@@ -40,6 +40,7 @@ enum common_id {
 	CO_LOG_LEVEL,
 	CO_SILENCE_NOTICELOG,
 	CO_IDLE,
+	CO_WAIT_FOR_RPC,
 	CO_VERSION,
 	CO_HELP,
 	/* SPDK's, accepted without effect */
@@ -58,7 +59,6 @@ enum common_id {
 	CO_HUGE_DIR,
 	CO_IOVA_MODE,
 	CO_BASE_VIRTADDR,
-	CO_WAIT_FOR_RPC,
 	CO_JSON_IGNORE_INIT_ERRORS,
 	CO_COUNT,
 };
@@ -96,6 +96,7 @@ static const struct common_opt g_common[CO_COUNT] = {
     [CO_LOG_LEVEL] = {0, "log-level", required_argument, KIND_HONOURED, false, NULL},
     [CO_SILENCE_NOTICELOG] = {0, "silence-noticelog", no_argument, KIND_HONOURED, false, NULL},
     [CO_IDLE] = {0, "idle", required_argument, KIND_HONOURED, false, NULL},
+    [CO_WAIT_FOR_RPC] = {0, "wait-for-rpc", no_argument, KIND_HONOURED, false, NULL},
     [CO_VERSION] = {'v', "version", no_argument, KIND_HONOURED, false, NULL},
     [CO_HELP] = {'h', "help", no_argument, KIND_HONOURED, false, NULL},
 
@@ -126,9 +127,6 @@ static const struct common_opt g_common[CO_COUNT] = {
 		      "it may read them, virtual otherwise)"},
     [CO_BASE_VIRTADDR] = {0, "base-virtaddr", required_argument, KIND_REFUSED, true,
 			  "not supported: spdk-io does not map DMA memory at a fixed address"},
-    [CO_WAIT_FOR_RPC] = {0, "wait-for-rpc", no_argument, KIND_REFUSED, true,
-			 "not supported yet: framework_start_init, which ends the wait, comes "
-			 "with a later issue"},
     [CO_JSON_IGNORE_INIT_ERRORS] = {0, "json-ignore-init-errors", no_argument, KIND_REFUSED, true,
 				    "not supported yet: every configuration error stops start-up"},
 };
@@ -311,6 +309,8 @@ void spio_app_usage(FILE *out)
 	fprintf(out,
 		"      --idle MODE         adaptive (reactors sleep when idle) or poll (spin)\n"
 		"                          (default: %s)\n"
+		"      --wait-for-rpc      initialise the subsystems only when the\n"
+		"                          framework_start_init RPC asks for it\n"
 		"  -v, --version           print the version and exit\n"
 		"  -h, --help              print this help and exit\n\n",
 		g_usage.idle_mode == SPIO_APP_IDLE_POLL ? "poll" : "adaptive");
@@ -724,6 +724,17 @@ static int handle_honoured(struct parse_ctx *c, enum common_id id, const char *s
 		} else {
 			return bad_value(c, spell, arg, "adaptive or poll");
 		}
+		break;
+	case CO_WAIT_FOR_RPC:
+		if (o->opts_size < offsetof(struct spio_app_opts, delay_subsystem_init) +
+				       sizeof(o->delay_subsystem_init)) {
+			fprintf(stderr,
+				"%s: %s: this program's spio_app_opts predate "
+				"delay_subsystem_init\n",
+				c->name, spell);
+			return SPIO_APP_PARSE_ARGS_FAIL;
+		}
+		o->delay_subsystem_init = true;
 		break;
 	case CO_VERSION:
 		printf("spdk-io v%s\n", SPIO_VERSION_STRING);

@@ -1,7 +1,9 @@
 /*
  * RPC methods of the app framework, with SPDK's names and result shapes:
- * framework_wait_init, framework_get_subsystems, framework_get_config,
- * framework_get_reactors, thread_get_stats, save_config, spdk_kill_instance.
+ * framework_start_init, framework_wait_init, framework_get_subsystems,
+ * framework_get_config, framework_get_reactors, thread_get_stats, save_config,
+ * spdk_kill_instance (thread_get_pollers and thread_get_io_channels are in
+ * thread_rpc.c).
  *
  * Handlers run on the RPC server's thread (the app thread). Answers that need
  * data from every reactor or thread gather it into plain structures first
@@ -81,6 +83,47 @@ void app_rpc_shutdown(void)
 {
 	answer_waiters(false);
 }
+
+/*
+ * framework_start_init
+ */
+
+static void start_init_done(int rc, void *arg)
+{
+	struct spio_jsonrpc_request *req = arg;
+
+	if (rc == 0) {
+		spio_jsonrpc_send_bool_response(req, true);
+	} else {
+		/* SPDK's words */
+		spio_jsonrpc_send_error_response(req, SPIO_JSONRPC_ERROR_INTERNAL_ERROR,
+						 "framework_initialization failed");
+	}
+}
+
+static void rpc_framework_start_init(struct spio_jsonrpc_request *req,
+				     const struct spio_json_val *params)
+{
+	int rc;
+
+	if (spio_rpc_refuse_params(req, params)) {
+		return;
+	}
+	rc = app_start_init(start_init_done, req);
+	if (rc == -EALREADY) {
+		/* A second call while the first initialises: SPDK answers it once
+		 * the first is done, with its runtime state error; spio at once. */
+		spio_jsonrpc_send_error_response(
+		    req, SPIO_JSONRPC_ERROR_INVALID_STATE,
+		    "Method may only be called before framework is initialized. Use "
+		    "--wait-for-rpc command line parameter and then issue this RPC before the "
+		    "framework_start_init RPC.");
+	} else if (rc != 0) {
+		spio_jsonrpc_send_error_response(req, SPIO_JSONRPC_ERROR_INTERNAL_ERROR,
+						 "the application is shutting down");
+	}
+}
+SPIO_RPC_REGISTER("framework_start_init", rpc_framework_start_init, SPIO_RPC_STARTUP)
 
 /*
  * framework_get_subsystems, framework_get_config, save_config

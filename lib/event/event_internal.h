@@ -30,10 +30,17 @@ struct reactor_event {
 struct lw_thread {
 	TAILQ_ENTRY(lw_thread) link;
 	struct reactor *reactor;
-	uint64_t tsc_start;	     /* when the thread was created */
-	int intr_fd;		     /* interrupt fd in the reactor's epoll set, -1 if none */
-	bool exit_requested;	     /* spio_thread_exit() called during reactor shutdown */
+	uint64_t tsc_start;  /* when the thread was created */
+	int intr_fd;	     /* interrupt fd in the reactor's epoll set, -1 if none */
+	bool exit_requested; /* spio_thread_exit() called during reactor shutdown */
+	/* Leave this reactor after the current poll; near `link`, as the loop
+	 * reads it after every poll. */
+	bool resched;
 	struct reactor_event add_ev; /* hands the thread to its reactor */
+	/* Scheduling; owned by the reactor running the thread (handed over with it). */
+	uint32_t initial_lcore; /* the core it was first placed on */
+	uint32_t resched_core;	/* where to; UINT32_MAX: round-robin over the cpumask */
+	struct spio_thread_stats sched_prev; /* the thread's totals at the previous round */
 };
 
 struct reactors_opts {
@@ -113,6 +120,75 @@ int32_t cpu_numa_id(uint32_t core);
 uint32_t reactors_core_at(uint32_t i);
 
 /*
+ * Scheduling (reactor.c moves threads and runs the rounds; scheduler*.c).
+ */
+
+struct spio_scheduler_core_info;
+
+/**
+ * Ask the reactor of `src_core` to move thread `thread_id` to the reactor of
+ * `dst_core` between two of its polls. Ignored (logged at debug level) if the
+ * thread is no longer there, is the app thread, or the app is stopping.
+ * \return 0 (sent); spio_event_call()'s error.
+ */
+int reactor_request_move(uint32_t src_core, uint64_t thread_id, uint32_t dst_core);
+
+/** The balancing period changed: make the main reactor look at it now. */
+void reactors_sched_period_changed(void);
+
+/**
+ * Run one scheduler round as soon as possible, whatever the period (the
+ * static scheduler's restoring round). Any thread.
+ */
+void reactors_sched_request_round(void);
+
+/** Core of the main reactor (UINT32_MAX when no app runs). */
+uint32_t reactors_main_core(void);
+
+/** True if a scheduler of that name is registered. */
+bool scheduler_exists(const char *name);
+
+/** The balancing period in ticks (0: none). Any thread. */
+uint64_t scheduler_period_ticks(void);
+
+/**
+ * Run the current scheduler's balance() over a gathered round. On the main
+ * reactor. \return false if there is no scheduler (nothing was changed).
+ */
+bool scheduler_balance(struct spio_scheduler_core_info *cores, uint32_t count);
+
+/** SPDK's defaults of the dynamic scheduler's options. */
+#define SCHED_DYNAMIC_LOAD_LIMIT 20
+#define SCHED_DYNAMIC_CORE_LIMIT 80
+#define SCHED_DYNAMIC_CORE_BUSY 95
+
+struct scheduler_dynamic_opts {
+	uint8_t load_limit; /* % busy from which a thread is active */
+	uint8_t core_limit; /* % busy a core is filled to, not beyond */
+	uint8_t core_busy;  /* % busy from which a core counts as overloaded */
+};
+
+/**
+ * The dynamic scheduler's policy, a pure function of the numbers: reads the
+ * threads' current_stats, the cores' current ticks and the threads' lcore and
+ * cpumask; writes each thread_info's lcore and each core's interrupt_mode.
+ * `cores` in ascending core order; `main_core` should be one of them.
+ * \return 0; -ENOMEM (nothing changed).
+ */
+int scheduler_dynamic_policy(struct spio_scheduler_core_info *cores, uint32_t count,
+			     const struct scheduler_dynamic_opts *opts, uint32_t main_core);
+
+/*
+ * lib/thread/thread.c: the framework's write access to a thread's cpumask,
+ * under the thread list lock. On the thread, or while nothing polls it.
+ */
+void thread_set_cpumask(struct spio_thread *thread, const struct spio_cpuset *cpumask);
+
+/** A copy of the cpumask of the thread with that id, under the same lock. 0 or -ENOENT. Any thread.
+ */
+int thread_get_cpumask_by_id(uint64_t id, struct spio_cpuset *out);
+
+/*
  * app.c
  */
 
@@ -143,6 +219,16 @@ void app_send_msg(struct app_msg *m, spio_msg_fn fn, void *arg);
 
 /** True once spio_app_stop() was called. */
 bool app_stop_requested(void);
+
+/**
+ * framework_start_init: end the --wait-for-rpc wait and initialise the
+ * subsystems (from a message, not inside this call). `cb(rc, arg)` runs on
+ * the app thread once start-up finished (0, after start_fn) or failed or was
+ * stopped (a negative errno). On the app thread.
+ * \return 0 (cb will be called); -EALREADY when the app is not waiting (no
+ *         --wait-for-rpc, or initialisation began); -ESHUTDOWN when it stops.
+ */
+int app_start_init(void (*cb)(int rc, void *arg), void *arg);
 
 /** True while the app runs (between reactors start and teardown). */
 bool app_is_running(void);

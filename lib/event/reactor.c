@@ -1,7 +1,9 @@
 /*
  * Reactors: one OS thread per core, each pinned, running its spio_threads
  * round-robin and an event ring; adaptive idle (sleep in epoll_wait); thread
- * placement (round-robin over the reactors of a thread's cpumask).
+ * placement (round-robin over the reactors of a thread's cpumask); moving
+ * threads between reactors and the scheduler's rounds (see below, "Moving
+ * threads").
  *
  * Sleeping uses the same Dekker handshake as spio_thread_sleep_begin: the
  * reactor stores `sleeping` (seq_cst) and then looks at its ring; a sender
@@ -24,6 +26,7 @@
 #include "spio/env.h"
 #include "spio/log.h"
 #include "spio/ring.h"
+#include "spio/scheduler.h"
 #include "spio/task.h"
 #include "spio/util.h"
 
@@ -86,6 +89,25 @@ struct reactor {
 	/* Owned by the reactor's OS thread. */
 	struct lw_thread_list threads;
 	uint64_t last_busy_tsc;
+	/* Written by the main reactor's scheduler round (relaxed): with no
+	 * threads, sleep also in poll mode (SPDK's interrupt mode of a core the
+	 * dynamic scheduler emptied). */
+	bool sched_intr;
+};
+
+/*
+ * One scheduler round at a time, run by the main reactor: an event hops over
+ * the reactors in core order gathering into `cores`, then back on the main
+ * reactor the scheduler balances and the moves are sent. Allocated with the
+ * reactors, so a round cut short by shutdown leaks nothing.
+ */
+struct sched_round {
+	bool in_progress;  /* main reactor only */
+	uint64_t last_tsc; /* main reactor only: start of the last round */
+	uint32_t idx;	   /* next reactor to gather (the hops are sequential) */
+	struct spio_scheduler_core_info *cores; /* one per reactor, ascending core */
+	uint32_t *caps;				/* allocated thread_infos per core */
+	struct reactor_event ev;
 };
 
 static struct reactor *g_reactors;
@@ -102,6 +124,8 @@ static uint32_t g_main_core = UINT32_MAX;
 
 static pthread_mutex_t g_place_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint32_t g_place_next; /* round-robin cursor over g_reactors */
+static struct sched_round g_round;
+static int g_round_requested; /* reactors_sched_request_round() */
 
 static __thread struct reactor *tls_reactor;
 
@@ -414,7 +438,9 @@ int reactor_describe_current(struct reactor_info *info, uint64_t now)
 	memset(info, 0, sizeof(*info));
 	info->lcore = r->core;
 	info->tid = r->tid;
-	info->in_interrupt = g_idle_mode == SPIO_APP_IDLE_ADAPTIVE;
+	info->in_interrupt =
+	    g_idle_mode == SPIO_APP_IDLE_ADAPTIVE ||
+	    (__atomic_load_n(&r->sched_intr, __ATOMIC_RELAXED) && TAILQ_EMPTY(&r->threads));
 	spio_reactor_get_stats(r->core, &info->stats);
 	TAILQ_FOREACH (lw, &r->threads, link) {
 		n++;
@@ -454,13 +480,15 @@ size_t reactors_thread_ctx_size(void)
 	return sizeof(struct lw_thread);
 }
 
-/* Event: `arg1` (a new thread's lw_thread) joins this reactor. */
-static void reactor_add_thread(void *arg1, void *arg2)
+/* `lw` (a new thread, or one moving here) joins `r`, on r's OS thread. */
+static void reactor_adopt(struct reactor *r, struct lw_thread *lw)
 {
-	struct lw_thread *lw = arg1;
-	struct reactor *r = tls_reactor;
 	struct spio_thread *t = lw_to_thread(lw);
 
+	lw->reactor = r;
+	if (lw->initial_lcore == UINT32_MAX) {
+		lw->initial_lcore = r->core;
+	}
 	lw->intr_fd = -1;
 	if (g_idle_mode == SPIO_APP_IDLE_ADAPTIVE) {
 		int fd = spio_thread_get_interrupt_fd(t);
@@ -481,6 +509,12 @@ static void reactor_add_thread(void *arg1, void *arg2)
 	SPIO_DEBUGLOG(reactor, "thread %s joins reactor %u\n", spio_thread_get_name(t), r->core);
 }
 
+/* Event: `arg1` (a thread's lw_thread) joins this reactor. */
+static void reactor_add_thread(void *arg1, void *arg2)
+{
+	reactor_adopt(tls_reactor, arg1);
+}
+
 static void reactor_remove_thread(struct reactor *r, struct lw_thread *lw)
 {
 	struct spio_thread *t = lw_to_thread(lw);
@@ -496,15 +530,14 @@ static void reactor_remove_thread(struct reactor *r, struct lw_thread *lw)
 	__atomic_fetch_sub(&g_live_threads, 1, __ATOMIC_SEQ_CST);
 }
 
-int reactors_new_thread(struct spio_thread *thread)
+/*
+ * RoundRobinCoreSelector: the next reactor, after the last one chosen, whose
+ * core is in `mask`; NULL if none is.
+ */
+static struct reactor *reactor_pick(const struct spio_cpuset *mask)
 {
-	struct lw_thread *lw = spio_thread_get_ctx(thread);
-	const struct spio_cpuset *mask = spio_thread_get_cpumask(thread);
 	struct reactor *r = NULL;
-	int state, rc;
 
-	/* RoundRobinCoreSelector: the next reactor, after the last one chosen,
-	 * whose core the thread may run on. */
 	pthread_mutex_lock(&g_place_lock);
 	for (uint32_t i = 0; i < g_reactor_count; i++) {
 		uint32_t idx = (g_place_next + i) % g_reactor_count;
@@ -516,6 +549,16 @@ int reactors_new_thread(struct spio_thread *thread)
 		}
 	}
 	pthread_mutex_unlock(&g_place_lock);
+	return r;
+}
+
+int reactors_new_thread(struct spio_thread *thread)
+{
+	struct lw_thread *lw = spio_thread_get_ctx(thread);
+	const struct spio_cpuset *mask = spio_thread_get_cpumask(thread);
+	struct reactor *r = reactor_pick(mask);
+	int state, rc;
+
 	if (r == NULL) {
 		char buf[SPIO_CPUSET_STR_MAX];
 
@@ -529,6 +572,8 @@ int reactors_new_thread(struct spio_thread *thread)
 	lw->reactor = r;
 	lw->tsc_start = spio_get_ticks();
 	lw->intr_fd = -1;
+	lw->initial_lcore = UINT32_MAX;
+	lw->resched_core = UINT32_MAX;
 	/* Counted before the state is checked (Dekker with reactors_stop() and
 	 * the loops' exit test): either we see the stop and back out, or the
 	 * reactors see this thread and wait for it. */
@@ -545,6 +590,293 @@ int reactors_new_thread(struct spio_thread *thread)
 		return rc;
 	}
 	return 0;
+}
+
+/*
+ * Moving threads
+ *
+ * A thread moves only between two of its polls, on the reactor running it:
+ * after a poll in which it asked to (spio_thread_set_cpumask), or from an
+ * event (a scheduler round's decision), since events never run inside a
+ * poll. The source stops running it (takes it off its list and its thread's
+ * interrupt fd off its epoll set), then hands the lw_thread to the
+ * destination in its own embedded event; the destination adopts it (its
+ * epoll set now watches the fd) and polls it from its next iteration. The
+ * thread's message ring, pollers, channels and interrupt fds are the
+ * thread's own and simply come along. Senders meanwhile see the thread
+ * awake (sleep_end ran before the poll that ends on the source), so they
+ * write no eventfd; the destination, woken by the hand-over event, finds
+ * their messages on its first poll. A thread in transit is still counted in
+ * g_live_threads, so no reactor stops while one is on its way.
+ */
+
+static bool lw_is_app_thread(struct lw_thread *lw)
+{
+	return lw_to_thread(lw) == spio_app_get_thread();
+}
+
+/* On r's OS thread, between polls of `lw`'s thread: act on lw->resched. */
+static void reactor_migrate(struct reactor *r, struct lw_thread *lw)
+{
+	struct spio_thread *t = lw_to_thread(lw);
+	const struct spio_cpuset *mask = spio_thread_get_cpumask(t);
+	struct reactor *dst;
+	int rc;
+
+	lw->resched = false;
+	if (lw->resched_core != UINT32_MAX) {
+		dst = reactor_get(lw->resched_core);
+	} else if (spio_cpuset_get_cpu(mask, r->core)) {
+		dst = r; /* its new mask still holds this core: no need to move */
+	} else {
+		dst = reactor_pick(mask);
+	}
+	lw->resched_core = UINT32_MAX;
+	if (dst == NULL || dst == r) {
+		return;
+	}
+	TAILQ_REMOVE(&r->threads, lw, link);
+	__atomic_fetch_sub(&r->thread_count, 1, __ATOMIC_RELAXED);
+	if (lw->intr_fd >= 0) {
+		epoll_ctl(r->epfd, EPOLL_CTL_DEL, lw->intr_fd, NULL);
+		lw->intr_fd = -1;
+	}
+	lw->tsc_start = spio_get_ticks(); /* "elapsed" counts on the new reactor, as SPDK's */
+	SPIO_DEBUGLOG(reactor, "thread %s moves from reactor %u to %u\n", spio_thread_get_name(t),
+		      r->core, dst->core);
+	rc = reactor_event_call_embedded(dst->core, &lw->add_ev, reactor_add_thread, lw, NULL);
+	if (rc != 0) {
+		SPIO_ERRLOG("thread %s: cannot move to reactor %u (%s); it stays on %u\n",
+			    spio_thread_get_name(t), dst->core, strerror(-rc), r->core);
+		reactor_adopt(r, lw);
+	}
+}
+
+/* Event on the source reactor: arg1 the thread id, arg2 the destination core. */
+static void reactor_move_event(void *arg1, void *arg2)
+{
+	uint64_t id = (uint64_t)(uintptr_t)arg1;
+	uint32_t dst = (uint32_t)(uintptr_t)arg2;
+	struct reactor *r = tls_reactor;
+	struct lw_thread *lw;
+
+	if (state_get() != REACTORS_RUNNING) {
+		return;
+	}
+	TAILQ_FOREACH (lw, &r->threads, link) {
+		if (spio_thread_get_id(lw_to_thread(lw)) == id) {
+			break;
+		}
+	}
+	if (lw == NULL || lw_is_app_thread(lw) || lw->exit_requested) {
+		SPIO_DEBUGLOG(reactor,
+			      "move of thread %lu to %u: not on reactor %u or not movable\n",
+			      (unsigned long)id, dst, r->core);
+		return;
+	}
+	lw->resched = true;
+	lw->resched_core = dst;
+	reactor_migrate(r, lw);
+}
+
+int reactor_request_move(uint32_t src_core, uint64_t thread_id, uint32_t dst_core)
+{
+	if (reactor_get(dst_core) == NULL) {
+		return -EINVAL;
+	}
+	return spio_event_call(src_core, reactor_move_event, (void *)(uintptr_t)thread_id,
+			       (void *)(uintptr_t)dst_core);
+}
+
+int spio_thread_set_cpumask(const struct spio_cpuset *cpumask)
+{
+	struct spio_thread *t = spio_get_thread();
+	struct reactor *r = tls_reactor;
+	struct lw_thread *lw;
+	bool any = false;
+
+	if (cpumask == NULL || t == NULL || r == NULL || state_get() == REACTORS_NONE) {
+		return -EINVAL;
+	}
+	lw = spio_thread_get_ctx(t);
+	if (lw == NULL || lw->reactor != r) {
+		return -EINVAL; /* not a thread these reactors run */
+	}
+	for (uint32_t i = 0; i < g_reactor_count && !any; i++) {
+		any = spio_cpuset_get_cpu(cpumask, g_reactors[i].core);
+	}
+	if (!any) {
+		return -EINVAL;
+	}
+	if (lw_is_app_thread(lw) && !spio_cpuset_get_cpu(cpumask, g_main_core)) {
+		return -EPERM;
+	}
+	thread_set_cpumask(t, cpumask);
+	if (!spio_cpuset_get_cpu(cpumask, r->core)) {
+		/* Acted on by the reactor right after this poll. */
+		lw->resched = true;
+		lw->resched_core = UINT32_MAX;
+	}
+	return 0;
+}
+
+/* Event, on each reactor in turn: gather this reactor's part of the round. */
+static void sched_gather(void *arg1, void *arg2);
+
+/* Event on the main reactor: the round is gathered; balance and move. */
+static void sched_balance(void *arg1, void *arg2)
+{
+	struct spio_scheduler_core_info *cores = g_round.cores;
+
+	if (state_get() == REACTORS_RUNNING && scheduler_balance(cores, g_reactor_count)) {
+		for (uint32_t i = 0; i < g_reactor_count; i++) {
+			for (uint32_t j = 0; j < cores[i].threads_count; j++) {
+				struct spio_scheduler_thread_info *ti = &cores[i].thread_infos[j];
+				int rc;
+
+				if (ti->lcore == cores[i].lcore || reactor_get(ti->lcore) == NULL) {
+					continue;
+				}
+				rc = reactor_request_move(cores[i].lcore, ti->thread_id, ti->lcore);
+				if (rc != 0) {
+					SPIO_ERRLOG("scheduler: cannot move thread %lu to core %u: "
+						    "%s\n",
+						    (unsigned long)ti->thread_id, ti->lcore,
+						    strerror(-rc));
+				}
+			}
+			__atomic_store_n(&g_reactors[i].sched_intr, cores[i].interrupt_mode,
+					 __ATOMIC_RELAXED);
+		}
+	}
+	g_round.in_progress = false;
+}
+
+static void sched_gather(void *arg1, void *arg2)
+{
+	struct reactor *r = tls_reactor;
+	struct spio_scheduler_core_info *ci = &g_round.cores[g_round.idx];
+	uint64_t busy = __atomic_load_n(&r->busy_tsc, __ATOMIC_RELAXED);
+	uint64_t idle = __atomic_load_n(&r->idle_tsc, __ATOMIC_RELAXED);
+	struct lw_thread *lw;
+	uint32_t n = 0;
+	int rc;
+
+	ci->lcore = r->core;
+	ci->current_busy_tsc = busy - ci->total_busy_tsc;
+	ci->current_idle_tsc = idle - ci->total_idle_tsc;
+	ci->total_busy_tsc = busy;
+	ci->total_idle_tsc = idle;
+	ci->threads_count = 0;
+	TAILQ_FOREACH (lw, &r->threads, link) {
+		n++;
+	}
+	if (n > g_round.caps[g_round.idx]) {
+		void *p = realloc(ci->thread_infos, n * sizeof(*ci->thread_infos));
+
+		if (p == NULL) {
+			SPIO_ERRLOG("scheduler: out of memory on reactor %u; its threads are "
+				    "left out of this round\n",
+				    r->core);
+			n = 0;
+		} else {
+			ci->thread_infos = p;
+			g_round.caps[g_round.idx] = n;
+		}
+	}
+	TAILQ_FOREACH (lw, &r->threads, link) {
+		struct spio_scheduler_thread_info *ti;
+		struct spio_thread *t = lw_to_thread(lw);
+		struct spio_thread_stats st;
+
+		if (ci->threads_count == n) {
+			break;
+		}
+		ti = &ci->thread_infos[ci->threads_count++];
+		spio_thread_get_stats(t, &st);
+		ti->thread_id = spio_thread_get_id(t);
+		ti->lcore = r->core;
+		ti->initial_lcore = lw->initial_lcore;
+		ti->total_stats = st;
+		ti->current_stats.busy_tsc = st.busy_tsc - lw->sched_prev.busy_tsc;
+		ti->current_stats.idle_tsc = st.idle_tsc - lw->sched_prev.idle_tsc;
+		lw->sched_prev = st;
+		spio_cpuset_copy(&ti->cpumask, spio_thread_get_cpumask(t));
+	}
+	g_round.idx++;
+	if (state_get() != REACTORS_RUNNING) {
+		/* Stopping: no balance would run; do not send hops the stopping
+		 * reactors may drop. No round starts again in this app. */
+		return;
+	}
+	if (g_round.idx < g_reactor_count) {
+		rc = reactor_event_call_embedded(g_reactors[g_round.idx].core, &g_round.ev,
+						 sched_gather, NULL, NULL);
+	} else {
+		rc = reactor_event_call_embedded(g_main_core, &g_round.ev, sched_balance, NULL,
+						 NULL);
+	}
+	if (rc != 0) {
+		SPIO_DEBUGLOG(reactor, "scheduler round cut short: %d\n", rc);
+	}
+}
+
+/* On the main reactor, every iteration: start a round when one is due. */
+static void reactor_sched_check(uint64_t now)
+{
+	uint64_t period = scheduler_period_ticks();
+	bool asked = __atomic_load_n(&g_round_requested, __ATOMIC_RELAXED) != 0;
+
+	if (spio_likely(period == 0 && !asked) || g_round.in_progress ||
+	    (!asked && now - g_round.last_tsc < period) || state_get() != REACTORS_RUNNING) {
+		return;
+	}
+	__atomic_store_n(&g_round_requested, 0, __ATOMIC_RELAXED);
+	g_round.in_progress = true;
+	g_round.last_tsc = now;
+	g_round.idx = 0;
+	if (reactor_event_call_embedded(g_reactors[0].core, &g_round.ev, sched_gather, NULL,
+					NULL) != 0) {
+		g_round.in_progress = false;
+	}
+}
+
+/* When the main reactor must wake for the next round (0: no round due). */
+static uint64_t reactor_sched_deadline(void)
+{
+	uint64_t period = scheduler_period_ticks();
+
+	if (g_round.in_progress) {
+		return 0;
+	}
+	if (__atomic_load_n(&g_round_requested, __ATOMIC_RELAXED)) {
+		return g_round.last_tsc; /* due already */
+	}
+	return period == 0 ? 0 : g_round.last_tsc + period;
+}
+
+void reactors_sched_period_changed(void)
+{
+	struct reactor *m;
+
+	if (state_get() == REACTORS_NONE || (m = reactor_get(g_main_core)) == NULL) {
+		return;
+	}
+	/* It may be asleep with a timeout computed from the old period. */
+	if (tls_reactor != m) {
+		reactor_kick(m);
+	}
+}
+
+void reactors_sched_request_round(void)
+{
+	__atomic_store_n(&g_round_requested, 1, __ATOMIC_RELAXED);
+	reactors_sched_period_changed();
+}
+
+uint32_t reactors_main_core(void)
+{
+	return g_main_core;
 }
 
 /*
@@ -601,6 +933,13 @@ static void reactor_sleep(struct reactor *r, bool exiting)
 		}
 		active_pollers |= spio_thread_has_active_pollers_without_interrupt(t);
 	}
+	if (r->is_main) {
+		uint64_t due = reactor_sched_deadline();
+
+		if (due != 0 && (next == 0 || due < next)) {
+			next = due;
+		}
+	}
 
 	if (can_sleep) {
 		__atomic_store_n(&r->sleeping, 1, __ATOMIC_SEQ_CST);
@@ -653,6 +992,9 @@ static void reactor_run(struct reactor *r)
 	tls_reactor = r;
 	r->tid = (int)gettid();
 	r->last_busy_tsc = spio_get_ticks();
+	if (r->is_main) {
+		g_round.last_tsc = r->last_busy_tsc;
+	}
 
 	for (;;) {
 		uint64_t start = spio_get_ticks(), end;
@@ -669,13 +1011,16 @@ static void reactor_run(struct reactor *r)
 			}
 			if (spio_unlikely(spio_thread_is_exited(t))) {
 				reactor_remove_thread(r, lw);
+			} else if (spio_unlikely(lw->resched)) {
+				reactor_migrate(r, lw);
 			}
 			lw = next;
 		}
+		end = spio_get_ticks();
 		if (r->is_main) {
 			app_check_signals();
+			reactor_sched_check(end);
 		}
-		end = spio_get_ticks();
 		if (busy) {
 			stat_add(&r->busy_tsc, end - start);
 			r->last_busy_tsc = end;
@@ -691,8 +1036,10 @@ static void reactor_run(struct reactor *r)
 				break;
 			}
 		}
-		if (g_idle_mode == SPIO_APP_IDLE_ADAPTIVE && !busy &&
-		    end - r->last_busy_tsc >= g_idle_threshold_ticks) {
+		if (!busy && end - r->last_busy_tsc >= g_idle_threshold_ticks &&
+		    (g_idle_mode == SPIO_APP_IDLE_ADAPTIVE ||
+		     (__atomic_load_n(&r->sched_intr, __ATOMIC_RELAXED) &&
+		      TAILQ_EMPTY(&r->threads)))) {
 			reactor_sleep(r, state == REACTORS_EXITING);
 		}
 	}
@@ -822,6 +1169,14 @@ int reactors_init(const struct reactors_opts *opts)
 			return rc;
 		}
 	}
+	g_round = (struct sched_round){0};
+	__atomic_store_n(&g_round_requested, 0, __ATOMIC_RELAXED);
+	g_round.cores = calloc(n, sizeof(*g_round.cores));
+	g_round.caps = calloc(n, sizeof(*g_round.caps));
+	if (g_round.cores == NULL || g_round.caps == NULL) {
+		reactors_fini();
+		return -ENOMEM;
+	}
 	g_place_next = 0;
 	__atomic_store_n(&g_live_threads, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&g_state, REACTORS_INIT, __ATOMIC_SEQ_CST);
@@ -893,6 +1248,14 @@ void reactors_fini(void)
 	}
 	free(g_reactors);
 	g_reactors = NULL;
+	if (g_round.cores != NULL) {
+		for (uint32_t i = 0; i < g_reactor_count; i++) {
+			free(g_round.cores[i].thread_infos);
+		}
+	}
+	free(g_round.cores);
+	free(g_round.caps);
+	g_round = (struct sched_round){0};
 	g_reactor_count = 0;
 	spio_mempool_free(g_event_pool);
 	g_event_pool = NULL;

@@ -349,18 +349,18 @@ static void request_dispatch(struct spio_jsonrpc_request *req)
 	}
 	state = spio_rpc_get_state();
 	if ((m->state_mask & state) == 0) {
+		/* SPDK's texts, word for word: clients and scripts match on them. */
 		if (state == SPIO_RPC_STARTUP) {
-			spio_jsonrpc_send_error_response_fmt(
+			spio_jsonrpc_send_error_response(
 			    req, SPIO_JSONRPC_ERROR_INVALID_STATE,
-			    "Method %s may only be called after the framework has finished "
-			    "starting up.",
-			    req->method);
+			    "Method may only be called after framework is initialized using "
+			    "framework_start_init RPC.");
 		} else {
-			spio_jsonrpc_send_error_response_fmt(
+			spio_jsonrpc_send_error_response(
 			    req, SPIO_JSONRPC_ERROR_INVALID_STATE,
-			    "Method %s may only be called while the framework starts up "
-			    "(from the JSON configuration).",
-			    req->method);
+			    "Method may only be called before framework is initialized. Use "
+			    "--wait-for-rpc command line parameter and then issue this RPC before "
+			    "the framework_start_init RPC.");
 		}
 		return;
 	}

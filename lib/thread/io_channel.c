@@ -275,6 +275,26 @@ void *spio_io_channel_get_io_device(struct spio_io_channel *ch)
 	return ch ? ch->dev->io_device : NULL;
 }
 
+int spio_thread_for_each_io_channel(struct spio_thread *t, spio_io_channel_info_fn fn, void *ctx)
+{
+	struct spio_io_channel *ch;
+
+	if (t == NULL || fn == NULL) {
+		return -EINVAL;
+	}
+	/* Unlocked: only the owner writes its list, and the caller is the owner
+	 * (or nobody polls it). A channel whose last reference went waits for
+	 * its deferred destroy: released for the user, left out. */
+	TAILQ_FOREACH (ch, &t->channels, link) {
+		struct spio_io_channel_info info = {.name = ch->dev->name, .ref = ch->ref};
+
+		if (ch->ref > 0) {
+			fn(&info, ctx);
+		}
+	}
+	return 0;
+}
+
 /* --- traversal ---------------------------------------------------------------- */
 
 /* With g_devlist_lock held: the channel of `d` on thread `t`, or NULL. */

@@ -263,6 +263,38 @@ const struct spio_cpuset *spio_thread_get_cpumask(const struct spio_thread *thre
 	return thread ? &thread->cpumask : NULL;
 }
 
+/*
+ * The event layer's scheduler changes a thread's cpumask (spio_thread_set_cpumask
+ * in spio/scheduler.h; declared in lib/event/event_internal.h). Under the list
+ * lock, so a reader holding it sees a whole mask.
+ */
+void thread_set_cpumask(struct spio_thread *thread, const struct spio_cpuset *cpumask);
+void thread_set_cpumask(struct spio_thread *thread, const struct spio_cpuset *cpumask)
+{
+	pthread_mutex_lock(&g_threads_lock);
+	spio_cpuset_copy(&thread->cpumask, cpumask);
+	pthread_mutex_unlock(&g_threads_lock);
+}
+
+/* The cpumask of thread `id` (0), or -ENOENT; declared next to thread_set_cpumask. */
+int thread_get_cpumask_by_id(uint64_t id, struct spio_cpuset *out);
+int thread_get_cpumask_by_id(uint64_t id, struct spio_cpuset *out)
+{
+	struct spio_thread *t;
+	int rc = -ENOENT;
+
+	pthread_mutex_lock(&g_threads_lock);
+	TAILQ_FOREACH (t, &g_threads, link) {
+		if (t->id == id) {
+			spio_cpuset_copy(out, &t->cpumask);
+			rc = 0;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&g_threads_lock);
+	return rc;
+}
+
 uint64_t spio_thread_get_id(const struct spio_thread *thread)
 {
 	return thread ? thread->id : 0;

@@ -32,6 +32,7 @@ struct spio_poller {
 	enum poller_state state;
 	uint64_t run_count;
 	uint64_t busy_count;
+	uint64_t id; /* from 1 per thread, in registration order (SPDK's poller ids) */
 	int intr_fd; /* -1, or an fd in the thread's interrupt set (edge-triggered) */
 	char name[64];
 };
@@ -98,6 +99,7 @@ struct spio_thread {
 	uint32_t timer_count;
 	uint32_t timer_cap;
 	uint32_t poller_count; /* registered, not unregistered */
+	uint64_t last_poller_id;
 	struct spio_poller *running_poller;
 	struct channel_list channels; /* modified under g_devlist_lock */
 	uint32_t channel_count;

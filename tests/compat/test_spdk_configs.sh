@@ -45,19 +45,23 @@ sys.exit(0 if eval(sys.argv[2]) else 1)' "$TMP/reply" "$1" ||
 }
 
 # Every skipped entry of SPDK's fresh configuration is named once
-# (bdev_nvme_set_options is spio's own method: it applies).
+# (bdev_nvme_set_options and framework_set_scheduler are spio's own methods:
+# they apply).
 prepare default
 start_tgt -c "$TMP/default.json"
 for m in iobuf_set_options sock_set_default_impl accel_set_options bdev_nvme_set_hotplug \
-	bdev_raid_set_options framework_set_scheduler iscsi_set_options; do
+	bdev_raid_set_options iscsi_set_options; do
 	grep -q "skipping $m, which holds SPDK's defaults" "$TMP/out" || fail "no warning for $m"
 done
 ! grep -q "skipping bdev_nvme_set_options" "$TMP/out" || fail "bdev_nvme_set_options skipped, expected applied"
-[ "$(grep -c "skipping " "$TMP/out")" -eq 9 ] || fail "expected 9 skipped entries, got $(grep -c "skipping " "$TMP/out")"
+! grep -q "skipping framework_set_scheduler" "$TMP/out" || fail "framework_set_scheduler skipped, expected applied"
+[ "$(grep -c "skipping " "$TMP/out")" -eq 8 ] || fail "expected 8 skipped entries, got $(grep -c "skipping " "$TMP/out")"
 rpc bdev_get_bdevs
 check 'd == []'
+rpc framework_get_scheduler
+check "d['scheduler_name'] == 'static'"
 stop_tgt
-echo "ok: SPDK's default configuration loads (9 entries skipped by name)"
+echo "ok: SPDK's default configuration loads (8 entries skipped by name)"
 
 # SPDK's bdevs, with SPDK's names, UUIDs and geometry.
 prepare bdevs

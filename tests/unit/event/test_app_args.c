@@ -319,6 +319,26 @@ Test(app_args, no_huge)
 	cr_assert(o.no_huge);
 }
 
+Test(app_args, wait_for_rpc)
+{
+	struct spio_app_opts o;
+
+	init_opts(&o);
+	cr_assert_not(o.delay_subsystem_init, "off by default");
+	expect_ok(&o, ARGS("--wait-for-rpc"));
+	cr_assert(o.delay_subsystem_init, "--wait-for-rpc: expected delay_subsystem_init set");
+	expect_ok(&o, ARGS("--wait"));
+	cr_assert(o.delay_subsystem_init, "--wait (a unique prefix): expected it set");
+	expect_fail(ARGS("--wait-for-rpc=1"), "option --wait-for-rpc takes no argument");
+
+	/* A program whose options predate the field is told so, not corrupted. */
+	init_opts(&o);
+	o.opts_size = offsetof(struct spio_app_opts, delay_subsystem_init);
+	cr_assert_eq(parse(&o, ARGS("--wait-for-rpc")), SPIO_APP_PARSE_ARGS_FAIL,
+		     "short opts_size: expected FAIL, got %d", g_res.rc);
+	cr_assert(strstr(g_res.err, "--wait-for-rpc") != NULL, "stderr: %s", g_res.err);
+}
+
 Test(app_args, logflag_repeated)
 {
 	struct spio_app_opts o;
@@ -524,7 +544,6 @@ Test(app_args, spdk_options_refused)
 	    {ARGS("--huge-dir", "/mnt/huge"), "--huge-dir /mnt/huge: not supported"},
 	    {ARGS("--iova-mode", "va"), "--iova-mode va: not supported"},
 	    {ARGS("--base-virtaddr", "0x200000000000"), "--base-virtaddr 0x200000000000: not"},
-	    {ARGS("--wait-for-rpc"), "--wait-for-rpc: not supported yet"},
 	    {ARGS("--json-ignore-init-errors"), "--json-ignore-init-errors: not supported yet"},
 	};
 	size_t i;
@@ -671,8 +690,9 @@ Test(app_args, app_takes_compat_spellings)
 Test(app_args, clash_with_common_option)
 {
 	static const char *const letters[] = {"m:", "b:c:", "h", "Lx", "s:", "p", "r:", "v"};
-	static const char *const names[] = {"cpumask", "config",    "help",	     "no-huge",
-					    "idle",    "log-level", "no-rpc-server", "mem-size"};
+	static const char *const names[] = {"cpumask",	     "config",	 "help",
+					    "no-huge",	     "idle",	 "log-level",
+					    "no-rpc-server", "mem-size", "wait-for-rpc"};
 	struct option lo[] = {{NULL, no_argument, NULL, 1}, {NULL, 0, NULL, 0}};
 	struct spio_app_opts o;
 	size_t i;
