@@ -304,6 +304,10 @@ struct spio_bdev {
 		struct spio_bdev_module *claim_module;
 		/** Statistics of channels already destroyed. */
 		struct spio_bdev_io_stat stat_closed;
+		/** QoS limiter and latency histogram settings, once set (under the bdev layer's
+		 * lock). */
+		struct bdev_qos *qos;
+		struct bdev_hist_cfg *hist;
 	} internal;
 };
 

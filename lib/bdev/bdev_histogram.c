@@ -30,7 +30,6 @@ struct bdev_histogram {
 /* A bdev's settings; under g_bdev_mgr.lock. */
 struct bdev_hist_cfg {
 	struct spio_bdev *bdev;
-	struct bdev_hist_cfg *next;
 	bool enabled;
 	bool busy; /* a change is in progress */
 	enum spio_bdev_io_type io_type;
@@ -102,11 +101,7 @@ int spio_bdev_histogram_bucket_bounds(const struct spio_bdev_histogram_data *dat
 /* Caller holds g_bdev_mgr.lock. */
 static struct bdev_hist_cfg *cfg_find(const struct spio_bdev *bdev)
 {
-	struct bdev_hist_cfg *c;
-
-	for (c = g_bdev_mgr.hist_list; c != NULL && c->bdev != bdev; c = c->next) {
-	}
-	return c;
+	return bdev->internal.hist;
 }
 
 /* Empty buckets for the settings of `c`; caller holds g_bdev_mgr.lock. */
@@ -182,16 +177,11 @@ void bdev_histogram_channel_destroy(struct spio_bdev_channel *ch)
 
 void bdev_histogram_bdev_gone(struct spio_bdev *bdev)
 {
-	struct bdev_hist_cfg **p, *c = NULL;
+	struct bdev_hist_cfg *c;
 
 	pthread_mutex_lock(&g_bdev_mgr.lock);
-	for (p = &g_bdev_mgr.hist_list; *p != NULL; p = &(*p)->next) {
-		if ((*p)->bdev == bdev) {
-			c = *p;
-			*p = c->next;
-			break;
-		}
-	}
+	c = bdev->internal.hist;
+	bdev->internal.hist = NULL;
 	pthread_mutex_unlock(&g_bdev_mgr.lock);
 	if (c != NULL) {
 		free(c->closed);
@@ -353,8 +343,7 @@ int spio_bdev_histogram_enable(struct spio_bdev *bdev, bool enable,
 		c = fresh;
 		fresh = NULL;
 		c->bdev = bdev;
-		c->next = g_bdev_mgr.hist_list;
-		g_bdev_mgr.hist_list = c;
+		bdev->internal.hist = c;
 	}
 	if (c->busy) {
 		rc = -EAGAIN;

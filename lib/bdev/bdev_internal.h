@@ -114,9 +114,6 @@ struct bdev_mgr {
 	struct examine_waiter *examine_waiters;
 	/** Names spio_bdev_examine() allowed (auto examine off); freed at finish. */
 	struct examine_allowed *examine_allowed;
-	/** QoS limiters and histogram settings of the bdevs that have one (under lock). */
-	struct bdev_qos *qos_list;
-	struct bdev_hist_cfg *hist_list;
 };
 
 struct examine_allowed {

@@ -72,7 +72,6 @@ struct bdev_qos {
 	uint32_t waiting;
 	/* The rest is under g_bdev_mgr.lock. */
 	struct spio_bdev *bdev;
-	struct bdev_qos *next;
 	bool enabled; /* channels are to have ch->qos set */
 	bool busy;    /* a change is in progress */
 	bool removing;
@@ -95,11 +94,7 @@ void bdev_qos_set_clock(uint64_t (*now)(void))
 /* Caller holds g_bdev_mgr.lock. */
 static struct bdev_qos *qos_find(const struct spio_bdev *bdev)
 {
-	struct bdev_qos *q;
-
-	for (q = g_bdev_mgr.qos_list; q != NULL && q->bdev != bdev; q = q->next) {
-	}
-	return q;
+	return bdev->internal.qos;
 }
 
 /* The limits an I/O is subject to, as a mask of limit kinds. */
@@ -561,16 +556,11 @@ void bdev_qos_bdev_removing(struct spio_bdev *bdev)
 
 void bdev_qos_bdev_gone(struct spio_bdev *bdev)
 {
-	struct bdev_qos **p, *q = NULL;
+	struct bdev_qos *q;
 
 	pthread_mutex_lock(&g_bdev_mgr.lock);
-	for (p = &g_bdev_mgr.qos_list; *p != NULL; p = &(*p)->next) {
-		if ((*p)->bdev == bdev) {
-			q = *p;
-			*p = q->next;
-			break;
-		}
-	}
+	q = bdev->internal.qos;
+	bdev->internal.qos = NULL;
 	pthread_mutex_unlock(&g_bdev_mgr.lock);
 	free(q);
 }
@@ -713,8 +703,7 @@ int spio_bdev_set_qos_rate_limits(struct spio_bdev *bdev, const uint64_t *limits
 		q->bdev = bdev;
 		q->slice_ticks = SPIO_MAX(
 		    spio_get_ticks_hz() / (1000000 / SPIO_BDEV_QOS_TIMESLICE_US), (uint64_t)1);
-		q->next = g_bdev_mgr.qos_list;
-		g_bdev_mgr.qos_list = q;
+		bdev->internal.qos = q;
 	}
 	if (q->busy) {
 		pthread_mutex_unlock(&g_bdev_mgr.lock);

@@ -1,6 +1,6 @@
 /*
- * thread_get_pollers and thread_get_io_channels, with SPDK's names and
- * result shapes (thread_get_stats is in app_rpc.c).
+ * thread_get_stats, thread_get_pollers and thread_get_io_channels, with
+ * SPDK's names and result shapes.
  *
  * A thread's pollers and channels may only be read on that thread, so the
  * request visits every thread by message (spio_for_each_thread), copies what
@@ -33,6 +33,10 @@ struct thread_rec {
 	uint64_t id;
 	struct item_rec *items; /* malloc'ed */
 	size_t count, cap;
+	/* thread_get_stats only */
+	char cpumask[SPIO_CPUSET_STR_MAX];
+	struct spio_thread_stats stats;
+	struct spio_thread_poller_counts pollers;
 };
 
 struct gather_ctx {
@@ -165,6 +169,55 @@ static void gather_start(struct spio_jsonrpc_request *req, const struct spio_jso
 		free(ctx);
 	}
 }
+
+/*
+ * thread_get_stats
+ */
+
+/* On each thread. */
+static void stats_collect(void *arg)
+{
+	struct spio_thread *t = spio_get_thread();
+	struct thread_rec *tr = thread_rec_add(arg);
+
+	if (tr != NULL) {
+		reactor_fmt_thread_cpumask(t, tr->cpumask, sizeof(tr->cpumask));
+		spio_thread_get_stats(t, &tr->stats);
+		spio_thread_get_poller_counts(t, &tr->pollers);
+	}
+}
+
+static void stats_reply(void *arg)
+{
+	struct gather_ctx *ctx = arg;
+	struct spio_json_write_ctx *w = reply_begin(ctx);
+
+	if (w != NULL) {
+		for (size_t i = 0; i < ctx->count; i++) {
+			const struct thread_rec *tr = &ctx->threads[i];
+
+			spio_json_write_object_begin(w);
+			spio_json_write_named_string(w, "name", tr->name);
+			spio_json_write_named_uint64(w, "id", tr->id);
+			spio_json_write_named_string(w, "cpumask", tr->cpumask);
+			spio_json_write_named_uint64(w, "busy", tr->stats.busy_tsc);
+			spio_json_write_named_uint64(w, "idle", tr->stats.idle_tsc);
+			spio_json_write_named_uint64(w, "active_pollers_count", tr->pollers.active);
+			spio_json_write_named_uint64(w, "timed_pollers_count", tr->pollers.timed);
+			spio_json_write_named_uint64(w, "paused_pollers_count", tr->pollers.paused);
+			spio_json_write_object_end(w);
+		}
+		reply_end(ctx, w);
+	}
+	gather_free(ctx);
+}
+
+static void rpc_thread_get_stats(struct spio_jsonrpc_request *req,
+				 const struct spio_json_val *params)
+{
+	gather_start(req, params, stats_collect, stats_reply);
+}
+SPIO_RPC_REGISTER("thread_get_stats", rpc_thread_get_stats, SPIO_RPC_RUNTIME)
 
 /*
  * thread_get_pollers
