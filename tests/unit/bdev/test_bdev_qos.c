@@ -516,7 +516,10 @@ static void submit_reads(int n, struct one *o)
 
 Test(qos, over_the_limit_is_queued_and_released_slice_by_slice)
 {
-	struct one o = {0};
+	/* static: teardown fails what is still queued, after this frame is gone */
+	static struct one o;
+
+	o = (struct one){0};
 
 	cr_assert_eq(set_limits(1000, 0, 0, 0), 0);
 	submit_reads(5, &o);
@@ -536,7 +539,11 @@ Test(qos, over_the_limit_is_queued_and_released_slice_by_slice)
 
 Test(qos, other_io_types_pass_queued_reads)
 {
-	struct one o = {0}, f = {0};
+	/* static: teardown fails what is still queued, after this frame is gone */
+	static struct one o, f;
+
+	o = (struct one){0};
+	f = (struct one){0};
 
 	cr_assert_eq(set_limits(1000, 0, 0, 0), 0);
 	submit_reads(3, &o);
@@ -552,7 +559,12 @@ Test(qos, other_io_types_pass_queued_reads)
 
 Test(qos, reset_fails_queued_io_on_every_channel)
 {
-	struct one o = {0}, o1 = {0}, r = {0};
+	/* static: teardown fails what is still queued, after this frame is gone */
+	static struct one o, o1, r;
+
+	o = (struct one){0};
+	o1 = (struct one){0};
+	r = (struct one){0};
 
 	cr_assert_eq(set_limits(1000, 0, 0, 0), 0);
 	submit_reads(4, &o);
@@ -590,7 +602,10 @@ static void deleted(void *arg, int rc)
 
 Test(qos, delete_fails_queued_io)
 {
-	struct one o = {0};
+	/* static: teardown fails what is still queued, after this frame is gone */
+	static struct one o;
+
+	o = (struct one){0};
 
 	cr_assert_eq(set_limits(1000, 0, 0, 0), 0);
 	submit_reads(6, &o);
@@ -611,7 +626,10 @@ Test(qos, delete_fails_queued_io)
 
 Test(qos, released_channel_fails_its_queue)
 {
-	struct one o = {0};
+	/* static: teardown fails what is still queued, after this frame is gone */
+	static struct one o;
+
+	o = (struct one){0};
 
 	cr_assert_eq(set_limits(1000, 0, 0, 0), 0);
 	submit_reads(4, &o);
@@ -628,7 +646,10 @@ Test(qos, released_channel_fails_its_queue)
 
 Test(qos, channels_opened_later_are_limited)
 {
-	struct one o = {0};
+	/* static: teardown fails what is still queued, after this frame is gone */
+	static struct one o;
+
+	o = (struct one){0};
 
 	cr_assert_eq(set_limits(1000, 0, 0, 0), 0);
 	on(0);
