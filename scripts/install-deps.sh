@@ -7,9 +7,9 @@ required=(cmake gcc make pkg-config clang-format liburing-dev libaio-dev libjans
 	  libisal-dev uuid-dev libfuse3-dev libcriterion-dev clang libclang-rt-14-dev)
 # Used by benchmarks (fio), by the aarch64 task test (cross compiler, its
 # C library headers, which apt counts as a mere recommendation, and
-# qemu-user) and by spio_top's test in a real terminal (tmux); their absence
-# only skips those.
-optional=(fio gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user tmux)
+# qemu-user), by spio_top's test in a real terminal (tmux) and by spio_fuse's
+# test (fuse3: fusermount3); their absence only skips those.
+optional=(fio gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user tmux fuse3)
 # Used by the interop tests (tests/interop): a QEMU guest running the Debian
 # kernel's NVMe/TCP target and initiator, booted from a busybox initramfs that
 # holds nvme-cli. Installed when possible; without them those tests skip.

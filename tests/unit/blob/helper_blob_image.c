@@ -24,7 +24,11 @@ const char *bimg_dir(void)
 
 bool bimg_path(const char *name, char *buf)
 {
-	snprintf(buf, PATH_MAX, "%s/%s", bimg_dir(), name);
+	if (name[0] == '/') {
+		snprintf(buf, PATH_MAX, "%s", name);
+	} else {
+		snprintf(buf, PATH_MAX, "%s/%s", bimg_dir(), name);
+	}
 	return access(buf, R_OK) == 0;
 }
 

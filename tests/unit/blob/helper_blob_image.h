@@ -19,11 +19,12 @@
  */
 const char *bimg_dir(void);
 
-/* `dir`/`name` into `buf` (PATH_MAX); true if that file can be read. */
+/* `dir`/`name` (or `name` itself when it is absolute) into `buf` (PATH_MAX); true if that
+ * file can be read. */
 bool bimg_path(const char *name, char *buf);
 
 /*
- * Uncompress `name` (a .img.gz of the data directory) into `dst` of `cap`
+ * Uncompress `name` (a .img.gz of the data directory, or an absolute path) into `dst` of `cap`
  * bytes, which must be zeroed: all-zero 4 KiB blocks are skipped, so a sparse
  * mapping stays sparse. The first call uncompresses with `gzip -dc` into a
  * cache file under $TMPDIR (or /tmp) that later calls, from any process, read.
