@@ -151,7 +151,8 @@ typedef void (*spio_file_read_complete)(void *cb_arg, int64_t result);
 
 /**
  * Fill `opts` with the defaults: cluster_sz SPIO_BLOBFS_DEFAULT_CLUSTER_SZ,
- * cache_size SPIO_BLOBFS_DEFAULT_CACHE_SIZE, cache_buffer_size
+ * cache_size SPIO_BLOBFS_DEFAULT_CACHE_SIZE (or what the RPC
+ * blobfs_set_cache_size last set), cache_buffer_size
  * SPIO_BLOBFS_DEFAULT_CACHE_BUFFER_SIZE. Any thread.
  */
 void spio_fs_opts_init(struct spio_blobfs_opts *opts, size_t opts_size);

@@ -253,6 +253,7 @@ void blobfs_buf_write_back(struct blobfs_buf *b)
 		b->clean_gen = b->gen;
 		return;
 	}
+	blobfs_blob_changed(file);
 	b->wb_inflight = true;
 	b->wb_gen = b->gen;
 	c->inflight++;
@@ -381,6 +382,33 @@ static struct blobfs_buf *buf_alloc(struct blobfs_cache *c, bool may_wait, int *
 	return b;
 }
 
+void blobfs_blob_changed(struct blobfs_file *file)
+{
+	file->data.blob_gen++;
+}
+
+uint8_t *blobfs_bounce_get(struct blobfs_cache *c)
+{
+	uint8_t *p;
+
+	if (c->bounce_free > 0) {
+		return c->bounce[--c->bounce_free];
+	}
+	if (c->bounce_alloc == BLOBFS_BOUNCE_MAX) {
+		return NULL;
+	}
+	p = spio_dma_malloc(BLOBFS_BOUNCE_SIZE, BUF_ALIGN);
+	if (p != NULL) {
+		c->bounce_alloc++;
+	}
+	return p;
+}
+
+void blobfs_bounce_put(struct blobfs_cache *c, uint8_t *bounce)
+{
+	c->bounce[c->bounce_free++] = bounce;
+}
+
 void blobfs_read_ahead(struct blobfs_file *file, uint64_t first, uint64_t count)
 {
 	struct blobfs_cache *c = &file->fs->cache;
@@ -488,8 +516,8 @@ static int new_buf(struct blobfs_op *op, uint64_t index, uint64_t wlo, uint64_t 
 	return 0;
 }
 
-int blobfs_acquire(struct blobfs_op *op, uint64_t first, uint64_t last, uint64_t edge,
-		   uint64_t write_lo, uint64_t write_hi)
+static int acquire(struct blobfs_op *op, uint64_t first, uint64_t last, uint64_t edge,
+		   uint64_t write_lo, uint64_t write_hi, bool cached_only)
 {
 	uint32_t n = (uint32_t)(last - first + 1);
 	uint32_t total = n + (edge != UINT64_MAX ? 1 : 0);
@@ -513,6 +541,9 @@ int blobfs_acquire(struct blobfs_op *op, uint64_t first, uint64_t last, uint64_t
 		}
 		if (b == NULL) {
 			b = blobfs_buf_lookup(op->file, index);
+			if (b == NULL && cached_only) {
+				continue;
+			}
 			if (b == NULL) {
 				int rc = new_buf(op, index, k < n ? write_lo : 0,
 						 k < n ? write_hi : 0, &b);
@@ -527,6 +558,9 @@ int blobfs_acquire(struct blobfs_op *op, uint64_t first, uint64_t last, uint64_t
 		blobfs_buf_touch(b);
 	}
 	for (uint32_t k = 0; k < total; k++) {
+		if (op->pins[k] == NULL) {
+			continue;
+		}
 		if (op->pins[k]->state == BLOBFS_BUF_ERROR) {
 			return op->pins[k]->err;
 		}
@@ -539,6 +573,17 @@ int blobfs_acquire(struct blobfs_op *op, uint64_t first, uint64_t last, uint64_t
 		return BLOBFS_WAIT;
 	}
 	return BLOBFS_READY;
+}
+
+int blobfs_acquire(struct blobfs_op *op, uint64_t first, uint64_t last, uint64_t edge,
+		   uint64_t write_lo, uint64_t write_hi)
+{
+	return acquire(op, first, last, edge, write_lo, write_hi, false);
+}
+
+int blobfs_acquire_cached(struct blobfs_op *op, uint64_t first, uint64_t last)
+{
+	return acquire(op, first, last, UINT64_MAX, 0, 0, true);
 }
 
 /*
@@ -603,6 +648,13 @@ void blobfs_cache_fini(struct spio_filesystem *fs)
 		free(b);
 	}
 	c->free_count = 0;
+	if (c->bounce_free != c->bounce_alloc) {
+		SPIO_ERRLOG("blobfs: a direct read still in flight at unload\n");
+	}
+	while (c->bounce_free > 0) {
+		spio_dma_free(c->bounce[--c->bounce_free]);
+	}
+	c->bounce_alloc = 0;
 	while ((op = TAILQ_FIRST(&c->op_pool)) != NULL) {
 		TAILQ_REMOVE(&c->op_pool, op, link);
 		free(op);

@@ -15,6 +15,10 @@
  *   list and is stepped again after the next I/O completion or release.
  * - Each operation takes its buffers (pins them against eviction), waits
  *   until they are loaded, then applies itself to all of them in one go.
+ * - A read that does not continue the previous one (random) pins only the
+ *   cached buffers and reads the rest straight from the blob (blobfs_rw.c):
+ *   no whole-buffer loads, no eviction. It relies on the rule above, and on
+ *   blob_gen to notice the blob changing under it.
  */
 #ifndef SPIO_BLOBFS_DATA_H
 #define SPIO_BLOBFS_DATA_H
@@ -33,6 +37,10 @@ struct blobfs_op;
 TAILQ_HEAD(blobfs_buf_list, blobfs_buf);
 TAILQ_HEAD(blobfs_op_list, blobfs_op);
 
+/* Direct reads that are not whole aligned io units go through these (per filesystem). */
+#define BLOBFS_BOUNCE_MAX 8u
+#define BLOBFS_BOUNCE_SIZE (128u * 1024)
+
 /* Per filesystem: the cache budget and what is in use. */
 struct blobfs_cache {
 	uint64_t budget;      /* bytes */
@@ -48,6 +56,10 @@ struct blobfs_cache {
 	uint32_t evict_wb;	       /* write-backs in flight started to free budget */
 	uint32_t depth;		       /* entry points running (see blobfs_cache_enter) */
 	bool kick;		       /* something was released: step the waiting list */
+	/* Bounce buffers of direct reads (blobfs_rw.c): bounce[0, bounce_free) are spare. */
+	uint8_t *bounce[BLOBFS_BOUNCE_MAX];
+	uint32_t bounce_free;
+	uint32_t bounce_alloc; /* allocated so far (lazily), at most BLOBFS_BOUNCE_MAX */
 };
 
 /* Per file: its cached buffers, its queue of writers, read-ahead state. */
@@ -60,6 +72,12 @@ struct blobfs_file_data {
 	struct blobfs_op *active;    /* the write / truncate / sync running */
 	struct blobfs_op_list queue; /* writers waiting for their turn */
 	uint64_t last_read_end;	     /* where the last read ended: sequential detection */
+	/*
+	 * Bumped whenever BlobFS starts changing the file's blob (a write-back, a
+	 * write of zeroes, a shrink): a direct read that saw it change while in
+	 * flight is redone through the cache (blobfs_blob_changed()).
+	 */
+	uint64_t blob_gen;
 };
 
 /*
@@ -148,8 +166,21 @@ struct blobfs_op {
 	} cb;
 	void *cb_arg;
 	int rc;
-	int state;	     /* the step function's own */
-	bool seq;	     /* a read that continues the previous one */
+	int state;	/* the step function's own */
+	bool seq;	/* a read that continues the previous one */
+	bool no_direct; /* a read: the rest via the cache (direct read overtaken, no bounce free) */
+	/*
+	 * A read's direct read in flight: bytes [dio_pos, dio_end) of the chunk from
+	 * buffer dio_first, of which the buffers in dio_mask come from the I/O (from
+	 * byte dio_lo); the others were copied from the cache when it started.
+	 */
+	uint8_t *bounce; /* NULL: the I/O reads into the payload */
+	uint64_t dio_first;
+	uint64_t dio_mask;
+	uint64_t dio_pos;
+	uint64_t dio_end;
+	uint64_t dio_lo;
+	uint64_t dio_gen;
 	uint64_t old_length; /* the length before a write / truncate */
 	/* Pinned buffers: pins[k] is buffer pin_first + k; pins[npins - 1] may be the edge. */
 	uint64_t pin_first;
@@ -211,6 +242,12 @@ void blobfs_cache_leave(struct blobfs_cache *cache);
  */
 int blobfs_acquire(struct blobfs_op *op, uint64_t first, uint64_t last, uint64_t edge,
 		   uint64_t write_lo, uint64_t write_hi);
+/*
+ * As blobfs_acquire() for a read, but only the buffers that are cached (in
+ * any state): pins[k] stays NULL for the others (a later blobfs_acquire()
+ * of the same range fills them in).
+ */
+int blobfs_acquire_cached(struct blobfs_op *op, uint64_t first, uint64_t last);
 /* Drop the op's pins. */
 void blobfs_unpin_all(struct blobfs_op *op);
 /* How many buffers one step pins now (from the budget). */
@@ -226,6 +263,11 @@ void blobfs_buf_detach(struct blobfs_buf *b);
 struct blobfs_buf *blobfs_buf_lookup(struct blobfs_file *file, uint64_t index);
 /* Start writing `b` back (it is dirty and has no write-back in flight). */
 void blobfs_buf_write_back(struct blobfs_buf *b);
+/* Record that the file's blob is about to change (see blob_gen). */
+void blobfs_blob_changed(struct blobfs_file *file);
+/* A spare bounce buffer (BLOBFS_BOUNCE_SIZE bytes), or NULL when all are in use. */
+uint8_t *blobfs_bounce_get(struct blobfs_cache *cache);
+void blobfs_bounce_put(struct blobfs_cache *cache, uint8_t *bounce);
 /* Read-ahead of buffers [first, first + count) where the budget allows. */
 void blobfs_read_ahead(struct blobfs_file *file, uint64_t first, uint64_t count);
 

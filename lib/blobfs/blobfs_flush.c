@@ -137,6 +137,8 @@ static void sync_step(struct blobfs_op *op)
 		}
 		op->state = SYNC_RESIZED;
 		if (spio_blob_get_num_clusters(file->blob) > need) {
+			/* Clusters go: a direct read still in flight there is redone. */
+			blobfs_blob_changed(file);
 			spio_blob_resize(file->blob, need, sync_md_done, op);
 			return;
 		}

@@ -4,6 +4,7 @@
  * an existing blobstore) is in blobfs_load.c.
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -102,11 +103,24 @@ int blobfs_check_name(const char *name)
  * Options
  */
 
+/* Atomic: the RPC sets it on the app thread while fs threads read it. */
+static _Atomic uint64_t g_default_cache_size = SPIO_BLOBFS_DEFAULT_CACHE_SIZE;
+
+void blobfs_set_default_cache_size(uint64_t cache_size)
+{
+	atomic_store(&g_default_cache_size, cache_size);
+}
+
+uint64_t blobfs_get_default_cache_size(void)
+{
+	return atomic_load(&g_default_cache_size);
+}
+
 static void opts_defaults(struct spio_blobfs_opts *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->cluster_sz = SPIO_BLOBFS_DEFAULT_CLUSTER_SZ;
-	o->cache_size = SPIO_BLOBFS_DEFAULT_CACHE_SIZE;
+	o->cache_size = blobfs_get_default_cache_size();
 	o->cache_buffer_size = SPIO_BLOBFS_DEFAULT_CACHE_BUFFER_SIZE;
 	o->opts_size = sizeof(*o);
 }

@@ -150,6 +150,10 @@ struct spio_filesystem *blobfs_fs_begin(struct spio_bs_dev *dev,
 					spio_fs_op_with_handle_complete cb_fn, void *cb_arg);
 /* Defaults overlaid with the caller's opts_size bytes; -EINVAL for a bad opts_size. */
 int blobfs_opts_copy(struct spio_blobfs_opts *dst, const struct spio_blobfs_opts *src);
+/* The cache_size that spio_fs_opts_init() (and NULL opts) give filesystems initialised or
+ * loaded from now on (the blobfs_set_cache_size RPC); any thread. Loaded ones keep theirs. */
+void blobfs_set_default_cache_size(uint64_t cache_size);
+uint64_t blobfs_get_default_cache_size(void);
 
 /* Namespace half, between its own files. */
 

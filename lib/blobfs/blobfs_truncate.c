@@ -95,6 +95,7 @@ bool blobfs_extend_zero(struct blobfs_op *op, uint64_t first, uint64_t last)
 	if (start >= stop) {
 		return false;
 	}
+	blobfs_blob_changed(file);
 	c->inflight++;
 	file->data.inflight++;
 	spio_blob_io_write_zeroes(file->blob, file->fs->channel, start / iou, (stop - start) / iou,

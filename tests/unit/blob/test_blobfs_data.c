@@ -6,7 +6,9 @@
  * back, -EFBIG, -EBADF, reads at and past the end, many reads in flight,
  * mixed writes / truncates / syncs / reads in flight, reads never seeing
  * half a write, a write racing its own write-back, read-ahead (device reads
- * counted with helper_spy_dev), device read and write errors, and crash
+ * counted with helper_spy_dev), direct reads of what is not cached (device
+ * reads and blocks counted; coherent with dirty data, gaps, a write-back
+ * racing them), device read and write errors, and crash
  * consistency: with helper_cut_dev's log, the device as every prefix of a
  * workload's writes left it loads with each file as of its last sync.
  * Devices: memory, 4 KiB blocks, 64 KiB clusters, 16 KiB cache buffers.
@@ -185,7 +187,9 @@ static void model_run(struct cut_ctl *c, uint64_t cache, uint64_t seed, int ops)
 	struct model_file m[MODEL_FILES] = {{.name = "alpha"}, {.name = "beta"}};
 	uint8_t *buf = malloc(MODEL_MAX);
 	struct spio_filesystem *fs = mkfs(c, cache);
-	uint64_t s = seed;
+	/* BLOBFS_MODEL_SEED=n runs other workloads by hand. */
+	const char *env = getenv("BLOBFS_MODEL_SEED");
+	uint64_t s = seed ^ (env != NULL ? strtoull(env, NULL, 0) * 0x9e3779b97f4a7c15ull : 0);
 
 	CHECK_NOT_NULL(buf);
 	for (int i = 0; i < MODEL_FILES; i++) {
@@ -666,6 +670,8 @@ TASK_TEST(write_races_write_back)
 	/* The read needs a buffer: it writes 0 and 1 back; the write lands on 0 meanwhile. */
 	r.buf = malloc(r.len);
 	CHECK_NOT_NULL(r.buf);
+	/* An empty read ending at r.off: the read continues it, so it goes through the cache. */
+	CHECK_EQ(spio_file_read_await(f, r.buf, r.off, 0), 0);
 	g_pending = 2;
 	g_race_file = f;
 	spio_file_read_async(f, r.buf, r.off, r.len, rd_done, &r);
@@ -735,6 +741,329 @@ Test(blobfs_data, read_ahead)
 }
 
 /*
+ * Direct reads: a read that does not continue the previous one reads what
+ * is not cached straight from the blob, in io units (device blocks here),
+ * and loads nothing into the cache. The spy device's reads are wrapped to
+ * count their blocks too.
+ */
+static int g_dev_reads;
+static uint64_t g_dev_read_blocks;
+static void (*g_orig_read)(struct spio_bs_dev *dev, struct spio_io_channel *channel, void *payload,
+			   uint64_t lba, uint32_t lba_count, struct spio_bs_dev_cb_args *cb_args);
+
+static void counting_read(struct spio_bs_dev *dev, struct spio_io_channel *ch, void *payload,
+			  uint64_t lba, uint32_t n, struct spio_bs_dev_cb_args *args)
+{
+	g_dev_reads++;
+	g_dev_read_blocks += n;
+	g_orig_read(dev, ch, payload, lba, n, args);
+}
+
+#define DIRECT_SZ (4u * 1024 * 1024)
+
+/* One read of `len` at `off`: right bytes, `calls` device reads of `blocks` blocks in all. */
+static void direct_read_check(struct spio_file *f, const uint8_t *data, uint8_t *buf, uint64_t off,
+			      uint64_t len, int calls, uint64_t blocks)
+{
+	int r0 = g_dev_reads;
+	uint64_t b0 = g_dev_read_blocks;
+
+	CHECK_EQ(spio_file_read_await(f, buf, off, len), (int64_t)len, "read %lu+%lu",
+		 (unsigned long)off, (unsigned long)len);
+	CHECK(memcmp(buf, data + off, len) == 0, "read %lu+%lu differs", (unsigned long)off,
+	      (unsigned long)len);
+	CHECK_EQ(g_dev_reads - r0, calls, "read %lu+%lu: device reads", (unsigned long)off,
+		 (unsigned long)len);
+	CHECK_EQ(g_dev_read_blocks - b0, blocks, "read %lu+%lu: device blocks", (unsigned long)off,
+		 (unsigned long)len);
+}
+
+static void direct_reads_body(void *arg)
+{
+	struct spy_dev *s = arg;
+	struct spio_filesystem *fs = mkfs_dev(&s->base, 16 * BUF);
+	uint8_t *data = malloc(DIRECT_SZ);
+	uint8_t *aligned = aligned_alloc(BLK, 4 * BUF);
+	uint8_t chunk[4096];
+	struct spio_file *f;
+	uint64_t seed = 31;
+	uint64_t prev_end = 0;
+
+	CHECK_NOT_NULL(data);
+	CHECK_NOT_NULL(aligned);
+	fill(data, DIRECT_SZ, 6);
+	f = open_file(fs, "rand", SPIO_BLOBFS_OPEN_CREATE);
+	CHECK_EQ(spio_file_write_await(f, data, 0, DIRECT_SZ), 0);
+	CHECK_EQ(spio_file_close_await(f), 0);
+	f = open_file(fs, "rand", SPIO_BLOBFS_OPEN_RDONLY);
+	CHECK_EQ(fs->cache.used, 0);
+	/* Cold random 4 KiB reads: one block each, none of them cached. */
+	for (int i = 0; i < 64; i++) {
+		uint64_t off = (1 + rnd(&seed) % (DIRECT_SZ / BLK - 1)) * BLK;
+
+		if (off == prev_end) {
+			continue;
+		}
+		direct_read_check(f, data, chunk, off, sizeof(chunk), 1, 1);
+		prev_end = off + sizeof(chunk);
+	}
+	CHECK_EQ(fs->cache.used, 0, "random reads loaded buffers");
+	/* Unaligned, in one block: one block through a bounce buffer. */
+	direct_read_check(f, data, chunk, 5000, 100, 1, 1);
+	/* Unaligned across a block and a buffer boundary: the two blocks, one read. */
+	direct_read_check(f, data, chunk, BUF - 100, 300, 1, 2);
+	/* Aligned into an aligned payload, three buffers: one read of just those blocks. */
+	direct_read_check(f, data, aligned, 40 * BUF, 3 * BUF, 1, 3 * BUF / BLK);
+	/* The same, misaligned payload (three buffers in one cluster, so one blob I/O too). */
+	direct_read_check(f, data, aligned + 1, 48 * BUF, 3 * BUF, 1, 3 * BUF / BLK);
+	CHECK_EQ(fs->cache.used, 0);
+	/* A sequential reader still gets whole buffers and read-ahead. */
+	CHECK_EQ(spio_file_read_await(f, chunk, 51 * BUF, sizeof(chunk)), (int64_t)sizeof(chunk));
+	CHECK(memcmp(chunk, data + 51 * BUF, sizeof(chunk)) == 0);
+	CHECK_NOT_NULL(blobfs_buf_lookup(f->file, 51));
+	CHECK_NOT_NULL(blobfs_buf_lookup(f->file, 52));
+	/* Cached buffers serve a random read there without the device. */
+	direct_read_check(f, data, chunk, 52 * BUF + 7, 1000, 0, 0);
+	/* A read spanning uncached 50 and cached 51: one block of 50 from the device. */
+	direct_read_check(f, data, aligned, 51 * BUF - 10, BUF, 1, 1);
+	CHECK_EQ(spio_file_close_await(f), 0);
+	CHECK_EQ(spio_fs_unload_await(fs), 0);
+	free(aligned);
+	free(data);
+}
+
+Test(blobfs_data, direct_reads)
+{
+	struct spy_dev s;
+	uint8_t *bytes;
+
+	memset(&s, 0, sizeof(s));
+	spy_dev_init(&s, (uint64_t)DEV_BLOCKS * BLK, BLK, &bytes);
+	g_orig_read = s.base.read;
+	s.base.read = counting_read;
+	blob_task_run(g_thread, direct_reads_body, &s);
+	cr_assert_eq(s.destroyed, 1);
+	spy_dev_release(&s);
+}
+
+/*
+ * Direct reads see every completed write: unsynced (dirty) data, zeroes of
+ * a gap after a truncate up (synced or not, cold or cached, over clusters
+ * that held older data), reads spanning cached and uncached buffers.
+ */
+TASK_TEST(direct_reads_coherent)
+{
+	struct spio_filesystem *fs = mkfs(c, 8 * BUF);
+	uint64_t n = 64 * BUF + 5000;
+	uint8_t *want = calloc(1, 2 * n);
+	uint8_t *newer = malloc(3 * BUF);
+	uint8_t *buf = malloc(4 * BUF);
+	struct spio_file *f;
+	uint64_t seed = 8;
+
+	CHECK_NOT_NULL(want);
+	CHECK_NOT_NULL(newer);
+	CHECK_NOT_NULL(buf);
+	fill(want, n, 41);
+	fill(newer, 3 * BUF, 42);
+	f = open_file(fs, "coh", SPIO_BLOBFS_OPEN_CREATE);
+	CHECK_EQ(spio_file_write_await(f, want, 0, n), 0);
+	CHECK_EQ(spio_file_close_await(f), 0);
+	f = open_file(fs, "coh", 0);
+	/* Dirty, unsynced, then read around and inside it at random. */
+	CHECK_EQ(spio_file_write_await(f, newer, 20 * BUF + 333, 2 * BUF), 0);
+	memcpy(want + 20 * BUF + 333, newer, 2 * BUF);
+	for (int i = 0; i < 40; i++) {
+		uint64_t off = 18 * BUF + rnd(&seed) % (6 * BUF);
+		uint64_t len = 1 + rnd(&seed) % (4 * BUF);
+
+		len = off + len > n ? n - off : len;
+		CHECK_EQ(spio_file_read_await(f, buf, off, len), (int64_t)len);
+		CHECK(memcmp(buf, want + off, len) == 0, "read %lu+%lu", (unsigned long)off,
+		      (unsigned long)len);
+	}
+	/* Shrink (no sync: the clusters keep the old bytes), grow again: zeroes. */
+	CHECK_EQ(spio_file_truncate_await(f, 30 * BUF + 77), 0);
+	memset(want + 30 * BUF + 77, 0, n - (30 * BUF + 77));
+	CHECK_EQ(spio_file_truncate_await(f, n + 3 * BUF), 0);
+	for (int round = 0; round < 2; round++) {
+		for (int i = 0; i < 40; i++) {
+			uint64_t off = 28 * BUF + rnd(&seed) % (n + 3 * BUF - 28 * BUF);
+			uint64_t len = 1 + rnd(&seed) % (3 * BUF);
+			uint64_t end = n + 3 * BUF;
+			int64_t got = spio_file_read_await(f, buf, off, len);
+
+			len = off + len > end ? end - off : len;
+			CHECK_EQ(got, (int64_t)len);
+			CHECK(memcmp(buf, want + off, len) == 0, "round %d read %lu+%lu", round,
+			      (unsigned long)off, (unsigned long)len);
+		}
+		/* Again cold, after the sync of the close. */
+		CHECK_EQ(spio_file_close_await(f), 0);
+		f = open_file(fs, "coh", 0);
+	}
+	/* Past the end: only up to it. */
+	CHECK_EQ(spio_file_read_await(f, buf, n + 3 * BUF - 10, 4 * BUF), 10);
+	CHECK(memcmp(buf, want + n + 3 * BUF - 10, 10) == 0);
+	CHECK_EQ(spio_file_close_await(f), 0);
+	CHECK_EQ(spio_fs_unload_await(fs), 0);
+	free(want);
+	free(newer);
+	free(buf);
+}
+
+/*
+ * A direct read in flight when a write-back of its range starts (a write
+ * and a sync issued right after it) reads either all old or all new bytes,
+ * and more reads than bounce buffers in flight at once all complete.
+ */
+TASK_TEST(direct_read_races_write_back)
+{
+	struct spio_filesystem *fs = mkfs(c, 8 * BUF);
+	uint8_t *old = malloc(8 * BUF);
+	uint8_t *newer = malloc(BUF);
+	struct rd r[24];
+	struct spio_file *f;
+	int wrc = 1;
+	int src = 1;
+
+	CHECK_NOT_NULL(old);
+	CHECK_NOT_NULL(newer);
+	fill(old, 8 * BUF, 51);
+	fill(newer, BUF, 52);
+	f = open_file(fs, "race", SPIO_BLOBFS_OPEN_CREATE);
+	CHECK_EQ(spio_file_write_await(f, old, 0, 8 * BUF), 0);
+	CHECK_EQ(spio_file_close_await(f), 0);
+	f = open_file(fs, "race", 0);
+	g_pending = 24 + 2;
+	for (int i = 0; i < 24; i++) {
+		r[i].off = 2 * BUF + 1 + (uint64_t)(i % 3) * 100;
+		r[i].len = BUF - 500;
+		r[i].buf = malloc(r[i].len);
+		CHECK_NOT_NULL(r[i].buf);
+		spio_file_read_async(f, r[i].buf, r[i].off, r[i].len, rd_done, &r[i]);
+	}
+	spio_file_write_async(f, newer, 2 * BUF, BUF, wr_done, &wrc);
+	spio_file_sync_async(f, wr_done, &src);
+	wait_pending();
+	CHECK_EQ(wrc, 0);
+	CHECK_EQ(src, 0);
+	for (int i = 0; i < 24; i++) {
+		uint64_t at = r[i].off - 2 * BUF;
+
+		CHECK_EQ(r[i].result, (int64_t)r[i].len);
+		CHECK(memcmp(r[i].buf, old + r[i].off, r[i].len) == 0 ||
+			  memcmp(r[i].buf, newer + at, r[i].len) == 0,
+		      "read %d mixes old and new bytes", i);
+		free(r[i].buf);
+	}
+	/* Every bounce buffer was taken (the other reads went through the cache), all back. */
+	CHECK_EQ(fs->cache.bounce_alloc, BLOBFS_BOUNCE_MAX);
+	CHECK_EQ(fs->cache.bounce_free, fs->cache.bounce_alloc);
+	memcpy(old + 2 * BUF, newer, BUF);
+	check_file(f, old, 8 * BUF);
+	CHECK_EQ(spio_file_close_await(f), 0);
+	CHECK_EQ(spio_fs_unload_await(fs), 0);
+	free(old);
+	free(newer);
+}
+
+/*
+ * A direct read held at the device (its bytes read only when released)
+ * while its file is shrunk and synced (clusters freed) and another file
+ * takes the clusters and writes them: the read must not return the other
+ * file's bytes (it is redone through the cache: the file is empty by then).
+ */
+static bool g_hold;
+static struct {
+	struct spio_bs_dev *dev;
+	struct spio_io_channel *ch;
+	void *payload;
+	uint64_t lba;
+	uint32_t n;
+	struct spio_bs_dev_cb_args *args;
+} g_held;
+static int g_nheld;
+
+static void holding_read(struct spio_bs_dev *dev, struct spio_io_channel *ch, void *payload,
+			 uint64_t lba, uint32_t n, struct spio_bs_dev_cb_args *args)
+{
+	if (!g_hold) {
+		g_orig_read(dev, ch, payload, lba, n, args);
+		return;
+	}
+	g_hold = false;
+	g_nheld++;
+	g_held.dev = dev;
+	g_held.ch = ch;
+	g_held.payload = payload;
+	g_held.lba = lba;
+	g_held.n = n;
+	g_held.args = args;
+}
+
+static void direct_read_vs_free_body(void *arg)
+{
+	struct spy_dev *s = arg;
+	struct spio_filesystem *fs = mkfs_dev(&s->base, 8 * BUF);
+	uint8_t *old = malloc(4 * BUF);
+	uint8_t *other = malloc(4 * BUF);
+	struct rd r = {.off = BUF + 1, .len = 2 * BUF};
+	struct spio_file *f;
+	struct spio_file *g;
+
+	CHECK_NOT_NULL(old);
+	CHECK_NOT_NULL(other);
+	r.buf = malloc(r.len);
+	CHECK_NOT_NULL(r.buf);
+	fill(old, 4 * BUF, 61);
+	memset(other, 0xee, 4 * BUF);
+	f = open_file(fs, "a", SPIO_BLOBFS_OPEN_CREATE);
+	CHECK_EQ(spio_file_write_await(f, old, 0, 4 * BUF), 0);
+	CHECK_EQ(spio_file_close_await(f), 0);
+	f = open_file(fs, "a", 0);
+	g_nheld = 0;
+	g_hold = true;
+	g_pending = 1;
+	spio_file_read_async(f, r.buf, r.off, r.len, rd_done, &r);
+	for (int i = 0; g_nheld == 0; i++) {
+		CHECK(i < 1000000, "the direct read never reached the device");
+		spio_task_yield();
+	}
+	CHECK_EQ(spio_file_truncate_await(f, 0), 0);
+	CHECK_EQ(spio_file_sync_await(f), 0);
+	g = open_file(fs, "b", SPIO_BLOBFS_OPEN_CREATE);
+	CHECK_EQ(spio_file_write_await(g, other, 0, 4 * BUF), 0);
+	CHECK_EQ(spio_file_sync_await(g), 0);
+	/* The freed clusters are b's now: the held read sees b's bytes on the device. */
+	g_orig_read(g_held.dev, g_held.ch, g_held.payload, g_held.lba, g_held.n, g_held.args);
+	wait_pending();
+	CHECK(r.result == 0 ||
+		  (r.result == (int64_t)r.len && memcmp(r.buf, old + r.off, r.len) == 0),
+	      "the read returned %ld bytes of another file", (long)r.result);
+	CHECK_EQ(spio_file_close_await(f), 0);
+	CHECK_EQ(spio_file_close_await(g), 0);
+	CHECK_EQ(spio_fs_unload_await(fs), 0);
+	free(r.buf);
+	free(old);
+	free(other);
+}
+
+Test(blobfs_data, direct_read_vs_free)
+{
+	struct spy_dev s;
+	uint8_t *bytes;
+
+	memset(&s, 0, sizeof(s));
+	spy_dev_init(&s, (uint64_t)DEV_BLOCKS * BLK, BLK, &bytes);
+	g_orig_read = s.base.read;
+	s.base.read = holding_read;
+	blob_task_run(g_thread, direct_read_vs_free_body, &s);
+	cr_assert_eq(s.destroyed, 1);
+	spy_dev_release(&s);
+}
+
+/*
  * Device errors: a failed read fails the read and is read again next time;
  * failed write-backs (the spy device's writes made to report -EIO) fail the
  * sync, never hang a writer short of budget, and the next sync writes the
@@ -798,6 +1127,13 @@ static void io_errors_body(void *arg)
 	CHECK_EQ(spio_file_read_await(f, chunk, 5 * BUF, sizeof(chunk)), -EIO);
 	CHECK_EQ(spio_file_read_await(f, chunk, 5 * BUF, sizeof(chunk)), (int64_t)sizeof(chunk));
 	CHECK(memcmp(chunk, data + 5 * BUF, sizeof(chunk)) == 0);
+	/* The same through the cache (a read continuing an empty one): the buffer is read again. */
+	CHECK_EQ(spio_file_read_await(f, chunk, 6 * BUF, 0), 0);
+	s->fail_read = s->reads + 1;
+	CHECK_EQ(spio_file_read_await(f, chunk, 6 * BUF, sizeof(chunk)), -EIO);
+	CHECK_EQ(spio_file_read_await(f, chunk, 6 * BUF, 0), 0);
+	CHECK_EQ(spio_file_read_await(f, chunk, 6 * BUF, sizeof(chunk)), (int64_t)sizeof(chunk));
+	CHECK(memcmp(chunk, data + 6 * BUF, sizeof(chunk)) == 0);
 	/* Five dirty buffers through a budget of two while every write fails. */
 	g_fail_writes = true;
 	CHECK_EQ(spio_file_write_await(f, newer, BUF, 5 * BUF), 0);
