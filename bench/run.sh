@@ -67,7 +67,7 @@ run_program() {
 cpu=$(grep -m1 '^model name' /proc/cpuinfo 2>/dev/null | sed 's/^[^:]*: *//')
 emit "{\"bench\":\"meta\",\"date\":\"$(date -u +%Y-%m-%dT%H:%M:%SZ)\",\"kernel\":\"$(json_safe "$(uname -r)")\",\"cpu\":\"$(json_safe "$cpu")\",\"nproc\":$(nproc),\"build_dir\":\"$(json_safe "$build_dir")\"}"
 
-known="bench_json bench_mempool bench_dma bench_ring"
+known="bench_json bench_mempool bench_dma bench_ring bench_blobfs"
 
 # run_perf CASE ARGS...: spio_perf on the null and malloc bdevs of
 # bench/perf-bdevs.json; its --json result, compacted, becomes one line.
@@ -113,6 +113,10 @@ run_perf malloc_128k_randread_qd32_1core -b Malloc0 -q 32 -o 128k -w randread -t
 # Kernel-backed bdevs (uring, aio) against fio on the same 1 GiB file, taking
 # turns (issue 7's figures: 10 s per run on disk).
 run_program file_vs_fio "$src_dir/bench/file_vs_fio.sh" "$build_dir"
+
+# BlobFS against the raw bdev under it (its own uring bdev over a file in
+# $TMPDIR; docs/PERFORMANCE.md's figures use -s 1G -t 10).
+run_bench bench_blobfs -s 256M -t 3
 
 # Benchmarks added later: run with no arguments.
 for bin in "$build_dir"/bench_*; do
