@@ -258,8 +258,8 @@ void blobfs_buf_write_back(struct blobfs_buf *b)
 	b->wb_gen = b->gen;
 	c->inflight++;
 	file->data.inflight++;
-	spio_blob_io_write(file->blob, file->fs->channel, b->data, start / iou,
-			   buf_io_len(b, file->length) / iou, wb_done, b);
+	blobfs_io_submit(&b->io, file, BLOBFS_IO_WRITE, b->data, start / iou,
+			 buf_io_len(b, file->length) / iou, wb_done, b);
 }
 
 static void load_done(void *arg, int rc)
@@ -303,8 +303,8 @@ static void buf_load(struct blobfs_buf *b)
 	b->io_len = buf_io_len(b, file->length);
 	c->inflight++;
 	file->data.inflight++;
-	spio_blob_io_read(file->blob, file->fs->channel, b->data, buf_start(b) / iou,
-			  b->io_len / iou, load_done, b);
+	blobfs_io_submit(&b->io, file, BLOBFS_IO_READ, b->data, buf_start(b) / iou, b->io_len / iou,
+			 load_done, b);
 }
 
 /* Evict the least recently used clean buffer nobody holds. */
@@ -631,6 +631,7 @@ void blobfs_cache_init(struct spio_filesystem *fs, const struct spio_blobfs_opts
 	TAILQ_INIT(&c->free);
 	TAILQ_INIT(&c->waiting);
 	TAILQ_INIT(&c->op_pool);
+	TAILQ_INIT(&c->io_queue);
 }
 
 void blobfs_cache_fini(struct spio_filesystem *fs)
@@ -648,6 +649,9 @@ void blobfs_cache_fini(struct spio_filesystem *fs)
 		free(b);
 	}
 	c->free_count = 0;
+	if (c->io_active != 0 || !TAILQ_EMPTY(&c->io_queue) || c->io_retry_sent) {
+		SPIO_ERRLOG("blobfs: blob I/O still in flight or waiting at unload\n");
+	}
 	if (c->bounce_free != c->bounce_alloc) {
 		SPIO_ERRLOG("blobfs: a direct read still in flight at unload\n");
 	}

@@ -27,6 +27,7 @@
 #include <stdint.h>
 #include <sys/queue.h>
 
+#include "spio/blob.h"
 #include "spio/blobfs.h"
 #include "spio/thread.h"
 
@@ -36,6 +37,33 @@ struct blobfs_op;
 
 TAILQ_HEAD(blobfs_buf_list, blobfs_buf);
 TAILQ_HEAD(blobfs_op_list, blobfs_op);
+
+/*
+ * Blob I/Os of one filesystem in flight at most (blobfs_io.c): well under the
+ * blob channel's default 512 operations, which would answer the rest with
+ * -ENOMEM.
+ */
+#define BLOBFS_IO_MAX 256u
+
+enum blobfs_io_type {
+	BLOBFS_IO_READ,
+	BLOBFS_IO_WRITE,
+	BLOBFS_IO_ZEROES,
+};
+
+/* One blob I/O, embedded in the buffer or operation it is for: nothing allocated per I/O. */
+struct blobfs_io {
+	struct spio_filesystem *fs;
+	struct spio_blob *blob;
+	void *payload;
+	uint64_t offset; /* io units */
+	uint64_t length; /* io units */
+	spio_blob_op_complete cb_fn;
+	void *cb_arg;
+	enum blobfs_io_type type;
+	TAILQ_ENTRY(blobfs_io) link; /* the cache's io_queue while waiting */
+};
+TAILQ_HEAD(blobfs_io_list, blobfs_io);
 
 /* Direct reads that are not whole aligned io units go through these (per filesystem). */
 #define BLOBFS_BOUNCE_MAX 8u
@@ -60,6 +88,14 @@ struct blobfs_cache {
 	uint8_t *bounce[BLOBFS_BOUNCE_MAX];
 	uint32_t bounce_free;
 	uint32_t bounce_alloc; /* allocated so far (lazily), at most BLOBFS_BOUNCE_MAX */
+	/* The blob I/O gate (blobfs_io.c). */
+	struct blobfs_io_list io_queue; /* waiting for a slot, in submission order */
+	uint32_t io_active;		/* handed to the blobstore, at most BLOBFS_IO_MAX */
+	uint32_t io_peak;		/* most io_active seen (tests) */
+	uint64_t io_enomem;		/* -ENOMEM answers retried (tests) */
+	bool io_stalled;		/* after an -ENOMEM: wait for a completion or the retry */
+	bool io_retry_sent;
+	struct spio_msg io_retry_msg;
 };
 
 /* Per file: its cached buffers, its queue of writers, read-ahead state. */
@@ -135,6 +171,7 @@ struct blobfs_buf {
 	bool wb_inflight;
 	bool evicting;		      /* the write-back in flight was started to free budget */
 	bool orphan;		      /* out of the file's index (truncated): freed when idle */
+	struct blobfs_io io;	      /* its load or write-back (never both at once) */
 	TAILQ_ENTRY(blobfs_buf) link; /* cache lru, or cache free */
 };
 
@@ -187,6 +224,7 @@ struct blobfs_op {
 	uint32_t npins;
 	struct blobfs_buf *pins[BLOBFS_OP_PINS + 1];
 	struct spio_msg msg;
+	struct blobfs_io io; /* its direct read or write of zeroes (one at a time) */
 	TAILQ_ENTRY(blobfs_op) link;
 };
 
@@ -268,6 +306,15 @@ void blobfs_blob_changed(struct blobfs_file *file);
 /* A spare bounce buffer (BLOBFS_BOUNCE_SIZE bytes), or NULL when all are in use. */
 uint8_t *blobfs_bounce_get(struct blobfs_cache *cache);
 void blobfs_bounce_put(struct blobfs_cache *cache, uint8_t *bounce);
+/*
+ * Submit a blob I/O of `file` (offset / length in io units) through the
+ * filesystem's gate: started now, or when a slot frees. -ENOMEM from the
+ * blobstore is retried, never passed to cb_fn. The caller counts it in
+ * flight (cache and file) before the call, as for any I/O.
+ */
+void blobfs_io_submit(struct blobfs_io *io, struct blobfs_file *file, enum blobfs_io_type type,
+		      void *payload, uint64_t offset, uint64_t length, spio_blob_op_complete cb_fn,
+		      void *cb_arg);
 /* Read-ahead of buffers [first, first + count) where the budget allows. */
 void blobfs_read_ahead(struct blobfs_file *file, uint64_t first, uint64_t count);
 

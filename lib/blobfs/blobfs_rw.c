@@ -157,9 +157,9 @@ static bool direct_start(struct blobfs_op *op, uint64_t first, uint64_t pos, uin
 	op->dio_gen = file->data.blob_gen;
 	c->inflight++;
 	file->data.inflight++;
-	spio_blob_io_read(file->blob, file->fs->channel,
-			  op->bounce != NULL ? op->bounce : op->payload + (lo - op->offset),
-			  lo / iou, ((uend + iou - 1) / iou * iou - lo) / iou, direct_done, op);
+	blobfs_io_submit(&op->io, file, BLOBFS_IO_READ,
+			 op->bounce != NULL ? op->bounce : op->payload + (lo - op->offset),
+			 lo / iou, ((uend + iou - 1) / iou * iou - lo) / iou, direct_done, op);
 	return true;
 }
 

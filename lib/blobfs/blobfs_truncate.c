@@ -98,8 +98,8 @@ bool blobfs_extend_zero(struct blobfs_op *op, uint64_t first, uint64_t last)
 	blobfs_blob_changed(file);
 	c->inflight++;
 	file->data.inflight++;
-	spio_blob_io_write_zeroes(file->blob, file->fs->channel, start / iou, (stop - start) / iou,
-				  zero_done, op);
+	blobfs_io_submit(&op->io, file, BLOBFS_IO_ZEROES, NULL, start / iou, (stop - start) / iou,
+			 zero_done, op);
 	return true;
 }
 

@@ -8,13 +8,17 @@
  * half a write, a write racing its own write-back, read-ahead (device reads
  * counted with helper_spy_dev), direct reads of what is not cached (device
  * reads and blocks counted; coherent with dirty data, gaps, a write-back
- * racing them), device read and write errors, and crash
+ * racing them), device read and write errors, the blob I/O gate (4 KiB
+ * buffers: ~1024 blob I/Os from 32 requests in flight, and a blob channel
+ * full of another user's reads: -ENOMEM waited out), and crash
  * consistency: with helper_cut_dev's log, the device as every prefix of a
  * workload's writes left it loads with each file as of its last sync.
- * Devices: memory, 4 KiB blocks, 64 KiB clusters, 16 KiB cache buffers.
+ * Devices: memory, 4 KiB blocks, 64 KiB clusters, 16 KiB cache buffers (4 KiB
+ * where a test says).
  */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,11 +76,14 @@ TestSuite(blobfs_data, .init = setup, .fini = teardown);
 
 #define TASK_TEST(name) TASK_TEST_DEV(name, DEV_BLOCKS)
 
+/* The cache buffer size of the filesystems a test makes (BUF unless the test says). */
+static uint32_t g_buf_size = BUF;
+
 static void fs_opts(struct spio_blobfs_opts *o, uint64_t cache)
 {
 	spio_fs_opts_init(o, sizeof(*o));
 	o->cluster_sz = CLUSTER;
-	o->cache_buffer_size = BUF;
+	o->cache_buffer_size = g_buf_size;
 	o->cache_size = cache;
 }
 
@@ -272,6 +279,15 @@ TASK_TEST(model_small_cache)
 TASK_TEST(model_large_cache)
 {
 	model_run(c, LARGE_CACHE, 0x5eed2, 1000);
+}
+
+/* The model with 4 KiB buffers: many more blob I/Os per request (the I/O gate). */
+TASK_TEST(model_small_buffers)
+{
+	g_buf_size = 4096;
+	model_run(c, SMALL_CACHE, 0x5eed3, 300);
+	model_run(c, LARGE_CACHE, 0x5eed4, 300);
+	g_buf_size = BUF;
 }
 
 /*
@@ -1353,4 +1369,209 @@ TASK_TEST_DEV(crash_consistency, CRASH_BLOCKS)
 	}
 	free(cr.start);
 	free(img);
+}
+
+/*
+ * The blob I/O gate: with 4 KiB buffers, 32 requests of 128 KiB in flight
+ * are ~1024 blob I/Os, past the blob channel's 512 operations. BlobFS keeps
+ * at most BLOBFS_IO_MAX in flight and queues the rest, and an -ENOMEM of
+ * the channel (its slots taken by another user of the thread) is retried:
+ * every request succeeds with the right data.
+ */
+#define WIDE_N 32
+#define WIDE_REQ (128u * 1024)
+#define WIDE_FILE (WIDE_N * WIDE_REQ)
+#define WIDE_HOG 512
+
+static int g_hog_pending;
+static uint8_t *g_hog_buf; /* the hog's reads (only those) are held at the device */
+static void (*g_hog_orig_read)(struct spio_bs_dev *dev, struct spio_io_channel *channel,
+			       void *payload, uint64_t lba, uint32_t lba_count,
+			       struct spio_bs_dev_cb_args *cb_args);
+static struct {
+	struct spio_bs_dev *dev;
+	struct spio_io_channel *ch;
+	uint64_t lba;
+	uint32_t n;
+	struct spio_bs_dev_cb_args *args;
+} g_hog_held[WIDE_HOG];
+static int g_hog_nheld;
+
+static void hog_read(struct spio_bs_dev *dev, struct spio_io_channel *ch, void *payload,
+		     uint64_t lba, uint32_t n, struct spio_bs_dev_cb_args *args)
+{
+	if (payload != g_hog_buf || g_hog_nheld == WIDE_HOG) {
+		g_hog_orig_read(dev, ch, payload, lba, n, args);
+		return;
+	}
+	g_hog_held[g_hog_nheld].dev = dev;
+	g_hog_held[g_hog_nheld].ch = ch;
+	g_hog_held[g_hog_nheld].lba = lba;
+	g_hog_held[g_hog_nheld].n = n;
+	g_hog_held[g_hog_nheld].args = args;
+	g_hog_nheld++;
+}
+
+static void hog_done(void *arg, int rc)
+{
+	(void)arg;
+	CHECK_EQ(rc, 0);
+	g_hog_pending--;
+}
+
+/*
+ * Take every slot of the fs thread's blob channel with reads of the file's
+ * blob that the device holds: blobfs's next blob I/Os get -ENOMEM, with
+ * nothing of its own in flight.
+ */
+static void hog_channel(struct spio_filesystem *fs, struct spio_file *f)
+{
+	struct spio_io_channel *ch = spio_bs_alloc_io_channel(fs->bs);
+
+	CHECK_NOT_NULL(ch);
+	g_hog_nheld = 0;
+	g_hog_pending = WIDE_HOG;
+	for (int i = 0; i < WIDE_HOG; i++) {
+		spio_blob_io_read(f->file->blob, ch, g_hog_buf, 0, 1, hog_done, NULL);
+	}
+	spio_bs_free_io_channel(ch);
+	for (int i = 0; g_hog_nheld < WIDE_HOG; i++) {
+		CHECK(i < 100000, "the channel's reads never reached the device");
+		spio_task_yield();
+	}
+}
+
+/* Let blobfs spin on the full channel for a while, then free it. */
+static void hog_release(void)
+{
+	for (int i = 0; i < 200; i++) {
+		spio_task_yield();
+	}
+	for (int i = 0; i < g_hog_nheld; i++) {
+		g_hog_orig_read(g_hog_held[i].dev, g_hog_held[i].ch, g_hog_buf, g_hog_held[i].lba,
+				g_hog_held[i].n, g_hog_held[i].args);
+	}
+	g_hog_nheld = 0;
+	for (int i = 0; g_hog_pending > 0; i++) {
+		CHECK(i < 10000000, "channel reads hang");
+		spio_task_yield();
+	}
+}
+
+static void wide_reads(struct spio_filesystem *fs, struct spio_file *f, const uint8_t *data,
+		       uint8_t *bufs, bool seq, bool hog, uint64_t *s)
+{
+	struct rd r[WIDE_N];
+
+	if (hog) {
+		hog_channel(fs, f);
+	}
+	g_pending = WIDE_N;
+	for (int i = 0; i < WIDE_N; i++) {
+		uint64_t off = seq ? (uint64_t)i * WIDE_REQ : rnd(s) % (WIDE_FILE - WIDE_REQ);
+
+		r[i].off = off;
+		r[i].len = WIDE_REQ;
+		r[i].buf = bufs + (size_t)i * WIDE_REQ;
+		r[i].done = false;
+		spio_file_read_async(f, r[i].buf, off, WIDE_REQ, rd_done, &r[i]);
+	}
+	if (hog) {
+		hog_release();
+	}
+	wait_pending();
+	for (int i = 0; i < WIDE_N; i++) {
+		CHECK_EQ(r[i].result, (int64_t)WIDE_REQ, "%s read %d", seq ? "seq" : "random", i);
+		CHECK(first_diff(r[i].buf, data + r[i].off, WIDE_REQ) == WIDE_REQ,
+		      "%s read %d at %" PRIu64 " differs", seq ? "seq" : "random", i, r[i].off);
+	}
+}
+
+TASK_TEST_DEV(io_gate, 8192)
+{
+	struct spio_filesystem *fs;
+	struct spio_bs_dev *dev;
+	uint8_t *data = malloc(WIDE_FILE);
+	uint8_t *bufs = aligned_alloc(BLK, (size_t)(WIDE_N + 1) * WIDE_REQ);
+	int rc[WIDE_N];
+	uint64_t s = 4242;
+	struct spio_file *f;
+
+	CHECK_NOT_NULL(data);
+	CHECK_NOT_NULL(bufs);
+	g_buf_size = 4096;
+	g_hog_buf = bufs + (size_t)WIDE_N * WIDE_REQ;
+	dev = cut_dev_create(c);
+	g_hog_orig_read = dev->read;
+	dev->read = hog_read;
+	fs = mkfs_dev(dev, 16u * 1024 * 1024);
+	fill(data, WIDE_FILE, 21);
+	f = open_file(fs, "wide", SPIO_BLOBFS_OPEN_CREATE);
+	/* 32 writes of 128 KiB in flight, then sync. */
+	for (uint64_t base = 0; base < WIDE_FILE; base += (uint64_t)WIDE_N * WIDE_REQ) {
+		g_pending = WIDE_N;
+		for (int i = 0; i < WIDE_N; i++) {
+			rc[i] = 1;
+			spio_file_write_async(f, data + base + (size_t)i * WIDE_REQ,
+					      base + (uint64_t)i * WIDE_REQ, WIDE_REQ, wr_done,
+					      &rc[i]);
+		}
+		wait_pending();
+		for (int i = 0; i < WIDE_N; i++) {
+			CHECK_EQ(rc[i], 0, "write %d at %" PRIu64, i, base);
+		}
+	}
+	CHECK_EQ(spio_file_sync_await(f), 0);
+	CHECK(fs->cache.io_peak <= BLOBFS_IO_MAX, "%u blob I/Os in flight", fs->cache.io_peak);
+	CHECK_EQ(spio_file_close_await(f), 0);
+
+	/* Cold: 32 sequential reads of 128 KiB load 1024 buffers at once. */
+	f = open_file(fs, "wide", SPIO_BLOBFS_OPEN_RDONLY);
+	fs->cache.io_peak = 0;
+	wide_reads(fs, f, data, bufs, true, false, &s);
+	CHECK_EQ(fs->cache.io_peak, BLOBFS_IO_MAX, "the gate queued nothing");
+	CHECK_EQ(spio_file_close_await(f), 0);
+	f = open_file(fs, "wide", SPIO_BLOBFS_OPEN_RDONLY);
+	wide_reads(fs, f, data, bufs, false, false, &s);
+	CHECK_EQ(spio_file_close_await(f), 0);
+
+	/* The channel full of someone else's reads: -ENOMEM is waited out, never returned. */
+	f = open_file(fs, "wide", SPIO_BLOBFS_OPEN_RDONLY);
+	wide_reads(fs, f, data, bufs, true, true, &s);
+	CHECK(fs->cache.io_enomem > 0, "no -ENOMEM seen: the channel was not full");
+	CHECK_EQ(spio_file_close_await(f), 0);
+	f = open_file(fs, "wide", SPIO_BLOBFS_OPEN_RDONLY);
+	wide_reads(fs, f, data, bufs, false, true, &s);
+	CHECK_EQ(spio_file_close_await(f), 0);
+
+	/* Writes racing a full channel: write-backs wait too; the data reloads intact. */
+	f = open_file(fs, "wide", 0);
+	fill(data, WIDE_FILE, 22);
+	g_pending = WIDE_N;
+	for (int i = 0; i < WIDE_N; i++) {
+		rc[i] = 1;
+		spio_file_write_async(f, data + (size_t)i * WIDE_REQ, (uint64_t)i * WIDE_REQ,
+				      WIDE_REQ, wr_done, &rc[i]);
+	}
+	wait_pending();
+	for (int i = 0; i < WIDE_N; i++) {
+		CHECK_EQ(rc[i], 0, "write %d", i);
+	}
+	fs->cache.io_enomem = 0;
+	hog_channel(fs, f);
+	g_pending = 1;
+	spio_file_sync_async(f, wr_done, &rc[0]);
+	hog_release();
+	wait_pending();
+	CHECK_EQ(rc[0], 0);
+	CHECK(fs->cache.io_enomem > 0, "the sync's write-backs saw no full channel");
+	CHECK_EQ(spio_file_close_await(f), 0);
+	fs = reload(c, fs, 1024u * 1024);
+	f = open_file(fs, "wide", SPIO_BLOBFS_OPEN_RDONLY);
+	check_file(f, data, WIDE_FILE);
+	CHECK_EQ(spio_file_close_await(f), 0);
+	CHECK_EQ(spio_fs_unload_await(fs), 0);
+	g_buf_size = BUF;
+	free(data);
+	free(bufs);
 }
