@@ -43,6 +43,16 @@ static void op_run(void *arg)
 	blobfs_cache_leave(c);
 }
 
+void blobfs_op_step_cb(void *arg, int rc)
+{
+	struct blobfs_op *op = arg;
+
+	if (rc != 0 && op->rc == 0) {
+		op->rc = rc;
+	}
+	op_run(op);
+}
+
 void blobfs_op_start(struct blobfs_op *op)
 {
 	int rc = spio_thread_send_msg_embedded(op->file->fs->thread, &op->msg, op_run, op);

@@ -244,6 +244,11 @@ struct blobfs_op *blobfs_op_get(struct blobfs_file *file, enum blobfs_op_type ty
 				blobfs_op_step_fn step);
 void blobfs_op_start(struct blobfs_op *op);
 /*
+ * A blobstore callback (resize, sync_md) for an operation: keeps the first
+ * error in op->rc, then runs op->step.
+ */
+void blobfs_op_step_cb(void *arg, int rc);
+/*
  * The checks of every file call (callback, handle, thread), then a context
  * with the callback set (one of read_cb / op_cb); NULL when the call was
  * answered already (blobfs_reply_late).

@@ -26,19 +26,6 @@ enum sync_state {
 	SYNC_DRAIN,
 };
 
-static void sync_md_done(void *arg, int rc)
-{
-	struct blobfs_op *op = arg;
-	struct blobfs_cache *c = blobfs_file_cache(op->file);
-
-	blobfs_cache_enter(c);
-	if (rc != 0 && op->rc == 0) {
-		op->rc = rc;
-	}
-	op->step(op);
-	blobfs_cache_leave(c);
-}
-
 /* Issue write-backs. \return true when every buffer is on the blob. */
 static bool sync_write_back(struct blobfs_op *op)
 {
@@ -139,13 +126,13 @@ static void sync_step(struct blobfs_op *op)
 		if (spio_blob_get_num_clusters(file->blob) > need) {
 			/* Clusters go: a direct read still in flight there is redone. */
 			blobfs_blob_changed(file);
-			spio_blob_resize(file->blob, need, sync_md_done, op);
+			spio_blob_resize(file->blob, need, blobfs_op_step_cb, op);
 			return;
 		}
 		/* fallthrough */
 	case SYNC_RESIZED:
 		op->state = SYNC_MD_DONE;
-		spio_blob_sync_md(file->blob, sync_md_done, op);
+		spio_blob_sync_md(file->blob, blobfs_op_step_cb, op);
 		return;
 	case SYNC_MD_DONE:
 		file->length_synced = op->old_length;

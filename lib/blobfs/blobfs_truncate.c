@@ -30,19 +30,6 @@ uint64_t blobfs_clusters_for(struct blobfs_file *file, uint64_t length)
 	return length / cs + (length % cs != 0 ? 1 : 0);
 }
 
-static void extend_done(void *arg, int rc)
-{
-	struct blobfs_op *op = arg;
-	struct blobfs_cache *c = blobfs_file_cache(op->file);
-
-	blobfs_cache_enter(c);
-	if (rc != 0 && op->rc == 0) {
-		op->rc = rc;
-	}
-	op->step(op);
-	blobfs_cache_leave(c);
-}
-
 bool blobfs_extend_resize(struct blobfs_op *op, uint64_t end)
 {
 	struct blobfs_file *file = op->file;
@@ -57,7 +44,7 @@ bool blobfs_extend_resize(struct blobfs_op *op, uint64_t end)
 	if (need <= spio_blob_get_num_clusters(file->blob)) {
 		return false;
 	}
-	spio_blob_resize(file->blob, need, extend_done, op);
+	spio_blob_resize(file->blob, need, blobfs_op_step_cb, op);
 	return true;
 }
 
@@ -69,7 +56,7 @@ static void zero_done(void *arg, int rc)
 	c->inflight--;
 	op->file->data.inflight--;
 	c->kick = true;
-	extend_done(op, rc);
+	blobfs_op_step_cb(op, rc);
 }
 
 bool blobfs_extend_zero(struct blobfs_op *op, uint64_t first, uint64_t last)
