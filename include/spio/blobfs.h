@@ -320,6 +320,11 @@ int spio_fs_rename_file_await(struct spio_filesystem *fs, const char *old_name,
 			      const char *new_name);
 int spio_fs_file_stat_await(struct spio_filesystem *fs, const char *name,
 			    struct spio_file_stat *stat);
+/**
+ * Every file (as spio_fs_list_async()): *ents becomes a malloc'ed array of
+ * *count entries (NULL when there are none) that the caller frees with free().
+ */
+int spio_fs_list_await(struct spio_filesystem *fs, struct spio_fs_dirent **ents, size_t *count);
 int64_t spio_file_read_await(struct spio_file *file, void *payload, uint64_t offset,
 			     uint64_t length);
 int spio_file_write_await(struct spio_file *file, const void *payload, uint64_t offset,

@@ -6,6 +6,8 @@
  * not come; NULL out-parameters are refused first.
  */
 #include <errno.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "blobfs_internal.h"
 #include "spio/task.h"
@@ -123,6 +125,48 @@ int spio_fs_file_stat_await(struct spio_filesystem *fs, const char *name,
 	spio_completion_init(&s.c);
 	spio_fs_file_stat_async(fs, name, stat_done, &s);
 	return spio_await(&s.c);
+}
+
+struct list_await {
+	struct spio_completion c;
+	struct spio_fs_dirent *ents;
+	size_t count;
+};
+
+/* The entries live only during the callback: copy them out for the task. */
+static void list_done(void *cb_arg, const struct spio_fs_dirent *ents, size_t count, int rc)
+{
+	struct list_await *l = cb_arg;
+
+	if (rc == 0 && count > 0) {
+		l->ents = malloc(count * sizeof(*ents));
+		if (l->ents == NULL) {
+			rc = -ENOMEM;
+		} else {
+			memcpy(l->ents, ents, count * sizeof(*ents));
+			l->count = count;
+		}
+	}
+	spio_completion_done(&l->c, rc);
+}
+
+int spio_fs_list_await(struct spio_filesystem *fs, struct spio_fs_dirent **ents, size_t *count)
+{
+	struct list_await l = {.ents = NULL, .count = 0};
+	int rc;
+
+	if (spio_task_current() == NULL) {
+		return -EPERM;
+	}
+	if (ents == NULL || count == NULL) {
+		return -EINVAL;
+	}
+	spio_completion_init(&l.c);
+	spio_fs_list_async(fs, list_done, &l);
+	rc = spio_await(&l.c);
+	*ents = l.ents;
+	*count = l.count;
+	return rc;
 }
 
 int spio_file_close_await(struct spio_file *file)

@@ -119,37 +119,21 @@ static int find_file(const struct spio_fs_dirent *ents, size_t n, const char *na
 }
 
 struct listing {
-	struct spio_fs_dirent ents[MAX_FILES * 2];
+	struct spio_fs_dirent *ents; /* malloc'ed by spio_fs_list_await() */
 	size_t n;
-	int rc;
-	bool done;
 };
 
-static void list_done(void *arg, const struct spio_fs_dirent *ents, size_t n, int rc)
-{
-	struct listing *l = arg;
-
-	l->rc = rc;
-	l->n = n < MAX_FILES * 2 ? n : MAX_FILES * 2;
-	memcpy(l->ents, ents, l->n * sizeof(*ents));
-	l->done = true;
-}
-
-/* The list, from a task: the async call and yields until it is back. */
 static void list_files(struct spio_filesystem *fs, struct listing *l)
 {
-	memset(l, 0, sizeof(*l));
-	spio_fs_list_async(fs, list_done, l);
-	while (!l->done) {
-		spio_task_yield();
-	}
-	CHECK_EQ(l->rc, 0);
+	free(l->ents);
+	l->ents = NULL;
+	CHECK_EQ(spio_fs_list_await(fs, &l->ents, &l->n), 0);
 }
 
 /* Every file SPDK left, exactly; nothing else. */
 static void check_spdk_files(struct scene *s, struct spio_filesystem *fs, int skip)
 {
-	struct listing l;
+	struct listing l = {NULL, 0};
 
 	list_files(fs, &l);
 	for (int i = 0; i < s->nfiles; i++) {
@@ -164,6 +148,7 @@ static void check_spdk_files(struct scene *s, struct spio_filesystem *fs, int sk
 	}
 	CHECK(find_file(l.ents, l.n, "/to-delete") < 0, "SPDK deleted /to-delete");
 	CHECK(find_file(l.ents, l.n, "/before-rename") < 0, "SPDK renamed /before-rename");
+	free(l.ents);
 }
 
 static void fill(uint8_t *p, size_t n, unsigned seed)
@@ -179,7 +164,7 @@ static void scenario(void *arg)
 	struct spio_filesystem *fs = NULL;
 	struct spio_file *file = NULL;
 	static uint8_t data[300000], back[300000];
-	struct listing l;
+	struct listing l = {NULL, 0};
 	int log = -1;
 
 	CHECK_EQ(spio_fs_load_await(cut_dev_create(&s->dev), NULL, &fs), 0);
@@ -239,6 +224,7 @@ static void scenario(void *arg)
 	CHECK(find_file(l.ents, l.n, "/after-rename") < 0);
 	CHECK(find_file(l.ents, l.n, "/renamed-here") >= 0);
 	CHECK_EQ(l.n, (size_t)s->nfiles + 1);
+	free(l.ents);
 	CHECK_EQ(spio_fs_unload_await(fs), 0);
 }
 
