@@ -28,7 +28,7 @@ WHY = {
     "sock": "spio has no pluggable socket layer",
     "accel": "spio has no accel framework",
     "nbd": "spio has no NBD export",
-    "scheduler": "spio has no thread scheduler yet (issue 18)",
+    "scheduler": "spio's scheduler lacks this setting",
     "nvmf": "spio's NVMe-oF target lacks this setting",
     "scsi": "spio has no SCSI layer",
     "iscsi": "spio has no iSCSI target",
