@@ -8,6 +8,7 @@
  * as left here, to load it back into SPDK by hand (docs/blobfs.md).
  */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -168,6 +169,8 @@ static void scenario(void *arg)
 	int log = -1;
 
 	CHECK_EQ(spio_fs_load_await(cut_dev_create(&s->dev), NULL, &fs), 0);
+	CHECK_EQ(spio_fs_list_await(fs, NULL, &l.n), -EINVAL);
+	CHECK_EQ(spio_fs_list_await(fs, &l.ents, NULL), -EINVAL);
 	check_spdk_files(s, fs, -1);
 	list_files(fs, &l);
 	CHECK_EQ(l.n, (size_t)s->nfiles);
@@ -234,8 +237,13 @@ Test(blobfs_spdk_image, spdk_made_filesystem_loads_and_keeps_working)
 	char why[256];
 	long long got;
 	const char *out = getenv("SPIO_BLOBFS_IMAGE_OUT");
+	struct spio_fs_dirent *ents = NULL;
+	size_t n = 0;
 
 	cr_assert_not_null(s);
+	/* Outside a task the twin refuses and does nothing. */
+	cr_assert_eq(spio_fs_list_await(NULL, &ents, &n), -EPERM);
+	cr_assert_null(ents);
 	cr_assert_gt(read_manifest(s), 0, "cannot read %s", MANIFEST);
 	s->buf = malloc(CHUNK);
 	cr_assert_not_null(s->buf);
