@@ -435,6 +435,21 @@ Test(nvme_host, digests_both_ways_and_a_bad_data_digest_fails_one_command)
 	free(buf);
 }
 
+/* Connects g_qpair again after the host dropped it. The target may not have seen the old
+ * connection go yet and refuses the queue ID as still in use (-EIO): retry for up to 2 s. */
+static int reconnect_io_qpair(void)
+{
+	int rc = -EIO;
+
+	for (int i = 0; i < 40 && rc == -EIO; i++) {
+		if (i > 0) {
+			usleep(50 * 1000);
+		}
+		rc = spio_nvme_ctrlr_connect_io_qpair(g_ctrlr, g_qpair);
+	}
+	return rc;
+}
+
 /* A fault on the I/O queue: the read fails once, the queue is down, reconnecting heals it. */
 static void fault_kills_queue(enum fake_fault fault, uint32_t arg, uint32_t blocks)
 {
@@ -451,15 +466,7 @@ static void fault_kills_queue(enum fake_fault fault, uint32_t arg, uint32_t bloc
 	cr_assert_eq(spio_nvme_ns_cmd_read(g_ns, g_qpair, buf, 0, 1, io_done, &late, 0), -ENXIO,
 		     "submit on a dead queue");
 	cr_assert_eq(r.count, 1, "completed twice");
-	/* The target may not have seen the old connection go yet (queue ID in use): retry a little.
-	 */
-	for (int i = 0; i < 40; i++) {
-		rc = spio_nvme_ctrlr_connect_io_qpair(g_ctrlr, g_qpair);
-		if (rc != -EIO) {
-			break;
-		}
-		usleep(50 * 1000);
-	}
+	rc = reconnect_io_qpair();
 	cr_assert_eq(rc, 0, "reconnect after fault %d: %d", fault, rc);
 	roundtrip(0, 4096, 13);
 	free(buf);
@@ -525,7 +532,7 @@ Test(nvme_host, command_timeout_drops_the_queue_and_fails_each_command_once)
 		cr_assert_eq(r[i].count, 1, "command %d completed %d times", i, r[i].count);
 	}
 	cr_assert(!spio_nvme_qpair_is_connected(g_qpair));
-	cr_assert_eq(spio_nvme_ctrlr_connect_io_qpair(g_ctrlr, g_qpair), 0);
+	cr_assert_eq(reconnect_io_qpair(), 0);
 	roundtrip(0, 4096, 14);
 	free(buf);
 }
@@ -864,7 +871,7 @@ Test(nvme_host, disconnect_during_connect_answers_the_connect)
 	spio_nvme_ctrlr_disconnect_io_qpair(g_qpair);
 	cr_assert_eq(c.count, 1, "connect callback ran %d times", c.count);
 	cr_assert_eq(c.status, -ECONNABORTED, "status %d", c.status);
-	cr_assert_eq(spio_nvme_ctrlr_connect_io_qpair(g_ctrlr, g_qpair), 0, "connect again");
+	cr_assert_eq(reconnect_io_qpair(), 0, "connect again");
 	cr_assert_eq(c.count, 1);
 	roundtrip(0, 4096, 20);
 }
