@@ -50,6 +50,25 @@ extern struct dma_region g_region;
 int dma_region_map_slot(size_t slot);
 void dma_region_unmap_slots(size_t slot, size_t n);
 
+/*
+ * An IOMMU that must see every mapped slot (VFIO: lib/env/pci_iommu.c), kept
+ * behind function pointers so the DMA code does not depend on VFIO. Both
+ * are called under the region lock, one slot (2 MiB) at a time, with the
+ * slot's IOVA as spio_vtophys() returns it; they must not allocate DMA
+ * memory. map returns 0 or -errno (the slot is then given back and the
+ * allocation fails with ENOMEM).
+ */
+struct dma_iommu_ops {
+	int (*map)(void *ctx, uint64_t vaddr, uint64_t iova, uint64_t len);
+	void (*unmap)(void *ctx, uint64_t iova, uint64_t len);
+};
+
+/* Install the hook and map every present slot through it; on failure undo
+ * those mappings and return the error. -EBUSY if a hook is installed. */
+int dma_region_set_iommu(const struct dma_iommu_ops *ops, void *ctx);
+/* Unmap every present slot through the hook, then remove it. */
+void dma_region_clear_iommu(void);
+
 /* dma_alloc.c: forget all free lists (region just set up or torn down). */
 void dma_alloc_reset(void);
 

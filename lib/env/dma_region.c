@@ -26,6 +26,11 @@
 
 struct dma_region g_region = {.memfd = -1};
 
+/* Outside g_region: it outlives dma_mem_init's reset (devices may stay
+ * attached across an env re-init). Changed under the region lock. */
+static const struct dma_iommu_ops *g_iommu_ops;
+static void *g_iommu_ctx;
+
 static uint64_t phys_mem_bytes(void)
 {
 	long pages = sysconf(_SC_PHYS_PAGES);
@@ -81,6 +86,22 @@ static void reserve_again(size_t slot, size_t n)
 		SPIO_ERRLOG("dma: cannot re-reserve %zu slots at %p: %s\n", n, slot_addr(slot),
 			    strerror(errno));
 	}
+	if (g_region.huge) {
+		/* Give the hugepages back to the system, not just the mapping. */
+		fallocate(g_region.memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			  (off_t)(slot * DMA_SLOT_SIZE), (off_t)(n * DMA_SLOT_SIZE));
+	}
+}
+
+/* Take every present slot out of the IOMMU (before the hook goes away, or
+ * the memory does). */
+static void iommu_unmap_all(void)
+{
+	for (size_t i = 0; g_iommu_ops && g_region.iova && i < g_region.nslots; i++) {
+		if (g_region.iova[i] != 0) {
+			g_iommu_ops->unmap(g_iommu_ctx, g_region.iova[i], DMA_SLOT_SIZE);
+		}
+	}
 }
 
 int dma_region_map_slot(size_t slot)
@@ -123,6 +144,14 @@ int dma_region_map_slot(size_t slot)
 				     "(needs CAP_SYS_ADMIN); using virtual addresses as IOVA\n");
 		}
 	}
+	if (g_iommu_ops) {
+		int rc = g_iommu_ops->map(g_iommu_ctx, (uintptr_t)p, iova, DMA_SLOT_SIZE);
+		if (rc != 0) {
+			/* The hook logged why; a slot the device cannot reach is no DMA memory. */
+			reserve_again(slot, 1);
+			return -ENOMEM;
+		}
+	}
 	/* New pages behind the same addresses: whoever registered the old ones
 	 * with the kernel (an io_uring's fixed buffers) must register again. */
 	__atomic_store_n(&g_region.map_gen[slot], g_region.map_gen[slot] + 1, __ATOMIC_RELEASE);
@@ -133,12 +162,12 @@ int dma_region_map_slot(size_t slot)
 
 void dma_region_unmap_slots(size_t slot, size_t n)
 {
-	reserve_again(slot, n);
-	if (g_region.huge) {
-		/* Give the hugepages back to the system, not just the mapping. */
-		fallocate(g_region.memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-			  (off_t)(slot * DMA_SLOT_SIZE), (off_t)(n * DMA_SLOT_SIZE));
+	/* Out of the IOMMU first: a device must never reach recycled memory.
+	 * One call per slot, as mapped (hugepage IOVAs need not be contiguous). */
+	for (size_t i = 0; g_iommu_ops && i < n; i++) {
+		g_iommu_ops->unmap(g_iommu_ctx, g_region.iova[slot + i], DMA_SLOT_SIZE);
 	}
+	reserve_again(slot, n);
 	for (size_t i = 0; i < n; i++) {
 		__atomic_store_n(&g_region.iova[slot + i], 0, __ATOMIC_RELEASE);
 	}
@@ -255,6 +284,7 @@ void dma_mem_fini(void)
 			     (unsigned long long)g_region.allocations,
 			     (unsigned long long)g_region.allocated_bytes);
 	}
+	iommu_unmap_all();
 	if (g_region.base) {
 		munmap(g_region.base, g_region.nslots * DMA_SLOT_SIZE);
 	}
@@ -278,6 +308,59 @@ void dma_mem_fini(void)
 	memset(&g_region, 0, sizeof(g_region));
 	g_region.memfd = -1;
 	g_region.pagemap_fd = -1;
+}
+
+int dma_region_set_iommu(const struct dma_iommu_ops *ops, void *ctx)
+{
+	bool locked = g_region.initialized;
+	int rc = 0;
+
+	if (ops == NULL || ops->map == NULL || ops->unmap == NULL) {
+		return -EINVAL;
+	}
+	if (locked) {
+		pthread_mutex_lock(&g_region.lock);
+	}
+	if (g_iommu_ops != NULL) {
+		rc = -EBUSY;
+	}
+	size_t i;
+	for (i = 0; rc == 0 && g_region.iova && i < g_region.nslots; i++) {
+		if (g_region.iova[i] != 0) {
+			rc =
+			    ops->map(ctx, (uintptr_t)slot_addr(i), g_region.iova[i], DMA_SLOT_SIZE);
+		}
+	}
+	if (rc == 0) {
+		g_iommu_ops = ops;
+		g_iommu_ctx = ctx;
+	} else if (rc != -EBUSY) {
+		/* Slot i - 1 failed: undo the ones before it. */
+		for (size_t j = 0; j + 1 < i; j++) {
+			if (g_region.iova[j] != 0) {
+				ops->unmap(ctx, g_region.iova[j], DMA_SLOT_SIZE);
+			}
+		}
+	}
+	if (locked) {
+		pthread_mutex_unlock(&g_region.lock);
+	}
+	return rc;
+}
+
+void dma_region_clear_iommu(void)
+{
+	bool locked = g_region.initialized;
+
+	if (locked) {
+		pthread_mutex_lock(&g_region.lock);
+	}
+	iommu_unmap_all();
+	g_iommu_ops = NULL;
+	g_iommu_ctx = NULL;
+	if (locked) {
+		pthread_mutex_unlock(&g_region.lock);
+	}
 }
 
 bool dma_mem_hugepages(void)
