@@ -1,6 +1,7 @@
 /*
  * NVMe host driver: transport IDs, controllers, namespaces, I/O queue pairs
- * and poll groups, over a transport-neutral core (NVMe/TCP now, PCIe later).
+ * and poll groups, over a transport-neutral core: NVMe/TCP, and NVMe over
+ * PCIe (a local controller driven from user space through VFIO, polled).
  *
  * This is SPDK's spdk_nvme_* API in spio's async-first form: every operation
  * that waits for the controller takes `(cb, cb_arg)`, has an `_await` twin for
@@ -14,7 +15,10 @@
  * thread that allocated it and is used only there; several threads each use
  * their own qpairs of one controller without locks. A poll group polls all the
  * qpairs of one thread from one poller, which sleeps on their sockets when
- * the thread idles.
+ * the thread idles; a PCIe qpair has no fd (completions are found by
+ * polling), so a group holding one never sleeps. PCIe I/O queues are created
+ * and deleted by admin commands that the admin thread runs on the qpair's
+ * behalf: that thread must keep polling while qpairs connect or go.
  *
  * Completions. Each command completes exactly once by calling
  * `cb(cb_arg, cpl)` on its queue's thread, never before the submit function
@@ -30,7 +34,15 @@
  *
  * Memory. Data buffers and iovec arrays passed to a command must stay valid
  * until its callback ran (for `_await` twins: until they return). NVMe/TCP
- * accepts any memory; PCIe needs DMA memory (spio_dma_malloc).
+ * accepts any memory; PCIe needs DMA memory (spio_dma_malloc): another
+ * buffer fails the submit with -EFAULT (logged), except admin payloads of up
+ * to 4 KiB, which the driver copies through its own DMA page. Over PCIe a
+ * flat buffer must start dword aligned and an iovec's elements must meet at
+ * page boundaries (each but the first starts on a 4 KiB page, each but the
+ * last ends on one), as PRPs require; other layouts need a controller with
+ * SGL support (Identify SGLS) and at most 256 IOVA-contiguous pieces, else
+ * the submit fails with -EINVAL. A PCIe command moves at most
+ * spio_nvme_ctrlr_get_max_xfer_size() bytes (2 MiB, lowered by MDTS).
  */
 #ifndef SPIO_NVME_H
 #define SPIO_NVME_H
@@ -170,7 +182,8 @@ struct spio_nvme_ctrlr_opts {
 	size_t opts_size;
 	/** I/O queues to ask the controller for (Set Features Number of Queues); default 1024. */
 	uint32_t num_io_queues;
-	/** Default entries of an I/O queue (spio_nvme_ctrlr_alloc_io_qpair); default 128. */
+	/** Default entries of an I/O queue (spio_nvme_ctrlr_alloc_io_qpair); default 128,
+	 * lowered at connect to what the controller allows (CAP.MQES + 1). */
 	uint32_t io_queue_size;
 	/** Entries of the admin queue; default 32, at least 2. */
 	uint32_t admin_queue_size;
@@ -204,14 +217,20 @@ typedef void (*spio_nvme_connect_cb)(void *cb_arg, struct spio_nvme_ctrlr *ctrlr
  * read its identify data and active namespaces, arm asynchronous events and
  * keep-alive. For a discovery trid (subnqn empty or the discovery NQN) the
  * controller is a discovery controller (spio_nvme_discovery_get_log()).
- * On a spio thread, which becomes the controller's admin thread.
+ * PCIe (`trtype:PCIe traddr:0000:00:04.0`): the device is claimed and opened
+ * through VFIO (bound to vfio-pci by scripts/setup.sh; DMA memory is mapped
+ * into its IOMMU), disabled, given its admin queue and enabled; no subnqn,
+ * no keep-alive. On a spio thread, which becomes the controller's admin thread.
  *
  * \param trid copied. \param opts NULL for defaults; copied.
  * \param cb called once, on this thread, never before this returns 0:
  *        status 0 with the controller, or -ETIMEDOUT, -ECONNREFUSED (and
  *        other socket errors), -ENOTSUP (transport not built or not
  *        supported by the controller), -EACCES (the subsystem refused the
- *        host), -EPROTO (the controller broke the protocol), -EIO.
+ *        host), -EPROTO (the controller broke the protocol), -EIO; for
+ *        PCIe also -ENODEV (no such device, or it vanished), -EBUSY
+ *        (another process drives it), -ENOTSUP / -EACCES (not bound to
+ *        vfio-pci, no IOMMU, no permission on /dev/vfio).
  * \return 0 if started; -EINVAL (NULL arguments, bad trid or options);
  *         -ENOTSUP (no such transport); -EPERM (not on a spio thread); -ENOMEM.
  */
@@ -512,9 +531,11 @@ typedef void (*spio_nvme_qpair_connect_cb)(void *cb_arg, struct spio_nvme_qpair 
 
 /**
  * Connect (or, after a disconnect or a controller reset, reconnect) an I/O
- * qpair: its own connection and fabrics connect to the controller. Progress
- * is made by polling the qpair (its poll group's poller, or
- * spio_nvme_qpair_process_completions). On the qpair's thread.
+ * qpair: its own connection and fabrics connect to the controller (PCIe:
+ * Create I/O CQ and SQ, run by the admin thread; a reconnect first waits for
+ * the previous queues' deletion). Progress is made by polling the qpair (its
+ * poll group's poller, or spio_nvme_qpair_process_completions). On the
+ * qpair's thread.
  * \return 0 if started; -EINVAL; -EALREADY (connected or connecting); -ENXIO
  *         (controller failed or resetting: retry after the reset).
  */
@@ -526,14 +547,19 @@ int spio_nvme_qpair_connect_await(struct spio_nvme_qpair *qpair);
 
 /**
  * Blocking form: connect and poll the qpair until connected (no poll group
- * needed). \return 0 or the errors of spio_nvme_qpair_connect_async() and its callback.
+ * needed). For PCIe it also polls the current spio thread (the admin thread
+ * may be this one), so, as spio_nvme_connect(), not from inside a poller or
+ * message of this thread. \return 0 or the errors of
+ * spio_nvme_qpair_connect_async() and its callback.
  */
 int spio_nvme_ctrlr_connect_io_qpair(struct spio_nvme_ctrlr *ctrlr, struct spio_nvme_qpair *qpair);
 
 /**
  * Disconnect a qpair: its outstanding commands complete with
  * ABORTED_SQ_DELETION, once; a connect under way completes with
- * -ECONNABORTED. It can be connected again. On its thread.
+ * -ECONNABORTED. It can be connected again. On its thread. PCIe: the queues
+ * are deleted on the device by the admin thread afterwards; their memory is
+ * freed only once the device let go of them.
  */
 void spio_nvme_ctrlr_disconnect_io_qpair(struct spio_nvme_qpair *qpair);
 

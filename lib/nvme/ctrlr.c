@@ -209,7 +209,7 @@ static void start_keep_alive(struct spio_nvme_ctrlr *ctrlr)
 {
 	uint32_t kato = ctrlr->opts.keep_alive_timeout_ms;
 
-	if (kato == 0 || ctrlr->keep_alive_poller != NULL) {
+	if (kato == 0 || ctrlr->keep_alive_poller != NULL || !ctrlr->ops->fabrics) {
 		return;
 	}
 	/* Twice per timeout, as hosts commonly do, so one late command is no loss. */
@@ -222,6 +222,10 @@ void nvme_ctrlr_free(struct spio_nvme_ctrlr *ctrlr)
 	spio_poller_unregister(&ctrlr->keep_alive_poller);
 	spio_poller_unregister(&ctrlr->admin_poller);
 	spio_poller_unregister(&ctrlr->admin_idle_poller);
+	/* The device lets go of the admin rings before they are freed. */
+	if (ctrlr->ops->ctrlr_destruct != NULL) {
+		ctrlr->ops->ctrlr_destruct(ctrlr);
+	}
 	if (ctrlr->adminq != NULL) {
 		nvme_qpair_free(ctrlr->adminq);
 	}
@@ -246,7 +250,10 @@ static int connect_task(void *arg)
 	int rc;
 
 	free(cc);
-	rc = nvme_ctrlr_bring_up(ctrlr);
+	rc = ctrlr->ops->ctrlr_construct != NULL ? ctrlr->ops->ctrlr_construct(ctrlr) : 0;
+	if (rc == 0) {
+		rc = nvme_ctrlr_bring_up(ctrlr);
+	}
 	/* Leave the admin queue's callback stack before freeing or handing over. */
 	spio_task_yield();
 	ctrlr->busy = false;
@@ -277,11 +284,13 @@ static struct spio_nvme_ctrlr *ctrlr_alloc(const struct spio_nvme_transport_id *
 	ctrlr->admin_fd_watched = -1;
 	TAILQ_INIT(&ctrlr->io_qpairs);
 	pthread_mutex_init(&ctrlr->qid_lock, NULL);
-	if (ctrlr->trid.subnqn[0] == '\0') {
+	/* Only fabrics have discovery controllers; a PCIe trid has no subnqn. */
+	if (ctrlr->ops->fabrics && ctrlr->trid.subnqn[0] == '\0') {
 		snprintf(ctrlr->trid.subnqn, sizeof(ctrlr->trid.subnqn), "%s",
 			 SPIO_NVMF_DISCOVERY_NQN);
 	}
-	ctrlr->is_discovery = strcmp(ctrlr->trid.subnqn, SPIO_NVMF_DISCOVERY_NQN) == 0;
+	ctrlr->is_discovery =
+	    ctrlr->ops->fabrics && strcmp(ctrlr->trid.subnqn, SPIO_NVMF_DISCOVERY_NQN) == 0;
 	*rc = resolve_opts(ctrlr, opts);
 	if (*rc != 0) {
 		nvme_ctrlr_free(ctrlr);
@@ -446,6 +455,9 @@ static int detach_task(void *arg)
 		spio_task_sleep_us(1000);
 	}
 	ctrlr->state = NVME_CTRLR_DETACHING;
+	if (ctrlr->ops->ctrlr_drain != NULL) {
+		ctrlr->ops->ctrlr_drain(ctrlr);
+	}
 	if (ctrlr->adminq->state == NVME_QPAIR_CONNECTED) {
 		shutdown_ctrlr(ctrlr);
 	}

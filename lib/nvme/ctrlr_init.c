@@ -76,6 +76,9 @@ static int enable(struct spio_nvme_ctrlr *ctrlr)
 		return rc;
 	}
 	ctrlr->cap.raw = v;
+	/* As SPDK: the default I/O queue size never exceeds what CAP.MQES allows. */
+	ctrlr->opts.io_queue_size =
+	    SPIO_MIN(ctrlr->opts.io_queue_size, (uint32_t)ctrlr->cap.bits.mqes + 1);
 	rc = nvme_ctrlr_prop_get_await(ctrlr, SPIO_NVME_REG_CC, 4, &v);
 	if (rc != 0) {
 		return rc;

@@ -1,6 +1,7 @@
 /*
  * Controller properties (CAP, VS, CC, CSTS) over the admin queue with the
- * fabrics Property Get / Set commands, from a task.
+ * fabrics Property Get / Set commands, from a task; or, for a transport
+ * with registers (PCIe), read and written directly.
  */
 #include <errno.h>
 
@@ -22,6 +23,9 @@ int nvme_ctrlr_prop_get_await(struct spio_nvme_ctrlr *ctrlr, uint32_t offset, ui
 	struct spio_nvme_cpl cpl;
 	int rc;
 
+	if (ctrlr->ops->ctrlr_get_reg != NULL) {
+		return ctrlr->ops->ctrlr_get_reg(ctrlr, offset, size, value);
+	}
 	rc = nvme_fabric_prop_get_build(&cmd, offset, size);
 	if (rc == 0) {
 		rc = prop_cmd_await(ctrlr, &cmd, &cpl);
@@ -37,8 +41,12 @@ int nvme_ctrlr_prop_set_await(struct spio_nvme_ctrlr *ctrlr, uint32_t offset, ui
 {
 	struct spio_nvme_cmd cmd;
 	struct spio_nvme_cpl cpl;
+	int rc;
 
-	int rc = nvme_fabric_prop_set_build(&cmd, offset, size, value);
+	if (ctrlr->ops->ctrlr_set_reg != NULL) {
+		return ctrlr->ops->ctrlr_set_reg(ctrlr, offset, size, value);
+	}
+	rc = nvme_fabric_prop_set_build(&cmd, offset, size, value);
 
 	return rc != 0 ? rc : prop_cmd_await(ctrlr, &cmd, &cpl);
 }

@@ -168,8 +168,22 @@ int spio_nvme_ctrlr_connect_io_qpair(struct spio_nvme_ctrlr *ctrlr, struct spio_
 	if (rc != 0) {
 		return rc;
 	}
-	/* Drive this qpair alone: it need not be in a poll group. */
+	/*
+	 * Drive this qpair alone: it need not be in a poll group. PCIe queues
+	 * are created by admin commands on the admin thread, which may be this
+	 * one: let the thread run (as spio_completion_wait does; so not from a
+	 * poller or message of this thread).
+	 */
 	while (!spio_completion_is_done(&c)) {
+		if (!ctrlr->ops->fabrics) {
+			nvme_qpair_process(qpair, 0);
+			if (spio_task_current() != NULL) {
+				spio_task_yield();
+			} else if (spio_thread_poll(spio_get_thread(), 0, 0) < 0) {
+				sched_yield();
+			}
+			continue;
+		}
 		if (nvme_qpair_process(qpair, 0) == 0) {
 			sched_yield();
 		}

@@ -102,12 +102,35 @@ struct spio_nvme_qpair {
 /* What a transport provides to the core. */
 struct nvme_transport_ops {
 	enum spio_nvme_transport_type trtype;
+	/*
+	 * A fabrics transport (TCP): queues connect with Fabrics Connect,
+	 * properties are read by command, keep alive runs. PCIe: none of those.
+	 */
+	bool fabrics;
+	/*
+	 * Optional, non-fabrics: open the device behind the controller before
+	 * its first bring-up (admin thread, in its connect task; sets
+	 * ctrlr->transport_ctx), close it as the controller is freed (after
+	 * any shutdown, before the admin queue's rings are freed; also after a
+	 * failed construct), and wait for the transport's own admin work before
+	 * a detach shuts the controller down.
+	 */
+	int (*ctrlr_construct)(struct spio_nvme_ctrlr *ctrlr);
+	void (*ctrlr_destruct)(struct spio_nvme_ctrlr *ctrlr);
+	void (*ctrlr_drain)(struct spio_nvme_ctrlr *ctrlr);
+	/* Optional: registers read / written directly instead of Property Get / Set. */
+	int (*ctrlr_get_reg)(struct spio_nvme_ctrlr *ctrlr, uint32_t offset, uint8_t size,
+			     uint64_t *value);
+	int (*ctrlr_set_reg)(struct spio_nvme_ctrlr *ctrlr, uint32_t offset, uint8_t size,
+			     uint64_t value);
 	/* Allocate the transport's qpair (zeroed, embedding spio_nvme_qpair first). */
 	struct spio_nvme_qpair *(*qpair_alloc)(struct spio_nvme_ctrlr *ctrlr, uint32_t num_entries);
 	void (*qpair_free)(struct spio_nvme_qpair *qpair);
 	/*
 	 * Start the transport connection. When it is up (or failed), the
-	 * transport calls nvme_qpair_transport_ready() from its process.
+	 * transport calls nvme_qpair_transport_ready() from its process. A
+	 * non-fabrics transport sets qpair->generation itself (when its
+	 * queues were created) and is connected once ready.
 	 */
 	int (*qpair_connect)(struct spio_nvme_qpair *qpair);
 	/* Drop the connection now; idempotent; completes nothing (the core does). */
@@ -118,7 +141,10 @@ struct nvme_transport_ops {
 	int32_t (*qpair_process)(struct spio_nvme_qpair *qpair, uint32_t max);
 	/* Send what submissions queued (end of a batch). */
 	void (*qpair_flush)(struct spio_nvme_qpair *qpair);
-	/* The fd whose readability means work (for epoll / sleeping), or -1. */
+	/*
+	 * The fd whose readability means work (for epoll / sleeping), or -1:
+	 * for a non-fabrics transport, -1 means only polling finds completions.
+	 */
 	int (*qpair_get_fd)(const struct spio_nvme_qpair *qpair);
 	/* Largest data of one command the transport moves. */
 	uint32_t max_xfer_size;
@@ -128,6 +154,8 @@ const struct nvme_transport_ops *nvme_transport_get(enum spio_nvme_transport_typ
 
 /* tcp.c */
 extern const struct nvme_transport_ops g_nvme_tcp_ops;
+/* nvme_pcie.c */
+extern const struct nvme_transport_ops g_nvme_pcie_ops;
 
 enum nvme_ctrlr_state {
 	NVME_CTRLR_CONNECTING,
@@ -162,6 +190,8 @@ struct spio_nvme_ctrlr {
 	/* Bumped by each reset: I/O qpairs of an older one disconnect themselves. */
 	_Atomic uint32_t generation;
 	_Atomic bool failed;
+	/* The transport's controller state (PCIe: the device), or NULL. */
+	void *transport_ctx;
 	uint16_t cntlid;
 	struct spio_nvme_qpair *adminq;
 	union spio_nvme_cap_register cap;

@@ -18,10 +18,38 @@ struct spio_nvme_poll_group {
 	struct spio_thread *thread;
 	struct spio_poller *poller;
 	int epfd;
+	/*
+	 * Qpairs whose completions only polling finds (PCIe, no fd): while
+	 * there is one, the poller has no interrupt fd, so the thread never
+	 * sleeps on the epoll set with such a qpair in the group.
+	 */
+	uint32_t num_polled;
 	TAILQ_HEAD(, spio_nvme_qpair) qpairs;
 	spio_nvme_disconnected_qpair_cb disconnected_cb;
 	void *disconnected_cb_arg;
 };
+
+static bool is_polled(const struct spio_nvme_qpair *qpair)
+{
+	return !qpair->ops->fabrics;
+}
+
+/* The poller sleeps on the epoll set only while no qpair needs polling. */
+static void count_polled(struct spio_nvme_poll_group *group, struct spio_nvme_qpair *qpair,
+			 int delta)
+{
+	uint32_t before = group->num_polled;
+
+	if (!is_polled(qpair)) {
+		return;
+	}
+	group->num_polled = (uint32_t)((int)before + delta);
+	if (before == 0 && group->num_polled > 0) {
+		spio_poller_set_interrupt_fd(group->poller, -1);
+	} else if (before > 0 && group->num_polled == 0) {
+		spio_poller_set_interrupt_fd(group->poller, group->epfd);
+	}
+}
 
 /* Keep the epoll set in step with the qpair's current socket. */
 static void watch_fd(struct spio_nvme_poll_group *group, struct spio_nvme_qpair *qpair)
@@ -155,6 +183,7 @@ int spio_nvme_poll_group_add(struct spio_nvme_poll_group *group, struct spio_nvm
 	qpair->group_fd = -1;
 	TAILQ_INSERT_TAIL(&group->qpairs, qpair, group_link);
 	watch_fd(group, qpair);
+	count_polled(group, qpair, 1);
 	return 0;
 }
 
@@ -169,6 +198,7 @@ int spio_nvme_poll_group_remove(struct spio_nvme_poll_group *group, struct spio_
 	nvme_poll_group_unwatch(qpair);
 	TAILQ_REMOVE(&group->qpairs, qpair, group_link);
 	qpair->group = NULL;
+	count_polled(group, qpair, -1);
 	return 0;
 }
 

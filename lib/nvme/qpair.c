@@ -300,8 +300,8 @@ void nvme_qpair_transport_ready(struct spio_nvme_qpair *qpair, int status)
 	uint32_t kato = qpair->id == 0 ? ctrlr->opts.keep_alive_timeout_ms : 0;
 	int rc;
 
-	if (status != 0) {
-		connect_finish(qpair, status);
+	if (status != 0 || !ctrlr->ops->fabrics) {
+		connect_finish(qpair, status); /* no Fabrics Connect over PCIe */
 		return;
 	}
 	nvme_fabric_connect_cmd_build(&cmd, qpair->id, (uint16_t)(qpair->num_entries - 1), kato, 0);

@@ -787,6 +787,7 @@ const struct nvme_transport_ops g_nvme_tcp_ops = {
     .qpair_close = tcp_qpair_close,
     .qpair_submit = tcp_qpair_submit,
     .qpair_process = tcp_qpair_process,
+    .fabrics = true,
     .qpair_flush = tcp_qpair_flush,
     .qpair_get_fd = tcp_qpair_get_fd,
     .max_xfer_size = TCP_MAX_XFER_SIZE,

@@ -1,5 +1,5 @@
 /*
- * The transports this build has. PCIe joins here with its own ops.
+ * The transports this build has.
  */
 #include "nvme/nvme_internal.h"
 
@@ -8,6 +8,8 @@ const struct nvme_transport_ops *nvme_transport_get(enum spio_nvme_transport_typ
 	switch (trtype) {
 	case SPIO_NVME_TRANSPORT_TCP:
 		return &g_nvme_tcp_ops;
+	case SPIO_NVME_TRANSPORT_PCIE:
+		return &g_nvme_pcie_ops;
 	default:
 		return NULL;
 	}

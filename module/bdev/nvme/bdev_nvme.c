@@ -126,6 +126,18 @@ void spio_bdev_nvme_opts_init(struct spio_bdev_nvme_opts *opts, size_t opts_size
 	memcpy(opts, &d, SPIO_MIN(opts_size, sizeof(d)));
 }
 
+/* "TCP 10.0.0.1:4420 nqn..." or "PCIe 0000:00:04.0" (a PCI address says it all), for logs. */
+static const char *trid_where(char *buf, size_t size, const struct spio_nvme_transport_id *trid)
+{
+	if (trid->trtype == SPIO_NVME_TRANSPORT_PCIE) {
+		snprintf(buf, size, "%s %s", trid->trstring, trid->traddr);
+	} else {
+		snprintf(buf, size, "%s %s:%s %s", trid->trstring, trid->traddr, trid->trsvcid,
+			 trid->subnqn);
+	}
+	return buf;
+}
+
 static int check_opts(const struct spio_bdev_nvme_opts *o, char *err, size_t err_len)
 {
 	const struct spio_nvme_transport_id *trid = &o->trid;
@@ -135,17 +147,19 @@ static int check_opts(const struct spio_bdev_nvme_opts *o, char *err, size_t err
 		return bdev_create_error(err, err_len, -EINVAL,
 					 "nvme controller: the name is missing or empty");
 	}
-	if (trid->trtype != SPIO_NVME_TRANSPORT_TCP) {
+	if (trid->trtype != SPIO_NVME_TRANSPORT_TCP && trid->trtype != SPIO_NVME_TRANSPORT_PCIE) {
 		return bdev_create_error(err, err_len, -ENOTSUP,
 					 "nvme controller %s: trtype %s is not supported (only TCP "
-					 "for now)",
+					 "and PCIe)",
 					 o->name, trtype != NULL ? trtype : "(none)");
 	}
 	if (trid->traddr[0] == '\0') {
 		return bdev_create_error(err, err_len, -EINVAL,
 					 "nvme controller %s: traddr is missing", o->name);
 	}
-	if (trid->subnqn[0] == '\0' || strcmp(trid->subnqn, SPIO_NVMF_DISCOVERY_NQN) == 0) {
+	/* A PCIe controller is named by its PCI address alone (SPDK's -t PCIe -a BDF). */
+	if (trid->trtype == SPIO_NVME_TRANSPORT_TCP &&
+	    (trid->subnqn[0] == '\0' || strcmp(trid->subnqn, SPIO_NVMF_DISCOVERY_NQN) == 0)) {
 		return bdev_create_error(err, err_len, -EINVAL,
 					 "nvme controller %s: subnqn '%s': an NVM subsystem's NQN "
 					 "is needed (discovery controllers are not attached)",
@@ -934,13 +948,13 @@ static void attach_connected(void *arg, struct spio_nvme_ctrlr *ctrlr, int statu
 	const char **names = NULL;
 	size_t count = 0;
 	char msg[1024];
+	char where[512];
 	struct bdev_nvme_ns *nns;
 	int rc;
 
 	if (status != 0) {
-		snprintf(msg, sizeof(msg), "nvme controller %s: cannot connect to %s %s:%s %s: %s",
-			 nc->name, nc->opts.trid.trstring, nc->opts.trid.traddr,
-			 nc->opts.trid.trsvcid, nc->opts.trid.subnqn, strerror(-status));
+		snprintf(msg, sizeof(msg), "nvme controller %s: cannot connect to %s: %s", nc->name,
+			 trid_where(where, sizeof(where), &nc->opts.trid), strerror(-status));
 		SPIO_ERRLOG("%s\n", msg);
 		TAILQ_REMOVE(&g_ctrlrs, nc, link);
 		nc_free(nc);
@@ -966,9 +980,8 @@ static void attach_connected(void *arg, struct spio_nvme_ctrlr *ctrlr, int statu
 			names[count++] = nns->bdev.name;
 		}
 	}
-	SPIO_NOTICELOG("nvme controller %s: attached %s %s:%s %s, %zu bdevs\n", nc->name,
-		       nc->opts.trid.trstring, nc->opts.trid.traddr, nc->opts.trid.trsvcid,
-		       nc->opts.trid.subnqn, count);
+	SPIO_NOTICELOG("nvme controller %s: attached %s, %zu bdevs\n", nc->name,
+		       trid_where(where, sizeof(where), &nc->opts.trid), count);
 	if (names == NULL) {
 		ac->cb(ac->cb_arg, -ENOMEM, "out of memory", NULL, 0);
 	} else if (count > nc->opts.max_bdevs) {

@@ -1069,8 +1069,8 @@ Test(bdev_nvme, bad_parameters_are_refused_with_a_clear_error)
 	    "{\"name\": \"N\", \"trtype\": \"foo\", \"traddr\": \"127.0.0.1\"}", -EINVAL,
 	    "Failed to parse trtype: foo");
 	rpc("bdev_nvme_attach_controller",
-	    "{\"name\": \"N\", \"trtype\": \"PCIe\", \"traddr\": \"0000:01:00.0\"}", -ENOTSUP,
-	    "trtype PCIe is not supported");
+	    "{\"name\": \"N\", \"trtype\": \"PCIe\", \"traddr\": \"0000:01:00.0\"}", -ENODEV,
+	    "cannot connect to PCIe 0000:01:00.0: No such device");
 	rpc("bdev_nvme_attach_controller",
 	    "{\"name\": \"N\", \"trtype\": \"rdma\", \"traddr\": \"1.2.3.4\", \"subnqn\": \"x\"}",
 	    -ENOTSUP, "RDMA");
