@@ -1,17 +1,23 @@
 /*
- * nvme_check: connect to an NVMe/TCP controller, write a pattern over a
- * range, read it back and verify, deallocate it, and optionally ride out a
- * target-side disconnect. Sequential code in a task: each `_await` call
- * suspends only the task while the thread polls the controller.
+ * nvme_check: connect to an NVMe controller (TCP or PCIe), write a pattern
+ * over a range of a namespace, read it back and verify, deallocate it, and
+ * optionally ride out a target-side disconnect or a controller reset.
+ * Sequential code in a task: each `_await` call suspends only the task while
+ * the thread polls the controller.
  *
  *   nvme_check -r 'trtype:TCP adrfam:IPv4 traddr:127.0.0.1 trsvcid:4420 subnqn:NQN'
- *              [-s MiB] [-o KiB] [-H] [-I] [--no-deallocate] [--disconnect-test]
+ *              [-n NSID] [-s MiB] [-o KiB] [-H] [-I] [--no-deallocate]
+ *              [--disconnect-test | --reset-test]
  *
- * With --disconnect-test it then runs I/O until the connection drops
- * (printing IO_RUNNING first and IO_ERRORS_SEEN after), resets the
- * controller until the target is back, reconnects the queue and prints
- * RECOVERED once an I/O succeeds again. The interop tests drive the target
- * side from those lines. Exit status 0 when every step worked.
+ * -n picks the namespace (default: the first active one). With
+ * --disconnect-test it then runs I/O until the connection drops (printing
+ * IO_RUNNING first and IO_ERRORS_SEEN after), resets the controller until
+ * the target is back, reconnects the queue and prints RECOVERED once an I/O
+ * succeeds again. The interop tests drive the target side from those lines.
+ * With --reset-test it resets the controller itself while writer tasks keep
+ * commands outstanding, reconnects the queue and prints RESET_RECOVERED once
+ * a block written after the reset reads back. Exit status 0 when every step
+ * worked.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -27,14 +33,18 @@
 #include "spio/thread.h"
 
 #define RECOVERY_LIMIT_S 120
+#define RESET_WRITERS 4
 
 struct check {
 	struct spio_nvme_transport_id trid;
 	struct spio_nvme_ctrlr_opts opts;
 	uint64_t size;
 	uint32_t io_size;
+	uint32_t nsid;
 	bool deallocate;
 	bool disconnect_test;
+	bool reset_test;
+	bool stop_writers;
 	struct spio_nvme_ctrlr *ctrlr;
 	struct spio_nvme_ns *ns;
 	struct spio_nvme_qpair *qpair;
@@ -156,6 +166,114 @@ static int disconnect_test(struct check *ck)
 	return rc;
 }
 
+/* One writer of the reset test: keeps a 4 KiB write outstanding on its own blocks. */
+struct writer {
+	struct check *ck;
+	uint8_t *buf;
+	uint64_t lba;
+	uint64_t done, failed;
+	struct spio_task *task;
+};
+
+static int writer_task(void *arg)
+{
+	struct writer *w = arg;
+	uint32_t blocks = 4096 / spio_nvme_ns_get_sector_size(w->ck->ns);
+
+	while (!w->ck->stop_writers) {
+		if (spio_nvme_ns_cmd_write_await(w->ck->ns, w->ck->qpair, w->buf, w->lba, blocks, 0,
+						 NULL) == 0) {
+			w->done++;
+		} else {
+			/* Expected around the reset: the queue is gone until reconnected. */
+			w->failed++;
+			spio_task_sleep_us(1000);
+		}
+	}
+	return 0;
+}
+
+/* Write a 4 KiB pattern at block 0 and read it back. */
+static int verify_block(struct check *ck, uint64_t seed)
+{
+	uint32_t blocks = 4096 / spio_nvme_ns_get_sector_size(ck->ns);
+	int rc;
+
+	fill_pattern(ck->wbuf, 0, 4096, seed);
+	rc = spio_nvme_ns_cmd_write_await(ck->ns, ck->qpair, ck->wbuf, 0, blocks, 0, NULL);
+	if (rc == 0) {
+		rc = spio_nvme_ns_cmd_read_await(ck->ns, ck->qpair, ck->rbuf, 0, blocks, 0, NULL);
+	}
+	if (rc == 0 && memcmp(ck->wbuf, ck->rbuf, 4096) != 0) {
+		rc = -EILSEQ;
+	}
+	return rc;
+}
+
+static int reset_test(struct check *ck)
+{
+	uint32_t blocks = 4096 / spio_nvme_ns_get_sector_size(ck->ns);
+	struct writer w[RESET_WRITERS] = {0};
+	uint64_t before = 0, done = 0, failed = 0;
+	int rc = 0, n = 0;
+
+	ck->stop_writers = false;
+	for (; n < RESET_WRITERS; n++) {
+		w[n] = (struct writer){.ck = ck, .lba = (uint64_t)(n + 1) * blocks};
+		w[n].buf = spio_dma_malloc(4096, 4096);
+		if (w[n].buf == NULL ||
+		    spio_task_spawn(writer_task, &w[n], NULL, &w[n].task) != 0) {
+			spio_dma_free(w[n].buf);
+			rc = -ENOMEM;
+			break;
+		}
+	}
+	/* Let the writers get going, so that the reset finds commands outstanding. */
+	for (int i = 0; rc == 0 && i < 5000 && before < 64; i++) {
+		spio_task_sleep_us(1000);
+		before = 0;
+		for (int j = 0; j < n; j++) {
+			before += w[j].done;
+		}
+	}
+	if (rc == 0) {
+		printf("IO_RUNNING\n");
+		fflush(stdout);
+		rc = spio_nvme_ctrlr_reset_await(ck->ctrlr);
+		if (rc != 0) {
+			fprintf(stderr, "nvme_check: reset failed: %s\n", strerror(-rc));
+		}
+	}
+	ck->stop_writers = true;
+	for (int j = 0; j < n; j++) {
+		spio_task_join(w[j].task);
+		done += w[j].done;
+		failed += w[j].failed;
+		spio_dma_free(w[j].buf);
+	}
+	if (rc != 0) {
+		return rc;
+	}
+	printf("RESET_DONE: %lu writes before the reset, %lu in all, %lu failed around it\n",
+	       (unsigned long)before, (unsigned long)done, (unsigned long)failed);
+	/* The qpair disconnects itself at its next poll after the reset: reconnect it. */
+	for (int i = 0; i < 500; i++) {
+		rc = spio_nvme_qpair_connect_await(ck->qpair);
+		if (rc == 0 || rc == -EALREADY) {
+			rc = verify_block(ck, 11);
+			if (rc == 0) {
+				break;
+			}
+		}
+		spio_task_sleep_us(10 * 1000);
+	}
+	if (rc != 0) {
+		fprintf(stderr, "nvme_check: no I/O after the reset: %s\n", strerror(-rc));
+	}
+	printf("%s\n", rc == 0 ? "RESET_RECOVERED" : "NOT_RECOVERED");
+	return rc;
+}
+
 static int run(struct check *ck)
 {
 	const struct spio_nvme_ctrlr_data *cd;
@@ -167,12 +285,13 @@ static int run(struct check *ck)
 		return rc;
 	}
 	cd = spio_nvme_ctrlr_get_data(ck->ctrlr);
-	ck->ns = spio_nvme_ctrlr_get_ns(ck->ctrlr, spio_nvme_ctrlr_get_first_active_ns(ck->ctrlr));
+	ck->ns = spio_nvme_ctrlr_get_ns(
+	    ck->ctrlr, ck->nsid != 0 ? ck->nsid : spio_nvme_ctrlr_get_first_active_ns(ck->ctrlr));
 	printf("controller: %.40s serial %.20s cntlid %u, %u I/O queues, max transfer %u\n", cd->mn,
 	       cd->sn, cd->cntlid, spio_nvme_ctrlr_get_num_io_queues(ck->ctrlr),
 	       spio_nvme_ctrlr_get_max_xfer_size(ck->ctrlr));
 	if (ck->ns == NULL) {
-		fprintf(stderr, "nvme_check: no active namespace\n");
+		fprintf(stderr, "nvme_check: no active namespace %u\n", ck->nsid);
 		return -ENODEV;
 	}
 	printf("namespace %u: %lu blocks of %u bytes\n", spio_nvme_ns_get_id(ck->ns),
@@ -206,6 +325,9 @@ static int run(struct check *ck)
 	if (rc == 0 && ck->disconnect_test) {
 		rc = disconnect_test(ck);
 	}
+	if (rc == 0 && ck->reset_test) {
+		rc = reset_test(ck);
+	}
 	return rc;
 }
 
@@ -230,18 +352,22 @@ static int parse_args(struct check *ck, int argc, char **argv)
 	static const struct option longopts[] = {
 	    {"no-deallocate", no_argument, NULL, 'D'},
 	    {"disconnect-test", no_argument, NULL, 'X'},
+	    {"reset-test", no_argument, NULL, 'R'},
 	    {NULL, 0, NULL, 0},
 	};
 	bool have_trid = false;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "r:s:o:HI", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "r:n:s:o:HI", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'r':
 			if (spio_nvme_transport_id_parse(&ck->trid, optarg) != 0) {
 				return -1;
 			}
 			have_trid = true;
+			break;
+		case 'n':
+			ck->nsid = (uint32_t)strtoul(optarg, NULL, 10);
 			break;
 		case 's':
 			ck->size = strtoull(optarg, NULL, 10) << 20;
@@ -261,13 +387,18 @@ static int parse_args(struct check *ck, int argc, char **argv)
 		case 'X':
 			ck->disconnect_test = true;
 			break;
+		case 'R':
+			ck->reset_test = true;
+			break;
 		default:
 			return -1;
 		}
 	}
-	if (!have_trid || ck->size == 0 || ck->io_size < 4096 || ck->io_size % 4096 != 0) {
-		fprintf(stderr, "usage: nvme_check -r TRID [-s MiB] [-o KiB (multiple of 4)] [-H] "
-				"[-I] [--no-deallocate] [--disconnect-test]\n");
+	if (!have_trid || ck->size == 0 || ck->io_size < 4096 || ck->io_size % 4096 != 0 ||
+	    (ck->disconnect_test && ck->reset_test)) {
+		fprintf(stderr,
+			"usage: nvme_check -r TRID [-n NSID] [-s MiB] [-o KiB (multiple of 4)] "
+			"[-H] [-I] [--no-deallocate] [--disconnect-test | --reset-test]\n");
 		return -1;
 	}
 	return 0;

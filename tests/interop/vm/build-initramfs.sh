@@ -11,6 +11,8 @@
 #   --add-bin SRC[:DEST] copy executable SRC and the shared libraries ldd finds for it
 #                        (DEST defaults to /usr/bin/<name>)
 #   --module 'NAME [PARAM=VALUE...]'  one more kernel module to load at boot, with its deps
+#   --copy-module NAME   one more kernel module (with its deps) in the image, not loaded: a
+#                        test loads it with modprobe (e.g. scripts/setup.sh loading vfio-pci)
 # Environment: VM_KERNEL_VERSION picks a kernel (default: the newest in /boot with modules).
 #
 # OUT_DIR receives vmlinuz, initramfs.cpio and stamp. The image is rebuilt only when an input
@@ -35,6 +37,7 @@ die() {
 modules=(crc32c_generic crct10dif_generic crc64_rocksoft_generic configfs virtio_pci
 	virtio_net virtio_console 'null_blk nr_devices=0' nvme-core nvme-fabrics nvme-tcp nvmet
 	nvmet-tcp)
+copy_modules=()
 adds=()
 add_bins=()
 check_only=0
@@ -45,6 +48,7 @@ while [ $# -gt 0 ]; do
 	--add) adds+=("${2:?--add needs SRC:DEST}") && shift 2 ;;
 	--add-bin) add_bins+=("${2:?--add-bin needs SRC[:DEST]}") && shift 2 ;;
 	--module) modules+=("${2:?--module needs a name}") && shift 2 ;;
+	--copy-module) copy_modules+=("${2:?--copy-module needs a name}") && shift 2 ;;
 	--check) check_only=1 && shift ;;
 	-*) die "unknown option $1" ;;
 	*)
@@ -137,6 +141,13 @@ for spec in "${modules[@]}"; do
 	mod_params[${mod_path[$key]}]=$params
 	visit "${mod_path[$key]}"
 done
+# The boot modules and their deps come first in load_order; the copied-only ones after.
+n_boot=${#load_order[@]}
+for name in "${copy_modules[@]}"; do
+	key=${name//-/_}
+	[ -n "${mod_path[$key]-}" ] || die "module $name not in $moddir/modules.dep"
+	visit "${mod_path[$key]}"
+done
 
 # Files of the image: "SRC DEST" pairs (DEST relative to the image root).
 files=()
@@ -176,7 +187,7 @@ done
 # The stamp hashes every input's content, plus this script, the options and the kernel.
 key=$({
 	echo "$kver"
-	printf '%s\n' "${modules[@]}" "${files[@]}"
+	printf '%s\n' "${modules[@]}" "copy: ${copy_modules[*]}" "${files[@]}"
 	sha256sum "${BASH_SOURCE[0]}" "/boot/vmlinuz-$kver"
 	for f in "${files[@]}"; do
 		src=${f%%$'\t'*}
@@ -201,7 +212,8 @@ fi
 stage=$(mktemp -d "$out/.stage.XXXXXX")
 trap 'rm -rf "$stage"' EXIT
 root=$stage/root
-mkdir -p "$root"/{proc,sys,tmp,run,etc/nvme,bin,sbin,usr/bin,usr/sbin}
+# var/tmp: where spio's PCI layer keeps its per-device lock files, as SPDK does.
+mkdir -p "$root"/{proc,sys,tmp,var/tmp,run,etc/nvme,bin,sbin,usr/bin,usr/sbin}
 for f in "${files[@]}"; do
 	src=${f%%$'\t'*}
 	dest=$root/${f#*$'\t'}
@@ -227,7 +239,7 @@ done >"$root/$moddir/modules.dep"
 names=$(printf '%s\n' "${load_order[@]##*/}" | sed 's/\.ko.*$//; s/-/_/g')
 awk 'NR == FNR { want[$1] = 1; next } $1 == "alias" && want[$3]' <(echo "$names") \
 	"$moddir/modules.alias" >"$root/$moddir/modules.alias"
-for p in "${load_order[@]}"; do
+for p in "${load_order[@]:0:n_boot}"; do
 	echo "${p%.ko*}.ko ${mod_params[$p]-}"
 done >"$root/$moddir/boot.list"
 echo "$kver" >"$root/etc/kernel-version"

@@ -16,6 +16,10 @@
 #   nvmf_connect NQN [TRADDR [TRSVCID [nvme connect options...]]]  prints the block device
 #   nvmf_dev NQN [TIMEOUT_S]   prints the block device of a connected subsystem
 #   nvmf_disconnect NQN
+# Local PCIe NVMe controllers (QEMU's emulated ones, kernel nvme driver):
+#   pci_nvme_disks BDF COUNT [TIMEOUT_S]  once the kernel's nvme driver has the controller at
+#                          BDF and COUNT namespaces' block devices exist, prints them (nvme0n1
+#                          ...), one a line, sorted
 
 NVMET_CFS=/sys/kernel/config/nvmet
 NULLB_CFS=/sys/kernel/config/nullb
@@ -173,4 +177,27 @@ nvmf_connect() {
 
 nvmf_disconnect() {
 	nvme disconnect -n "${1-}" >/dev/null
+}
+
+pci_nvme_disks() {
+	local bdf="${1-}" count="${2-}" t="${3:-20}" i=0 n name found
+	while :; do
+		found=$(for n in /sys/bus/pci/devices/"$bdf"/nvme/nvme*/nvme*n*; do
+			[ -e "$n" ] || continue
+			# With native multipath the controller holds nvmeXcYnZ, a path of disk nvmeXnZ.
+			name=$(echo "${n##*/}" | sed 's/^\(nvme[0-9]*\)c[0-9]*\(n[0-9]*\)$/\1\2/')
+			[ -b "/dev/$name" ] && echo "$name"
+		done | sort -u)
+		if [ -n "$found" ] && [ "$(echo "$found" | wc -l)" -ge "$count" ]; then
+			echo "$found"
+			return 0
+		fi
+		if [ $i -ge $((t * 10)) ]; then
+			echo "pci_nvme_disks: $bdf: expected $count block devices after ${t}s, found:" \
+				"${found:-none} (driver: $(readlink "/sys/bus/pci/devices/$bdf/driver"))" >&2
+			return 1
+		fi
+		sleep 0.1
+		i=$((i + 1))
+	done
 }

@@ -11,10 +11,13 @@
 #   vm_stop                             # poweroff; kill after a timeout; fails if it had to kill
 #
 # vm_start [--image DIR] [--fwd [HOST_PORT:]GUEST_PORT]... [--mem MIB] [--smp N]
-#          [--append KERNEL_ARGS] [--qemu-arg ARG]... [--boot-timeout S]
+#          [--append KERNEL_ARGS] [--qemu-arg ARG]... [--iommu intel] [--boot-timeout S]
 #   --fwd forwards tcp 127.0.0.1:HOST_PORT to the guest's GUEST_PORT (a free host port when
 #   HOST_PORT is left out; vm_port tells which). --qemu-arg adds QEMU arguments (e.g. an
-#   emulated NVMe controller). QEMU runs under TCG (KVM when /dev/kvm is usable), user
+#   emulated NVMe controller). --iommu intel gives the guest an emulated Intel IOMMU, which
+#   VFIO needs (the Debian kernel has no no-IOMMU mode): a q35 machine, the intel-iommu device
+#   ahead of every other PCI device (it must come first to translate for them) and the kernel
+#   booted with intel_iommu=on iommu=pt. QEMU runs under TCG (KVM when /dev/kvm is usable), user
 #   networking restricted to the forwards, the guest console in a log file and commands on a
 #   virtio-serial port (see init for the protocol). Must not run in a subshell: QEMU dies with
 #   the shell that started it (PR_SET_PDEATHSIG), so even a SIGKILLed test leaves no guest.
@@ -171,7 +174,7 @@ vm__free_port() {
 
 # vm__launch: starts QEMU in the background (VM_PID) and opens the control channel.
 vm__launch() {
-	local spec g h hostfwd='' accel=(-accel tcg) wrap=()
+	local spec g h hostfwd='' accel=(-accel tcg) wrap=() machine=(-machine pc) append=$vm__append
 	VM_PORTS=()
 	for spec in "${vm__fwds[@]}"; do
 		g=${spec##*:}
@@ -186,6 +189,11 @@ vm__launch() {
 	if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
 		accel=(-accel kvm -accel tcg)
 	fi
+	if [ "$vm__iommu" = intel ]; then
+		# kernel-irqchip=split: interrupt remapping under KVM needs it (TCG ignores it).
+		machine=(-machine "q35,kernel-irqchip=split" -device "intel-iommu,intremap=on,aw-bits=48")
+		append="intel_iommu=on iommu=pt $append"
+	fi
 	if [[ $(setpriv --help 2>/dev/null) == *pdeathsig* ]]; then
 		wrap=(setpriv --pdeathsig KILL --)
 	fi
@@ -193,9 +201,9 @@ vm__launch() {
 	mkfifo "$VM_DIR/ctl.in" "$VM_DIR/ctl.out" || return 1
 	: >"$VM_DIR/console.log"
 	"${wrap[@]}" qemu-system-x86_64 -name spio-interop -nodefaults -no-user-config \
-		-display none -machine pc "${accel[@]}" -cpu max -smp "$vm__smp" -m "$vm__mem" \
+		-display none "${machine[@]}" "${accel[@]}" -cpu max -smp "$vm__smp" -m "$vm__mem" \
 		-kernel "$VM_IMAGE/vmlinuz" -initrd "$VM_IMAGE/initramfs.cpio" -no-reboot \
-		-append "console=ttyS0 quiet panic=-1 mitigations=off $vm__append" \
+		-append "console=ttyS0 quiet panic=-1 mitigations=off $append" \
 		-serial "file:$VM_DIR/console.log" \
 		-netdev "user,id=n0,restrict=on$hostfwd" -device virtio-net-pci,netdev=n0 \
 		-device virtio-serial-pci,id=vs0 -chardev "pipe,id=ctl,path=$VM_DIR/ctl" \
@@ -234,6 +242,7 @@ vm_start() {
 	vm__mem=512
 	vm__smp=2
 	vm__append=
+	vm__iommu=
 	while [ $# -gt 0 ]; do
 		if [ $# -lt 2 ]; then
 			echo "vm_start: $1 needs a value" >&2
@@ -246,6 +255,13 @@ vm_start() {
 		--smp) vm__smp=$2 ;;
 		--append) vm__append=$2 ;;
 		--qemu-arg) vm__qemu_args+=("$2") ;;
+		--iommu)
+			if [ "$2" != intel ]; then
+				echo "vm_start: --iommu $2: only 'intel' is supported" >&2
+				return 1
+			fi
+			vm__iommu=$2
+			;;
 		--boot-timeout) boot_timeout=$2 ;;
 		*)
 			echo "vm_start: unknown option '$1'" >&2
