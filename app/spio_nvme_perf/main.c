@@ -717,7 +717,8 @@ static int parse_trid(const char *arg)
 	if (pc->trid.traddr[0] == '\0') {
 		return bad("-r", arg, "a traddr");
 	}
-	if (pc->trid.subnqn[0] == '\0' || strcmp(pc->trid.subnqn, SPIO_NVMF_DISCOVERY_NQN) == 0) {
+	if (pc->trid.trtype != SPIO_NVME_TRANSPORT_PCIE &&
+	    (pc->trid.subnqn[0] == '\0' || strcmp(pc->trid.subnqn, SPIO_NVMF_DISCOVERY_NQN) == 0)) {
 		return bad("-r", arg, "subnqn: the NVM subsystem to test (not discovery)");
 	}
 	pc->nsid = (uint32_t)nsid;

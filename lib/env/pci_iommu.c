@@ -4,6 +4,7 @@
  * IOVA = what spio_vtophys() returns (spio/pci.h says why).
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,23 +87,39 @@ static void log_iova_ranges(int fd)
 		free(info);
 		return;
 	}
+	/*
+	 * The kernel packs capabilities at 4-byte offsets: read their 8-byte
+	 * fields with memcpy, never through a misaligned struct pointer.
+	 */
 	for (uint32_t off = info->cap_offset;
 	     off != 0 && off + sizeof(struct vfio_info_cap_header) <= info->argsz;) {
-		struct vfio_info_cap_header *h = (void *)((char *)info + off);
-		if (h->id == VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE) {
-			struct vfio_iommu_type1_info_cap_iova_range *r = (void *)h;
-			for (uint32_t i = 0; i < r->nr_iovas && (char *)&r->iova_ranges[i + 1] <=
-								    (char *)info + info->argsz;
+		const char *at = (const char *)info + off;
+		struct vfio_info_cap_header h;
+
+		memcpy(&h, at, sizeof(h));
+		if (h.id == VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE) {
+			const size_t ranges_off =
+			    offsetof(struct vfio_iommu_type1_info_cap_iova_range, iova_ranges);
+			struct vfio_iova_range range;
+			uint32_t nr_iovas;
+
+			memcpy(&nr_iovas,
+			       at + offsetof(struct vfio_iommu_type1_info_cap_iova_range, nr_iovas),
+			       sizeof(nr_iovas));
+			for (uint32_t i = 0;
+			     i < nr_iovas &&
+			     off + ranges_off + (i + 1) * sizeof(range) <= info->argsz;
 			     i++) {
+				memcpy(&range, at + ranges_off + i * sizeof(range), sizeof(range));
 				SPIO_INFOLOG("pci: IOMMU accepts IOVAs 0x%llx - 0x%llx\n",
-					     (unsigned long long)r->iova_ranges[i].start,
-					     (unsigned long long)r->iova_ranges[i].end);
+					     (unsigned long long)range.start,
+					     (unsigned long long)range.end);
 			}
 		}
-		if (h->next <= off) {
+		if (h.next <= off) {
 			break; /* malformed chain: never loop */
 		}
-		off = h->next;
+		off = h.next;
 	}
 	free(info);
 }
