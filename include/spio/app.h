@@ -60,6 +60,8 @@
 #include "spio/json.h"
 #include "spio/thread.h"
 
+struct spio_pci_addr; /* spio/pci.h */
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -144,6 +146,19 @@ struct spio_app_opts {
 	 * Default false.
 	 */
 	bool delay_subsystem_init;
+	/**
+	 * PCI devices the process may attach (SPDK's -A / --pci-allowed) or
+	 * must not (-B / --pci-blocked), and SPDK's --iova-mode: passed to
+	 * spio_env_opts (see there); the lists are exclusive. Read during
+	 * spio_app_start() only. Default none and NULL.
+	 */
+	const struct spio_pci_addr *pci_allowed;
+	size_t num_pci_allowed;
+	const struct spio_pci_addr *pci_blocked;
+	size_t num_pci_blocked;
+	const char *iova_mode;
+	/** SPDK's -u / --no-pci: spio_env_opts no_pci. Default false. */
+	bool no_pci;
 };
 
 /** Fill `opts` with defaults. `opts_size` is the caller's sizeof(*opts). NULL is ignored. */

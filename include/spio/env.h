@@ -12,6 +12,8 @@
 
 #include "spio/cpuset.h"
 
+struct spio_pci_addr; /* spio/pci.h */
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -39,13 +41,41 @@ struct spio_env_opts {
 	 * Each core must be in the process's affinity.
 	 */
 	const char *core_mask;
+	/**
+	 * PCI devices this process may attach, SPDK's -A / --pci-allowed: when
+	 * num_pci_allowed > 0, spio_pci_device_attach() refuses (-ENODEV) and
+	 * spio_pci_enumerate() hides every other device. Copied at init.
+	 */
+	const struct spio_pci_addr *pci_allowed;
+	size_t num_pci_allowed;
+	/**
+	 * PCI devices this process must not attach, SPDK's -B / --pci-blocked:
+	 * refused and hidden as above. Exclusive with pci_allowed (SPDK's
+	 * rule): init fails with -EINVAL when both lists are non-empty.
+	 */
+	const struct spio_pci_addr *pci_blocked;
+	size_t num_pci_blocked;
+	/**
+	 * SPDK's --iova-mode: NULL (default) takes whatever spio uses; "pa"
+	 * or "va" assert it. spio's IOVA is what spio_vtophys() returns
+	 * (spio/pci.h): physical addresses with hugepages when
+	 * /proc/self/pagemap gives them, virtual addresses otherwise. A mode
+	 * that differs fails init with -EINVAL and the reason logged ("pa"
+	 * with no_huge in SPDK's words).
+	 */
+	const char *iova_mode;
+	/**
+	 * SPDK's -u / --no-pci: no PCI device may be attached (-ENODEV) and
+	 * spio_pci_enumerate() reports none. Default false.
+	 */
+	bool no_pci;
 };
 
 /**
  * Fill `opts` with defaults: name "spio", hugepages if free, no memory limit,
- * every core of the affinity. `opts_size` is the caller's sizeof(*opts); only
- * that many bytes are written. NULL `opts` or `opts_size` 0 is ignored. Any
- * OS thread, before or after spio_env_init().
+ * every core of the affinity, PCI on with no lists, IOVA mode as spio chooses. `opts_size` is the
+ * caller's sizeof(*opts); only that many bytes are written. NULL `opts` or `opts_size` 0 is
+ * ignored. Any OS thread, before or after spio_env_init().
  */
 void spio_env_opts_init(struct spio_env_opts *opts, size_t opts_size);
 
@@ -58,7 +88,8 @@ void spio_env_opts_init(struct spio_env_opts *opts, size_t opts_size);
  *
  * \return 0; -EINVAL for bad options (NULL opts, opts_size 0, unknown mask
  *         syntax, a mask with no core, a core outside the affinity,
- *         mem_size_mb above 2^30); -EALREADY if already initialised; -ENOMEM
+ *         mem_size_mb above 2^30, both PCI lists, an iova_mode other than
+ *         NULL, "pa" and "va" or one spio will not use); -EALREADY if already initialised; -ENOMEM
  *         if mem_size_mb cannot be reserved; or another -errno of mapping or
  *         locking the memory. On error nothing stays initialised.
  */

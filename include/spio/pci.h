@@ -25,7 +25,9 @@
  * Thread rules: the address and enumeration functions may be called from any
  * thread. Attach and detach may be called from any thread (a mutex guards the
  * process's VFIO container and groups); the other functions of one device are
- * for the one driver that attached it, on one thread at a time.
+ * for the one driver that attached it, on one thread at a time, except that a
+ * spio_pci_for_each_device() callback may read its info, type and config
+ * space from any thread (config space reads are single pread()s).
  */
 #ifndef SPIO_PCI_H
 #define SPIO_PCI_H
@@ -111,6 +113,9 @@ typedef int (*spio_pci_enum_cb)(void *arg, const struct spio_pci_device_info *in
  * Walk /sys/bus/pci/devices and call `cb` for each device that passes
  * `filter` (NULL: every device), in address order. Entries that cannot be
  * read (vanished, malformed) are skipped with a debug log (component "pci").
+ * The process's own lists (spio_env_opts pci_allowed / pci_blocked / no_pci,
+ * SPDK's -A / -B / -u) apply on top of `filter`, as SPDK hides a blocked
+ * device from the whole process: a device they exclude is never reported.
  *
  * \return 0 after the whole walk; the callback's non-zero value if it stopped
  *         the walk; -EINVAL for a NULL `cb`; -errno of opening the directory.
@@ -138,7 +143,9 @@ struct spio_pci_device;
  * interrupt, when the device has one, is armed to notice hot-removal.
  *
  * \return 0 with *dev set (release with spio_pci_device_detach()); -EINVAL
- *         for NULL arguments; -ENODEV if sysfs has no such device; -EBUSY if
+ *         for NULL arguments; -ENODEV if sysfs has no such device, or the
+ *         process's lists exclude it (spio_env_opts pci_allowed / pci_blocked /
+ *         no_pci: SPDK's probe does not see such a device either); -EBUSY if
  *         another process (named in the log) or this one already has it;
  *         -ENOTSUP if it is not bound to vfio-pci, has no IOMMU group, or VFIO
  *         is not available (module not loaded, group not viable); -EACCES
@@ -158,6 +165,33 @@ void spio_pci_device_detach(struct spio_pci_device *dev);
 
 /** The device's sysfs information, read at attach; valid until detach. */
 const struct spio_pci_device_info *spio_pci_device_get_info(const struct spio_pci_device *dev);
+
+/**
+ * Name the kind of driver that attached `dev` ("nvme", as SPDK's
+ * spdk_pci_device_get_type() says); framework_get_pci_devices reports it. The
+ * string is not copied: a literal, or anything that outlives the attachment.
+ * NULL is ignored. The attaching driver calls it once, right after attach.
+ */
+void spio_pci_device_set_type(struct spio_pci_device *dev, const char *type);
+
+/** The name given to spio_pci_device_set_type(); "unknown" before; NULL for a NULL dev. */
+const char *spio_pci_device_get_type(const struct spio_pci_device *dev);
+
+/** Called for each attached device; return 0 to go on, anything else to stop. */
+typedef int (*spio_pci_device_cb)(void *arg, struct spio_pci_device *dev);
+
+/**
+ * Call `cb` for each device this process has attached, oldest first (SPDK's
+ * spdk_pci_for_each_device()). A mutex held during the walk keeps each device
+ * from being detached while `cb` looks at it: `cb` may read the device's
+ * info, type and config space (spio_pci_device_cfg_read()) but must not
+ * attach or detach a device (that would deadlock) and should be quick (an
+ * attach or detach on another thread waits). Any thread.
+ *
+ * \return 0 after the whole walk; the callback's non-zero value if it
+ *         stopped the walk; -EINVAL for a NULL `cb`.
+ */
+int spio_pci_for_each_device(spio_pci_device_cb cb, void *arg);
 
 /**
  * Map BAR `bar` (0-5) into the process, read and write, uncached. Mapping a

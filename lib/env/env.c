@@ -3,13 +3,16 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "env/fault.h"
 #include "env_internal.h"
+#include "pci_internal.h"
 #include "spio/dma.h"
 #include "spio/env.h"
 #include "spio/log.h"
@@ -31,6 +34,12 @@ void spio_env_opts_init(struct spio_env_opts *opts, size_t opts_size)
 	    .no_huge = false,
 	    .mem_size_mb = 0,
 	    .core_mask = NULL,
+	    .pci_allowed = NULL,
+	    .num_pci_allowed = 0,
+	    .pci_blocked = NULL,
+	    .num_pci_blocked = 0,
+	    .iova_mode = NULL,
+	    .no_pci = false,
 	};
 	memcpy(opts, &defaults, SPIO_MIN(opts_size, sizeof(defaults)));
 }
@@ -99,6 +108,91 @@ static int fault_from_environment(void)
 	return 0;
 }
 
+/* SPDK's -A / -B lists and --no-pci, kept by the PCI layer until spio_env_fini(). */
+static int pci_lists_from_opts(const struct spio_env_opts *opts)
+{
+	size_t nallow = OPT(opts, num_pci_allowed, 0), nblock = OPT(opts, num_pci_blocked, 0);
+	int rc;
+
+	if (nallow > 0 && nblock > 0) {
+		SPIO_ERRLOG("pci_allowed and pci_blocked (-A and -B) cannot be used at the same "
+			    "time\n");
+		return -EINVAL;
+	}
+	rc = pci_policy_set(OPT(opts, no_pci, false), OPT(opts, pci_allowed, NULL), nallow,
+			    OPT(opts, pci_blocked, NULL), nblock);
+	if (rc == -EINVAL) {
+		SPIO_ERRLOG("a PCI list has a count but no addresses\n");
+	}
+	return rc;
+}
+
+/* Whether /proc/self/pagemap shows page frame numbers (it needs CAP_SYS_ADMIN;
+ * without, it reads zeros): the DMA region then uses physical addresses. */
+static bool pagemap_gives_phys(void)
+{
+	volatile uint64_t probe = 1; /* a present page: this stack */
+	long page = sysconf(_SC_PAGESIZE);
+	uint64_t entry = 0;
+	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0 || page <= 0) {
+		if (fd >= 0) {
+			close(fd);
+		}
+		return false;
+	}
+	off_t off = (off_t)((uintptr_t)&probe / (uint64_t)page * sizeof(entry));
+	ssize_t n = pread(fd, &entry, sizeof(entry), off);
+	close(fd);
+	return n == (ssize_t)sizeof(entry) && (entry & ((1ULL << 55) - 1)) != 0;
+}
+
+/* Before DMA memory: the mode's spelling, and SPDK's own refusal. */
+static int iova_mode_check_opts(const char *mode, bool no_huge)
+{
+	if (mode == NULL) {
+		return 0;
+	}
+	if (strcmp(mode, "pa") != 0 && strcmp(mode, "va") != 0) {
+		SPIO_ERRLOG("iova mode '%s': expected pa or va\n", mode);
+		return -EINVAL;
+	}
+	if (no_huge && strcmp(mode, "pa") == 0) {
+		SPIO_ERRLOG("iova-mode=pa is incompatible with specified no-huge parameter\n");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* After DMA memory: spio does not pick the mode, it reports what vtophys
+ * gives; asking for the other one is refused rather than ignored. */
+static int iova_mode_check_memory(const char *mode)
+{
+	bool phys;
+
+	if (mode == NULL) {
+		return 0;
+	}
+	phys = dma_mem_hugepages() && pagemap_gives_phys();
+	if (strcmp(mode, "pa") == 0 && !phys) {
+		SPIO_ERRLOG("iova mode pa: IOVAs here are virtual addresses (%s); leave "
+			    "--iova-mode out or run as root with free hugepages\n",
+			    dma_mem_hugepages() ? "/proc/self/pagemap hides physical addresses "
+						  "without CAP_SYS_ADMIN"
+						: "no hugepages: ordinary pages have no fixed "
+						  "physical address");
+		return -EINVAL;
+	}
+	if (strcmp(mode, "va") == 0 && phys) {
+		SPIO_ERRLOG("iova mode va: with hugepages and a readable /proc/self/pagemap the "
+			    "IOVAs here are physical addresses; leave --iova-mode out, or add "
+			    "--no-huge for virtual ones\n");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int spio_env_init(const struct spio_env_opts *opts)
 {
 	struct spio_cpuset cores;
@@ -117,9 +211,24 @@ int spio_env_init(const struct spio_env_opts *opts)
 		rc = fault_from_environment();
 	}
 	if (rc == 0) {
+		rc = iova_mode_check_opts(OPT(opts, iova_mode, NULL), OPT(opts, no_huge, false));
+	}
+	if (rc == 0) {
+		rc = pci_lists_from_opts(opts);
+	}
+	if (rc == 0) {
 		const char *name = OPT(opts, name, "spio");
 		rc = dma_mem_init(name ? name : "spio", !OPT(opts, no_huge, false),
 				  OPT(opts, mem_size_mb, 0));
+		if (rc == 0) {
+			rc = iova_mode_check_memory(OPT(opts, iova_mode, NULL));
+			if (rc != 0) {
+				dma_mem_fini();
+			}
+		}
+		if (rc != 0) {
+			pci_policy_clear();
+		}
 	}
 	if (rc == 0) {
 		spio_cpuset_copy(&g_cores, &cores);
@@ -135,6 +244,7 @@ void spio_env_fini(void)
 	pthread_mutex_lock(&g_env_lock);
 	if (g_initialized) {
 		dma_mem_fini();
+		pci_policy_clear();
 		g_cores_fixed = false;
 		g_initialized = false;
 	}

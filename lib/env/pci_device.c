@@ -1,9 +1,11 @@
 /*
  * One PCI device opened through VFIO: attach / detach, BAR mappings, config
- * space, MSI-X eventfds and hot-remove detection.
+ * space, MSI-X eventfds and hot-remove detection; and the list of attached
+ * devices that framework_get_pci_devices walks.
  */
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,8 +45,41 @@ struct spio_pci_device {
 	uint32_t msix_n;
 	int req_fd; /* eventfd of VFIO's device request, or -1 */
 	bool removed;
-	uint64_t next_sysfs_check; /* ticks */
+	uint64_t next_sysfs_check;    /* ticks */
+	const char *type;	      /* spio_pci_device_set_type(), "unknown" before */
+	struct spio_pci_device *next; /* in g_devices, under g_devices_lock */
 };
+
+/* Attached devices, oldest first. The lock is held across a whole
+ * spio_pci_for_each_device() walk: detach unlinks under it before freeing, so
+ * a walker never sees a freed device. */
+static pthread_mutex_t g_devices_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct spio_pci_device *g_devices;
+
+static void list_add(struct spio_pci_device *dev)
+{
+	struct spio_pci_device **p;
+
+	pthread_mutex_lock(&g_devices_lock);
+	for (p = &g_devices; *p != NULL; p = &(*p)->next) {
+	}
+	*p = dev;
+	pthread_mutex_unlock(&g_devices_lock);
+}
+
+static void list_remove(struct spio_pci_device *dev)
+{
+	struct spio_pci_device **p;
+
+	pthread_mutex_lock(&g_devices_lock);
+	for (p = &g_devices; *p != NULL; p = &(*p)->next) {
+		if (*p == dev) {
+			*p = dev->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&g_devices_lock);
+}
 
 /* Route `n` eventfds to vectors 0 .. n-1 of IRQ index `index`; n 0 disables. */
 static int set_irqs(struct spio_pci_device *dev, uint32_t index, uint32_t n, const int *fds)
@@ -189,10 +224,19 @@ static int open_vfio(struct spio_pci_device *dev)
 int spio_pci_device_attach(const struct spio_pci_addr *addr, struct spio_pci_device **out)
 {
 	struct spio_pci_device *dev;
+	const char *refusal;
 	int rc;
 
 	if (addr == NULL || out == NULL) {
 		return -EINVAL;
+	}
+	refusal = pci_policy_refusal(addr);
+	if (refusal != NULL) {
+		char bdf[SPIO_PCI_ADDR_STRLEN];
+
+		spio_pci_addr_fmt(bdf, sizeof(bdf), addr);
+		SPIO_ERRLOG("pci %s: %s: not attached\n", bdf, refusal);
+		return -ENODEV;
 	}
 	dev = calloc(1, sizeof(*dev));
 	if (dev == NULL) {
@@ -200,6 +244,7 @@ int spio_pci_device_attach(const struct spio_pci_addr *addr, struct spio_pci_dev
 	}
 	dev->fd = -1;
 	dev->req_fd = -1;
+	dev->type = "unknown";
 	spio_pci_addr_fmt(dev->bdf, sizeof(dev->bdf), addr);
 	snprintf(dev->sysfs_dir, sizeof(dev->sysfs_dir), "%s/%s", pci_sysfs_root(), dev->bdf);
 
@@ -237,6 +282,7 @@ int spio_pci_device_attach(const struct spio_pci_addr *addr, struct spio_pci_dev
 		return rc;
 	}
 	dev->next_sysfs_check = spio_get_ticks();
+	list_add(dev);
 	*out = dev;
 	return 0;
 }
@@ -246,6 +292,7 @@ void spio_pci_device_detach(struct spio_pci_device *dev)
 	if (dev == NULL) {
 		return;
 	}
+	list_remove(dev);
 	for (int i = 0; i < NUM_BARS; i++) {
 		if (dev->bar[i].map) {
 			munmap(dev->bar[i].map, dev->bar[i].size);
@@ -275,6 +322,34 @@ void spio_pci_device_detach(struct spio_pci_device *dev)
 const struct spio_pci_device_info *spio_pci_device_get_info(const struct spio_pci_device *dev)
 {
 	return dev ? &dev->info : NULL;
+}
+
+void spio_pci_device_set_type(struct spio_pci_device *dev, const char *type)
+{
+	if (dev != NULL && type != NULL) {
+		/* A walker may read it on another thread. */
+		__atomic_store_n(&dev->type, type, __ATOMIC_RELEASE);
+	}
+}
+
+const char *spio_pci_device_get_type(const struct spio_pci_device *dev)
+{
+	return dev ? __atomic_load_n(&dev->type, __ATOMIC_ACQUIRE) : NULL;
+}
+
+int spio_pci_for_each_device(spio_pci_device_cb cb, void *arg)
+{
+	int rc = 0;
+
+	if (cb == NULL) {
+		return -EINVAL;
+	}
+	pthread_mutex_lock(&g_devices_lock);
+	for (struct spio_pci_device *dev = g_devices; dev != NULL && rc == 0; dev = dev->next) {
+		rc = cb(arg, dev);
+	}
+	pthread_mutex_unlock(&g_devices_lock);
+	return rc;
 }
 
 int spio_pci_device_map_bar(struct spio_pci_device *dev, uint32_t bar, void **addr, uint64_t *size)

@@ -203,7 +203,7 @@ int spio_pci_enumerate(const struct spio_pci_filter *filter, spio_pci_enum_cb cb
 				      name);
 			continue;
 		}
-		if (!addr_wanted(filter, &addr)) {
+		if (!addr_wanted(filter, &addr) || pci_policy_refusal(&addr) != NULL) {
 			continue;
 		}
 		snprintf(dir, sizeof(dir), "%s/%s", g_sysfs_root, name);

@@ -3,6 +3,7 @@
 #define SPIO_PCI_INTERNAL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "spio/pci.h"
@@ -18,6 +19,16 @@ void pci_set_vfio_dir(const char *dir);
 void pci_set_lock_dir(const char *dir);
 const char *pci_sysfs_root(void);
 const char *pci_vfio_dir(void);
+
+/* pci_policy.c: the process's allow / block lists (SPDK's -A / -B) and
+ * SPDK's --no-pci (`none`: no device at all), set by spio_env_init() and
+ * cleared by spio_env_fini(). pci_policy_set copies the lists: 0, -EINVAL if
+ * both are non-empty (SPDK's rule), -ENOMEM. */
+int pci_policy_set(bool none, const struct spio_pci_addr *allow, size_t nallow,
+		   const struct spio_pci_addr *block, size_t nblock);
+void pci_policy_clear(void);
+/* NULL when the lists let `addr` through, else why not (for a log line). */
+const char *pci_policy_refusal(const struct spio_pci_addr *addr);
 
 /* pci_claim.c: the per-BDF lock file. 0, or -EBUSY (held by another process,
  * whose pid is logged, or already by this one), or -errno of the file. */

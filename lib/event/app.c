@@ -147,6 +147,12 @@ static void opts_copy(struct spio_app_opts *dst, const struct spio_app_opts *src
 	COPY(idle_threshold_us);
 	COPY(shutdown_cb);
 	COPY(delay_subsystem_init);
+	COPY(pci_allowed);
+	COPY(num_pci_allowed);
+	COPY(pci_blocked);
+	COPY(num_pci_blocked);
+	COPY(iova_mode);
+	COPY(no_pci);
 #undef COPY
 }
 
@@ -614,6 +620,12 @@ static int app_env_init(void)
 	env.no_huge = g_app.opts.no_huge;
 	env.mem_size_mb = g_app.opts.mem_size_mb;
 	env.core_mask = g_app.opts.reactor_mask;
+	env.pci_allowed = g_app.opts.pci_allowed;
+	env.num_pci_allowed = g_app.opts.num_pci_allowed;
+	env.pci_blocked = g_app.opts.pci_blocked;
+	env.num_pci_blocked = g_app.opts.num_pci_blocked;
+	env.iova_mode = g_app.opts.iova_mode;
+	env.no_pci = g_app.opts.no_pci;
 	return spio_env_init(&env);
 }
 

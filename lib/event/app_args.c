@@ -23,6 +23,7 @@
 #include "spio/app.h"
 #include "spio/cpuset.h"
 #include "spio/log.h"
+#include "spio/pci.h"
 #include "spio/rpc.h"
 #include "spio/util.h"
 
@@ -41,6 +42,10 @@ enum common_id {
 	CO_SILENCE_NOTICELOG,
 	CO_IDLE,
 	CO_WAIT_FOR_RPC,
+	CO_PCI_ALLOWED,
+	CO_PCI_BLOCKED,
+	CO_IOVA_MODE,
+	CO_NO_PCI,
 	CO_VERSION,
 	CO_HELP,
 	/* SPDK's, accepted without effect */
@@ -48,16 +53,12 @@ enum common_id {
 	CO_SINGLE_FILE_SEGMENTS,
 	CO_MEM_CHANNELS,
 	CO_HUGE_UNLINK,
-	CO_NO_PCI,
 	CO_DISABLE_CPUMASK_LOCKS,
 	/* SPDK's, refused */
 	CO_TPOINT_GROUP,
 	CO_NUM_TRACE_ENTRIES,
 	CO_SHM_ID,
-	CO_PCI_ALLOWED,
-	CO_PCI_BLOCKED,
 	CO_HUGE_DIR,
-	CO_IOVA_MODE,
 	CO_BASE_VIRTADDR,
 	CO_JSON_IGNORE_INIT_ERRORS,
 	CO_COUNT,
@@ -97,6 +98,11 @@ static const struct common_opt g_common[CO_COUNT] = {
     [CO_SILENCE_NOTICELOG] = {0, "silence-noticelog", no_argument, KIND_HONOURED, false, NULL},
     [CO_IDLE] = {0, "idle", required_argument, KIND_HONOURED, false, NULL},
     [CO_WAIT_FOR_RPC] = {0, "wait-for-rpc", no_argument, KIND_HONOURED, false, NULL},
+    /* SPDK's letters, which an app may already use for its own options */
+    [CO_PCI_ALLOWED] = {'A', "pci-allowed", required_argument, KIND_HONOURED, true, NULL},
+    [CO_PCI_BLOCKED] = {'B', "pci-blocked", required_argument, KIND_HONOURED, true, NULL},
+    [CO_IOVA_MODE] = {0, "iova-mode", required_argument, KIND_HONOURED, true, NULL},
+    [CO_NO_PCI] = {'u', "no-pci", no_argument, KIND_HONOURED, true, NULL},
     [CO_VERSION] = {'v', "version", no_argument, KIND_HONOURED, false, NULL},
     [CO_HELP] = {'h', "help", no_argument, KIND_HONOURED, false, NULL},
 
@@ -105,7 +111,6 @@ static const struct common_opt g_common[CO_COUNT] = {
 				 NULL},
     [CO_MEM_CHANNELS] = {'n', "mem-channels", required_argument, KIND_IGNORED, true, NULL},
     [CO_HUGE_UNLINK] = {'R', "huge-unlink", no_argument, KIND_IGNORED, true, NULL},
-    [CO_NO_PCI] = {'u', "no-pci", no_argument, KIND_IGNORED, true, NULL},
     [CO_DISABLE_CPUMASK_LOCKS] = {0, "disable-cpumask-locks", no_argument, KIND_IGNORED, true,
 				  NULL},
 
@@ -115,16 +120,9 @@ static const struct common_opt g_common[CO_COUNT] = {
 			      "not supported: spdk-io has no tracepoints"},
     [CO_SHM_ID] = {'i', "shm-id", required_argument, KIND_REFUSED, true,
 		   "not supported: spdk-io has no multi-process shared memory"},
-    [CO_PCI_ALLOWED] = {'A', "pci-allowed", required_argument, KIND_REFUSED, true,
-			"not supported: spdk-io does not drive PCI devices yet"},
-    [CO_PCI_BLOCKED] = {'B', "pci-blocked", required_argument, KIND_REFUSED, true,
-			"not supported: spdk-io does not drive PCI devices yet"},
     [CO_HUGE_DIR] = {0, "huge-dir", required_argument, KIND_REFUSED, true,
 		     "not supported: spdk-io takes hugepages from the kernel (memfd), not "
 		     "from a hugetlbfs mount"},
-    [CO_IOVA_MODE] = {0, "iova-mode", required_argument, KIND_REFUSED, true,
-		      "not supported: spdk-io chooses IOVAs itself (physical addresses when "
-		      "it may read them, virtual otherwise)"},
     [CO_BASE_VIRTADDR] = {0, "base-virtaddr", required_argument, KIND_REFUSED, true,
 			  "not supported: spdk-io does not map DMA memory at a fixed address"},
     [CO_JSON_IGNORE_INIT_ERRORS] = {0, "json-ignore-init-errors", no_argument, KIND_REFUSED, true,
@@ -156,6 +154,11 @@ static struct {
 
 /* -L flags joined by commas; opts->log_flags points here after -L. */
 static char g_log_flags[LOG_FLAGS_MAX];
+
+/* -A or -B addresses (one list: they are exclusive); opts->pci_allowed or
+ * pci_blocked points here after one. */
+#define PCI_ADDRS_MAX 256
+static struct spio_pci_addr g_pci_addrs[PCI_ADDRS_MAX];
 
 struct parse_ctx {
 	int argc;
@@ -258,6 +261,40 @@ static void usage_compat_list(FILE *out, const char *title, enum common_kind kin
 	fprintf(out, "\n");
 }
 
+/* The PCI options, in the spellings the app left to us. */
+static void usage_pci(FILE *out)
+{
+	static const struct {
+		enum common_id id;
+		const char *arg;
+		const char *text;
+	} lines[] = {
+	    {CO_PCI_ALLOWED, " BDF", "attach only this PCI device (repeatable)"},
+	    {CO_PCI_BLOCKED, " BDF", "never attach this PCI device (repeatable; not with -A)"},
+	    {CO_IOVA_MODE, " pa|va", "assert the IOVA mode (docs/app.md); default: spio's"},
+	    {CO_NO_PCI, "", "attach no PCI device"},
+	};
+	char item[80];
+
+	for (size_t i = 0; i < SPIO_COUNTOF(lines); i++) {
+		const struct common_opt *co = &g_common[lines[i].id];
+		bool letter = co->letter != 0 && !g_usage.letter_taken[lines[i].id];
+		bool name = !g_usage.name_taken[lines[i].id];
+
+		if (letter && name) {
+			snprintf(item, sizeof(item), "-%c, --%s%s", co->letter, co->name,
+				 lines[i].arg);
+		} else if (letter) {
+			snprintf(item, sizeof(item), "-%c%s", co->letter, lines[i].arg);
+		} else if (name) {
+			snprintf(item, sizeof(item), "    --%s%s", co->name, lines[i].arg);
+		} else {
+			continue;
+		}
+		fprintf(out, "  %-22s  %s\n", item, lines[i].text);
+	}
+}
+
 void spio_app_usage(FILE *out)
 {
 	char mem[48];
@@ -310,10 +347,11 @@ void spio_app_usage(FILE *out)
 		"      --idle MODE         adaptive (reactors sleep when idle) or poll (spin)\n"
 		"                          (default: %s)\n"
 		"      --wait-for-rpc      initialise the subsystems only when the\n"
-		"                          framework_start_init RPC asks for it\n"
-		"  -v, --version           print the version and exit\n"
-		"  -h, --help              print this help and exit\n\n",
+		"                          framework_start_init RPC asks for it\n",
 		g_usage.idle_mode == SPIO_APP_IDLE_POLL ? "poll" : "adaptive");
+	usage_pci(out);
+	fprintf(out, "  -v, --version           print the version and exit\n"
+		     "  -h, --help              print this help and exit\n\n");
 	usage_compat_list(out, "SPDK options accepted without effect (docs/app.md):", KIND_IGNORED);
 	usage_compat_list(out, "SPDK options refused, spdk-io cannot honour them:", KIND_REFUSED);
 }
@@ -656,6 +694,39 @@ static int add_log_flag(struct parse_ctx *c, const char *spell, const char *arg)
 	return SPIO_APP_PARSE_ARGS_SUCCESS;
 }
 
+/* -A / -B: one more address on the list of that kind; SPDK's rule that the
+ * two kinds exclude each other. */
+static int add_pci_addr(struct parse_ctx *c, enum common_id id, const char *spell, const char *arg)
+{
+	struct spio_app_opts *o = c->opts;
+	bool allow = id == CO_PCI_ALLOWED;
+	const struct spio_pci_addr **list = allow ? &o->pci_allowed : &o->pci_blocked;
+	size_t *n = allow ? &o->num_pci_allowed : &o->num_pci_blocked;
+
+	if ((allow ? o->num_pci_blocked : o->num_pci_allowed) > 0) {
+		fprintf(stderr, "%s: -B and -A cannot be used at the same time\n", c->name);
+		return SPIO_APP_PARSE_ARGS_FAIL;
+	}
+	/* addresses the app put in opts come first */
+	if (*list != g_pci_addrs) {
+		if (*n > PCI_ADDRS_MAX) {
+			return bad_value(c, spell, arg, "fewer PCI addresses (256)");
+		}
+		if (*n > 0) {
+			memmove(g_pci_addrs, *list, *n * sizeof(g_pci_addrs[0]));
+		}
+		*list = g_pci_addrs;
+	}
+	if (*n >= PCI_ADDRS_MAX) {
+		return bad_value(c, spell, arg, "fewer PCI addresses (256)");
+	}
+	if (spio_pci_addr_parse(&g_pci_addrs[*n], arg) != 0) {
+		return bad_value(c, spell, arg, "a PCI address (0000:00:04.0, 00:04.0)");
+	}
+	(*n)++;
+	return SPIO_APP_PARSE_ARGS_SUCCESS;
+}
+
 static int handle_honoured(struct parse_ctx *c, enum common_id id, const char *spell, char *arg)
 {
 	struct spio_app_opts *o = c->opts;
@@ -735,6 +806,28 @@ static int handle_honoured(struct parse_ctx *c, enum common_id id, const char *s
 			return SPIO_APP_PARSE_ARGS_FAIL;
 		}
 		o->delay_subsystem_init = true;
+		break;
+	case CO_PCI_ALLOWED:
+	case CO_PCI_BLOCKED:
+	case CO_IOVA_MODE:
+	case CO_NO_PCI:
+		if (o->opts_size < offsetof(struct spio_app_opts, no_pci) + sizeof(o->no_pci)) {
+			fprintf(stderr,
+				"%s: %s: this program's spio_app_opts predate the PCI options\n",
+				c->name, spell);
+			return SPIO_APP_PARSE_ARGS_FAIL;
+		}
+		if (id == CO_NO_PCI) {
+			o->no_pci = true;
+			break;
+		}
+		if (id != CO_IOVA_MODE) {
+			return add_pci_addr(c, id, spell, arg);
+		}
+		if (strcmp(arg, "pa") != 0 && strcmp(arg, "va") != 0) {
+			return bad_value(c, spell, arg, "pa or va");
+		}
+		o->iova_mode = arg;
 		break;
 	case CO_VERSION:
 		printf("spdk-io v%s\n", SPIO_VERSION_STRING);

@@ -27,7 +27,10 @@
 #include "env/pci_internal.h"
 #include "spio/dma.h"
 #include "spio/env.h"
+#include "spio/json_val.h"
 #include "spio/pci.h"
+#include "spio/rpc.h"
+#include "spio/thread.h"
 
 #define MiB (1024ULL * 1024)
 
@@ -453,6 +456,157 @@ Test(pci_sysfs, attach_errors_without_vfio)
 	assert_unclaimed("0000:00:04.0");
 }
 
+/* ---- the process's -A / -B lists (spio_env_opts) ---- */
+
+static int env_with_lists(const struct spio_pci_addr *allow, size_t nallow,
+			  const struct spio_pci_addr *block, size_t nblock)
+{
+	struct spio_env_opts opts;
+
+	spio_env_opts_init(&opts, sizeof(opts));
+	opts.name = "test_pci_lists";
+	opts.no_huge = true;
+	opts.pci_allowed = allow;
+	opts.num_pci_allowed = nallow;
+	opts.pci_blocked = block;
+	opts.num_pci_blocked = nblock;
+	return spio_env_init(&opts);
+}
+
+static int count_devices(uint32_t class_code)
+{
+	struct spio_pci_filter f = {.class_code = class_code};
+	struct seen s = {0};
+
+	cr_assert_eq(spio_pci_enumerate(&f, collect, &s), 0);
+	return s.n;
+}
+
+static void blocked_list(void)
+{
+	struct spio_pci_device *dev;
+	struct spio_pci_addr a04;
+
+	cr_assert_eq(spio_pci_addr_parse(&a04, "00:04.0"), 0);
+	cr_assert_eq(env_with_lists(NULL, 0, &a04, 1), 0);
+	struct seen s = {0};
+	cr_assert_eq(spio_pci_enumerate(NULL, collect, &s), 0);
+	cr_assert_eq(s.n, 3, "-B 00:04.0 hides it: expected 3 devices, got %d", s.n);
+	cr_assert_null(find_seen(&s, "0000:00:04.0"));
+	cr_assert_eq(count_devices(SPIO_PCI_CLASS_NVME), 2, "and from a class walk too");
+
+	int rc = attach("0000:00:04.0", &dev);
+	cr_assert_eq(rc, -ENODEV, "blocked device: expected -ENODEV, got %d", rc);
+	cr_assert_null(dev);
+	assert_unclaimed("0000:00:04.0");
+	rc = attach("0000:00:05.0", &dev);
+	cr_assert_eq(rc, -ENOTSUP, "not blocked: fails on its driver (nvme), got %d", rc);
+
+	spio_env_fini();
+	cr_assert_eq(count_devices(0), 4, "env fini forgets the list");
+}
+
+Test(pci_sysfs, env_lists_hide_and_refuse_devices)
+{
+	blocked_list();
+
+	struct spio_pci_device *dev;
+	struct spio_pci_addr a05;
+	cr_assert_eq(spio_pci_addr_parse(&a05, "00:05.0"), 0);
+	cr_assert_eq(env_with_lists(&a05, 1, NULL, 0), 0);
+	cr_assert_eq(count_devices(0), 1, "-A 00:05.0 shows only it");
+	cr_assert_eq(attach("0000:00:04.0", &dev), -ENODEV, "not in the allow list");
+	cr_assert_eq(attach("0000:00:05.0", &dev), -ENOTSUP, "allowed: fails on its driver");
+	spio_env_fini();
+
+	/* SPDK's rule: both lists at once are refused, and nothing stays. */
+	cr_assert_eq(env_with_lists(&a05, 1, &a05, 1), -EINVAL);
+	cr_assert(!spio_env_is_initialized());
+	cr_assert_eq(count_devices(0), 4);
+	cr_assert_eq(attach("0000:00:04.0", &dev), -ENOTSUP, "no list left behind: VFIO's error");
+	cr_assert_eq(env_with_lists(NULL, 0, NULL, 2), -EINVAL, "a count without addresses");
+	cr_assert_eq(count_devices(0), 4);
+
+	/* SPDK's --no-pci: no device at all. */
+	struct spio_env_opts opts;
+	spio_env_opts_init(&opts, sizeof(opts));
+	opts.name = "test_pci_none";
+	opts.no_huge = true;
+	opts.no_pci = true;
+	cr_assert_eq(spio_env_init(&opts), 0);
+	cr_assert_eq(count_devices(0), 0, "--no-pci: enumeration reports nothing");
+	cr_assert_eq(attach("0000:00:05.0", &dev), -ENODEV);
+	spio_env_fini();
+	cr_assert_eq(count_devices(0), 4);
+}
+
+/* ---- --iova-mode: checked against what spio uses, never chosen ---- */
+
+static long g_iova_saved_nr = -1;
+
+static void iova_fini(void)
+{
+	spio_env_fini();
+	if (g_iova_saved_nr >= 0) {
+		test_hugepages_restore(g_iova_saved_nr);
+		g_iova_saved_nr = -1;
+	}
+}
+
+TestSuite(env_iova, .fini = iova_fini);
+
+static int env_with_iova(bool no_huge, const char *mode)
+{
+	struct spio_env_opts opts;
+
+	spio_env_opts_init(&opts, sizeof(opts));
+	opts.name = "test_pci_iova";
+	opts.no_huge = no_huge;
+	opts.iova_mode = mode;
+	return spio_env_init(&opts);
+}
+
+Test(env_iova, no_huge_is_va_only)
+{
+	cr_assert_eq(env_with_iova(true, "pa"), -EINVAL, "SPDK refuses pa with no-huge");
+	cr_assert(!spio_env_is_initialized());
+	cr_assert_eq(env_with_iova(true, "PA"), -EINVAL, "spelling: pa or va");
+	cr_assert_eq(env_with_iova(true, ""), -EINVAL);
+	cr_assert_eq(env_with_iova(true, "va"), 0);
+	void *p = spio_dma_malloc(4096, 0);
+	cr_assert_not_null(p);
+	cr_assert_eq(spio_vtophys(p, NULL), (uint64_t)(uintptr_t)p, "va: IOVA = VA");
+	spio_dma_free(p);
+	spio_env_fini();
+	cr_assert_eq(env_with_iova(true, NULL), 0, "no mode: whatever spio uses");
+}
+
+Test(env_iova, hugepages_accept_exactly_the_mode_vtophys_gives)
+{
+	g_iova_saved_nr = test_hugepages_reserve(2);
+	if (g_iova_saved_nr < 0) {
+		cr_skip_test("cannot reserve 2 free 2 MiB hugepages (need root and free memory)");
+	}
+	int pa = env_with_iova(false, "pa");
+	if (pa == 0) {
+		spio_env_fini();
+	}
+	int va = env_with_iova(false, "va");
+	cr_assert((pa == 0) != (va == 0), "exactly one mode must be accepted: pa %d, va %d", pa,
+		  va);
+	cr_assert(pa == -EINVAL || va == -EINVAL);
+	if (va == 0) {
+		spio_env_fini();
+	}
+	cr_assert_eq(env_with_iova(false, pa == 0 ? "pa" : "va"), 0);
+	void *p = spio_dma_malloc(4096, 0);
+	cr_assert_not_null(p);
+	bool is_va = spio_vtophys(p, NULL) == (uint64_t)(uintptr_t)p;
+	cr_assert_eq(is_va, va == 0, "accepted %s, but vtophys gives %s addresses",
+		     pa == 0 ? "pa" : "va", is_va ? "virtual" : "physical");
+	spio_dma_free(p);
+}
+
 /* ---- the DMA region's IOMMU hook ---- */
 
 #define MAX_CALLS 64
@@ -702,6 +856,7 @@ Test(pci_iommu_huge, slots_map_at_their_iova_and_failures_unmap)
 #define FAKE_BAR0_SIZE 16384
 #define FAKE_CFG_OFF 0x10000
 #define FAKE_CFG_SIZE 256
+#define FAKE_CFG_EXT_SIZE 4096 /* a PCIe device's, when g_fake.cfg_ext */
 #define FAKE_MSIX 4
 #define FAKE_MAX_MAPS 64
 
@@ -717,6 +872,7 @@ static struct {
 	int total_maps;
 	int msix_count; /* vectors enabled */
 	int req_fd;	/* eventfd given for the device request, -1 none */
+	bool cfg_ext;	/* devices attached now have 4 KiB of config space */
 } g_fake;
 
 /* What the fd is: 'c'ontainer, 'g'roup, 'd'evice, or 0. */
@@ -841,7 +997,7 @@ static int fake_device_ioctl(unsigned long req, void *arg)
 			ri->size = 256; /* an I/O port BAR: no mmap */
 			ri->flags = VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE;
 		} else if (ri->index == VFIO_PCI_CONFIG_REGION_INDEX) {
-			ri->size = FAKE_CFG_SIZE;
+			ri->size = g_fake.cfg_ext ? FAKE_CFG_EXT_SIZE : FAKE_CFG_SIZE;
 			ri->offset = FAKE_CFG_OFF;
 			ri->flags = VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE;
 		}
@@ -921,9 +1077,9 @@ static void fake_vfio_setup(void)
 	fake_file("vfio", 0);
 	fake_file("5", 0);
 	fake_file("6", 0);
-	fake_file("dev-0000:00:04.0", FAKE_CFG_OFF + FAKE_CFG_SIZE);
-	fake_file("dev-0000:00:0a.0", FAKE_CFG_OFF + FAKE_CFG_SIZE);
-	fake_file("dev-0000:00:0b.0", FAKE_CFG_OFF + FAKE_CFG_SIZE);
+	fake_file("dev-0000:00:04.0", FAKE_CFG_OFF + FAKE_CFG_EXT_SIZE);
+	fake_file("dev-0000:00:0a.0", FAKE_CFG_OFF + FAKE_CFG_EXT_SIZE);
+	fake_file("dev-0000:00:0b.0", FAKE_CFG_OFF + FAKE_CFG_EXT_SIZE);
 	g_fake.req_fd = -1;
 	g_fake.on = true;
 	dma_env_init();
@@ -1081,4 +1237,166 @@ Test(pci_fake_vfio, attach_failures_release_everything)
 	spio_pci_device_detach(dev);
 	cr_assert_eq(g_fake.nmaps, 0);
 	spio_dma_free(early);
+}
+
+/* ---- the attached-device list and framework_get_pci_devices ---- */
+
+struct walk {
+	int n;
+	int stop_at; /* 0: never */
+	char bdf[4][SPIO_PCI_ADDR_STRLEN];
+	const char *type[4];
+};
+
+static int walk_cb(void *arg, struct spio_pci_device *dev)
+{
+	struct walk *w = arg;
+
+	cr_assert_lt(w->n, 4);
+	spio_pci_addr_fmt(w->bdf[w->n], sizeof(w->bdf[0]), &spio_pci_device_get_info(dev)->addr);
+	w->type[w->n] = spio_pci_device_get_type(dev);
+	w->n++;
+	return w->stop_at && w->n == w->stop_at ? 7 : 0;
+}
+
+static void for_each_lists_attached_devices(struct spio_pci_device **d04,
+					    struct spio_pci_device **d0a)
+{
+	struct walk w = {0};
+
+	cr_assert_eq(spio_pci_for_each_device(walk_cb, &w), 0);
+	cr_assert_eq(w.n, 0, "nothing attached yet");
+	cr_assert_eq(attach("0000:00:04.0", d04), 0);
+	g_fake.cfg_ext = true; /* 0a.0 is a PCIe device with extended config space */
+	cr_assert_eq(attach("0000:00:0a.0", d0a), 0);
+	g_fake.cfg_ext = false;
+	cr_assert_str_eq(spio_pci_device_get_type(*d04), "unknown", "no driver named yet");
+	spio_pci_device_set_type(*d04, "nvme");
+	spio_pci_device_set_type(*d04, NULL); /* ignored */
+	cr_assert_null(spio_pci_device_get_type(NULL));
+
+	cr_assert_eq(spio_pci_for_each_device(walk_cb, &w), 0);
+	cr_assert_eq(w.n, 2);
+	cr_assert_str_eq(w.bdf[0], "0000:00:04.0", "oldest first");
+	cr_assert_str_eq(w.type[0], "nvme");
+	cr_assert_str_eq(w.bdf[1], "0000:00:0a.0");
+	cr_assert_str_eq(w.type[1], "unknown");
+	memset(&w, 0, sizeof(w));
+	w.stop_at = 1;
+	cr_assert_eq(spio_pci_for_each_device(walk_cb, &w), 7, "the callback's value stops it");
+	cr_assert_eq(w.n, 1);
+	cr_assert_eq(spio_pci_for_each_device(NULL, NULL), -EINVAL);
+}
+
+struct rpc_reply {
+	int calls;
+	int code;
+	char msg[256];
+	struct spio_json_val *result;
+};
+
+static void rpc_reply_cb(void *ctx, int code, const char *msg, const struct spio_json_val *result)
+{
+	struct rpc_reply *r = ctx;
+
+	r->calls++;
+	r->code = code;
+	snprintf(r->msg, sizeof(r->msg), "%s", msg ? msg : "");
+	r->result = result ? spio_json_val_ref(result) : NULL;
+}
+
+static void call_get_pci_devices(struct spio_thread *t, const char *params, struct rpc_reply *r)
+{
+	struct spio_json_val *p = NULL;
+
+	memset(r, 0, sizeof(*r));
+	if (params != NULL) {
+		p = spio_json_parse(params, strlen(params), NULL, 0);
+		cr_assert_not_null(p);
+	}
+	cr_assert_eq(spio_rpc_call("framework_get_pci_devices", p, rpc_reply_cb, r), 0);
+	for (int i = 0; i < 1000 && r->calls == 0; i++) {
+		spio_thread_poll(t, 0, 0);
+	}
+	cr_assert_eq(r->calls, 1);
+	spio_json_val_free(p);
+}
+
+/* One entry of the answer: address, type, numa_id and config space of `len` bytes. */
+static const char *check_entry(const struct spio_json_val *e, const char *bdf, const char *type,
+			       size_t len)
+{
+	int64_t numa = -2;
+
+	cr_assert_str_eq(spio_json_string(spio_json_object_get(e, "address")), bdf);
+	cr_assert_str_eq(spio_json_string(spio_json_object_get(e, "type")), type);
+	cr_assert_eq(spio_json_integer(spio_json_object_get(e, "numa_id"), &numa), 0);
+	cr_assert_eq(numa, 0, "%s: numa_id from sysfs", bdf);
+	const char *cfg = spio_json_string(spio_json_object_get(e, "config_space"));
+	cr_assert_not_null(cfg);
+	cr_assert_eq(strlen(cfg), 2 * len, "%s: %zu hex digits expected, got %zu", bdf, 2 * len,
+		     strlen(cfg));
+	cr_assert_eq(strspn(cfg, "0123456789ABCDEF"), strlen(cfg), "%s: upper-case hex", bdf);
+	return cfg;
+}
+
+Test(pci_fake_vfio, device_list_and_framework_get_pci_devices)
+{
+	struct spio_pci_device *d04, *d0a;
+	struct rpc_reply r;
+
+	for_each_lists_attached_devices(&d04, &d0a);
+	/* Config bytes to find in the answer: vendor 0x1b36 at 0, 0xAB at 0x3f;
+	 * 0a.0's extended space says something at 0x100, so all 4 KiB show. */
+	uint16_t vendor = 0x1b36;
+	uint8_t b = 0xab;
+	cr_assert_eq(spio_pci_device_cfg_write(d04, &vendor, 2, 0), 0);
+	cr_assert_eq(spio_pci_device_cfg_write(d04, &b, 1, 0x3f), 0);
+	cr_assert_eq(spio_pci_device_cfg_write(d0a, &b, 1, 0x100), 0);
+
+	cr_assert_eq(spio_thread_lib_init(NULL, 0), 0);
+	struct spio_thread *t = spio_thread_create("pci_rpc", NULL);
+	cr_assert_not_null(t);
+	spio_set_thread(t);
+	spio_rpc_set_state(SPIO_RPC_RUNTIME);
+
+	call_get_pci_devices(t, NULL, &r);
+	cr_assert_eq(r.code, 0, "got %d \"%s\"", r.code, r.msg);
+	cr_assert(spio_json_is_array(r.result));
+	cr_assert_eq(spio_json_array_size(r.result), 2);
+	const char *cfg =
+	    check_entry(spio_json_array_get(r.result, 0), "0000:00:04.0", "nvme", 256);
+	cr_assert_eq(strncmp(cfg, "361B", 4), 0, "vendor id little-endian first: %.8s", cfg);
+	cr_assert_eq(strncmp(cfg + 2 * 0x3f, "AB", 2), 0);
+	cfg = check_entry(spio_json_array_get(r.result, 1), "0000:00:0a.0", "unknown", 4096);
+	cr_assert_eq(strncmp(cfg + 2 * 0x100, "AB", 2), 0);
+	spio_json_val_free(r.result);
+
+	/* SPDK's refusal of any params, its words. */
+	call_get_pci_devices(t, "{\"x\": 1}", &r);
+	cr_assert_eq(r.code, SPIO_JSONRPC_ERROR_INVALID_PARAMS);
+	cr_assert_str_eq(r.msg, "framework_get_pci_devices doesn't accept any parameters.\n");
+	cr_assert_null(r.result);
+
+	/* Detached devices leave the answer; 0a.0's extended space all zero now
+	 * (and no longer reported) is checked on a fresh attach. */
+	spio_pci_device_detach(d04);
+	b = 0;
+	cr_assert_eq(spio_pci_device_cfg_write(d0a, &b, 1, 0x100), 0);
+	call_get_pci_devices(t, NULL, &r);
+	cr_assert_eq(spio_json_array_size(r.result), 1);
+	check_entry(spio_json_array_get(r.result, 0), "0000:00:0a.0", "unknown", 256);
+	spio_json_val_free(r.result);
+	spio_pci_device_detach(d0a);
+	call_get_pci_devices(t, NULL, &r);
+	cr_assert_eq(spio_json_array_size(r.result), 0, "nothing attached: []");
+	spio_json_val_free(r.result);
+
+	spio_thread_exit(t);
+	for (int i = 0; i < 100000 && !spio_thread_is_exited(t); i++) {
+		spio_thread_poll(t, 0, 0);
+	}
+	spio_set_thread(NULL);
+	spio_thread_destroy(t);
+	spio_thread_lib_fini();
 }

@@ -22,6 +22,7 @@
 
 #include "spio/app.h"
 #include "spio/log.h"
+#include "spio/pci.h"
 #include "spio/rpc.h"
 
 TestSuite(app_args, .timeout = 60);
@@ -510,10 +511,8 @@ Test(app_args, spdk_options_without_effect)
 	    ARGS("--mem-channels", "4"),
 	    ARGS("-R"),
 	    ARGS("--huge-unlink"),
-	    ARGS("-u"),
-	    ARGS("--no-pci"),
 	    ARGS("--disable-cpumask-locks"),
-	    ARGS("-dgu"),
+	    ARGS("-dgR"),
 	};
 	struct spio_app_opts o, def;
 	size_t i;
@@ -537,12 +536,7 @@ Test(app_args, spdk_options_refused)
 	    {ARGS("--num-trace-entries", "64"), "--num-trace-entries 64: not supported"},
 	    {ARGS("-i", "1"), "-i 1: not supported: spdk-io has no multi-process"},
 	    {ARGS("--shm-id", "1"), "--shm-id 1: not supported"},
-	    {ARGS("-A", "0000:01:00.0"), "-A 0000:01:00.0: not supported: spdk-io does not drive"},
-	    {ARGS("--pci-allowed", "0000:01:00.0"), "--pci-allowed 0000:01:00.0: not supported"},
-	    {ARGS("-B", "0000:01:00.0"), "-B 0000:01:00.0: not supported"},
-	    {ARGS("--pci-blocked", "0000:01:00.0"), "--pci-blocked 0000:01:00.0: not supported"},
 	    {ARGS("--huge-dir", "/mnt/huge"), "--huge-dir /mnt/huge: not supported"},
-	    {ARGS("--iova-mode", "va"), "--iova-mode va: not supported"},
 	    {ARGS("--base-virtaddr", "0x200000000000"), "--base-virtaddr 0x200000000000: not"},
 	    {ARGS("--json-ignore-init-errors"), "--json-ignore-init-errors: not supported yet"},
 	};
@@ -551,6 +545,40 @@ Test(app_args, spdk_options_refused)
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		expect_fail(cases[i].args, cases[i].first);
 	}
+}
+
+/* -A / -B fill one list each (exclusive, SPDK's rule); --iova-mode is kept
+ * for the environment, which checks it against the memory it sets up. */
+Test(app_args, pci_options)
+{
+	struct spio_app_opts o;
+	char bdf[SPIO_PCI_ADDR_STRLEN];
+
+	expect_ok(&o, ARGS("-A", "0000:01:00.0", "--pci-allowed", "02:00.1"));
+	cr_assert_eq(o.num_pci_allowed, 2);
+	cr_assert_eq(o.num_pci_blocked, 0);
+	spio_pci_addr_fmt(bdf, sizeof(bdf), &o.pci_allowed[1]);
+	cr_assert_str_eq(bdf, "0000:02:00.1");
+	expect_ok(&o, ARGS("-B", "00:04.0", "-B", "0001:00:05.0", "--pci-blocked", "00:06.0"));
+	cr_assert_eq(o.num_pci_blocked, 3);
+	cr_assert_eq(o.num_pci_allowed, 0, "fresh options: no allow list");
+	spio_pci_addr_fmt(bdf, sizeof(bdf), &o.pci_blocked[1]);
+	cr_assert_str_eq(bdf, "0001:00:05.0");
+	expect_ok(&o, ARGS("--iova-mode", "pa"));
+	cr_assert_str_eq(o.iova_mode, "pa");
+	cr_assert(!o.no_pci);
+	expect_ok(&o, ARGS("-dgu"));
+	cr_assert(o.no_pci, "-u in a cluster");
+	expect_ok(&o, ARGS("--no-pci"));
+	cr_assert(o.no_pci);
+
+	expect_fail(ARGS("-A", "00:04.0", "-B", "00:05.0"),
+		    "-B and -A cannot be used at the same time");
+	expect_fail(ARGS("-B", "00:05.0", "--pci-allowed", "00:04.0"),
+		    "-B and -A cannot be used at the same time");
+	expect_fail(ARGS("-A", "00:20.0"), "-A 00:20.0: expected a PCI address");
+	expect_fail(ARGS("--pci-blocked", "nvme0"), "--pci-blocked nvme0: expected a PCI address");
+	expect_fail(ARGS("--iova-mode", "auto"), "--iova-mode auto: expected pa or va");
 }
 
 /*
