@@ -1,7 +1,8 @@
 /*
  * NVMe host driver: transport IDs, controllers, namespaces, I/O queue pairs
  * and poll groups, over a transport-neutral core: NVMe/TCP, and NVMe over
- * PCIe (a local controller driven from user space through VFIO, polled).
+ * PCIe (a local controller driven from user space through VFIO, polled, or
+ * sleeping on MSI-X eventfds while idle in interrupt mode).
  *
  * This is SPDK's spdk_nvme_* API in spio's async-first form: every operation
  * that waits for the controller takes `(cb, cb_arg)`, has an `_await` twin for
@@ -16,7 +17,9 @@
  * their own qpairs of one controller without locks. A poll group polls all the
  * qpairs of one thread from one poller, which sleeps on their sockets when
  * the thread idles; a PCIe qpair has no fd (completions are found by
- * polling), so a group holding one never sleeps. PCIe I/O queues are created
+ * polling), so a group holding one never sleeps, unless its controller was
+ * connected in interrupt mode (spio_nvme_ctrlr_opts.enable_interrupts: it
+ * then sleeps on the queue's MSI-X eventfd). PCIe I/O queues are created
  * and deleted by admin commands that the admin thread runs on the qpair's
  * behalf: that thread must keep polling while qpairs connect or go.
  *
@@ -202,6 +205,25 @@ struct spio_nvme_ctrlr_opts {
 	/** Ask for NVMe/TCP header and data digests (CRC32C); default false. */
 	bool header_digest;
 	bool data_digest;
+	/**
+	 * Interrupt mode (SPDK's enable_interrupts); default false. PCIe: the
+	 * device's MSI-X vectors go to eventfds, the admin completion queue on
+	 * vector 0 and I/O queue n created with interrupts on vector n, so a
+	 * poll group (and the admin thread) sleeps while its thread is idle and
+	 * wakes when a completion is posted. The I/O path still polls the
+	 * completion queues and makes no system call for them (the eventfds are
+	 * watched edge-triggered, never read). The I/O queues are capped at 256
+	 * and at the device's vectors minus one (spio_nvme_ctrlr_get_num_io_queues()
+	 * tells). The driver also signals a queue's vector itself when its
+	 * thread must look without a completion: the queue created or deleted
+	 * on the admin thread, a controller reset, the device's removal. A
+	 * device without MSI-X falls back to polled mode with a logged error (as
+	 * SPDK); one with a single vector gives it to the admin queue and polls
+	 * the I/O queues; either way the controller's options
+	 * (spio_nvme_ctrlr_get_opts) then say false. NVMe/TCP: accepted and
+	 * changes nothing (a TCP qpair always sleeps on its socket).
+	 */
+	bool enable_interrupts;
 };
 
 /**
@@ -677,7 +699,9 @@ int spio_nvme_ns_cmd_dataset_management_await(struct spio_nvme_ns *ns,
 /**
  * Create a poll group on the calling spio thread. It registers a poller
  * there that processes every qpair in the group and lets the thread sleep
- * until one of their sockets has data. On a spio thread.
+ * until one of their sockets has data (or, for PCIe qpairs in interrupt
+ * mode, the device posts a completion). A group holding a polled PCIe qpair
+ * never sleeps. On a spio thread.
  * \return the group, or NULL with errno EPERM (not on a spio thread) or ENOMEM.
  */
 struct spio_nvme_poll_group *spio_nvme_poll_group_create(void);

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "spio/log.h"
 #include "spio/task.h"
@@ -37,6 +38,23 @@ void nvme_pcie_reg_write4(struct nvme_pcie_ctrlr *p, uint32_t off, uint32_t v)
 	*(volatile uint32_t *)(p->bar0 + off) = v;
 }
 
+void nvme_pcie_kick(struct nvme_pcie_ctrlr *p, uint32_t qid)
+{
+	uint64_t one = 1;
+
+	if (qid < p->num_irqs && write(p->irq_fds[qid], &one, sizeof(one)) < 0 && errno != EAGAIN) {
+		SPIO_ERRLOG("nvme %s: cannot signal vector %u: %d\n", p->ctrlr->trid.traddr, qid,
+			    errno);
+	}
+}
+
+void nvme_pcie_kick_all(struct nvme_pcie_ctrlr *p)
+{
+	for (uint32_t qid = 1; qid < p->num_irqs; qid++) {
+		nvme_pcie_kick(p, qid);
+	}
+}
+
 bool nvme_pcie_check_removed(struct nvme_pcie_ctrlr *p, uint32_t value)
 {
 	if (atomic_load_explicit(&p->gone, memory_order_relaxed)) {
@@ -48,6 +66,8 @@ bool nvme_pcie_check_removed(struct nvme_pcie_ctrlr *p, uint32_t value)
 	SPIO_ERRLOG("nvme %s: device removed\n", p->ctrlr->trid.traddr);
 	atomic_store(&p->gone, true);
 	nvme_ctrlr_set_failed(p->ctrlr, "device removed");
+	/* No completion will come: sleeping I/O threads must look and fail their commands. */
+	nvme_pcie_kick_all(p);
 	return true;
 }
 
@@ -165,6 +185,41 @@ int nvme_pcie_ctrlr_disable_await(struct nvme_pcie_ctrlr *p)
 	return 0;
 }
 
+/*
+ * Interrupt mode: one MSI-X vector for the admin queue and one per I/O
+ * queue. Fewer vectors than asked cap the I/O queues asked for in Set
+ * Features (as SPDK): a queue never shares its vector, so a poll group never
+ * watches one eventfd twice. No MSI-X: polled mode. A single vector: the
+ * admin queue keeps it (its idle poller wakes on it), the I/O queues poll.
+ */
+static void enable_interrupts(struct nvme_pcie_ctrlr *p)
+{
+	struct spio_nvme_ctrlr *ctrlr = p->ctrlr;
+	uint32_t want = 1 + SPIO_MIN(ctrlr->opts.num_io_queues, NVME_PCIE_MAX_IRQ_QUEUES);
+	int rc;
+
+	p->irq_fds = calloc(want, sizeof(*p->irq_fds));
+	rc = p->irq_fds == NULL ? -ENOMEM : p->dev_ops->enable_irqs(p->dev, want, p->irq_fds);
+	if (rc < 1) {
+		SPIO_ERRLOG("nvme %s: cannot enable MSI-X (%d); polling instead\n",
+			    ctrlr->trid.traddr, rc);
+		free(p->irq_fds);
+		p->irq_fds = NULL;
+		ctrlr->opts.enable_interrupts = false;
+		return;
+	}
+	p->num_irqs = (uint32_t)rc;
+	if (p->num_irqs == 1) {
+		SPIO_ERRLOG("nvme %s: one MSI-X vector, none for I/O queues: they poll\n",
+			    ctrlr->trid.traddr);
+		ctrlr->opts.enable_interrupts = false;
+	} else if (ctrlr->opts.num_io_queues > p->num_irqs - 1) {
+		SPIO_NOTICELOG("nvme %s: %u MSI-X vectors: at most %u I/O queues\n",
+			       ctrlr->trid.traddr, p->num_irqs, p->num_irqs - 1);
+		ctrlr->opts.num_io_queues = p->num_irqs - 1;
+	}
+}
+
 static int pcie_ctrlr_construct(struct spio_nvme_ctrlr *ctrlr)
 {
 	const struct nvme_pcie_dev_ops *ops = g_dev_ops != NULL ? g_dev_ops : &g_nvme_pcie_vfio_ops;
@@ -203,6 +258,9 @@ static int pcie_ctrlr_construct(struct spio_nvme_ctrlr *ctrlr)
 			    "pages are supported\n",
 			    ctrlr->trid.traddr, 4u << p->cap.bits.mpsmin);
 		return -ENOTSUP;
+	}
+	if (ctrlr->opts.enable_interrupts) {
+		enable_interrupts(p);
 	}
 	return 0;
 }
@@ -246,9 +304,10 @@ static void pcie_ctrlr_destruct(struct spio_nvme_ctrlr *ctrlr)
 			nvme_pcie_ctrlr_disable_await(p);
 		}
 	}
-	p->dev_ops->close(p->dev);
+	p->dev_ops->close(p->dev);   /* closes the eventfds too */
 	nvme_pcie_ctrlr_disabled(p); /* the zombies' device is closed */
 	ctrlr->transport_ctx = NULL;
+	free(p->irq_fds);
 	free(p);
 }
 

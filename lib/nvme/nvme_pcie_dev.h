@@ -25,8 +25,11 @@ struct nvme_pcie_dev_ops {
 	/* True once the device is gone (hot-removed): its registers read all ones. */
 	bool (*is_removed)(void *ctx);
 	/*
-	 * Interrupt mode: eventfds for MSI-X vectors 0 .. n-1 (owned by ctx, closed
-	 * by close()). -ENOTSUP when the device or provider has none.
+	 * Interrupt mode: route MSI-X vectors 0 .. m-1 to eventfds, m = min(n,
+	 * the device's vector count), and store them in fds[0 .. m-1] (owned by
+	 * ctx, closed by close(); a new call replaces them). Returns m (>= 1);
+	 * -ENOTSUP when the device or provider has no MSI-X; another negative
+	 * errno (logged) on failure.
 	 */
 	int (*enable_irqs)(void *ctx, uint32_t n, int *fds);
 };

@@ -18,6 +18,9 @@
 #include "nvme/nvme_internal.h"
 #include "nvme/nvme_pcie_dev.h"
 
+/* Interrupt mode: at most this many I/O queues, one MSI-X vector each (as SPDK). */
+#define NVME_PCIE_MAX_IRQ_QUEUES 256u
+
 /* CC.MPS is always 0: the host memory page is 4 KiB. */
 #define NVME_PCIE_PAGE_SIZE 4096u
 /* One list page per command slot: this many PRP entries or SGL descriptors. */
@@ -95,6 +98,13 @@ struct nvme_pcie_ctrlr {
 	size_t bar0_len;
 	union spio_nvme_cap_register cap;
 	uint32_t dstrd; /* doorbell stride in bytes */
+	/*
+	 * Interrupt mode: MSI-X vector v's eventfd (owned by the device, closed
+	 * by close()), v = queue id; 0 vectors when polled. Set at construct,
+	 * before any I/O qpair exists, and fixed until the controller is freed.
+	 */
+	int *irq_fds;
+	uint32_t num_irqs;
 	/* Removed: every qpair stops and fails what it has. */
 	_Atomic bool gone;
 	/* Queue create / delete operations sent to the admin thread and not finished. */
@@ -118,6 +128,14 @@ uint32_t nvme_pcie_reg_read4(struct nvme_pcie_ctrlr *p, uint32_t off);
 void nvme_pcie_reg_write4(struct nvme_pcie_ctrlr *p, uint32_t off, uint32_t v);
 /* An all-ones read: is the device gone? Marks it so (once, logged). */
 bool nvme_pcie_check_removed(struct nvme_pcie_ctrlr *p, uint32_t value);
+/*
+ * Interrupt mode: a software MSI-X message on queue qid's vector, or on every
+ * I/O queue's (kick_all), to wake a thread sleeping on it when something
+ * other than a completion needs its attention (its queue created or deleted
+ * on the admin thread, a reset, removal). A no-op when polled.
+ */
+void nvme_pcie_kick(struct nvme_pcie_ctrlr *p, uint32_t qid);
+void nvme_pcie_kick_all(struct nvme_pcie_ctrlr *p);
 /* Disable (CC.EN = 0) and wait RDY = 0 bounded by CAP.TO, from a task. */
 int nvme_pcie_ctrlr_disable_await(struct nvme_pcie_ctrlr *p);
 /* The device forgot its queues: free the zombie rings (admin thread). */

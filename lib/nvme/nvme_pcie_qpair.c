@@ -218,6 +218,8 @@ static void op_finish(struct nvme_pcie_admin_op *op, int status)
 	free(op);
 	p->op_running = false;
 	atomic_fetch_sub_explicit(&q->pending, 1, memory_order_release);
+	/* The qpair's thread may sleep while its queue is created or deleted here. */
+	nvme_pcie_kick(p, q->qid);
 	nvme_pcie_queue_put(q); /* the op's reference */
 	atomic_fetch_sub(&p->inflight, 1);
 	run_ops(p);
@@ -253,7 +255,11 @@ static int submit_queue_cmd(struct nvme_pcie_admin_op *op, uint8_t opc, spio_nvm
 
 	if (opc == SPIO_NVME_OPC_CREATE_IO_CQ) {
 		cmd.cdw10 |= (q->entries - 1) << 16;
-		cmd.cdw11 = 1; /* PC: physically contiguous; IEN 0: polled */
+		cmd.cdw11 = 1; /* PC: physically contiguous */
+		if (q->pctrlr->num_irqs > q->qid) {
+			/* Interrupt mode: IEN, and the vector numbered as the queue. */
+			cmd.cdw11 |= 2u | (uint32_t)q->qid << 16;
+		}
 		cmd.dptr.prp.prp1 = q->cq_iova;
 	} else if (opc == SPIO_NVME_OPC_CREATE_IO_SQ) {
 		cmd.cdw10 |= (q->entries - 1) << 16;
@@ -424,6 +430,14 @@ static int admin_connect(struct nvme_pcie_qpair *pq)
 	rc = set_doorbells(pq, p);
 	if (rc != 0) {
 		return rc;
+	}
+	/*
+	 * A reset: the I/O queues are about to vanish without a completion.
+	 * Threads sleeping on them wake, see the new generation, and fail
+	 * what they have.
+	 */
+	if (qpair->ctrlr->state == NVME_CTRLR_RESETTING) {
+		nvme_pcie_kick_all(p);
 	}
 	pq->cstate = PCIE_CONN_DISABLING;
 	rc = nvme_pcie_ctrlr_disable_await(p);
@@ -681,8 +695,19 @@ void nvme_pcie_qpair_flush(struct spio_nvme_qpair *qpair)
 	}
 }
 
+/*
+ * Interrupt mode: the eventfd of the queue's MSI-X vector, which the device
+ * signals when it posts to the queue's CQ. It is only a wake-up: the process
+ * call still finds completions by their phase bit, and nothing reads the
+ * eventfd (its watchers are edge-triggered: every message is a new edge, so
+ * a count left in it never keeps a sleeper awake). Polled: -1.
+ */
 int nvme_pcie_qpair_get_fd(const struct spio_nvme_qpair *qpair)
 {
-	(void)qpair;
-	return -1; /* polled: interrupt mode is not implemented */
+	const struct nvme_pcie_ctrlr *p = nvme_pcie_ctrlr(qpair->ctrlr);
+
+	if (p == NULL || qpair->id >= p->num_irqs) {
+		return -1;
+	}
+	return p->irq_fds[qpair->id];
 }

@@ -1,6 +1,7 @@
 /*
  * Poll groups: one poller processes every qpair of a thread. The thread may
- * sleep: an epoll set of the qpairs' sockets is the poller's interrupt fd.
+ * sleep: an epoll set of the qpairs' sockets (and, in interrupt mode, PCIe
+ * MSI-X eventfds) is the poller's interrupt fd.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -19,19 +20,26 @@ struct spio_nvme_poll_group {
 	struct spio_poller *poller;
 	int epfd;
 	/*
-	 * Qpairs whose completions only polling finds (PCIe, no fd): while
-	 * there is one, the poller has no interrupt fd, so the thread never
-	 * sleeps on the epoll set with such a qpair in the group.
+	 * Qpairs whose completions only polling finds (PCIe not in interrupt
+	 * mode: no fd): while there is one, the poller has no interrupt fd, so
+	 * the thread never sleeps on the epoll set with such a qpair in the group.
 	 */
 	uint32_t num_polled;
+	/* Fds in the epoll set: none (polled PCIe only), no epoll_wait per poll. */
+	uint32_t num_watched;
 	TAILQ_HEAD(, spio_nvme_qpair) qpairs;
 	spio_nvme_disconnected_qpair_cb disconnected_cb;
 	void *disconnected_cb_arg;
 };
 
+/*
+ * PCIe in interrupt mode has an fd (its MSI-X eventfd). The controller's
+ * option is fixed before its first I/O qpair exists, so a qpair counts the
+ * same when it leaves as when it came.
+ */
 static bool is_polled(const struct spio_nvme_qpair *qpair)
 {
-	return !qpair->ops->fabrics;
+	return !qpair->ops->fabrics && !qpair->ctrlr->opts.enable_interrupts;
 }
 
 /* The poller sleeps on the epoll set only while no qpair needs polling. */
@@ -55,17 +63,21 @@ static void count_polled(struct spio_nvme_poll_group *group, struct spio_nvme_qp
 static void watch_fd(struct spio_nvme_poll_group *group, struct spio_nvme_qpair *qpair)
 {
 	int fd = qpair->ops->qpair_get_fd(qpair);
-	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = qpair};
+	/*
+	 * A socket level-triggered: its data is read, which clears it. An
+	 * MSI-X eventfd edge-triggered: nobody reads it (a read per interrupt
+	 * would be a system call on the I/O path), each message is a new edge.
+	 */
+	struct epoll_event ev = {.events = EPOLLIN | (qpair->ops->fabrics ? 0u : (uint32_t)EPOLLET),
+				 .data.ptr = qpair};
 
 	if (fd == qpair->group_fd) {
 		return;
 	}
-	if (qpair->group_fd >= 0) {
-		epoll_ctl(group->epfd, EPOLL_CTL_DEL, qpair->group_fd, NULL);
-	}
-	qpair->group_fd = -1;
+	nvme_poll_group_unwatch(qpair);
 	if (fd >= 0 && epoll_ctl(group->epfd, EPOLL_CTL_ADD, fd, &ev) == 0) {
 		qpair->group_fd = fd;
+		group->num_watched++;
 	}
 }
 
@@ -94,6 +106,7 @@ void nvme_poll_group_unwatch(struct spio_nvme_qpair *qpair)
 {
 	if (qpair->group != NULL && qpair->group_fd >= 0) {
 		epoll_ctl(qpair->group->epfd, EPOLL_CTL_DEL, qpair->group_fd, NULL);
+		qpair->group->num_watched--;
 	}
 	qpair->group_fd = -1;
 }
@@ -107,7 +120,8 @@ int64_t spio_nvme_poll_group_process_completions(struct spio_nvme_poll_group *gr
 	if (group == NULL) {
 		return -EINVAL;
 	}
-	known = mark_readable(group);
+	/* Nothing watched (only polled PCIe qpairs): no system call per poll. */
+	known = group->num_watched == 0 || mark_readable(group);
 	/* The next one is taken first: a disconnect callback may free this one. */
 	for (qpair = TAILQ_FIRST(&group->qpairs); qpair != NULL; qpair = tmp) {
 		tmp = TAILQ_NEXT(qpair, group_link);

@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "spio/dma.h"
 #include "spio/env.h"
@@ -46,6 +48,8 @@ struct fq {
 	uint32_t db_seen; /* doorbell value last seen */
 	uint8_t phase;	  /* CQ: phase tag of the current pass */
 	uint16_t cqid;	  /* SQ: its completion queue */
+	bool ien;	  /* CQ: interrupts enabled (always for the admin CQ) */
+	uint16_t iv;	  /* CQ: its MSI-X vector */
 	uint32_t nsq;	  /* CQ: SQs posting to it */
 };
 
@@ -69,6 +73,10 @@ struct fake_pcie {
 	int open_err;
 	bool removed;
 	struct spio_poller *poller;
+	/* MSI-X: eventfds of vectors 0 .. n_irqs-1, and which to signal at the poll's end. */
+	int irq_fds[FAKE_PCIE_MAX_IOQ + 1];
+	uint32_t n_irqs;
+	bool irq_pending[FAKE_PCIE_MAX_IOQ + 1];
 
 	/* Host-writable registers as last seen (offsets 0x00-0x3f). */
 	uint8_t shadow[0x40];
@@ -138,6 +146,8 @@ void fake_pcie_opts_init(struct fake_pcie_opts *opts)
 	opts->shutdown_delay = 1;
 	opts->aerl = 3;
 	opts->vwc = true;
+	opts->msix_vectors = FAKE_PCIE_MAX_IOQ + 1;
+	opts->poll_period_us = 0;
 }
 
 static void violation(struct fake_pcie *fp, const char *fmt, ...)
@@ -523,6 +533,36 @@ static void post_cqe(struct fake_pcie *fp, uint16_t cqid, struct spio_nvme_cpl *
 		cq->phase ^= 1;
 		fp->st.phase_flips[cqid]++;
 	}
+	if (cqid == 0 || cq->ien) {
+		fp->irq_pending[cqid == 0 ? 0 : cq->iv] = true;
+	}
+}
+
+/* The MSI-X messages of one poll: the vectors whose CQs got entries, once each. */
+static void signal_irqs(struct fake_pcie *fp)
+{
+	uint64_t one = 1;
+
+	for (uint32_t v = 0; v < fp->n_irqs; v++) {
+		if (!fp->irq_pending[v]) {
+			continue;
+		}
+		fp->irq_pending[v] = false;
+		if (write(fp->irq_fds[v], &one, sizeof(one)) == (ssize_t)sizeof(one)) {
+			fp->st.irq_writes[v]++;
+		}
+	}
+	/* Vectors not enabled drop their messages (MSI-X off, or a masked entry). */
+	memset(fp->irq_pending, 0, sizeof(fp->irq_pending));
+}
+
+static void close_irqs(struct fake_pcie *fp)
+{
+	for (uint32_t v = 0; v < fp->n_irqs; v++) {
+		close(fp->irq_fds[v]);
+	}
+	fp->n_irqs = 0;
+	memset(fp->irq_pending, 0, sizeof(fp->irq_pending));
 }
 
 static uint32_t granted_queues(const struct fake_pcie *fp)
@@ -551,6 +591,8 @@ static uint16_t create_queue(struct fake_pcie *fp, const struct spio_nvme_cmd *c
 	struct fq *q = is_cq ? &fp->cq[qid] : &fp->sq[qid];
 	bool pc = is_cq ? cmd->cdw11_bits.create_io_cq.pc : cmd->cdw11_bits.create_io_sq.pc;
 	uint32_t cqid = cmd->cdw11_bits.create_io_sq.cqid;
+	bool ien = is_cq && cmd->cdw11_bits.create_io_cq.ien;
+	uint32_t iv = cmd->cdw11_bits.create_io_cq.iv;
 
 	if (qid == 0 || qid > granted_queues(fp) || q->live) {
 		return SPECIFIC(SPIO_NVME_SC_INVALID_QUEUE_IDENTIFIER);
@@ -562,6 +604,10 @@ static uint16_t create_queue(struct fake_pcie *fp, const struct spio_nvme_cmd *c
 		/* CAP.CQR=1: the controller takes only physically contiguous queues. */
 		violation(fp, "create queue %u with PC=0 while CAP.CQR=1", qid);
 		return GENERIC(SPIO_NVME_SC_INVALID_FIELD);
+	}
+	/* The vector must exist in the MSI-X table (enabled or not). */
+	if (is_cq && ien && iv >= fp->opts.msix_vectors) {
+		return SPECIFIC(SPIO_NVME_SC_INVALID_INTERRUPT_VECTOR);
 	}
 	if (!is_cq && (cqid == 0 || cqid > FAKE_PCIE_MAX_IOQ || !fp->cq[cqid].live)) {
 		return SPECIFIC(SPIO_NVME_SC_COMPLETION_QUEUE_INVALID);
@@ -581,6 +627,8 @@ static uint16_t create_queue(struct fake_pcie *fp, const struct spio_nvme_cmd *c
 	q->size = size;
 	q->phase = 1;
 	if (is_cq) {
+		q->ien = ien;
+		q->iv = (uint16_t)iv;
 		wr32(fp, cq_db(fp, qid), 0);
 	} else {
 		q->cqid = (uint16_t)cqid;
@@ -1289,6 +1337,7 @@ static uint32_t process_queues(struct fake_pcie *fp)
 static int poll_once(struct fake_pcie *fp)
 {
 	union spio_nvme_csts_register csts;
+	int n;
 
 	fp->st.polls++;
 	sample_registers(fp);
@@ -1297,7 +1346,9 @@ static int poll_once(struct fake_pcie *fp)
 	if (!fp->enabled || fp->cfs || !csts.bits.rdy || csts.bits.shst != 0) {
 		return 0;
 	}
-	return (int)process_queues(fp);
+	n = (int)process_queues(fp);
+	signal_irqs(fp);
+	return n;
 }
 
 int fake_pcie_poll(struct fake_pcie *fp)
@@ -1346,7 +1397,7 @@ static int dev_open(const char *traddr, void **ctx, volatile uint8_t **bar0, siz
 	}
 	memset(bar, 0, fp->bar_len);
 	fp->bar = bar;
-	fp->poller = spio_poller_register(fake_poller, fp, 0);
+	fp->poller = spio_poller_register(fake_poller, fp, fp->opts.poll_period_us);
 	if (fp->poller == NULL) {
 		free(bar);
 		fp->bar = NULL;
@@ -1376,6 +1427,7 @@ static void dev_close(void *ctx)
 	}
 	/* Releasing the device resets it (VFIO does a function reset). */
 	spio_poller_unregister(&fp->poller);
+	close_irqs(fp);
 	memset(fp->sq, 0, sizeof(fp->sq));
 	memset(fp->cq, 0, sizeof(fp->cq));
 	fp->enabled = false;
@@ -1391,12 +1443,33 @@ static bool dev_is_removed(void *ctx)
 	return ((struct fake_pcie *)ctx)->removed;
 }
 
+/* As the VFIO provider: at most the table's vectors; a new call replaces the eventfds. */
 static int dev_enable_irqs(void *ctx, uint32_t n, int *fds)
 {
-	(void)ctx;
-	(void)n;
-	(void)fds;
-	return -ENOTSUP;
+	struct fake_pcie *fp = ctx;
+
+	if (fp->opts.msix_vectors == 0) {
+		return -ENOTSUP;
+	}
+	if (n == 0 || fds == NULL) {
+		return -EINVAL;
+	}
+	n = n < fp->opts.msix_vectors ? n : fp->opts.msix_vectors;
+	close_irqs(fp);
+	for (uint32_t v = 0; v < n; v++) {
+		fp->irq_fds[v] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		if (fp->irq_fds[v] < 0) {
+			int err = -errno;
+
+			fp->n_irqs = v;
+			close_irqs(fp);
+			return err;
+		}
+		fds[v] = fp->irq_fds[v];
+	}
+	fp->n_irqs = n;
+	fp->st.irq_enables++;
+	return (int)n;
 }
 
 static const struct nvme_pcie_dev_ops g_fake_ops = {
@@ -1427,7 +1500,8 @@ struct fake_pcie *fake_pcie_create(const struct fake_pcie_opts *opts)
 	    find(opts->traddr) != NULL || opts->num_ns > FAKE_PCIE_MAX_NS ||
 	    (opts->block_size != 512 && opts->block_size != 4096) ||
 	    opts->ns_size % opts->block_size != 0 || opts->mqes < 1 || opts->dstrd > 8 ||
-	    opts->mpsmax > 15 || opts->max_io_queues < 1 || opts->mdts > 20) {
+	    opts->mpsmax > 15 || opts->max_io_queues < 1 || opts->mdts > 20 ||
+	    opts->msix_vectors > FAKE_PCIE_MAX_IOQ + 1) {
 		return NULL;
 	}
 	for (int i = 0; i < MAX_FAKES; i++) {
@@ -1558,6 +1632,19 @@ uint32_t fake_pcie_num_io_cqs(const struct fake_pcie *fp)
 uint32_t fake_pcie_held_aers(const struct fake_pcie *fp)
 {
 	return fp->n_aers;
+}
+
+int fake_pcie_irq_fd(const struct fake_pcie *fp, uint32_t v)
+{
+	return v < fp->n_irqs ? fp->irq_fds[v] : -1;
+}
+
+int fake_pcie_cq_vector(const struct fake_pcie *fp, uint32_t qid)
+{
+	if (qid == 0 || qid > FAKE_PCIE_MAX_IOQ || !fp->cq[qid].live || !fp->cq[qid].ien) {
+		return -1;
+	}
+	return fp->cq[qid].iv;
 }
 
 bool fake_pcie_is_ready(const struct fake_pcie *fp)

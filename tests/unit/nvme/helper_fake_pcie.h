@@ -16,6 +16,10 @@
  * changes each poll found (in register order within one poll, each with the
  * poll's number).
  *
+ * Interrupts: enable_irqs() gives one eventfd per MSI-X vector. A poll that
+ * posted to a CQ created with IEN=1 (and the admin CQ, always on vector 0)
+ * writes that CQ's vector's eventfd once: no masking, no coalescing.
+ *
  * DMA: the env must run in no-huge mode (IOVA = VA). Every address the host
  * gives (rings, PRP entries and lists, SGL descriptors, data) is checked with
  * a spio_vtophys() round trip before the fake touches it; a bad one fails
@@ -56,6 +60,16 @@ struct fake_pcie_opts {
 	uint32_t shutdown_delay; /* polls from CC.SHN to SHST=complete; default 1 */
 	uint8_t aerl;		 /* Identify AERL, 0's based; default 3 */
 	bool vwc;		 /* volatile write cache present; default true */
+	/*
+	 * MSI-X table size; default FAKE_PCIE_MAX_IOQ + 1; 0: no MSI-X
+	 * (enable_irqs gives -ENOTSUP).
+	 */
+	uint32_t msix_vectors;
+	/*
+	 * Period of the fake's poller in us; default 0: an active poller. A
+	 * timed one lets an interrupt-mode thread sleep between its runs.
+	 */
+	uint32_t poll_period_us;
 };
 
 /* One change of a host-writable register the fake saw. */
@@ -82,7 +96,10 @@ struct fake_pcie_stats {
 	uint64_t prp_chains;	 /* PRP list pages reached through a chain entry */
 	uint64_t sgl_cmds;	 /* commands with an SGL */
 	uint64_t enables, disables, shutdowns, opens, closes;
-	uint64_t reorders;	  /* batches completed in reverse */
+	uint64_t reorders;    /* batches completed in reverse */
+	uint64_t irq_enables; /* enable_irqs() calls that succeeded */
+	/* eventfd writes per MSI-X vector: one per poll that posted to its CQs */
+	uint64_t irq_writes[FAKE_PCIE_MAX_IOQ + 1];
 	uint64_t violations;	  /* host broke a rule: must stay 0 in a correct run */
 	char last_violation[160]; /* what the last one was */
 };
@@ -117,6 +134,10 @@ uint32_t fake_pcie_num_io_sqs(const struct fake_pcie *fp);
 uint32_t fake_pcie_num_io_cqs(const struct fake_pcie *fp);
 /* Commands executed but not completed (held AERs, dropped completions). */
 uint32_t fake_pcie_held_aers(const struct fake_pcie *fp);
+/* The eventfd of MSI-X vector `v`, or -1 while it is not enabled. */
+int fake_pcie_irq_fd(const struct fake_pcie *fp, uint32_t v);
+/* Interrupt vector of live I/O CQ `qid`, or -1 when it has IEN=0 or is not live. */
+int fake_pcie_cq_vector(const struct fake_pcie *fp, uint32_t qid);
 /* True while CC.EN=1 and CSTS.RDY=1. */
 bool fake_pcie_is_ready(const struct fake_pcie *fp);
 
