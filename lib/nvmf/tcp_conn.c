@@ -31,6 +31,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "spio/dma.h"
 #include "spio/env.h"
 #include "spio/log.h"
 #include "spio/util.h"
@@ -424,13 +425,14 @@ static int conn_set_reqs(struct tcp_conn *c, uint32_t depth, uint32_t icd_size)
 {
 	size_t stride = spio_align_up(icd_size, TCP_ICD_ALIGN);
 	struct tcp_req *reqs = calloc(depth, sizeof(*reqs));
-	uint8_t *icd_mem = aligned_alloc(TCP_ICD_ALIGN, stride * depth);
+	/* DMA memory: a PCIe nvme bdev hands in-capsule data to the controller as it is. */
+	uint8_t *icd_mem = spio_dma_malloc(stride * depth, TCP_ICD_ALIGN);
 	struct tcp_tx_entry *txq = calloc(2 * depth + 2, sizeof(*txq));
 	struct nvme_tcp_rx_params rxp = c->rx.params;
 
 	if (reqs == NULL || icd_mem == NULL || txq == NULL) {
 		free(reqs);
-		free(icd_mem);
+		spio_dma_free(icd_mem);
 		free(txq);
 		return -ENOMEM;
 	}
@@ -442,7 +444,7 @@ static int conn_set_reqs(struct tcp_conn *c, uint32_t depth, uint32_t icd_size)
 		free(c->txq);
 	}
 	free(c->reqs);
-	free(c->icd_mem);
+	spio_dma_free(c->icd_mem);
 	c->txq = txq;
 	c->txq_head = 0;
 	c->txq_size = 2 * depth + 2;
@@ -915,7 +917,7 @@ static void conn_free(struct tcp_conn *c)
 		free(c->txq);
 	}
 	free(c->reqs);
-	free(c->icd_mem);
+	spio_dma_free(c->icd_mem);
 	free(c);
 }
 

@@ -6,17 +6,24 @@
  * queued meanwhile, one sendmsg() per connection.
  *
  * Data buffers for transfers larger than a request's own buffer come from
- * the group's pool: num_shared_buffers buffers of io_unit_size, mapped once.
- * A request that finds too few waits in FIFO order until others return
- * theirs; it never fails for want of buffers.
+ * the group's pool: up to num_shared_buffers buffers of io_unit_size, in DMA
+ * memory (spio_dma_malloc) because an nvme bdev on PCIe hands them to the
+ * controller as they are. SPDK's defaults (511 x 128 KiB) would lock 64 MiB
+ * per poll group up front (hugepages, or mlocked pages without them), so the
+ * pool grows in 2 MiB slabs when a request finds too few free buffers: the
+ * first slabs, enough for one largest request, at creation; the rest on
+ * demand, never freed before the group. A request that finds too few (the
+ * pool at its size, or no DMA memory for another slab) waits in FIFO order
+ * until others return theirs; it never fails for want of buffers.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
+#include "spio/dma.h"
 #include "spio/env.h"
 #include "spio/log.h"
 #include "spio/util.h"
@@ -28,6 +35,8 @@
 #define TCP_BUF_ALIGN 4096u
 /* How often the timeout poller looks at connections that have not connected. */
 #define TCP_TIMEOUT_POLL_US 200000u
+/* The pool grows by this much DMA memory at a time (one DMA segment). */
+#define TCP_SLAB_BYTES (2u * 1024 * 1024)
 
 static uint32_t g_preconnect_timeout_ms = TCP_PRECONNECT_TIMEOUT_MS;
 
@@ -122,28 +131,54 @@ void nvmf_tcp_group_preconnect_changed(struct tcp_group *tg, int delta)
 	}
 }
 
+/* One more slab of buffers on the free stack: 0, or -ENOMEM (pool full, no DMA memory). */
+static int pool_grow(struct tcp_group *tg)
+{
+	uint32_t n = SPIO_MIN(tg->slab_bufs, tg->max_bufs - tg->nbufs);
+	uint8_t *mem;
+
+	if (n == 0 || tg->grow_failed) {
+		return -ENOMEM;
+	}
+	mem = spio_dma_malloc((size_t)n * tg->buf_stride, TCP_BUF_ALIGN);
+	if (mem == NULL) {
+		tg->grow_failed = true;
+		SPIO_WARNLOG("TCP: no DMA memory for more data buffers; the poll group keeps "
+			     "%" PRIu32 " of %" PRIu32 "\n",
+			     tg->nbufs, tg->max_bufs);
+		return -ENOMEM;
+	}
+	tg->slabs[tg->nslabs++] = mem;
+	/* Lowest addresses on top of the stack. */
+	for (uint32_t i = n; i-- > 0;) {
+		tg->free_bufs[tg->nfree++] = mem + (size_t)i * tg->buf_stride;
+	}
+	tg->nbufs += n;
+	return 0;
+}
+
 static int pool_init(struct tcp_group *tg, const struct spio_nvmf_transport_opts *o)
 {
 	uint32_t n = o->num_shared_buffers;
+	uint32_t largest = (o->max_io_size + o->io_unit_size - 1) / o->io_unit_size;
 
 	tg->buf_stride = spio_align_up(o->io_unit_size, TCP_BUF_ALIGN);
-	tg->pool_len = tg->buf_stride * n;
-	/* Pages are only backed once a buffer is used. */
-	tg->pool_mem = mmap(NULL, tg->pool_len, PROT_READ | PROT_WRITE,
-			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (tg->pool_mem == MAP_FAILED) {
-		tg->pool_mem = NULL;
-		return -ENOMEM;
-	}
+	tg->slab_bufs = (uint32_t)SPIO_MAX(1u, TCP_SLAB_BYTES / tg->buf_stride);
+	tg->max_bufs = n;
+	tg->slabs = calloc((n + tg->slab_bufs - 1) / tg->slab_bufs, sizeof(*tg->slabs));
 	tg->free_bufs = calloc(n, sizeof(*tg->free_bufs));
-	if (tg->free_bufs == NULL) {
+	if (tg->slabs == NULL || tg->free_bufs == NULL) {
 		return -ENOMEM;
 	}
-	/* Lowest addresses on top of the stack: a lightly used pool touches few pages. */
-	for (uint32_t i = 0; i < n; i++) {
-		tg->free_bufs[i] = tg->pool_mem + (size_t)(n - 1 - i) * tg->buf_stride;
+	/* Enough for the largest request now: then a waiting request always gets served. */
+	while (tg->nbufs < SPIO_MIN(SPIO_MAX(largest, 1u), n)) {
+		if (pool_grow(tg) != 0) {
+			SPIO_ERRLOG("TCP: no DMA memory for %" PRIu32
+				    " data buffers of %zu bytes\n",
+				    largest, tg->buf_stride);
+			return -ENOMEM;
+		}
 	}
-	tg->nfree = n;
 	return 0;
 }
 
@@ -154,9 +189,10 @@ static void group_free(struct tcp_group *tg)
 	if (tg->epfd >= 0) {
 		close(tg->epfd);
 	}
-	if (tg->pool_mem != NULL) {
-		munmap(tg->pool_mem, tg->pool_len);
+	for (uint32_t i = 0; i < tg->nslabs; i++) {
+		spio_dma_free(tg->slabs[i]);
 	}
+	free(tg->slabs);
 	free(tg->free_bufs);
 	free(tg->rx_buf);
 	free(tg);
@@ -277,9 +313,13 @@ bool nvmf_tcp_group_get_bufs(struct tcp_group *tg, struct tcp_req *treq)
 
 	treq->nbufs = (treq->req.length + unit - 1) / unit;
 	/* First come, first served: a large request is not starved by small ones. */
-	if (TAILQ_EMPTY(&tg->buf_waiters) && tg->nfree >= treq->nbufs) {
-		take_bufs(tg, treq);
-		return true;
+	if (TAILQ_EMPTY(&tg->buf_waiters)) {
+		while (tg->nfree < treq->nbufs && pool_grow(tg) == 0) {
+		}
+		if (tg->nfree >= treq->nbufs) {
+			take_bufs(tg, treq);
+			return true;
+		}
 	}
 	treq->state = TCP_REQ_NEED_BUF;
 	TAILQ_INSERT_TAIL(&tg->buf_waiters, treq, link);
@@ -301,6 +341,8 @@ static void serve_waiters(struct tcp_group *tg)
 	while (!TAILQ_EMPTY(&tg->buf_waiters)) {
 		struct tcp_req *treq = TAILQ_FIRST(&tg->buf_waiters);
 
+		while (tg->nfree < treq->nbufs && pool_grow(tg) == 0) {
+		}
 		if (tg->nfree < treq->nbufs) {
 			break;
 		}

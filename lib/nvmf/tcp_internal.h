@@ -174,9 +174,17 @@ struct tcp_group {
 	struct spio_poller *timeout_poller;
 	int epfd; /* the connections' sockets; the poller's interrupt fd */
 	uint8_t *rx_buf;
-	/* Data buffer pool: num_shared_buffers buffers of io_unit_size. */
-	uint8_t *pool_mem;
-	size_t pool_len;
+	/*
+	 * Data buffer pool: up to num_shared_buffers buffers of io_unit_size in
+	 * DMA memory (a PCIe bdev reaches only that), in slabs allocated when
+	 * first needed (tcp_group.c).
+	 */
+	uint8_t **slabs;
+	uint32_t nslabs;
+	uint32_t slab_bufs; /* buffers per slab */
+	uint32_t nbufs;	    /* buffers in the slabs */
+	uint32_t max_bufs;  /* num_shared_buffers */
+	bool grow_failed;   /* no DMA memory for another slab: stop trying */
 	size_t buf_stride;
 	void **free_bufs;
 	uint32_t nfree;

@@ -348,6 +348,7 @@ static void ns_dump_info_json(void *ctxt, struct spio_json_write_ctx *w)
 	spio_json_write_object_end(w);
 	spio_json_write_array_end(w);
 	spio_json_write_named_string(w, "mp_policy", SPDK_MULTIPATH_POLICY);
+	bdev_nvme_bounce_info_json(nns->nc, w);
 }
 
 static const struct spio_bdev_fn_table g_ns_fn_table = {
@@ -1049,6 +1050,7 @@ int spio_bdev_nvme_attach(const struct spio_bdev_nvme_opts *user, spio_bdev_nvme
 	nc->thread = g_thread;
 	nc->bdev_retry_count = g_bdev_nvme_opts.bdev_retry_count;
 	nc->enable_flush = g_bdev_nvme_opts.enable_flush;
+	nc->pcie = o.trid.trtype == SPIO_NVME_TRANSPORT_PCIE;
 	TAILQ_INIT(&nc->namespaces);
 	TAILQ_INIT(&nc->pending_resets);
 	*ac = (struct attach_ctx){.nc = nc, .cb = cb, .cb_arg = cb_arg};

@@ -51,8 +51,12 @@ struct bdev_nvme_io {
 	uint64_t remaining;
 	/* Blocks of the piece in flight: a lost piece goes out again. */
 	uint64_t piece;
-	/* A multi-iovec compare's flat copy. */
+	/* A multi-iovec compare's flat copy (plain memory; TCP only). */
 	void *bounce;
+	/* PCIe: the channel's DMA bounce chunks it holds (bounce_len 0: none). */
+	uint8_t *bounce_buf;
+	uint32_t bounce_len;
+	uint8_t bounce_first, bounce_chunks;
 	/* Times it went out again after its connection was lost. */
 	uint32_t retries;
 	/* Hands a reset to the admin thread without allocating. */
@@ -75,6 +79,30 @@ struct bdev_nvme_group {
 	TAILQ_HEAD(, bdev_nvme_channel) channels;
 };
 
+/* Chunks of a channel's bounce pool: one bit each of a 64-bit mask. */
+#define BDEV_NVME_BOUNCE_CHUNKS 64
+/* The pool is at least this large (more when one command can move more). */
+#define BDEV_NVME_BOUNCE_MIN_POOL (1024u * 1024)
+
+/*
+ * PCIe only: a channel's DMA memory for I/O whose buffers the controller
+ * cannot reach (bdev_nvme_bounce.c). One region split into 64 chunks; an
+ * I/O takes a run of adjacent chunks, so its bounce buffer is flat.
+ */
+struct bdev_nvme_bounce {
+	uint8_t *mem; /* NULL: the controller takes any memory (TCP) */
+	uint32_t chunk;
+	uint32_t sgls;	    /* the controller's SGL support (SPIO_NVME_SGLS_SUPPORT_MASK bits) */
+	uint64_t free_mask; /* bit i: chunk i free */
+	/* I/O waiting for chunks, oldest first (their link field). */
+	struct bdev_nvme_io_list waiting;
+	bool kicking;
+	/* Chunks were in commands when the queue pair was freed: the device may still write. */
+	bool device_owned;
+	/* I/Os bounced, and those of them that had to wait for chunks. */
+	uint64_t bounced, waited;
+};
+
 /* One thread's channel to a controller (the controller's io_device): its queue pair. */
 struct bdev_nvme_channel {
 	struct bdev_nvme_ctrlr *nc;
@@ -88,6 +116,7 @@ struct bdev_nvme_channel {
 	struct spio_poller *poller;
 	/* A reset waiting for this channel's connect. */
 	struct spio_io_channel_iter *reset_iter;
+	struct bdev_nvme_bounce bounce;
 	TAILQ_ENTRY(bdev_nvme_channel) link;
 };
 
@@ -105,6 +134,9 @@ struct bdev_nvme_ctrlr {
 	/* The module options it needs, as they were at attach (I/O threads read them). */
 	int32_t bdev_retry_count;
 	bool enable_flush;
+	/* PCIe: data must be DMA memory, else it is bounced (totals of all channels). */
+	bool pcie;
+	atomic_uint_fast64_t bounced_ios, bounce_waits;
 	struct spio_nvme_ctrlr *ctrlr; /* NULL while attaching */
 	struct spio_thread *thread;
 	TAILQ_HEAD(, bdev_nvme_ns) namespaces;
@@ -189,5 +221,29 @@ void bdev_nvme_channel_reconnect(struct spio_io_channel_iter *iter);
 void bdev_nvme_channel_fail_pending(struct spio_io_channel_iter *iter);
 /* I/O that cannot go out now must fail (rather than wait for a reconnect). */
 bool bdev_nvme_io_must_fail(const struct bdev_nvme_ctrlr *nc);
+
+/* bdev_nvme_bounce.c (PCIe controllers; no-ops for the others) */
+/* The channel's pool, at channel create: 0 or -ENOMEM (logged). */
+int bdev_nvme_bounce_init(struct bdev_nvme_channel *ch);
+/* Before the channel's queue pair is freed: note chunks still in the device's commands. */
+void bdev_nvme_bounce_detach(struct bdev_nvme_channel *ch);
+/*
+ * Free the pool; it is kept instead (and that is logged) when a chunk is not
+ * back or was in the device when the queue pair was freed.
+ */
+void bdev_nvme_bounce_fini(struct bdev_nvme_channel *ch);
+/* The read, write or compare must go through the bounce pool (memory or shape). */
+bool bdev_nvme_bounce_needed(const struct bdev_nvme_channel *ch,
+			     const struct spio_bdev_io *bdev_io);
+/*
+ * Take chunks for the I/O and copy a write's or compare's data in: 0;
+ * -EAGAIN (not enough adjacent free chunks now: wait); -E2BIG (larger than
+ * the pool: it never fits, logged).
+ */
+int bdev_nvme_bounce_get(struct bdev_nvme_channel *ch, struct bdev_nvme_io *nio);
+/* Give the chunks back, first copying a successful read's data out. */
+void bdev_nvme_bounce_put(struct bdev_nvme_channel *ch, struct bdev_nvme_io *nio, bool copy_out);
+/* bdev_get_bdevs' driver_specific "spio_bounce" object of a PCIe controller. */
+void bdev_nvme_bounce_info_json(struct bdev_nvme_ctrlr *nc, struct spio_json_write_ctx *w);
 
 #endif /* SPIO_MODULE_BDEV_NVME_INTERNAL_H */

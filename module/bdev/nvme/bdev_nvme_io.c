@@ -7,6 +7,11 @@
  * busy) waits in the channel's pending list and goes out when the queue pair
  * is back or a command completes; when the controller says waiting is
  * pointless (bdev_nvme_io_must_fail) it fails instead.
+ *
+ * PCIe: a read, write or compare whose buffers the controller cannot reach
+ * first takes chunks of the channel's bounce pool (bdev_nvme_bounce.c), or
+ * waits for them in the channel's bounce FIFO; it gives them back when it
+ * completes, which starts the waiters.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -31,11 +36,25 @@ static struct bdev_nvme_io *nvme_io(struct spio_bdev_io *bdev_io)
 	return spio_bdev_io_get_driver_ctx(bdev_io);
 }
 
+static void bounce_kick(struct bdev_nvme_channel *ch);
+
 static void io_complete(struct bdev_nvme_io *nio, enum spio_bdev_io_status status)
 {
+	struct spio_bdev_io *bdev_io = spio_bdev_io_from_ctx(nio);
+	struct bdev_nvme_channel *ch = nio->ch;
+	bool bounced = nio->bounce_len != 0;
+
 	free(nio->bounce);
 	nio->bounce = NULL;
-	spio_bdev_io_complete(spio_bdev_io_from_ctx(nio), status);
+	if (spio_unlikely(bounced)) {
+		bdev_nvme_bounce_put(ch, nio,
+				     status == SPIO_BDEV_IO_STATUS_SUCCESS &&
+					 bdev_io->type == SPIO_BDEV_IO_TYPE_READ);
+	}
+	spio_bdev_io_complete(bdev_io, status);
+	if (spio_unlikely(bounced && !TAILQ_EMPTY(&ch->bounce.waiting))) {
+		bounce_kick(ch);
+	}
 }
 
 bool bdev_nvme_io_must_fail(const struct bdev_nvme_ctrlr *nc)
@@ -73,8 +92,10 @@ static int issue_compare(struct bdev_nvme_io *nio, struct spio_bdev_io *bdev_io,
 	uint64_t len = bdev_io->u.num_blocks * bdev_io->bdev->blocklen;
 	void *buf = bdev_io->u.iovs[0].iov_base;
 
-	/* The driver compares a flat buffer only: gather a vector into one. */
-	if (bdev_io->u.iovcnt > 1) {
+	if (nio->bounce_len != 0) {
+		buf = nio->bounce_buf; /* PCIe: already flat DMA memory */
+	} else if (bdev_io->u.iovcnt > 1) {
+		/* The driver compares a flat buffer only: gather a vector into one. */
 		if (nio->bounce == NULL) {
 			nio->bounce = malloc(len);
 			if (nio->bounce == NULL) {
@@ -141,7 +162,15 @@ static int io_issue(struct bdev_nvme_channel *ch, struct bdev_nvme_io *nio)
 	uint32_t n = (uint32_t)bdev_io->u.num_blocks;
 	struct iovec *iov = bdev_io->u.iovs;
 	int iovcnt = bdev_io->u.iovcnt;
+	struct iovec bounce_iov;
 
+	if (spio_unlikely(nio->bounce_len != 0)) {
+		/* The data lives in the channel's DMA bounce chunks (bdev_nvme_bounce.c). */
+		bounce_iov.iov_base = nio->bounce_buf;
+		bounce_iov.iov_len = nio->bounce_len;
+		iov = &bounce_iov;
+		iovcnt = 1;
+	}
 	switch (bdev_io->type) {
 	case SPIO_BDEV_IO_TYPE_READ:
 		if (iovcnt == 1) {
@@ -282,6 +311,65 @@ static void io_done(void *arg, const struct spio_nvme_cpl *cpl)
 	}
 }
 
+/*
+ * Bounced I/O (PCIe, data not in DMA memory): chunks of the channel's pool,
+ * or a place in its FIFO until enough come back. Never -ENOMEM to the user.
+ */
+static void bounce_start(struct bdev_nvme_channel *ch, struct bdev_nvme_io *nio)
+{
+	int rc = -EAGAIN;
+
+	if (TAILQ_EMPTY(&ch->bounce.waiting)) {
+		rc = bdev_nvme_bounce_get(ch, nio);
+	}
+	if (rc == 0) {
+		io_start(ch, nio);
+	} else if (rc == -EAGAIN) {
+		/* First come, first served: a large I/O is not starved by small ones. */
+		ch->bounce.waited++;
+		atomic_fetch_add_explicit(&ch->nc->bounce_waits, 1, memory_order_relaxed);
+		TAILQ_INSERT_TAIL(&ch->bounce.waiting, nio, link);
+	} else {
+		io_complete(nio, SPIO_BDEV_IO_STATUS_FAILED);
+	}
+}
+
+/* Chunks came back: start the waiting I/Os, oldest first, while they fit. */
+static void bounce_kick(struct bdev_nvme_channel *ch)
+{
+	struct bdev_nvme_io *nio;
+	int rc;
+
+	/* A started I/O may complete at once and return its chunks: no recursion. */
+	if (ch->bounce.kicking) {
+		return;
+	}
+	ch->bounce.kicking = true;
+	while ((nio = TAILQ_FIRST(&ch->bounce.waiting)) != NULL) {
+		rc = bdev_nvme_bounce_get(ch, nio);
+		if (rc == -EAGAIN) {
+			break;
+		}
+		TAILQ_REMOVE(&ch->bounce.waiting, nio, link);
+		if (rc == 0) {
+			io_start(ch, nio);
+		} else {
+			io_complete(nio, SPIO_BDEV_IO_STATUS_FAILED);
+		}
+	}
+	ch->bounce.kicking = false;
+}
+
+static void fail_bounce_waiting(struct bdev_nvme_channel *ch)
+{
+	struct bdev_nvme_io *nio;
+
+	while ((nio = TAILQ_FIRST(&ch->bounce.waiting)) != NULL) {
+		TAILQ_REMOVE(&ch->bounce.waiting, nio, link);
+		io_complete(nio, SPIO_BDEV_IO_STATUS_FAILED);
+	}
+}
+
 void bdev_nvme_submit_request(struct spio_io_channel *io_ch, struct spio_bdev_io *bdev_io)
 {
 	struct bdev_nvme_channel *ch = spio_io_channel_get_ctx(io_ch);
@@ -290,6 +378,7 @@ void bdev_nvme_submit_request(struct spio_io_channel *io_ch, struct spio_bdev_io
 
 	nio->ch = ch;
 	nio->bounce = NULL;
+	nio->bounce_len = 0;
 	nio->retries = 0;
 	nio->remaining = 0;
 	nio->piece = 0;
@@ -314,6 +403,10 @@ void bdev_nvme_submit_request(struct spio_io_channel *io_ch, struct spio_bdev_io
 	}
 	if (spio_unlikely(atomic_load_explicit(&nns->removed, memory_order_relaxed))) {
 		io_complete(nio, SPIO_BDEV_IO_STATUS_FAILED);
+		return;
+	}
+	if (spio_unlikely(ch->bounce.mem != NULL) && bdev_nvme_bounce_needed(ch, bdev_io)) {
+		bounce_start(ch, nio);
 		return;
 	}
 	io_start(ch, nio);
@@ -473,15 +566,22 @@ int bdev_nvme_channel_create(void *io_device, void *ctx)
 
 	ch->nc = nc;
 	TAILQ_INIT(&ch->pending);
+	if (bdev_nvme_bounce_init(ch) != 0) {
+		return -ENOMEM;
+	}
 	ch->group_ch = spio_get_io_channel(&g_groups_device);
 	if (ch->group_ch == NULL) {
-		return -errno;
+		int rc = -errno;
+
+		bdev_nvme_bounce_fini(ch);
+		return rc;
 	}
 	ch->group = spio_io_channel_get_ctx(ch->group_ch);
 	ch->poller = spio_poller_register_named(channel_poll, ch, BDEV_NVME_RECONNECT_PERIOD_US,
 						"bdev_nvme_reconnect");
 	if (ch->poller == NULL) {
 		spio_put_io_channel(ch->group_ch);
+		bdev_nvme_bounce_fini(ch);
 		return -ENOMEM;
 	}
 	TAILQ_INSERT_TAIL(&ch->group->channels, ch, link);
@@ -499,6 +599,7 @@ int bdev_nvme_channel_create(void *io_device, void *ctx)
 		TAILQ_REMOVE(&ch->group->channels, ch, link);
 		spio_poller_unregister(&ch->poller);
 		spio_put_io_channel(ch->group_ch);
+		bdev_nvme_bounce_fini(ch);
 		return rc;
 	}
 	if (ch->qpair != NULL && spio_nvme_poll_group_add(ch->group->group, ch->qpair) != 0) {
@@ -517,7 +618,9 @@ void bdev_nvme_channel_destroy(void *io_device, void *ctx)
 	(void)io_device;
 	ch->state = BDEV_NVME_CH_CLOSING;
 	spio_poller_unregister(&ch->poller);
+	fail_bounce_waiting(ch);
 	fail_pending(ch);
+	bdev_nvme_bounce_detach(ch);
 	if (ch->qpair != NULL) {
 		/* Fails what is still outstanding, once. */
 		rc = spio_nvme_ctrlr_free_io_qpair(ch->qpair);
@@ -528,6 +631,9 @@ void bdev_nvme_channel_destroy(void *io_device, void *ctx)
 		ch->qpair = NULL;
 	}
 	fail_pending(ch);
+	/* Completions above may have started waiters (they failed: CLOSING). */
+	fail_bounce_waiting(ch);
+	bdev_nvme_bounce_fini(ch);
 	TAILQ_REMOVE(&ch->group->channels, ch, link);
 	spio_put_io_channel(ch->group_ch);
 }
