@@ -7,7 +7,7 @@
  *
  *   nvme_check -r 'trtype:TCP adrfam:IPv4 traddr:127.0.0.1 trsvcid:4420 subnqn:NQN'
  *              [-n NSID] [-s MiB] [-o KiB] [-H] [-I] [--no-deallocate]
- *              [--disconnect-test | --reset-test]
+ *              [--disconnect-test | --reset-test] [--interrupts]
  *
  * -n picks the namespace (default: the first active one). With
  * --disconnect-test it then runs I/O until the connection drops (printing
@@ -16,11 +16,14 @@
  * succeeds again. The interop tests drive the target side from those lines.
  * With --reset-test it resets the controller itself while writer tasks keep
  * commands outstanding, reconnects the queue and prints RESET_RECOVERED once
- * a block written after the reset reads back. Exit status 0 when every step
- * worked.
+ * a block written after the reset reads back. With --interrupts it asks for
+ * interrupt mode (PCIe: MSI-X) and sleeps on the thread's interrupt fd
+ * whenever nothing is left to poll, then prints how often it slept and how
+ * often the device woke it. Exit status 0 when every step worked.
  */
 #include <errno.h>
 #include <getopt.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +49,7 @@ struct check {
 	bool reset_test;
 	bool stop_writers;
 	struct spio_nvme_ctrlr *ctrlr;
+	bool interrupts; /* interrupt mode granted */
 	struct spio_nvme_ns *ns;
 	struct spio_nvme_qpair *qpair;
 	struct spio_nvme_poll_group *group;
@@ -285,6 +289,8 @@ static int run(struct check *ck)
 		return rc;
 	}
 	cd = spio_nvme_ctrlr_get_data(ck->ctrlr);
+	/* What the controller got: interrupt mode falls back to polling without MSI-X. */
+	ck->interrupts = spio_nvme_ctrlr_get_opts(ck->ctrlr)->enable_interrupts;
 	ck->ns = spio_nvme_ctrlr_get_ns(
 	    ck->ctrlr, ck->nsid != 0 ? ck->nsid : spio_nvme_ctrlr_get_first_active_ns(ck->ctrlr));
 	printf("controller: %.40s serial %.20s cntlid %u, %u I/O queues, max transfer %u\n", cd->mn,
@@ -347,12 +353,38 @@ static int check_task(void *arg)
 	return 0;
 }
 
+/*
+ * Poll until done, sleeping on the thread's interrupt fd whenever no poller
+ * needs polling: with interrupt mode the queue's MSI-X eventfd wakes it.
+ */
+static void run_sleeping(struct check *ck, struct spio_thread *thread)
+{
+	struct pollfd pfd = {.fd = spio_thread_get_interrupt_fd(thread), .events = POLLIN};
+	unsigned long sleeps = 0, woken = 0;
+
+	while (!ck->done) {
+		spio_thread_poll(thread, 0, 0);
+		if (ck->done || pfd.fd < 0 ||
+		    spio_thread_has_active_pollers_without_interrupt(thread)) {
+			continue;
+		}
+		if (spio_thread_sleep_begin(thread)) {
+			sleeps++;
+			woken += poll(&pfd, 1, 1000) == 1;
+		}
+		spio_thread_sleep_end(thread);
+	}
+	printf("interrupts: %s; slept %lu times, woken %lu times by an fd\n",
+	       ck->interrupts ? "on" : "off", sleeps, woken);
+}
+
 static int parse_args(struct check *ck, int argc, char **argv)
 {
 	static const struct option longopts[] = {
 	    {"no-deallocate", no_argument, NULL, 'D'},
 	    {"disconnect-test", no_argument, NULL, 'X'},
 	    {"reset-test", no_argument, NULL, 'R'},
+	    {"interrupts", no_argument, NULL, 'Q'},
 	    {NULL, 0, NULL, 0},
 	};
 	bool have_trid = false;
@@ -390,6 +422,9 @@ static int parse_args(struct check *ck, int argc, char **argv)
 		case 'R':
 			ck->reset_test = true;
 			break;
+		case 'Q':
+			ck->opts.enable_interrupts = true;
+			break;
 		default:
 			return -1;
 		}
@@ -398,7 +433,8 @@ static int parse_args(struct check *ck, int argc, char **argv)
 	    (ck->disconnect_test && ck->reset_test)) {
 		fprintf(stderr,
 			"usage: nvme_check -r TRID [-n NSID] [-s MiB] [-o KiB (multiple of 4)] "
-			"[-H] [-I] [--no-deallocate] [--disconnect-test | --reset-test]\n");
+			"[-H] [-I] [--no-deallocate] [--disconnect-test | --reset-test] "
+			"[--interrupts]\n");
 		return -1;
 	}
 	return 0;
@@ -431,8 +467,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "nvme_check: out of memory\n");
 		return 1;
 	}
-	while (!ck.done) {
-		spio_thread_poll(thread, 0, 0);
+	if (ck.opts.enable_interrupts) {
+		run_sleeping(&ck, thread);
+	} else {
+		while (!ck.done) {
+			spio_thread_poll(thread, 0, 0);
+		}
 	}
 	spio_nvme_poll_group_destroy(ck.group);
 	spio_dma_free(ck.wbuf);

@@ -10,6 +10,10 @@
 #   4. nvme_check writes, reads back with verification and deallocates 16 MiB on each
 #      namespace; spio_nvme_perf --verify runs 16 deep on both.
 #   5. nvme_check --reset-test resets the controller while I/O is outstanding; I/O works after.
+#      nvme_check --interrupts verifies 4 MiB of namespace 2 in interrupt mode: MSI-X granted, and the
+#      thread sleeps and is woken by the device's eventfds.
+#      spio_tgt -B A refuses bdev_nvme_attach_controller -t PCIe -a A; spio_tgt -A A attaches
+#      it and framework_get_pci_devices lists it (type nvme, QEMU's ids); after the detach, [].
 #   6. setup.sh reset gives A back to the kernel's nvme driver (its disks appear again); B's
 #      file system was never touched; the guest kernel logged no warning; the block the reset
 #      test wrote is in A's disk file on the host.
@@ -39,6 +43,8 @@ TRID="trtype:PCIe traddr:$A"
 CHECK=$BUILD/nvme_check
 IDENTIFY=$BUILD/spio_identify
 PERF=$BUILD/spio_nvme_perf
+TGT=$BUILD/spio_tgt
+RPC=$BUILD/spio_rpc
 VFIOCHECK=
 for f in "$BUILD/pci_vfio_check" "$BUILD/tests/pci_vfio_check"; do
 	[ -x "$f" ] && VFIOCHECK=$f && break
@@ -46,6 +52,8 @@ done
 [ -x "$CHECK" ] || fail "$CHECK not built"
 [ -x "$IDENTIFY" ] || fail "$IDENTIFY not built"
 [ -x "$PERF" ] || fail "$PERF not built"
+[ -x "$TGT" ] || fail "$TGT not built"
+[ -x "$RPC" ] || fail "$RPC not built"
 [ -n "$VFIOCHECK" ] || fail "pci_vfio_check not built in $BUILD"
 [ -x /bin/bash ] || vm_skip "/bin/bash not found (scripts/setup.sh runs in the guest under bash)"
 vm_require
@@ -64,6 +72,7 @@ vm_build_image --module nvme --module ext4 --copy-module vfio-pci \
 	--add "$SRC/scripts/setup.sh:/usr/bin/setup.sh" --add-bin "$CHECK:/usr/bin/nvme_check" \
 	--add-bin "$IDENTIFY:/usr/bin/spio_identify" --add-bin "$PERF:/usr/bin/spio_nvme_perf" \
 	--add-bin "$VFIOCHECK:/usr/bin/pci_vfio_check" \
+	--add-bin "$TGT:/usr/bin/spio_tgt" --add-bin "$RPC:/usr/bin/spio_rpc" \
 	"$BUILD/interop/vm-image-pcie" || fail "cannot build the guest image"
 
 qemu=()
@@ -163,6 +172,48 @@ out=$(vm_run --timeout 150 "nvme_check -r '$TRID' -s 4 --no-deallocate --reset-t
 	fail "nvme_check --reset-test: $out"
 grep -q "^RESET_RECOVERED" <<<"$out" || fail "nvme_check --reset-test: $out"
 echo "ok: $(grep '^RESET_DONE' <<<"$out")"
+
+# 5b. Interrupt mode: MSI-X eventfds wake the sleeping thread.
+out=$(vm_run --timeout 150 "nvme_check -r '$TRID' -n 2 -s 4 -o 4 --interrupts 2>&1") ||
+	fail "nvme_check --interrupts: $out"
+line=$(grep '^interrupts:' <<<"$out") || fail "nvme_check --interrupts: no summary: $out"
+grep -q '^interrupts: on;' <<<"$line" || fail "interrupt mode not granted: $out"
+woken=$(sed -n 's/.*woken \([0-9]*\) times.*/\1/p' <<<"$line")
+[ "${woken:-0}" -gt 0 ] || fail "the device never woke the sleeping thread: $out"
+echo "ok: $line"
+
+# 5c. spio_tgt: -B keeps A away; with -A A, bdev_nvme attaches it and
+# framework_get_pci_devices lists it; after the detach the list is empty again.
+# shellcheck disable=SC2016 # expanded in the guest
+out=$(vm_run --timeout 120 "A=$A" '
+t() {
+	rm -f /tmp/t.sock
+	spio_tgt -m 0x1 -r /tmp/t.sock --no-huge "$@" >/tmp/tgt.log 2>&1 &
+	p=$!
+	for _ in $(seq 100); do [ -S /tmp/t.sock ] && return 0; sleep 0.1; done
+	echo "spio_tgt $* did not start: $(cat /tmp/tgt.log)" >&2; return 1
+}
+r() { spio_rpc -s /tmp/t.sock "$@"; }
+t -B "$A" || exit 1
+r bdev_nvme_attach_controller --name nvme0 --trtype PCIe --traddr "$A" &&
+	{ echo "-B $A: attached anyway" >&2; exit 1; }
+grep -q "pci $A: blocked by -B (--pci-blocked)" /tmp/tgt.log || { echo "-B: no log line" >&2; exit 1; }
+kill $p; wait $p
+t -A "$A" || exit 1
+r bdev_nvme_attach_controller --name nvme0 --trtype PCIe --traddr "$A" || exit 1
+echo "== attached"; r framework_get_pci_devices || exit 1
+r bdev_nvme_detach_controller --name nvme0 || exit 1
+echo "== detached"; r framework_get_pci_devices || exit 1
+kill $p; wait $p
+' 2>&1) || fail "spio_tgt -A/-B, framework_get_pci_devices: $out"
+att=$(sed -n '/^== attached/,/^== detached/p' <<<"$out")
+grep -q "\"address\": \"$A\"" <<<"$att" || fail "framework_get_pci_devices: A not listed: $out"
+grep -q '"type": "nvme"' <<<"$att" || fail "framework_get_pci_devices: type is not nvme: $out"
+grep -Eq '"config_space": "361B1000[0-9A-F]{504}([0-9A-F]{7680})?"' <<<"$att" ||
+	fail "framework_get_pci_devices: config space not QEMU's 1b36:0010, 256 or 4096 bytes: $out"
+sed -n '/^== detached/,$p' <<<"$out" | grep -qx '\[\]' ||
+	fail "framework_get_pci_devices after the detach: expected []: $out"
+echo "ok: spio_tgt -B refused A, -A attached it, framework_get_pci_devices listed it"
 
 # 6. Back to the kernel.
 out=$(vm_run 'setup.sh reset 2>&1') || fail "setup.sh reset: $out"
