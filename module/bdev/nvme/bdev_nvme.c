@@ -949,7 +949,7 @@ static void attach_connected(void *arg, struct spio_nvme_ctrlr *ctrlr, int statu
 	const char **names = NULL;
 	size_t count = 0;
 	char msg[1024];
-	char where[512];
+	char where[640]; /* every field of a trid, spaced */
 	struct bdev_nvme_ns *nns;
 	int rc;
 
