@@ -211,6 +211,30 @@ int spio_nvme_ctrlr_free_io_qpair(struct spio_nvme_qpair *qpair)
 	}
 	ctrlr = qpair->ctrlr;
 	qid = qpair->id;
+	/*
+	 * Never free command slots (and let their users free buffers) while
+	 * the device may still use them: wait until it is done (PCIe: the
+	 * queue deleted, bounded by two admin timeouts; a delete that times
+	 * out fails the controller, whose reset's disable ends the wait).
+	 */
+	if (ctrlr->ops->qpair_device_done != NULL) {
+		nvme_qpair_disconnect(qpair); /* TCP: below, as before */
+	}
+	if (qpair->draining) {
+		uint64_t ms =
+		    2 * (uint64_t)(ctrlr->opts.admin_timeout_ms != 0 ? ctrlr->opts.admin_timeout_ms
+								     : 30000) +
+		    ctrlr->opts.connect_timeout_ms;
+		int rc = nvme_qpair_drain_wait(qpair, ms);
+
+		if (rc != 0) {
+			SPIO_ERRLOG("nvme %s: queue %u: the device still holds %u commands after "
+				    "%lu ms; not freed (reset the controller, then free again)\n",
+				    ctrlr->trid.traddr, qid, qpair->num_outstanding,
+				    (unsigned long)ms);
+			return rc;
+		}
+	}
 	if (qpair->group != NULL) {
 		spio_nvme_poll_group_remove(qpair->group, qpair);
 	}

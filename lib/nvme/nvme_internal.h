@@ -83,6 +83,12 @@ struct spio_nvme_qpair {
 	/* Inside a completion callback: freeing must wait. */
 	uint32_t in_callback;
 	bool free_pending;
+	/*
+	 * Down, with outstanding commands the device may still be executing
+	 * (PCIe: DMA into or out of their buffers): they are held, never sent
+	 * again, and failed once the transport says the device is done.
+	 */
+	bool draining;
 	spio_nvme_qpair_connect_cb connect_cb;
 	void *connect_cb_arg;
 	struct spio_nvme_poll_group *group;
@@ -135,6 +141,13 @@ struct nvme_transport_ops {
 	int (*qpair_connect)(struct spio_nvme_qpair *qpair);
 	/* Drop the connection now; idempotent; completes nothing (the core does). */
 	void (*qpair_close)(struct spio_nvme_qpair *qpair);
+	/*
+	 * Optional (NULL: always true, as over TCP, whose closed socket ends
+	 * all transfer): after qpair_close, is the device done with the
+	 * commands that were outstanding? Until then the core holds them.
+	 * On the qpair's thread; never blocks.
+	 */
+	bool (*qpair_device_done)(struct spio_nvme_qpair *qpair);
 	/* Queue a command (its slot is outstanding) for sending. */
 	int (*qpair_submit)(struct spio_nvme_qpair *qpair, struct nvme_request *req);
 	/* Send, receive, complete; <0 (-ENXIO) when the connection is lost. */
@@ -243,6 +256,16 @@ void nvme_qpair_complete(struct spio_nvme_qpair *qpair, struct nvme_request *req
 			 const struct spio_nvme_cpl *cpl);
 struct nvme_request *nvme_qpair_find_outstanding(struct spio_nvme_qpair *qpair, uint16_t cid);
 void nvme_qpair_fail_all(struct spio_nvme_qpair *qpair);
+/*
+ * A draining qpair: fail its held commands if the device is done with them.
+ * \return true when nothing is held any more.
+ */
+bool nvme_qpair_drain(struct spio_nvme_qpair *qpair);
+/*
+ * Wait (letting this thread run, as spio_nvme_ctrlr_connect_io_qpair) until
+ * the qpair holds nothing. \return 0, or -ETIMEDOUT after `timeout_ms`.
+ */
+int nvme_qpair_drain_wait(struct spio_nvme_qpair *qpair, uint64_t timeout_ms);
 void nvme_qpair_disconnect(struct spio_nvme_qpair *qpair);
 int nvme_qpair_connect(struct spio_nvme_qpair *qpair, spio_nvme_qpair_connect_cb cb, void *cb_arg);
 void nvme_qpair_transport_ready(struct spio_nvme_qpair *qpair, int status);

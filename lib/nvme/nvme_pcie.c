@@ -182,6 +182,8 @@ int nvme_pcie_ctrlr_disable_await(struct nvme_pcie_ctrlr *p)
 		return rc;
 	}
 	nvme_pcie_ctrlr_disabled(p);
+	/* Draining qpairs may now fail what they held: wake their threads. */
+	nvme_pcie_kick_all(p);
 	return 0;
 }
 
@@ -323,6 +325,7 @@ const struct nvme_transport_ops g_nvme_pcie_ops = {
     .qpair_free = nvme_pcie_qpair_free,
     .qpair_connect = nvme_pcie_qpair_connect,
     .qpair_close = nvme_pcie_qpair_close,
+    .qpair_device_done = nvme_pcie_qpair_device_done,
     .qpair_submit = nvme_pcie_qpair_submit,
     .qpair_process = nvme_pcie_qpair_process,
     .qpair_flush = nvme_pcie_qpair_flush,

@@ -86,7 +86,13 @@ struct nvme_pcie_queue {
 	/* Admin thread only: the queue exists on the device since that disable count. */
 	bool on_device;
 	bool zombie;
-	uint64_t created_in;
+	_Atomic uint64_t created_in; /* read by the qpair's thread while it drains */
+	/*
+	 * Admin thread, read by the qpair's thread: Delete I/O SQ succeeded (or
+	 * was moot), so the device completed or aborted every command of the
+	 * queue. Cleared when a create is sent.
+	 */
+	_Atomic bool released;
 	TAILQ_ENTRY(nvme_pcie_queue) link; /* on pctrlr->zombies */
 };
 
@@ -109,8 +115,12 @@ struct nvme_pcie_ctrlr {
 	_Atomic bool gone;
 	/* Queue create / delete operations sent to the admin thread and not finished. */
 	_Atomic uint32_t inflight;
-	/* Admin thread: completed disables (RDY went 0): the device forgot its queues. */
-	uint64_t disables;
+	/*
+	 * Completed disables (RDY went 0) and closes: the device forgot its
+	 * queues and their commands. Written by the admin thread, read by
+	 * draining qpairs on any thread.
+	 */
+	_Atomic uint64_t disables;
 	/* Admin thread: rings whose delete failed; freed at the next disable or at close. */
 	TAILQ_HEAD(, nvme_pcie_queue) zombies;
 	/*
@@ -147,6 +157,7 @@ struct spio_nvme_qpair *nvme_pcie_qpair_alloc(struct spio_nvme_ctrlr *ctrlr, uin
 void nvme_pcie_qpair_free(struct spio_nvme_qpair *qpair);
 int nvme_pcie_qpair_connect(struct spio_nvme_qpair *qpair);
 void nvme_pcie_qpair_close(struct spio_nvme_qpair *qpair);
+bool nvme_pcie_qpair_device_done(struct spio_nvme_qpair *qpair);
 int nvme_pcie_qpair_submit(struct spio_nvme_qpair *qpair, struct nvme_request *req);
 int32_t nvme_pcie_qpair_process(struct spio_nvme_qpair *qpair, uint32_t max);
 void nvme_pcie_qpair_flush(struct spio_nvme_qpair *qpair);

@@ -48,6 +48,11 @@ struct nvme_pcie_qpair {
 	uint64_t next_health_tick;
 	/* Per command slot: its data went through the slot's list page (see bounce_in). */
 	bool *bounced;
+	/*
+	 * Down with commands held: the disable count the queue lived in. Any
+	 * disable after it (or removal, or Delete I/O SQ) ends them.
+	 */
+	uint64_t drain_epoch;
 };
 
 /* A create or delete of one queue's rings on the device, run on the admin thread. */
@@ -225,14 +230,26 @@ static void op_finish(struct nvme_pcie_admin_op *op, int status)
 	run_ops(p);
 }
 
+static bool op_stale(const struct nvme_pcie_admin_op *op);
+
 /* The device may still use the rings: keep them until it is disabled or closed. */
 static void op_zombie(struct nvme_pcie_admin_op *op)
 {
 	struct nvme_pcie_queue *q = op->q;
 
-	SPIO_WARNLOG("nvme %s: queue %u could not be deleted; its memory is kept until the "
-		     "controller is disabled\n",
-		     q->pctrlr->ctrlr->trid.traddr, q->qid);
+	/* A disable since the queue was created (a reset's): the device forgot it. */
+	if (q->created_in != q->pctrlr->disables) {
+		q->on_device = false;
+		atomic_store(&q->released, true);
+		op_finish(op, 0);
+		return;
+	}
+	/* A reset or removal under way makes the delete moot: its disable frees the rings. */
+	if (!op_stale(op)) {
+		SPIO_WARNLOG("nvme %s: queue %u could not be deleted; its memory is kept until "
+			     "the controller is disabled\n",
+			     q->pctrlr->ctrlr->trid.traddr, q->qid);
+	}
 	if (!q->zombie) {
 		q->zombie = true;
 		atomic_fetch_add(&q->refs, 1);
@@ -338,7 +355,18 @@ static void delete_sq_done(void *arg, const struct spio_nvme_cpl *cpl)
 	struct nvme_pcie_admin_op *op = arg;
 
 	if (spio_nvme_cpl_is_error(cpl)) {
-		log_cmd_error(op->q, "Delete I/O SQ", cpl); /* the CQ delete still tries */
+		/*
+		 * Aborted by a reset or removal under way: moot (the disable
+		 * forgets the queue), not an error. Else the CQ delete still tries.
+		 */
+		if (op_stale(op)) {
+			op_zombie(op);
+			return;
+		}
+		log_cmd_error(op->q, "Delete I/O SQ", cpl);
+	} else {
+		/* By the spec every command of the SQ is now completed or aborted. */
+		atomic_store(&op->q->released, true);
 	}
 	if (submit_queue_cmd(op, SPIO_NVME_OPC_DELETE_IO_CQ, delete_cq_done) != 0) {
 		op_zombie(op);
@@ -365,6 +393,7 @@ static void op_start(struct nvme_pcie_admin_op *op)
 	/* Gone from the device already: removed, or disabled since it was created. */
 	if (!q->on_device || atomic_load(&p->gone) || q->created_in != p->disables) {
 		q->on_device = false;
+		atomic_store(&q->released, true);
 		op_finish(op, 0);
 		return;
 	}
@@ -395,6 +424,9 @@ static int send_op(struct nvme_pcie_qpair *pq, bool create)
 	}
 	*op = (struct nvme_pcie_admin_op){
 	    .q = q, .create = create, .generation = pq->qpair.generation};
+	if (create) {
+		atomic_store(&q->released, false);
+	}
 	atomic_fetch_add(&q->refs, 1);
 	atomic_fetch_add(&q->pending, 1);
 	atomic_fetch_add(&pq->pctrlr->inflight, 1);
@@ -446,6 +478,7 @@ static int admin_connect(struct nvme_pcie_qpair *pq)
 		return rc;
 	}
 	ring_reset(pq);
+	pq->q->created_in = p->disables; /* the admin queue lives until the next disable */
 	nvme_pcie_reg_write4(p, SPIO_NVME_REG_AQA, n | (n << 16));
 	nvme_pcie_reg_write4(p, SPIO_NVME_REG_ASQ, (uint32_t)pq->q->sq_iova);
 	nvme_pcie_reg_write4(p, SPIO_NVME_REG_ASQ + 4, (uint32_t)(pq->q->sq_iova >> 32));
@@ -485,6 +518,10 @@ void nvme_pcie_qpair_close(struct spio_nvme_qpair *qpair)
 	int rc;
 
 	pq->cstate = PCIE_CONN_NONE;
+	/* Commands held from an earlier close keep that close's epoch. */
+	if (!qpair->draining) {
+		pq->drain_epoch = pq->q->created_in;
+	}
 	/* The admin rings stay on the device until the next connect's or close's disable. */
 	if (qpair->id == 0 || !pq->create_sent) {
 		return;
@@ -499,6 +536,26 @@ void nvme_pcie_qpair_close(struct spio_nvme_qpair *qpair)
 	}
 }
 
+/*
+ * Is the device done with the commands outstanding when the qpair went
+ * down? Removed; closed; disabled since the queue was made; or (I/O) its
+ * Delete I/O SQ completed. Until then the core holds them: the device may
+ * still write a read's buffer or read a write's.
+ */
+bool nvme_pcie_qpair_device_done(struct spio_nvme_qpair *qpair)
+{
+	struct nvme_pcie_qpair *pq = pcie_qpair(qpair);
+	struct nvme_pcie_ctrlr *p = nvme_pcie_ctrlr(qpair->ctrlr);
+
+	if (p == NULL || atomic_load(&p->gone)) {
+		return true; /* closed or removed */
+	}
+	if (qpair->id != 0 && atomic_load(&pq->q->released)) {
+		return true;
+	}
+	return atomic_load(&p->disables) > pq->drain_epoch;
+}
+
 static int32_t connect_poll(struct nvme_pcie_qpair *pq)
 {
 	struct spio_nvme_qpair *qpair = &pq->qpair;
@@ -510,7 +567,9 @@ static int32_t connect_poll(struct nvme_pcie_qpair *pq)
 		nvme_qpair_transport_ready(qpair, 0);
 		return 0;
 	case PCIE_CONN_WAIT_IDLE:
-		if (atomic_load_explicit(&pq->q->pending, memory_order_acquire) != 0) {
+		/* Also until the old queue's commands are over (a zombie: the next disable). */
+		if (atomic_load_explicit(&pq->q->pending, memory_order_acquire) != 0 ||
+		    qpair->draining) {
 			return 0;
 		}
 		ring_reset(pq);

@@ -130,6 +130,15 @@ int64_t spio_nvme_poll_group_process_completions(struct spio_nvme_poll_group *gr
 
 		if (qpair->state == NVME_QPAIR_DISCONNECTED) {
 			qpair->rx_ready = false;
+			/*
+			 * Commands held until the device is done with them: fail
+			 * them then. Interrupt mode: its queue's vector wakes the
+			 * thread when the delete or a disable ends the wait.
+			 */
+			if (spio_unlikely(qpair->draining) && !nvme_qpair_drain(qpair) &&
+			    qpair->group == group) {
+				watch_fd(group, qpair);
+			}
 			continue;
 		}
 		qpair->rx_idle = known && qpair->group_fd >= 0 && !qpair->rx_ready;

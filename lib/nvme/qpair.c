@@ -4,11 +4,13 @@
  * fabrics connect that follows the transport's own connection set-up.
  */
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "spio/env.h"
 #include "spio/log.h"
+#include "spio/task.h"
 
 #include "nvme/nvme_fabric.h"
 #include "nvme/nvme_internal.h"
@@ -216,6 +218,42 @@ void nvme_qpair_fail_all(struct spio_nvme_qpair *qpair)
 	}
 }
 
+bool nvme_qpair_drain(struct spio_nvme_qpair *qpair)
+{
+	if (!qpair->draining) {
+		return true;
+	}
+	if (qpair->ops->qpair_device_done != NULL && !qpair->ops->qpair_device_done(qpair)) {
+		return false;
+	}
+	qpair->draining = false;
+	nvme_qpair_fail_all(qpair);
+	return true;
+}
+
+int nvme_qpair_drain_wait(struct spio_nvme_qpair *qpair, uint64_t timeout_ms)
+{
+	uint64_t deadline = spio_get_ticks() + timeout_ms * spio_get_ticks_hz() / 1000;
+
+	/*
+	 * The admin thread deletes the queue: when it is this one, let it run
+	 * (from a task: yield; else poll it, as spio_nvme_ctrlr_connect_io_qpair);
+	 * another thread only needs time.
+	 */
+	while (!nvme_qpair_drain(qpair)) {
+		if (spio_get_ticks() > deadline) {
+			return -ETIMEDOUT;
+		}
+		if (spio_task_current() != NULL) {
+			spio_task_yield();
+		} else if (qpair->ctrlr->thread != spio_get_thread() ||
+			   spio_thread_poll(spio_get_thread(), 0, 0) < 0) {
+			sched_yield();
+		}
+	}
+	return 0;
+}
+
 /*
  * Stop watching the qpair's socket before the transport closes or replaces
  * it: the kernel drops a closed fd from an epoll set by itself, so a new
@@ -230,13 +268,21 @@ static void qpair_unwatch(struct spio_nvme_qpair *qpair)
 	}
 }
 
-/* Down: no more sends, every outstanding command failed once. */
+/*
+ * Down: no more sends; every outstanding command fails once, as soon as the
+ * device is done with it (at once over TCP; over PCIe once its queue was
+ * deleted, the controller disabled or the device removed: failing it
+ * earlier would let the user reuse a buffer the device still writes).
+ */
 static void qpair_down(struct spio_nvme_qpair *qpair)
 {
 	qpair->state = NVME_QPAIR_DISCONNECTED;
 	qpair_unwatch(qpair);
 	qpair->ops->qpair_close(qpair);
-	nvme_qpair_fail_all(qpair);
+	if (!TAILQ_EMPTY(&qpair->outstanding)) {
+		qpair->draining = true;
+		nvme_qpair_drain(qpair);
+	}
 }
 
 static void connect_finish(struct spio_nvme_qpair *qpair, int status)
@@ -334,6 +380,10 @@ int nvme_qpair_connect(struct spio_nvme_qpair *qpair, spio_nvme_qpair_connect_cb
 	}
 	qpair_unwatch(qpair); /* the transport replaces its socket */
 	rc = qpair->ops->qpair_connect(qpair);
+	/* The admin queue's connect disables the controller: what it held is done. */
+	if (spio_unlikely(qpair->draining)) {
+		nvme_qpair_drain(qpair);
+	}
 	if (rc != 0) {
 		qpair->state = NVME_QPAIR_DISCONNECTED;
 		qpair->connect_cb = NULL;
@@ -372,6 +422,9 @@ int32_t nvme_qpair_process(struct spio_nvme_qpair *qpair, uint32_t max)
 	struct spio_nvme_ctrlr *ctrlr = qpair->ctrlr;
 	int32_t rc;
 
+	if (spio_unlikely(qpair->draining)) {
+		nvme_qpair_drain(qpair);
+	}
 	if (qpair->state == NVME_QPAIR_DISCONNECTED) {
 		return -ENXIO;
 	}

@@ -32,6 +32,8 @@
 #define MAX_SGL_HOPS 16
 #define MAX_HELD_AERS 16
 #define MAX_PENDING_EVENTS 8
+/* Commands kept "in the device" by fake_pcie_hold_next at once. */
+#define MAX_HELD_CMDS 64
 /* Largest transfer when MDTS is 0 ("no limit"): 2 MiB. */
 #define NO_MDTS_LIMIT (2u << 20)
 
@@ -61,6 +63,13 @@ struct seg {
 struct result {
 	struct spio_nvme_cpl cpl;
 	bool post;
+};
+
+/* A command fetched from its SQ and still executing (fake_pcie_hold_next). */
+struct held_cmd {
+	struct spio_nvme_cmd cmd;
+	uint16_t qid;
+	uint32_t polls; /* left before it transfers its data and completes */
 };
 
 struct fake_pcie {
@@ -110,6 +119,11 @@ struct fake_pcie {
 	bool drop_armed;
 	int drop_qid;
 	bool reorder_armed;
+	int hold_qid;
+	uint32_t hold_count;
+	uint32_t hold_polls;
+	struct held_cmd held[MAX_HELD_CMDS];
+	uint32_t n_held;
 
 	uint8_t *ns[FAKE_PCIE_MAX_NS];
 	uint32_t active_ns; /* namespaces 1..active_ns are active */
@@ -498,8 +512,24 @@ static void clear_doorbells(struct fake_pcie *fp, uint32_t qid)
 	wr32(fp, cq_db(fp, qid), 0);
 }
 
+/* Held commands of SQ qid (every queue: -1) are aborted: no transfer, no completion. */
+static void abort_held(struct fake_pcie *fp, int qid)
+{
+	uint32_t kept = 0;
+
+	for (uint32_t i = 0; i < fp->n_held; i++) {
+		if (qid < 0 || fp->held[i].qid == qid) {
+			fp->st.held_aborted++;
+		} else {
+			fp->held[kept++] = fp->held[i];
+		}
+	}
+	fp->n_held = kept;
+}
+
 static void drop_queues(struct fake_pcie *fp)
 {
+	abort_held(fp, -1);
 	for (uint32_t q = 0; q <= FAKE_PCIE_MAX_IOQ; q++) {
 		memset(&fp->sq[q], 0, sizeof(fp->sq[q]));
 		memset(&fp->cq[q], 0, sizeof(fp->cq[q]));
@@ -658,6 +688,8 @@ static uint16_t delete_queue(struct fake_pcie *fp, const struct spio_nvme_cmd *c
 	} else {
 		fp->cq[q->cqid].nsq--;
 		wr32(fp, sq_db(fp, qid), 0);
+		/* Its commands are all completed or aborted when the delete completes. */
+		abort_held(fp, (int)qid);
 	}
 	memset(q, 0, sizeof(*q));
 	return 0;
@@ -1252,6 +1284,50 @@ static void post_pending_events(struct fake_pcie *fp)
 	}
 }
 
+/* Keep the command "in the device" if a hold fault wants it. */
+static bool hold(struct fake_pcie *fp, uint16_t qid, const struct spio_nvme_cmd *cmd)
+{
+	struct held_cmd *h;
+
+	if (fp->hold_count == 0 || !fault_matches(fp->hold_qid, qid) || qid == 0 ||
+	    fp->n_held == MAX_HELD_CMDS) {
+		return false;
+	}
+	fp->hold_count--;
+	h = &fp->held[fp->n_held++];
+	h->cmd = *cmd;
+	h->qid = qid;
+	h->polls = fp->hold_polls;
+	fp->st.held_cmds++;
+	return true;
+}
+
+/* Held commands whose time came: execute (the data moves now) and complete. */
+static uint32_t run_held(struct fake_pcie *fp)
+{
+	uint32_t kept = 0, done = 0;
+
+	for (uint32_t i = 0; i < fp->n_held; i++) {
+		struct held_cmd h = fp->held[i];
+		struct fq *sq = &fp->sq[h.qid];
+		struct result r;
+
+		if (h.polls > 0) {
+			fp->held[i].polls--;
+			fp->held[kept++] = fp->held[i];
+			continue;
+		}
+		execute(fp, h.qid, &h.cmd, &r);
+		if (r.post && fp->cq[sq->cqid].live) {
+			r.cpl.sqhd = (uint16_t)sq->head;
+			post_cqe(fp, sq->cqid, &r.cpl);
+		}
+		done++;
+	}
+	fp->n_held = kept;
+	return done;
+}
+
 static uint32_t process_sq(struct fake_pcie *fp, uint16_t qid)
 {
 	struct fq *sq = &fp->sq[qid];
@@ -1263,18 +1339,21 @@ static uint32_t process_sq(struct fake_pcie *fp, uint16_t qid)
 	if (avail > room) {
 		fp->st.cq_full_stalls++;
 	}
-	while (n < avail && n < room && n < BATCH) {
+	nres = 0;
+	while (n < avail && nres < room && n < BATCH) {
 		struct spio_nvme_cmd cmd;
 
 		memcpy(&cmd, sq->ring + sq->head * SQE_SIZE, sizeof(cmd));
 		sq->head = (sq->head + 1) % sq->size;
-		execute(fp, qid, &cmd, &res[n]);
 		n++;
+		if (hold(fp, qid, &cmd)) {
+			continue;
+		}
+		execute(fp, qid, &cmd, &res[nres++]);
 		if (!fp->sq[qid].live) {
 			break; /* the command deleted a queue (never its own: checked) */
 		}
 	}
-	nres = n;
 	if (fp->reorder_armed && nres >= 2) {
 		fp->reorder_armed = false;
 		fp->st.reorders++;
@@ -1299,6 +1378,7 @@ static uint32_t process_queues(struct fake_pcie *fp)
 	uint32_t done = 0;
 
 	read_cq_doorbells(fp);
+	done += run_held(fp);
 	for (uint16_t q = 0; q <= FAKE_PCIE_MAX_IOQ; q++) {
 		struct fq *sq = &fp->sq[q];
 		uint32_t v, before, after;
@@ -1663,6 +1743,33 @@ void fake_pcie_drop_next(struct fake_pcie *fp, int qid)
 {
 	fp->drop_armed = true;
 	fp->drop_qid = qid;
+}
+
+void fake_pcie_hold_next(struct fake_pcie *fp, int qid, uint32_t n, uint32_t polls)
+{
+	fp->hold_qid = qid;
+	fp->hold_count = n;
+	fp->hold_polls = polls;
+}
+
+uint32_t fake_pcie_held_cmds(const struct fake_pcie *fp, int qid)
+{
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < fp->n_held; i++) {
+		n += qid < 0 || fp->held[i].qid == qid;
+	}
+	return n;
+}
+
+bool fake_pcie_holds(const struct fake_pcie *fp, uint16_t qid, uint16_t cid)
+{
+	for (uint32_t i = 0; i < fp->n_held; i++) {
+		if (fp->held[i].qid == qid && fp->held[i].cmd.cid == cid) {
+			return true;
+		}
+	}
+	return false;
 }
 
 void fake_pcie_reorder_next(struct fake_pcie *fp)

@@ -100,6 +100,8 @@ struct fake_pcie_stats {
 	uint64_t irq_enables; /* enable_irqs() calls that succeeded */
 	/* eventfd writes per MSI-X vector: one per poll that posted to its CQs */
 	uint64_t irq_writes[FAKE_PCIE_MAX_IOQ + 1];
+	uint64_t held_cmds;	  /* commands kept in the device by fake_pcie_hold_next */
+	uint64_t held_aborted;	  /* of those, aborted by Delete I/O SQ or a disable */
 	uint64_t violations;	  /* host broke a rule: must stay 0 in a correct run */
 	char last_violation[160]; /* what the last one was */
 };
@@ -148,6 +150,18 @@ bool fake_pcie_is_ready(const struct fake_pcie *fp);
 void fake_pcie_fail_next(struct fake_pcie *fp, int qid, uint8_t sct, uint8_t sc);
 /* Execute the next command but never post its completion. */
 void fake_pcie_drop_next(struct fake_pcie *fp, int qid);
+/*
+ * Keep the next n commands of I/O SQ qid (-1: any I/O queue) in the device:
+ * fetched, not executed, for `polls` polls; then they execute (a read writes
+ * the host's buffer then) and complete. Deleting their SQ or disabling the
+ * controller first aborts them (no transfer, no completion), as a real
+ * controller does. Not cleared by one command: by n.
+ */
+void fake_pcie_hold_next(struct fake_pcie *fp, int qid, uint32_t n, uint32_t polls);
+/* Commands held now of SQ qid (-1: all). */
+uint32_t fake_pcie_held_cmds(const struct fake_pcie *fp, int qid);
+/* Is command cid of SQ qid held (may the device still move its data)? */
+bool fake_pcie_holds(const struct fake_pcie *fp, uint16_t qid, uint16_t cid);
 /* Complete the next batch of two or more commands of one SQ in reverse order. */
 void fake_pcie_reorder_next(struct fake_pcie *fp);
 /* Set CSTS.CFS: the controller stops executing until CC.EN goes 1 -> 0. */
