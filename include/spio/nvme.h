@@ -580,16 +580,25 @@ int spio_nvme_ctrlr_connect_io_qpair(struct spio_nvme_ctrlr *ctrlr, struct spio_
  * Disconnect a qpair: its outstanding commands complete with
  * ABORTED_SQ_DELETION, once; a connect under way completes with
  * -ECONNABORTED. It can be connected again. On its thread. PCIe: the queues
- * are deleted on the device by the admin thread afterwards; their memory is
- * freed only once the device let go of them.
+ * are deleted on the device by the admin thread afterwards; the outstanding
+ * commands are held (never resent) and fail only once the device is done
+ * with their buffers (queue deleted, controller disabled or device gone), in
+ * a later process call of the qpair or its poll group; ring memory is freed
+ * only once the device let go of it.
  */
 void spio_nvme_ctrlr_disconnect_io_qpair(struct spio_nvme_qpair *qpair);
 
 /**
  * Free a qpair (disconnecting it first; its outstanding commands complete
  * with ABORTED_SQ_DELETION before this returns). Leaves its poll group. On
- * its thread. \return 0; -EINVAL; -EBUSY when called from one of its own
- * completion callbacks.
+ * its thread. PCIe: returns only once the device is done with those
+ * commands (their queue deleted or the controller disabled), letting the
+ * thread run meanwhile when it is the admin thread (so not from a poller or
+ * message of that thread with commands outstanding).
+ * \return 0; -EINVAL; -EBUSY when called from one of its own completion
+ *         callbacks; -ETIMEDOUT (PCIe) when the device was not done within two
+ *         admin timeouts plus the connect timeout: nothing is freed; reset the
+ *         controller and free again.
  */
 int spio_nvme_ctrlr_free_io_qpair(struct spio_nvme_qpair *qpair);
 
