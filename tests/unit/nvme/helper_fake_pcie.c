@@ -803,6 +803,21 @@ static uint16_t identify(struct fake_pcie *fp, const struct spio_nvme_cmd *cmd)
 	return send_page(fp, cmd, SPIO_NVME_IDENTIFY_BUFLEN);
 }
 
+/* Features the fake accepts and ignores: Set Features succeeds, Get Features reads 0. */
+static bool feature_ignored(unsigned fid)
+{
+	switch (fid) {
+	case SPIO_NVME_FEAT_ARBITRATION:
+	case SPIO_NVME_FEAT_POWER_MANAGEMENT:
+	case SPIO_NVME_FEAT_TEMPERATURE_THRESHOLD:
+	case SPIO_NVME_FEAT_ERROR_RECOVERY:
+	case SPIO_NVME_FEAT_INTERRUPT_COALESCING:
+		return true;
+	default:
+		return false;
+	}
+}
+
 static uint16_t set_features(struct fake_pcie *fp, const struct spio_nvme_cmd *cmd, uint32_t *cdw0)
 {
 	switch (cmd->cdw10_bits.set_features.fid) {
@@ -832,13 +847,10 @@ static uint16_t set_features(struct fake_pcie *fp, const struct spio_nvme_cmd *c
 		}
 		fp->vwce = cmd->cdw11 & 1;
 		return 0;
-	case SPIO_NVME_FEAT_ARBITRATION:
-	case SPIO_NVME_FEAT_POWER_MANAGEMENT:
-	case SPIO_NVME_FEAT_TEMPERATURE_THRESHOLD:
-	case SPIO_NVME_FEAT_ERROR_RECOVERY:
-	case SPIO_NVME_FEAT_INTERRUPT_COALESCING:
-		return 0;
 	default:
+		if (feature_ignored(cmd->cdw10_bits.set_features.fid)) {
+			return 0;
+		}
 		return GENERIC(SPIO_NVME_SC_INVALID_FIELD);
 	}
 }
@@ -858,14 +870,11 @@ static uint16_t get_features(struct fake_pcie *fp, const struct spio_nvme_cmd *c
 	case SPIO_NVME_FEAT_VOLATILE_WRITE_CACHE:
 		*cdw0 = fp->vwce;
 		return 0;
-	case SPIO_NVME_FEAT_ARBITRATION:
-	case SPIO_NVME_FEAT_POWER_MANAGEMENT:
-	case SPIO_NVME_FEAT_TEMPERATURE_THRESHOLD:
-	case SPIO_NVME_FEAT_ERROR_RECOVERY:
-	case SPIO_NVME_FEAT_INTERRUPT_COALESCING:
-		*cdw0 = 0;
-		return 0;
 	default:
+		if (feature_ignored(cmd->cdw10_bits.get_features.fid)) {
+			*cdw0 = 0;
+			return 0;
+		}
 		return GENERIC(SPIO_NVME_SC_INVALID_FIELD);
 	}
 }

@@ -32,6 +32,7 @@
 #include "spio/thread.h"
 
 #include "helper_fake_pcie.h"
+#include "helper_pcie_env.h"
 
 #define WAIT_MS 20000
 #define BLOCK 512u
@@ -94,22 +95,14 @@ static void set_flag(void *arg)
 
 static void setup(void)
 {
-	struct spio_env_opts eo;
-
-	spio_env_opts_init(&eo, sizeof(eo));
-	eo.name = "test_bdev_nvme_pcie";
-	eo.no_huge = true; /* the fake needs IOVA = VA */
-	cr_assert_eq(spio_env_init(&eo), 0);
-	cr_assert_eq(spio_thread_lib_init(new_thread, 0), 0);
-	g_thread = spio_thread_create("pcie_main", NULL);
+	g_thread = pcie_env_start("test_bdev_nvme_pcie", "pcie_main", new_thread);
 	g_thread2 = spio_thread_create("pcie_io2", NULL);
-	cr_assert(g_thread != NULL && g_thread2 != NULL);
+	cr_assert_not_null(g_thread2);
 	spio_set_thread(g_thread);
 	cr_assert_eq(spio_bdev_initialize(NULL, NULL, NULL), 0);
 	spio_rpc_set_state(SPIO_RPC_RUNTIME);
 	g_fp = fake_pcie_create(NULL); /* 0000:00:04.0, 2 namespaces of 8 MiB, MDTS 128 KiB */
 	cr_assert_not_null(g_fp);
-	nvme_pcie_set_dev_ops(fake_pcie_ops());
 }
 
 static void exit_thread(struct spio_thread *t)

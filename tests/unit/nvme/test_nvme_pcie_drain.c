@@ -20,6 +20,7 @@
 #include "spio/thread.h"
 
 #include "helper_fake_pcie.h"
+#include "helper_pcie_env.h"
 
 #define WAIT_MS 20000
 #define TRADDR "0000:00:04.0"
@@ -47,44 +48,15 @@ static uint16_t g_qid;
 
 static void setup_runtime(void)
 {
-	struct spio_env_opts eo;
-
-	spio_env_opts_init(&eo, sizeof(eo));
-	eo.name = "test_nvme_pcie_drain";
-	eo.no_huge = true; /* IOVA = VA: the fake reads host memory directly */
-	cr_assert_eq(spio_env_init(&eo), 0);
-	cr_assert_eq(spio_thread_lib_init(NULL, 0), 0);
-	g_thread = spio_thread_create("nvme_pcie_drain", NULL);
-	cr_assert_not_null(g_thread);
-	spio_set_thread(g_thread);
-	nvme_pcie_set_dev_ops(fake_pcie_ops());
+	g_thread = pcie_env_start("test_nvme_pcie_drain", "nvme_pcie_drain", NULL);
 }
 
 static void teardown_runtime(void)
 {
-	if (g_qpair != NULL) {
-		spio_nvme_ctrlr_free_io_qpair(g_qpair);
-		g_qpair = NULL;
-	}
-	if (g_ctrlr != NULL) {
-		spio_nvme_detach(g_ctrlr);
-		g_ctrlr = NULL;
-	}
-	if (g_fp != NULL) {
-		fake_pcie_destroy(g_fp);
-		g_fp = NULL;
-	}
+	pcie_env_free_case(&g_qpair, &g_ctrlr, &g_fp, false);
 	spio_dma_free(g_buf);
 	g_buf = NULL;
-	nvme_pcie_set_dev_ops(NULL);
-	spio_thread_exit(g_thread);
-	while (!spio_thread_is_exited(g_thread)) {
-		spio_thread_poll(g_thread, 0, 0);
-	}
-	spio_set_thread(NULL);
-	spio_thread_destroy(g_thread);
-	spio_thread_lib_fini();
-	spio_env_fini();
+	pcie_env_stop(g_thread);
 }
 
 TestSuite(nvme_pcie_drain, .init = setup_runtime, .fini = teardown_runtime, .timeout = 60);

@@ -27,6 +27,7 @@
 #include "spio/thread.h"
 
 #include "helper_fake_pcie.h"
+#include "helper_pcie_env.h"
 #include "helper_fake_target.h"
 #include "nvme/nvme_internal.h"
 
@@ -46,17 +47,7 @@ static struct spio_nvme_ns *g_ns;
 
 static void setup_runtime(void)
 {
-	struct spio_env_opts eo;
-
-	spio_env_opts_init(&eo, sizeof(eo));
-	eo.name = "test_nvme_pcie_irq";
-	eo.no_huge = true; /* IOVA = VA: the fake reads host memory directly */
-	cr_assert_eq(spio_env_init(&eo), 0);
-	cr_assert_eq(spio_thread_lib_init(NULL, 0), 0);
-	g_thread = spio_thread_create("nvme_pcie_irq_test", NULL);
-	cr_assert_not_null(g_thread);
-	spio_set_thread(g_thread);
-	nvme_pcie_set_dev_ops(fake_pcie_ops());
+	g_thread = pcie_env_start("test_nvme_pcie_irq", "nvme_pcie_irq_test", NULL);
 }
 
 static void teardown_runtime(void)
@@ -66,28 +57,16 @@ static void teardown_runtime(void)
 	}
 	if (g_qpair != NULL) {
 		spio_nvme_ctrlr_free_io_qpair(g_qpair);
+		g_qpair = NULL;
 	}
 	if (g_group != NULL) {
 		spio_nvme_poll_group_destroy(g_group);
 	}
-	if (g_ctrlr != NULL) {
-		spio_nvme_detach(g_ctrlr);
-	}
-	if (g_fp != NULL) {
-		fake_pcie_destroy(g_fp);
-	}
+	pcie_env_free_case(&g_qpair, &g_ctrlr, &g_fp, false);
 	if (g_ft != NULL) {
 		fake_target_stop(g_ft);
 	}
-	nvme_pcie_set_dev_ops(NULL);
-	spio_thread_exit(g_thread);
-	while (!spio_thread_is_exited(g_thread)) {
-		spio_thread_poll(g_thread, 0, 0);
-	}
-	spio_set_thread(NULL);
-	spio_thread_destroy(g_thread);
-	spio_thread_lib_fini();
-	spio_env_fini();
+	pcie_env_stop(g_thread);
 }
 
 TestSuite(nvme_pcie_irq, .init = setup_runtime, .fini = teardown_runtime, .timeout = 60);
@@ -194,27 +173,14 @@ static int consume_edges(int intr)
 	return total;
 }
 
-struct io_result {
-	int count;
-	struct spio_nvme_cpl cpl;
-};
-
-static void io_done(void *arg, const struct spio_nvme_cpl *cpl)
-{
-	struct io_result *r = arg;
-
-	r->count++;
-	r->cpl = *cpl;
-}
-
 /*
  * Results are static: a failed assertion leaves the test early, and the
  * teardown must not complete a command into a dead stack frame.
  */
-static struct io_result g_r[4];
+static struct pcie_io_result g_r[4];
 
 /* Poll the thread only (the group's poller finds completions) until r completed. */
-static void wait_thread(struct io_result *r, const char *what)
+static void wait_thread(struct pcie_io_result *r, const char *what)
 {
 	uint64_t limit = spio_get_ticks() + (uint64_t)WAIT_MS * spio_get_ticks_hz() / 1000;
 
@@ -237,10 +203,10 @@ static void write_read_verify(struct spio_nvme_qpair *qpair, uint64_t lba, uint8
 		w[i] = (uint8_t)(seed + i * 7);
 	}
 	memset(&g_r[0], 0, sizeof(g_r[0]));
-	cr_assert_eq(spio_nvme_ns_cmd_write(g_ns, qpair, w, lba, 8, io_done, &g_r[0], 0), 0);
+	cr_assert_eq(spio_nvme_ns_cmd_write(g_ns, qpair, w, lba, 8, pcie_io_done, &g_r[0], 0), 0);
 	wait_thread(&g_r[0], "write");
 	memset(&g_r[0], 0, sizeof(g_r[0]));
-	cr_assert_eq(spio_nvme_ns_cmd_read(g_ns, qpair, r, lba, 8, io_done, &g_r[0], 0), 0);
+	cr_assert_eq(spio_nvme_ns_cmd_read(g_ns, qpair, r, lba, 8, pcie_io_done, &g_r[0], 0), 0);
 	wait_thread(&g_r[0], "read");
 	cr_assert_eq(memcmp(w, r, 4096), 0, "data read back differs");
 	cr_assert_eq(memcmp(fake_pcie_ns_data(g_fp, 1) + lba * 512, w, 4096), 0);
@@ -301,7 +267,7 @@ Test(nvme_pcie_irq, io_queue_has_its_own_vector_and_its_eventfd_signals_completi
 	drain_eventfd(fd);
 	cr_assert(!fd_readable(fd));
 	memset(&g_r[0], 0, sizeof(g_r[0]));
-	cr_assert_eq(spio_nvme_ns_cmd_read(g_ns, g_qpair, buf, 0, 8, io_done, &g_r[0], 0), 0);
+	cr_assert_eq(spio_nvme_ns_cmd_read(g_ns, g_qpair, buf, 0, 8, pcie_io_done, &g_r[0], 0), 0);
 	cr_assert(!fd_readable(fd), "readable before the device posted");
 	/* The device executes it and posts the completion: the vector fires. */
 	cr_assert_eq(fake_pcie_poll(g_fp), SPIO_POLLER_BUSY);
@@ -314,9 +280,9 @@ Test(nvme_pcie_irq, io_queue_has_its_own_vector_and_its_eventfd_signals_completi
 	/* Several commands per poll: one message per poll, as per batch of CQEs. */
 	for (int i = 0; i < 3; i++) {
 		memset(&g_r[i], 0, sizeof(g_r[i]));
-		cr_assert_eq(
-		    spio_nvme_ns_cmd_read(g_ns, g_qpair, buf, (uint64_t)i, 1, io_done, &g_r[i], 0),
-		    0);
+		cr_assert_eq(spio_nvme_ns_cmd_read(g_ns, g_qpair, buf, (uint64_t)i, 1, pcie_io_done,
+						   &g_r[i], 0),
+			     0);
 	}
 	cr_assert_eq(fake_pcie_poll(g_fp), SPIO_POLLER_BUSY);
 	cr_assert_eq(st->irq_writes[qid], 2);
@@ -356,7 +322,7 @@ Test(nvme_pcie_irq, poll_group_lets_the_thread_sleep_and_a_completion_wakes_it)
 	cr_assert(!fd_readable(intr), "an idle thread would not sleep");
 
 	memset(&g_r[1], 0, sizeof(g_r[1]));
-	cr_assert_eq(spio_nvme_ns_cmd_read(g_ns, g_qpair, buf, 16, 8, io_done, &g_r[1], 0), 0);
+	cr_assert_eq(spio_nvme_ns_cmd_read(g_ns, g_qpair, buf, 16, 8, pcie_io_done, &g_r[1], 0), 0);
 	cr_assert(!fd_readable(intr), "a submission alone woke the thread");
 	admin_irqs = st->irq_writes[0];
 	cr_assert_eq(fake_pcie_poll(g_fp), SPIO_POLLER_BUSY);
@@ -441,7 +407,7 @@ Test(nvme_pcie_irq, polled_mode_has_no_eventfds_and_never_sleeps)
 	intr = spio_thread_get_interrupt_fd(g_thread);
 	consume_edges(intr);
 	memset(&g_r[1], 0, sizeof(g_r[1]));
-	cr_assert_eq(spio_nvme_ns_cmd_read(g_ns, g_qpair, buf, 0, 8, io_done, &g_r[1], 0), 0);
+	cr_assert_eq(spio_nvme_ns_cmd_read(g_ns, g_qpair, buf, 0, 8, pcie_io_done, &g_r[1], 0), 0);
 	fake_pcie_poll(g_fp);
 	cr_assert(!fd_readable(intr), "a polled completion signalled something");
 	wait_thread(&g_r[1], "polled read");
@@ -600,10 +566,10 @@ Test(nvme_pcie_irq, tcp_is_unaffected)
 		w[i] = (uint8_t)(i * 13);
 	}
 	memset(&g_r[0], 0, sizeof(g_r[0]));
-	cr_assert_eq(spio_nvme_ns_cmd_write(g_ns, g_qpair, w, 0, 8, io_done, &g_r[0], 0), 0);
+	cr_assert_eq(spio_nvme_ns_cmd_write(g_ns, g_qpair, w, 0, 8, pcie_io_done, &g_r[0], 0), 0);
 	wait_thread(&g_r[0], "TCP write");
 	memset(&g_r[0], 0, sizeof(g_r[0]));
-	cr_assert_eq(spio_nvme_ns_cmd_read(g_ns, g_qpair, r, 0, 8, io_done, &g_r[0], 0), 0);
+	cr_assert_eq(spio_nvme_ns_cmd_read(g_ns, g_qpair, r, 0, 8, pcie_io_done, &g_r[0], 0), 0);
 	wait_thread(&g_r[0], "TCP read");
 	cr_assert_eq(memcmp(w, r, sizeof(w)), 0);
 }
@@ -683,7 +649,7 @@ Test(nvme_pcie_irq, adaptive_idle_loop_sleeps_between_ios_and_completes_them)
 	intr = spio_thread_get_interrupt_fd(g_thread);
 	for (int i = 0; i < 16; i++) {
 		for (int pass = 0; pass < 2; pass++) {
-			struct io_result *res = &g_r[pass];
+			struct pcie_io_result *res = &g_r[pass];
 			uint64_t limit =
 			    spio_get_ticks() + (uint64_t)WAIT_MS * spio_get_ticks_hz() / 1000;
 
@@ -691,9 +657,9 @@ Test(nvme_pcie_irq, adaptive_idle_loop_sleeps_between_ios_and_completes_them)
 			memset(w, i, 4096);
 			cr_assert_eq(pass == 0
 					 ? spio_nvme_ns_cmd_write(g_ns, g_qpair, w, (uint64_t)i * 8,
-								  8, io_done, res, 0)
+								  8, pcie_io_done, res, 0)
 					 : spio_nvme_ns_cmd_read(g_ns, g_qpair, r, (uint64_t)i * 8,
-								 8, io_done, res, 0),
+								 8, pcie_io_done, res, 0),
 				     0);
 			while (res->count == 0) {
 				cr_assert(spio_get_ticks() < limit, "I/O %d/%d never completed", i,
