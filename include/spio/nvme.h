@@ -569,9 +569,10 @@ int spio_nvme_qpair_connect_await(struct spio_nvme_qpair *qpair);
 
 /**
  * Blocking form: connect and poll the qpair until connected (no poll group
- * needed). For PCIe it also polls the current spio thread (the admin thread
- * may be this one), so, as spio_nvme_connect(), not from inside a poller or
- * message of this thread. \return 0 or the errors of
+ * needed). For PCIe the admin thread creates the queues: from a task the
+ * call yields; on the admin thread itself it polls that thread, so, as
+ * spio_nvme_connect(), not from inside a poller or message of it; on any
+ * other thread it only gives the CPU away. \return 0 or the errors of
  * spio_nvme_qpair_connect_async() and its callback.
  */
 int spio_nvme_ctrlr_connect_io_qpair(struct spio_nvme_ctrlr *ctrlr, struct spio_nvme_qpair *qpair);

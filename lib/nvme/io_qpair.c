@@ -155,6 +155,16 @@ int spio_nvme_qpair_connect_await(struct spio_nvme_qpair *qpair)
 	return spio_await_started(&c, spio_nvme_qpair_connect_async(qpair, connect_result, &c));
 }
 
+/* Drive the qpair alone (it need not be in a poll group) until connected. */
+static bool connect_polled(struct spio_nvme_qpair *qpair, void *arg)
+{
+	if (spio_completion_is_done(arg)) {
+		return true;
+	}
+	nvme_qpair_process(qpair, 0);
+	return false;
+}
+
 int spio_nvme_ctrlr_connect_io_qpair(struct spio_nvme_ctrlr *ctrlr, struct spio_nvme_qpair *qpair)
 {
 	struct spio_completion c;
@@ -169,21 +179,16 @@ int spio_nvme_ctrlr_connect_io_qpair(struct spio_nvme_ctrlr *ctrlr, struct spio_
 		return rc;
 	}
 	/*
-	 * Drive this qpair alone: it need not be in a poll group. PCIe queues
-	 * are created by admin commands on the admin thread, which may be this
-	 * one: let the thread run (as spio_completion_wait does; so not from a
-	 * poller or message of this thread).
+	 * PCIe queues are created by admin commands on the admin thread, which
+	 * may be this one: let it run (as spio_completion_wait does; so not
+	 * from a poller or message of this thread). No deadline here: the
+	 * connect's own ends the wait.
 	 */
+	if (!ctrlr->ops->fabrics) {
+		nvme_qpair_wait_until(qpair, connect_polled, &c, UINT64_MAX);
+		return c.status;
+	}
 	while (!spio_completion_is_done(&c)) {
-		if (!ctrlr->ops->fabrics) {
-			nvme_qpair_process(qpair, 0);
-			if (spio_task_current() != NULL) {
-				spio_task_yield();
-			} else if (spio_thread_poll(spio_get_thread(), 0, 0) < 0) {
-				sched_yield();
-			}
-			continue;
-		}
 		if (nvme_qpair_process(qpair, 0) == 0) {
 			sched_yield();
 		}

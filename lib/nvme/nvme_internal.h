@@ -262,8 +262,19 @@ void nvme_qpair_fail_all(struct spio_nvme_qpair *qpair);
  */
 bool nvme_qpair_drain(struct spio_nvme_qpair *qpair);
 /*
- * Wait (letting this thread run, as spio_nvme_ctrlr_connect_io_qpair) until
- * the qpair holds nothing. \return 0, or -ETIMEDOUT after `timeout_ms`.
+ * Block until `done(qpair, arg)` is true, letting the controller's admin
+ * thread run meanwhile: from a task, yield; on the admin thread itself,
+ * poll it (so, outside a task, not from a poller or message of that
+ * thread); elsewhere give the CPU away. `done` is called first and after
+ * each turn. \return 0, or -ETIMEDOUT once spio_get_ticks() passes
+ * `deadline` (UINT64_MAX: none).
+ */
+int nvme_qpair_wait_until(struct spio_nvme_qpair *qpair,
+			  bool (*done)(struct spio_nvme_qpair *qpair, void *arg), void *arg,
+			  uint64_t deadline);
+/*
+ * Wait (nvme_qpair_wait_until) until the qpair holds nothing.
+ * \return 0, or -ETIMEDOUT after `timeout_ms`.
  */
 int nvme_qpair_drain_wait(struct spio_nvme_qpair *qpair, uint64_t timeout_ms);
 void nvme_qpair_disconnect(struct spio_nvme_qpair *qpair);

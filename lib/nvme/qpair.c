@@ -231,16 +231,16 @@ bool nvme_qpair_drain(struct spio_nvme_qpair *qpair)
 	return true;
 }
 
-int nvme_qpair_drain_wait(struct spio_nvme_qpair *qpair, uint64_t timeout_ms)
+int nvme_qpair_wait_until(struct spio_nvme_qpair *qpair,
+			  bool (*done)(struct spio_nvme_qpair *qpair, void *arg), void *arg,
+			  uint64_t deadline)
 {
-	uint64_t deadline = spio_get_ticks() + timeout_ms * spio_get_ticks_hz() / 1000;
-
 	/*
-	 * The admin thread deletes the queue: when it is this one, let it run
-	 * (from a task: yield; else poll it, as spio_nvme_ctrlr_connect_io_qpair);
-	 * another thread only needs time.
+	 * The admin thread does the work waited for: when it is this one, let
+	 * it run (from a task: yield; else poll it); another thread only needs
+	 * time.
 	 */
-	while (!nvme_qpair_drain(qpair)) {
+	while (!done(qpair, arg)) {
 		if (spio_get_ticks() > deadline) {
 			return -ETIMEDOUT;
 		}
@@ -252,6 +252,20 @@ int nvme_qpair_drain_wait(struct spio_nvme_qpair *qpair, uint64_t timeout_ms)
 		}
 	}
 	return 0;
+}
+
+static bool drained(struct spio_nvme_qpair *qpair, void *arg)
+{
+	(void)arg;
+	return nvme_qpair_drain(qpair);
+}
+
+int nvme_qpair_drain_wait(struct spio_nvme_qpair *qpair, uint64_t timeout_ms)
+{
+	uint64_t deadline = spio_get_ticks() + timeout_ms * spio_get_ticks_hz() / 1000;
+
+	/* The admin thread deletes the queue. */
+	return nvme_qpair_wait_until(qpair, drained, NULL, deadline);
 }
 
 /*

@@ -59,11 +59,3 @@ void pcie_env_free_case(struct spio_nvme_qpair **qpair, struct spio_nvme_ctrlr *
 		*fp = NULL;
 	}
 }
-
-void pcie_io_done(void *arg, const struct spio_nvme_cpl *cpl)
-{
-	struct pcie_io_result *r = arg;
-
-	r->count++;
-	r->cpl = *cpl;
-}

@@ -4,7 +4,8 @@
  * no-huge mode (IOVA = VA, which the fake needs to read host memory), the
  * thread library, one spio thread made current on the calling OS thread,
  * and fake_pcie_ops() installed as the transport's device operations; the
- * clean-up of a case (qpair, controller, fake); a completion counter.
+ * clean-up of a case (qpair, controller, fake). (A command's result:
+ * helper_nvme_wait.h.)
  *
  * Threads: call these functions from the test's one OS thread (Criterion's
  * suite .init / .fini). Nothing here keeps state: the caller holds the
@@ -15,14 +16,7 @@
 
 #include <stdbool.h>
 
-#include "spio/nvme_spec.h"
 #include "spio/thread.h"
-
-/* One command's result: how many times it completed, and the last entry. */
-struct pcie_io_result {
-	int count;
-	struct spio_nvme_cpl cpl;
-};
 
 struct fake_pcie;
 struct spio_nvme_ctrlr;
@@ -51,8 +45,5 @@ void pcie_env_stop(struct spio_thread *thread);
  */
 void pcie_env_free_case(struct spio_nvme_qpair **qpair, struct spio_nvme_ctrlr **ctrlr,
 			struct fake_pcie **fp, bool strict);
-
-/* Completion callback (spio_nvme_cmd_cb) counting into arg, a struct pcie_io_result. */
-void pcie_io_done(void *arg, const struct spio_nvme_cpl *cpl);
 
 #endif

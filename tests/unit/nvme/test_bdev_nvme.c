@@ -25,9 +25,8 @@
 
 #include "../../../module/bdev/nvme/bdev_nvme_internal.h"
 #include "helper_fake_target.h"
+#include "helper_nvme_wait.h"
 
-/* Wall-clock limit for anything to happen; generous for a loaded machine. */
-#define WAIT_MS 20000
 #define NS_SIZE (64ull * 1024 * 1024)
 #define BLOCK 512u
 
@@ -54,6 +53,14 @@ static void start_target(uint32_t num_ns, uint16_t port)
 	g_port = fake_target_port(g_ft);
 }
 
+/* One round of the waits' polling (helper_nvme_wait): every thread. */
+static void poll_test_threads(void)
+{
+	struct spio_thread *t[] = {g_thread, g_thread2};
+
+	poll_threads(t, 2);
+}
+
 static void setup(void)
 {
 	struct spio_env_opts eo;
@@ -66,36 +73,15 @@ static void setup(void)
 	g_thread = spio_thread_create("bdev_nvme_test", NULL);
 	cr_assert_not_null(g_thread);
 	spio_set_thread(g_thread);
+	wait_set_poll(poll_test_threads);
 	cr_assert_eq(spio_bdev_initialize(NULL, NULL, NULL), 0);
 	spio_rpc_set_state(SPIO_RPC_RUNTIME);
 	start_target(1, 0);
 }
 
-static void poll_all(void)
-{
-	spio_thread_poll(g_thread, 0, 0);
-	if (g_thread2 != NULL) {
-		spio_thread_poll(g_thread2, 0, 0);
-	}
-}
-
 static uint64_t deadline(uint32_t ms)
 {
 	return spio_get_ticks() + (uint64_t)ms * spio_get_ticks_hz() / 1000;
-}
-
-/* Poll every thread until `done(arg)` or WAIT_MS; false on time out. */
-static bool poll_until(bool (*done)(void *), void *arg)
-{
-	uint64_t limit = deadline(WAIT_MS);
-
-	while (!done(arg)) {
-		if (spio_get_ticks() > limit) {
-			return false;
-		}
-		poll_all();
-	}
-	return true;
 }
 
 static bool flag_set(void *arg)

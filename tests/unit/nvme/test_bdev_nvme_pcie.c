@@ -32,9 +32,9 @@
 #include "spio/thread.h"
 
 #include "helper_fake_pcie.h"
+#include "helper_nvme_wait.h"
 #include "helper_pcie_env.h"
 
-#define WAIT_MS 20000
 #define BLOCK 512u
 #define NS_BYTES (8u * 1024 * 1024)
 #define MAX_PG 4
@@ -59,28 +59,13 @@ static int new_thread(struct spio_thread *thread)
 	return 0;
 }
 
-static void poll_all(void)
+/* One round of the waits' polling (helper_nvme_wait): every thread. */
+static void poll_test_threads(void)
 {
-	spio_thread_poll(g_thread, 0, 0);
-	spio_thread_poll(g_thread2, 0, 0);
-	for (uint32_t i = 0; i < g_npg; i++) {
-		if (!spio_thread_is_exited(g_pg[i])) {
-			spio_thread_poll(g_pg[i], 0, 0);
-		}
-	}
-}
+	struct spio_thread *t[] = {g_thread, g_thread2};
 
-static bool poll_until(bool (*done)(void *), void *arg)
-{
-	uint64_t limit = spio_get_ticks() + (uint64_t)WAIT_MS * spio_get_ticks_hz() / 1000;
-
-	while (!done(arg)) {
-		if (spio_get_ticks() > limit) {
-			return false;
-		}
-		poll_all();
-	}
-	return true;
+	poll_threads(t, 2);
+	poll_threads(g_pg, g_npg);
 }
 
 static bool flag_set(void *arg)
@@ -96,6 +81,7 @@ static void set_flag(void *arg)
 static void setup(void)
 {
 	g_thread = pcie_env_start("test_bdev_nvme_pcie", "pcie_main", new_thread);
+	wait_set_poll(poll_test_threads);
 	g_thread2 = spio_thread_create("pcie_io2", NULL);
 	cr_assert_not_null(g_thread2);
 	spio_set_thread(g_thread);

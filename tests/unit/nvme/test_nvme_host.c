@@ -22,9 +22,7 @@
 #include "spio/thread.h"
 
 #include "helper_fake_target.h"
-
-/* Wall-clock limit for anything to happen; generous for a loaded machine. */
-#define WAIT_MS 20000
+#include "helper_nvme_wait.h"
 
 static struct spio_thread *g_thread;
 static struct fake_target *g_ft;
@@ -44,6 +42,7 @@ static void setup_runtime(void)
 	g_thread = spio_thread_create("nvme_host_test", NULL);
 	cr_assert_not_null(g_thread);
 	spio_set_thread(g_thread);
+	wait_set_qpair_thread(&g_qpair, g_thread);
 }
 
 static void teardown_runtime(void)
@@ -116,54 +115,6 @@ static void setup_io(const struct fake_target_opts *fopts, const struct spio_nvm
 	start_target((struct fake_target_opts *)fopts);
 	connect_ctrlr(copts);
 	connect_io();
-}
-
-/* One command's result; `count` catches a second completion. */
-struct io_result {
-	int count;
-	struct spio_nvme_cpl cpl;
-};
-
-static void io_done(void *arg, const struct spio_nvme_cpl *cpl)
-{
-	struct io_result *r = arg;
-
-	r->count++;
-	r->cpl = *cpl;
-}
-
-/* Poll the qpair and the thread (admin queue, tasks) until `done` or the limit. */
-static bool poll_until(bool (*done)(void *), void *arg)
-{
-	uint64_t limit = spio_get_ticks() + (uint64_t)WAIT_MS * spio_get_ticks_hz() / 1000;
-
-	while (!done(arg)) {
-		if (spio_get_ticks() > limit) {
-			return false;
-		}
-		if (g_qpair != NULL) {
-			spio_nvme_qpair_process_completions(g_qpair, 0);
-		}
-		spio_thread_poll(g_thread, 0, 0);
-	}
-	return true;
-}
-
-static bool result_in(void *arg)
-{
-	return ((struct io_result *)arg)->count > 0;
-}
-
-static void wait_result(struct io_result *r, const char *what)
-{
-	cr_assert(poll_until(result_in, r), "%s: no completion within %d ms", what, WAIT_MS);
-}
-
-static void expect_success(const struct io_result *r, const char *what)
-{
-	cr_assert_eq(r->count, 1, "%s: expected 1 completion, got %d", what, r->count);
-	cr_assert(!spio_nvme_cpl_is_error(&r->cpl), "%s: expected success, got sct %u sc 0x%02x",
-		  what, r->cpl.status.sct, r->cpl.status.sc);
 }
 
 static void expect_aborted(const struct io_result *r, const char *what)

@@ -19,10 +19,9 @@
 #include "spio/thread.h"
 
 #include "helper_fake_pcie.h"
+#include "helper_nvme_wait.h"
 #include "helper_pcie_env.h"
 
-/* Wall-clock limit for anything to happen; generous for a loaded machine. */
-#define WAIT_MS 20000
 #define TRADDR "0000:00:04.0"
 
 static struct spio_thread *g_thread;
@@ -34,6 +33,7 @@ static struct spio_nvme_ns *g_ns;
 static void setup_runtime(void)
 {
 	g_thread = pcie_env_start("test_nvme_pcie", "nvme_pcie_test", NULL);
+	wait_set_qpair_thread(&g_qpair, g_thread);
 }
 
 /* Free what a case made (qpair, controller, fake), so that another case can follow. */
@@ -586,40 +586,7 @@ static void case_raw_faults(void)
  * (which leaves the test early) cannot leave the driver completing into a
  * dead stack frame when the teardown frees the qpair.
  */
-static struct pcie_io_result g_r[8];
-
-static bool poll_until(bool (*done)(void *), void *arg)
-{
-	uint64_t limit = spio_get_ticks() + (uint64_t)WAIT_MS * spio_get_ticks_hz() / 1000;
-
-	while (!done(arg)) {
-		if (spio_get_ticks() > limit) {
-			return false;
-		}
-		if (g_qpair != NULL) {
-			spio_nvme_qpair_process_completions(g_qpair, 0);
-		}
-		spio_thread_poll(g_thread, 0, 0);
-	}
-	return true;
-}
-
-static bool result_in(void *arg)
-{
-	return ((struct pcie_io_result *)arg)->count > 0;
-}
-
-static void wait_result(struct pcie_io_result *r, const char *what)
-{
-	cr_assert(poll_until(result_in, r), "%s: no completion within %d ms", what, WAIT_MS);
-}
-
-static void expect_success(const struct pcie_io_result *r, const char *what)
-{
-	cr_assert_eq(r->count, 1, "%s: expected 1 completion, got %d", what, r->count);
-	cr_assert(!spio_nvme_cpl_is_error(&r->cpl), "%s: expected success, got sct %u sc 0x%02x",
-		  what, r->cpl.status.sct, r->cpl.status.sc);
-}
+static struct io_result g_r[8];
 
 static void make_trid(struct spio_nvme_transport_id *trid, const char *traddr)
 {
@@ -663,9 +630,9 @@ static void setup_io(const struct fake_pcie_opts *fo, const struct spio_nvme_ctr
 
 static void do_io(bool write, struct spio_nvme_ns *ns, void *buf, uint64_t lba, uint32_t n)
 {
-	struct pcie_io_result r = {0};
-	int rc = write ? spio_nvme_ns_cmd_write(ns, g_qpair, buf, lba, n, pcie_io_done, &r, 0)
-		       : spio_nvme_ns_cmd_read(ns, g_qpair, buf, lba, n, pcie_io_done, &r, 0);
+	struct io_result r = {0};
+	int rc = write ? spio_nvme_ns_cmd_write(ns, g_qpair, buf, lba, n, io_done, &r, 0)
+		       : spio_nvme_ns_cmd_read(ns, g_qpair, buf, lba, n, io_done, &r, 0);
 
 	cr_assert_eq(rc, 0, "%s submit: %d", write ? "write" : "read", rc);
 	wait_result(&r, write ? "write" : "read");
@@ -776,7 +743,7 @@ Test(nvme_pcie, tiny_queue_wraps_many_times)
 	rbuf = dma(3 * 4096);
 	/* 600 writes and 600 reads, up to 3 in flight, verified. */
 	for (uint32_t round = 0; round < 200; round++) {
-		struct pcie_io_result *r = g_r;
+		struct io_result *r = g_r;
 
 		memset(g_r, 0, sizeof(g_r));
 
@@ -784,7 +751,7 @@ Test(nvme_pcie, tiny_queue_wraps_many_times)
 			fill(wbuf + i * 4096, 4096, round * 3 + (unsigned)i);
 			cr_assert_eq(spio_nvme_ns_cmd_write(g_ns, g_qpair, wbuf + i * 4096,
 							    (round * 3 + (uint32_t)i) * 8 % 16000,
-							    8, pcie_io_done, &r[i], 0),
+							    8, io_done, &r[i], 0),
 				     0);
 		}
 		for (int i = 0; i < 3; i++) {
@@ -795,7 +762,7 @@ Test(nvme_pcie, tiny_queue_wraps_many_times)
 		for (int i = 0; i < 3; i++) {
 			cr_assert_eq(spio_nvme_ns_cmd_read(g_ns, g_qpair, rbuf + i * 4096,
 							   (round * 3 + (uint32_t)i) * 8 % 16000, 8,
-							   pcie_io_done, &r[i], 0),
+							   io_done, &r[i], 0),
 				     0);
 		}
 		for (int i = 0; i < 3; i++) {
@@ -813,14 +780,13 @@ Test(nvme_pcie, tiny_queue_wraps_many_times)
 	cr_assert_eq(spio_nvme_qpair_get_num_outstanding(g_qpair), 0);
 	/* A fourth command while three are out: refused or held back, never overfilling. */
 	{
-		struct pcie_io_result *r = g_r;
+		struct io_result *r = g_r;
 		int rc[4];
 
 		memset(g_r, 0, sizeof(g_r));
 
 		for (int i = 0; i < 4; i++) {
-			rc[i] = spio_nvme_ns_cmd_read(g_ns, g_qpair, rbuf, 0, 1, pcie_io_done,
-						      &r[i], 0);
+			rc[i] = spio_nvme_ns_cmd_read(g_ns, g_qpair, rbuf, 0, 1, io_done, &r[i], 0);
 			cr_assert(rc[i] == 0 || (i == 3 && rc[i] == -ENOMEM), "submit %d: %d", i,
 				  rc[i]);
 		}
@@ -841,7 +807,7 @@ Test(nvme_pcie, tiny_queue_wraps_many_times)
 static void vec_roundtrip(const struct iovec *wiov, int wcnt, const struct iovec *riov, int rcnt,
 			  uint64_t lba, uint32_t nblocks)
 {
-	struct pcie_io_result r = {0};
+	struct io_result r = {0};
 	uint8_t *ns = fake_pcie_ns_data(g_fp, 1) + lba * 512;
 	size_t off = 0;
 
@@ -849,8 +815,7 @@ static void vec_roundtrip(const struct iovec *wiov, int wcnt, const struct iovec
 		fill(wiov[i].iov_base, wiov[i].iov_len, 100 + (unsigned)i);
 	}
 	cr_assert_eq(
-	    spio_nvme_ns_cmd_writev(g_ns, g_qpair, lba, nblocks, wiov, wcnt, pcie_io_done, &r, 0),
-	    0);
+	    spio_nvme_ns_cmd_writev(g_ns, g_qpair, lba, nblocks, wiov, wcnt, io_done, &r, 0), 0);
 	wait_result(&r, "writev");
 	expect_success(&r, "writev");
 	for (int i = 0; i < wcnt; i++) {
@@ -863,8 +828,7 @@ static void vec_roundtrip(const struct iovec *wiov, int wcnt, const struct iovec
 	}
 	memset(&r, 0, sizeof(r));
 	cr_assert_eq(
-	    spio_nvme_ns_cmd_readv(g_ns, g_qpair, lba, nblocks, riov, rcnt, pcie_io_done, &r, 0),
-	    0);
+	    spio_nvme_ns_cmd_readv(g_ns, g_qpair, lba, nblocks, riov, rcnt, io_done, &r, 0), 0);
 	wait_result(&r, "readv");
 	expect_success(&r, "readv");
 	off = 0;
@@ -928,11 +892,11 @@ static void case_unaligned_no_sgl(void)
 {
 	uint8_t *a = dma(4 * 4096), *b = dma(4 * 4096);
 	struct iovec w[3] = {{a, 512}, {b + 512, 1024}, {a + 8192, 512}};
-	struct pcie_io_result r = {0};
+	struct io_result r = {0};
 	int rc;
 
 	setup_io(NULL, NULL, 0);
-	rc = spio_nvme_ns_cmd_writev(g_ns, g_qpair, 8, 4, w, 3, pcie_io_done, &r, 0);
+	rc = spio_nvme_ns_cmd_writev(g_ns, g_qpair, 8, 4, w, 3, io_done, &r, 0);
 	if (rc == 0) {
 		/* Accepted: it must then fail once, never reach the fake malformed. */
 		wait_result(&r, "writev");
@@ -957,7 +921,7 @@ static void case_unaligned_no_sgl(void)
 static void case_mdts(void)
 {
 	uint8_t *buf = dma(256 * 1024);
-	struct pcie_io_result r = {0};
+	struct io_result r = {0};
 	int rc;
 
 	setup_io(NULL, NULL, 0);
@@ -965,7 +929,7 @@ static void case_mdts(void)
 	do_io(true, g_ns, buf, 1000, 256); /* exactly MDTS: 128 KiB */
 	cr_assert(memcmp(fake_pcie_ns_data(g_fp, 1) + 1000 * 512, buf, 128 * 1024) == 0);
 	/* Above MDTS: refused at submit (nvme.h: -EINVAL for a transfer beyond the maximum). */
-	rc = spio_nvme_ns_cmd_read(g_ns, g_qpair, buf, 0, 257, pcie_io_done, &r, 0);
+	rc = spio_nvme_ns_cmd_read(g_ns, g_qpair, buf, 0, 257, io_done, &r, 0);
 	if (rc == 0) {
 		wait_result(&r, "read above MDTS");
 		expect_success(&r, "read above MDTS (split)");
@@ -981,7 +945,7 @@ Test(nvme_pcie, write_zeroes_deallocate_and_two_namespaces)
 	uint8_t *buf = dma(8192);
 	struct spio_nvme_ns *ns2;
 	struct spio_nvme_dsm_range range = {.length = 8, .starting_lba = 8};
-	struct pcie_io_result r = {0};
+	struct io_result r = {0};
 
 	setup_io(NULL, NULL, 0);
 	ns2 = spio_nvme_ctrlr_get_ns(g_ctrlr, 2);
@@ -992,12 +956,12 @@ Test(nvme_pcie, write_zeroes_deallocate_and_two_namespaces)
 	do_io(true, ns2, buf, 0, 16);
 	cr_assert_eq(fake_pcie_ns_data(g_fp, 1)[0], 0x11);
 	cr_assert_eq(fake_pcie_ns_data(g_fp, 2)[0], 0x22);
-	cr_assert_eq(spio_nvme_ns_cmd_write_zeroes(g_ns, g_qpair, 0, 4, pcie_io_done, &r, 0), 0);
+	cr_assert_eq(spio_nvme_ns_cmd_write_zeroes(g_ns, g_qpair, 0, 4, io_done, &r, 0), 0);
 	wait_result(&r, "write zeroes");
 	expect_success(&r, "write zeroes");
 	memset(&r, 0, sizeof(r));
 	cr_assert_eq(spio_nvme_ns_cmd_dataset_management(
-			 ns2, g_qpair, SPIO_NVME_DSM_ATTR_DEALLOCATE, &range, 1, pcie_io_done, &r),
+			 ns2, g_qpair, SPIO_NVME_DSM_ATTR_DEALLOCATE, &range, 1, io_done, &r),
 		     0);
 	wait_result(&r, "deallocate");
 	expect_success(&r, "deallocate");
@@ -1010,7 +974,7 @@ Test(nvme_pcie, write_zeroes_deallocate_and_two_namespaces)
 		cr_assert_eq(buf[i], i < 4096 ? 0x22 : 0, "ns2 byte %d", i);
 	}
 	memset(&r, 0, sizeof(r));
-	cr_assert_eq(spio_nvme_ns_cmd_flush(g_ns, g_qpair, pcie_io_done, &r), 0);
+	cr_assert_eq(spio_nvme_ns_cmd_flush(g_ns, g_qpair, io_done, &r), 0);
 	wait_result(&r, "flush");
 	expect_success(&r, "flush");
 	assert_no_violation();
@@ -1020,11 +984,11 @@ Test(nvme_pcie, write_zeroes_deallocate_and_two_namespaces)
 static void case_non_dma(void)
 {
 	uint8_t *heap = malloc(4096);
-	struct pcie_io_result r = {0};
+	struct io_result r = {0};
 	int rc;
 
 	setup_io(NULL, NULL, 0);
-	rc = spio_nvme_ns_cmd_read(g_ns, g_qpair, heap, 0, 8, pcie_io_done, &r, 0);
+	rc = spio_nvme_ns_cmd_read(g_ns, g_qpair, heap, 0, 8, io_done, &r, 0);
 	if (rc == 0) {
 		wait_result(&r, "read into heap memory");
 		cr_assert(spio_nvme_cpl_is_error(&r.cpl), "heap memory accepted");
@@ -1103,8 +1067,8 @@ Test(nvme_pcie, reset_and_qpair_reconnect)
 	cr_assert_eq(st->enables, 2);
 	cr_assert_eq(fake_pcie_num_io_sqs(g_fp), 0, "the reset dropped the I/O queues");
 	{
-		struct pcie_io_result r = {0};
-		int rc = spio_nvme_ns_cmd_read(g_ns, g_qpair, buf, 0, 8, pcie_io_done, &r, 0);
+		struct io_result r = {0};
+		int rc = spio_nvme_ns_cmd_read(g_ns, g_qpair, buf, 0, 8, io_done, &r, 0);
 
 		if (rc == 0) {
 			wait_result(&r, "read after reset");
@@ -1122,18 +1086,18 @@ Test(nvme_pcie, reset_and_qpair_reconnect)
 }
 
 /* Submit `n` reads of one block each into buf (n * 512 bytes). */
-static void submit_reads(uint8_t *buf, struct pcie_io_result *r, int n)
+static void submit_reads(uint8_t *buf, struct io_result *r, int n)
 {
 	for (int i = 0; i < n; i++) {
 		cr_assert_eq(spio_nvme_ns_cmd_read(g_ns, g_qpair, buf + i * 512, (uint64_t)i, 1,
-						   pcie_io_done, &r[i], 0),
+						   io_done, &r[i], 0),
 			     0);
 	}
 }
 
 static bool all_in(void *arg)
 {
-	struct pcie_io_result *r = arg;
+	struct io_result *r = arg;
 
 	for (int i = 0; i < 8; i++) {
 		if (r[i].count == 0) {
@@ -1150,7 +1114,7 @@ static bool ctrlr_failed(void *arg)
 }
 
 /* After a fault: every one of the 8 commands completed exactly once. */
-static void expect_all_once(struct pcie_io_result *r, const char *what)
+static void expect_all_once(struct io_result *r, const char *what)
 {
 	cr_assert(poll_until(all_in, r), "%s: commands still outstanding", what);
 	for (int i = 0; i < 8; i++) {
@@ -1170,12 +1134,12 @@ static uint8_t *start_batch(void)
 }
 
 /* Submit `n` reads the fake never answers: they stay in the device. */
-static void submit_reads_held(uint8_t *buf, struct pcie_io_result *r, int n)
+static void submit_reads_held(uint8_t *buf, struct io_result *r, int n)
 {
 	for (int i = 0; i < n; i++) {
 		fake_pcie_drop_next(g_fp, -1);
 		cr_assert_eq(spio_nvme_ns_cmd_read(g_ns, g_qpair, buf + i * 512, (uint64_t)i, 1,
-						   pcie_io_done, &r[i], 0),
+						   io_done, &r[i], 0),
 			     0);
 		for (int k = 0; k < 10; k++) {
 			spio_nvme_qpair_process_completions(g_qpair, 0);
@@ -1198,13 +1162,13 @@ Test(nvme_pcie, dropped_completion_times_out_once)
 {
 	struct spio_nvme_ctrlr_opts co;
 	uint8_t *buf = dma(4096);
-	struct pcie_io_result r = {0};
+	struct io_result r = {0};
 
 	spio_nvme_ctrlr_get_default_opts(&co, sizeof(co));
 	co.io_timeout_ms = 100;
 	setup_io(NULL, &co, 0);
 	fake_pcie_drop_next(g_fp, -1);
-	cr_assert_eq(spio_nvme_ns_cmd_read(g_ns, g_qpair, buf, 0, 1, pcie_io_done, &r, 0), 0);
+	cr_assert_eq(spio_nvme_ns_cmd_read(g_ns, g_qpair, buf, 0, 1, io_done, &r, 0), 0);
 	wait_result(&r, "read whose completion was dropped");
 	cr_assert_eq(r.count, 1);
 	cr_assert(spio_nvme_cpl_is_error(&r.cpl), "timed-out read reported success");
@@ -1221,7 +1185,7 @@ Test(nvme_pcie, dropped_completion_times_out_once)
 Test(nvme_pcie, fatal_status_fails_everything_once_and_reset_recovers)
 {
 	uint8_t *buf = start_batch();
-	struct pcie_io_result *r = g_r;
+	struct io_result *r = g_r;
 
 	fake_pcie_set_cfs(g_fp);
 	submit_reads(buf, r, 8);
@@ -1245,7 +1209,7 @@ Test(nvme_pcie, fatal_status_fails_everything_once_and_reset_recovers)
 static void case_hot_remove_queued(void)
 {
 	uint8_t *buf = start_batch();
-	struct pcie_io_result *r = g_r;
+	struct io_result *r = g_r;
 
 	submit_reads(buf, r, 8);
 	fake_pcie_hot_remove(g_fp);
@@ -1262,7 +1226,7 @@ static void case_hot_remove_queued(void)
 static void case_hot_remove_in_device(void)
 {
 	uint8_t *buf = start_batch();
-	struct pcie_io_result *r = g_r;
+	struct io_result *r = g_r;
 	int failed = 0;
 
 	/* The fake never answers these: they are in the device when it goes. */
@@ -1284,7 +1248,7 @@ static void case_hot_remove_in_device(void)
 Test(nvme_pcie, reset_during_io)
 {
 	uint8_t *buf = start_batch();
-	struct pcie_io_result *r = g_r;
+	struct io_result *r = g_r;
 
 	/* Keep commands in the device so the reset finds them outstanding. */
 	submit_reads_held(buf, r, 8);
@@ -1302,7 +1266,7 @@ Test(nvme_pcie, reset_during_io)
 static void case_reordered(void)
 {
 	uint8_t *buf = start_batch();
-	struct pcie_io_result *r = g_r;
+	struct io_result *r = g_r;
 
 	fake_pcie_reorder_next(g_fp);
 	submit_reads(buf, r, 8);
@@ -1411,13 +1375,13 @@ static void case_queue_limits(void)
 static void case_admin_payload_in_heap(void)
 {
 	struct spio_nvme_health_information_page *h = calloc(1, sizeof(*h));
-	struct pcie_io_result r = {0};
+	struct io_result r = {0};
 
 	make_fake(NULL);
 	connect_ctrlr(NULL);
 	cr_assert_eq(spio_nvme_ctrlr_cmd_get_log_page(g_ctrlr, SPIO_NVME_LOG_HEALTH_INFORMATION,
 						      SPIO_NVME_GLOBAL_NS_TAG, h, sizeof(*h), 0,
-						      pcie_io_done, &r),
+						      io_done, &r),
 		     0);
 	wait_result(&r, "get log page");
 	expect_success(&r, "get log page");

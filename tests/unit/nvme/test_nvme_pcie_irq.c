@@ -29,10 +29,9 @@
 #include "helper_fake_pcie.h"
 #include "helper_pcie_env.h"
 #include "helper_fake_target.h"
+#include "helper_nvme_wait.h"
 #include "nvme/nvme_internal.h"
 
-/* Wall-clock limit for anything to happen; generous for a loaded machine. */
-#define WAIT_MS 20000
 #define TRADDR "0000:00:04.0"
 /* The fake's poller period in these tests: a timed poller lets the thread idle. */
 #define FAKE_PERIOD_US 200
@@ -177,10 +176,10 @@ static int consume_edges(int intr)
  * Results are static: a failed assertion leaves the test early, and the
  * teardown must not complete a command into a dead stack frame.
  */
-static struct pcie_io_result g_r[4];
+static struct io_result g_r[4];
 
 /* Poll the thread only (the group's poller finds completions) until r completed. */
-static void wait_thread(struct pcie_io_result *r, const char *what)
+static void wait_thread(struct io_result *r, const char *what)
 {
 	uint64_t limit = spio_get_ticks() + (uint64_t)WAIT_MS * spio_get_ticks_hz() / 1000;
 
@@ -203,10 +202,10 @@ static void write_read_verify(struct spio_nvme_qpair *qpair, uint64_t lba, uint8
 		w[i] = (uint8_t)(seed + i * 7);
 	}
 	memset(&g_r[0], 0, sizeof(g_r[0]));
-	cr_assert_eq(spio_nvme_ns_cmd_write(g_ns, qpair, w, lba, 8, pcie_io_done, &g_r[0], 0), 0);
+	cr_assert_eq(spio_nvme_ns_cmd_write(g_ns, qpair, w, lba, 8, io_done, &g_r[0], 0), 0);
 	wait_thread(&g_r[0], "write");
 	memset(&g_r[0], 0, sizeof(g_r[0]));
-	cr_assert_eq(spio_nvme_ns_cmd_read(g_ns, qpair, r, lba, 8, pcie_io_done, &g_r[0], 0), 0);
+	cr_assert_eq(spio_nvme_ns_cmd_read(g_ns, qpair, r, lba, 8, io_done, &g_r[0], 0), 0);
 	wait_thread(&g_r[0], "read");
 	cr_assert_eq(memcmp(w, r, 4096), 0, "data read back differs");
 	cr_assert_eq(memcmp(fake_pcie_ns_data(g_fp, 1) + lba * 512, w, 4096), 0);
@@ -267,7 +266,7 @@ Test(nvme_pcie_irq, io_queue_has_its_own_vector_and_its_eventfd_signals_completi
 	drain_eventfd(fd);
 	cr_assert(!fd_readable(fd));
 	memset(&g_r[0], 0, sizeof(g_r[0]));
-	cr_assert_eq(spio_nvme_ns_cmd_read(g_ns, g_qpair, buf, 0, 8, pcie_io_done, &g_r[0], 0), 0);
+	cr_assert_eq(spio_nvme_ns_cmd_read(g_ns, g_qpair, buf, 0, 8, io_done, &g_r[0], 0), 0);
 	cr_assert(!fd_readable(fd), "readable before the device posted");
 	/* The device executes it and posts the completion: the vector fires. */
 	cr_assert_eq(fake_pcie_poll(g_fp), SPIO_POLLER_BUSY);
@@ -280,9 +279,9 @@ Test(nvme_pcie_irq, io_queue_has_its_own_vector_and_its_eventfd_signals_completi
 	/* Several commands per poll: one message per poll, as per batch of CQEs. */
 	for (int i = 0; i < 3; i++) {
 		memset(&g_r[i], 0, sizeof(g_r[i]));
-		cr_assert_eq(spio_nvme_ns_cmd_read(g_ns, g_qpair, buf, (uint64_t)i, 1, pcie_io_done,
-						   &g_r[i], 0),
-			     0);
+		cr_assert_eq(
+		    spio_nvme_ns_cmd_read(g_ns, g_qpair, buf, (uint64_t)i, 1, io_done, &g_r[i], 0),
+		    0);
 	}
 	cr_assert_eq(fake_pcie_poll(g_fp), SPIO_POLLER_BUSY);
 	cr_assert_eq(st->irq_writes[qid], 2);
@@ -322,7 +321,7 @@ Test(nvme_pcie_irq, poll_group_lets_the_thread_sleep_and_a_completion_wakes_it)
 	cr_assert(!fd_readable(intr), "an idle thread would not sleep");
 
 	memset(&g_r[1], 0, sizeof(g_r[1]));
-	cr_assert_eq(spio_nvme_ns_cmd_read(g_ns, g_qpair, buf, 16, 8, pcie_io_done, &g_r[1], 0), 0);
+	cr_assert_eq(spio_nvme_ns_cmd_read(g_ns, g_qpair, buf, 16, 8, io_done, &g_r[1], 0), 0);
 	cr_assert(!fd_readable(intr), "a submission alone woke the thread");
 	admin_irqs = st->irq_writes[0];
 	cr_assert_eq(fake_pcie_poll(g_fp), SPIO_POLLER_BUSY);
@@ -407,7 +406,7 @@ Test(nvme_pcie_irq, polled_mode_has_no_eventfds_and_never_sleeps)
 	intr = spio_thread_get_interrupt_fd(g_thread);
 	consume_edges(intr);
 	memset(&g_r[1], 0, sizeof(g_r[1]));
-	cr_assert_eq(spio_nvme_ns_cmd_read(g_ns, g_qpair, buf, 0, 8, pcie_io_done, &g_r[1], 0), 0);
+	cr_assert_eq(spio_nvme_ns_cmd_read(g_ns, g_qpair, buf, 0, 8, io_done, &g_r[1], 0), 0);
 	fake_pcie_poll(g_fp);
 	cr_assert(!fd_readable(intr), "a polled completion signalled something");
 	wait_thread(&g_r[1], "polled read");
@@ -566,10 +565,10 @@ Test(nvme_pcie_irq, tcp_is_unaffected)
 		w[i] = (uint8_t)(i * 13);
 	}
 	memset(&g_r[0], 0, sizeof(g_r[0]));
-	cr_assert_eq(spio_nvme_ns_cmd_write(g_ns, g_qpair, w, 0, 8, pcie_io_done, &g_r[0], 0), 0);
+	cr_assert_eq(spio_nvme_ns_cmd_write(g_ns, g_qpair, w, 0, 8, io_done, &g_r[0], 0), 0);
 	wait_thread(&g_r[0], "TCP write");
 	memset(&g_r[0], 0, sizeof(g_r[0]));
-	cr_assert_eq(spio_nvme_ns_cmd_read(g_ns, g_qpair, r, 0, 8, pcie_io_done, &g_r[0], 0), 0);
+	cr_assert_eq(spio_nvme_ns_cmd_read(g_ns, g_qpair, r, 0, 8, io_done, &g_r[0], 0), 0);
 	wait_thread(&g_r[0], "TCP read");
 	cr_assert_eq(memcmp(w, r, sizeof(w)), 0);
 }
@@ -649,7 +648,7 @@ Test(nvme_pcie_irq, adaptive_idle_loop_sleeps_between_ios_and_completes_them)
 	intr = spio_thread_get_interrupt_fd(g_thread);
 	for (int i = 0; i < 16; i++) {
 		for (int pass = 0; pass < 2; pass++) {
-			struct pcie_io_result *res = &g_r[pass];
+			struct io_result *res = &g_r[pass];
 			uint64_t limit =
 			    spio_get_ticks() + (uint64_t)WAIT_MS * spio_get_ticks_hz() / 1000;
 
@@ -657,9 +656,9 @@ Test(nvme_pcie_irq, adaptive_idle_loop_sleeps_between_ios_and_completes_them)
 			memset(w, i, 4096);
 			cr_assert_eq(pass == 0
 					 ? spio_nvme_ns_cmd_write(g_ns, g_qpair, w, (uint64_t)i * 8,
-								  8, pcie_io_done, res, 0)
+								  8, io_done, res, 0)
 					 : spio_nvme_ns_cmd_read(g_ns, g_qpair, r, (uint64_t)i * 8,
-								 8, pcie_io_done, res, 0),
+								 8, io_done, res, 0),
 				     0);
 			while (res->count == 0) {
 				cr_assert(spio_get_ticks() < limit, "I/O %d/%d never completed", i,
