@@ -505,3 +505,27 @@ void bdev_histogram_write_config_json(struct spio_bdev *bdev, struct spio_json_w
 	spio_json_write_object_end(w);
 	spio_json_write_object_end(w);
 }
+
+void bdev_histogram_write_info_json(struct spio_bdev *bdev, struct spio_json_write_ctx *w)
+{
+	struct bdev_hist_cfg *c, copy = {0};
+
+	pthread_mutex_lock(&g_bdev_mgr.lock);
+	c = cfg_find(bdev);
+	if (c != NULL) {
+		copy = *c;
+	}
+	pthread_mutex_unlock(&g_bdev_mgr.lock);
+	/* SPDK's bdev_get_bdevs has no histogram state; this key is spio's */
+	spio_json_write_named_object_begin(w, "spio_histogram");
+	spio_json_write_named_bool(w, "enabled", copy.enabled);
+	if (copy.enabled) {
+		spio_json_write_named_string(w, "opc", copy.io_type != SPIO_BDEV_IO_TYPE_INVALID
+							  ? g_opc_names[copy.io_type]
+							  : "all");
+		spio_json_write_named_uint32(w, "granularity", copy.granularity);
+		spio_json_write_named_uint32(w, "min_range", copy.min_range);
+		spio_json_write_named_uint32(w, "max_range", copy.max_range);
+	}
+	spio_json_write_object_end(w);
+}

@@ -213,6 +213,8 @@ void bdev_histogram_channel_destroy(struct spio_bdev_channel *ch);
 void bdev_histogram_bdev_gone(struct spio_bdev *bdev);
 /* save_config: a bdev_enable_histogram entry if the histogram is on. */
 void bdev_histogram_write_config_json(struct spio_bdev *bdev, struct spio_json_write_ctx *w);
+/* bdev_get_bdevs: "spio_histogram": {"enabled", and while enabled "opc", the ranges} */
+void bdev_histogram_write_info_json(struct spio_bdev *bdev, struct spio_json_write_ctx *w);
 
 /* bdev_opts.c */
 

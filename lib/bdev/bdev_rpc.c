@@ -100,6 +100,7 @@ static void write_bdev_info(struct spio_json_write_ctx *w, struct spio_bdev *bde
 		spio_json_write_named_uint64(w, spio_bdev_get_qos_rpc_type(i), qos_limits[i]);
 	}
 	spio_json_write_object_end(w);
+	bdev_histogram_write_info_json(bdev, w);
 	spio_json_write_named_bool(w, "claimed", spio_bdev_is_claimed(bdev));
 	if (spio_bdev_is_claimed(bdev)) {
 		/* spio's claims are SPDK's v1 claims: one module, exclusive writes */

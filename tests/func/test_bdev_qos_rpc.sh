@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # QoS limits and latency histograms through SPDK's own rpc.py against
 # spio_tgt: bdev_set_qos_limit (SPDK's rounding, errors), bdev_get_bdevs'
-# assigned_rate_limits, bdev_enable_histogram / bdev_get_histogram decoded
-# as SPDK's tools do (base64 of little-endian buckets, granularity,
-# min_range, max_range, tsc_rate), bdev_get_histogram_borders, save_config
-# and a restart with it bringing limits and histogram back. Then the limits
-# in real time: spio_perf on a null bdev with bdev_set_qos_limit in its
-# configuration, one job per core, stays within 30 % of 10000 IOPS and of
-# 20 MiB/s (loose: CI may be loaded; the precise check is the unit test's
-# simulated clock).
+# assigned_rate_limits and spio_histogram, bdev_enable_histogram /
+# bdev_get_histogram decoded as SPDK's tools do (base64 of little-endian
+# buckets, granularity, min_range, max_range, tsc_rate),
+# bdev_get_histogram_borders, save_config and a restart with it bringing
+# limits and histogram back. Then the limits in real time: spio_perf on a
+# null bdev with bdev_set_qos_limit in its configuration, one job per core,
+# stays within 30 % of 10000 IOPS and of 20 MiB/s (loose: CI may be loaded;
+# the precise check is the unit test's simulated clock).
 #
 # Usage: test_bdev_qos_rpc.sh BUILD_DIR SOURCE_DIR
 set -uo pipefail
@@ -51,7 +51,8 @@ PY
 start_tgt
 rpc bdev_malloc_create -b Malloc0 64 512
 limits_are 0 0 0 0
-echo "ok: no limits by default"
+check "d[0]['spio_histogram'] == {'enabled': False}"
+echo "ok: no limits and no histogram by default"
 
 rpc bdev_set_qos_limit Malloc0 --rw-ios-per-sec 10000 --w-mbytes-per-sec 5
 limits_are 10000 0 0 5
@@ -78,6 +79,8 @@ rpc bdev_enable_histogram Malloc0 --histogram --granularity 5 --min-nsec 0 -o wr
 rpc bdev_get_histogram Malloc0
 check 'd["granularity"] == 5 and d["min_range"] == 0'
 decode_histogram >/dev/null || fail "granularity 5: not SPDK's encoding"
+rpc bdev_get_bdevs -b Malloc0
+check "d[0]['spio_histogram'] == {'enabled': True, 'opc': 'write', 'granularity': 5, 'min_range': 0, 'max_range': d[0]['spio_histogram']['max_range']}"
 echo "ok: histogram enabled and read in SPDK's encoding"
 
 rpc save_config
