@@ -152,16 +152,18 @@ int spio_env_thread_set_affinity(uint32_t core);
 	for ((i) = spio_env_get_first_core(); (i) < UINT32_MAX; (i) = spio_env_get_next_core(i))
 
 /*
- * Clock. Ticks come from the invariant TSC when the CPU has one (constant_tsc
- * and nonstop_tsc) and from CLOCK_MONOTONIC in nanoseconds otherwise. Usable
- * from any thread, with or without spio_env_init().
+ * Clock. Ticks come from the TSC when the CPU reports it invariant
+ * (constant_tsc and nonstop_tsc) or the kernel keeps time with it (its
+ * clocksource is "tsc", as in a VM that hides the flags), and from
+ * CLOCK_MONOTONIC in nanoseconds otherwise. Usable from any thread, with or
+ * without spio_env_init().
  */
 
 /** Current tick count; monotonic, consistent across cores. Never fails. */
 uint64_t spio_get_ticks(void);
 
 /**
- * Ticks per second: 10^9 without an invariant TSC; otherwise the TSC rate,
+ * Ticks per second: 10^9 without a usable TSC; otherwise the TSC rate,
  * calibrated once on first use (the first call sleeps about 10 ms; calls
  * racing with it wait for the result).
  */

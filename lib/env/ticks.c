@@ -1,6 +1,7 @@
 /*
- * Tick clock: the invariant TSC on x86-64 when the CPU has one, otherwise
- * CLOCK_MONOTONIC in nanoseconds. The choice is made once at load time so
+ * Tick clock: the TSC on x86-64 when the CPU says it is invariant or the
+ * kernel itself keeps time with it, otherwise CLOCK_MONOTONIC in
+ * nanoseconds. The choice is made once at load time so
  * spio_get_ticks() is a branch and an rdtsc.
  */
 #include <pthread.h>
@@ -51,12 +52,33 @@ static bool cpu_has_invariant_tsc(void)
 	fclose(f);
 	return constant && nonstop;
 }
+
+/*
+ * A CPU that does not report the flags (QEMU's TCG, some hypervisors) may
+ * still have a TSC the kernel found stable: then its clocksource is "tsc".
+ * Without this, every poll would pay a clock_gettime that may trap to an
+ * emulated HPET.
+ */
+static bool kernel_clock_is_tsc(void)
+{
+	FILE *f = fopen("/sys/devices/system/clocksource/clocksource0/current_clocksource", "r");
+	char name[32] = "";
+
+	if (f == NULL) {
+		return false;
+	}
+	if (fgets(name, sizeof(name), f) == NULL) {
+		name[0] = '\0';
+	}
+	fclose(f);
+	return strcmp(name, "tsc\n") == 0 || strcmp(name, "tsc") == 0;
+}
 #endif
 
 __attribute__((constructor)) static void ticks_select_source(void)
 {
 #if defined(__x86_64__)
-	g_use_tsc = cpu_has_invariant_tsc();
+	g_use_tsc = cpu_has_invariant_tsc() || kernel_clock_is_tsc();
 #endif
 }
 
