@@ -78,12 +78,29 @@ static size_t module_ctx_size(const struct spio_bdev_module *m)
  * Layer init / finish
  */
 
+/* Free the bdev_io pool; management channels destroyed later keep their cache away from it. */
+static void bdev_io_pool_free(void)
+{
+	__atomic_add_fetch(&g_bdev_mgr.pool_gen, 1, __ATOMIC_ACQ_REL);
+	spio_mempool_free(g_bdev_mgr.io_pool);
+	g_bdev_mgr.io_pool = NULL;
+}
+
 static int mgmt_channel_create(void *io_device, void *ctx_buf)
 {
 	struct bdev_mgmt_channel *mgmt = ctx_buf;
+	int rc;
 
 	(void)io_device;
 	memset(mgmt, 0, sizeof(*mgmt));
+	rc = bdev_mgmt_cache_fill(mgmt, g_bdev_mgr.opts.bdev_io_cache_size);
+	if (rc != 0) {
+		return rc;
+	}
+	pthread_mutex_lock(&g_bdev_mgr.lock);
+	mgmt->next = g_bdev_mgr.mgmt_channels;
+	g_bdev_mgr.mgmt_channels = mgmt;
+	pthread_mutex_unlock(&g_bdev_mgr.lock);
 	return 0;
 }
 
@@ -96,6 +113,16 @@ static void mgmt_channel_destroy(void *io_device, void *ctx_buf)
 		SPIO_WARNLOG("bdev I/O waiters dropped with their thread's channel");
 	}
 	spio_poller_unregister(&mgmt->wait_poller);
+	pthread_mutex_lock(&g_bdev_mgr.lock);
+	for (struct bdev_mgmt_channel **pp = &g_bdev_mgr.mgmt_channels; *pp != NULL;
+	     pp = &(*pp)->next) {
+		if (*pp == mgmt) {
+			*pp = mgmt->next;
+			break;
+		}
+	}
+	bdev_mgmt_cache_drain(mgmt);
+	pthread_mutex_unlock(&g_bdev_mgr.lock);
 }
 
 void spio_bdev_opts_init(struct spio_bdev_opts *opts, size_t opts_size)
@@ -137,8 +164,7 @@ static void bdev_core_free(void)
 	g_bdev_mgr.initialized = false;
 	bdev_examine_allowed_clear();
 	spio_io_device_unregister(&g_bdev_mgr, NULL);
-	spio_mempool_free(g_bdev_mgr.io_pool);
-	g_bdev_mgr.io_pool = NULL;
+	bdev_io_pool_free();
 }
 
 static void bdev_init_settle(void)
@@ -231,9 +257,10 @@ int spio_bdev_initialize(const struct spio_bdev_opts *user_opts, spio_bdev_init_
 		max_ctx = SPIO_MAX(max_ctx, module_ctx_size(m));
 		m->internal_state_ = BDEV_MODULE_NONE;
 	}
-	g_bdev_mgr.io_pool = spio_mempool_create(
-	    "bdev_io", opts.bdev_io_pool_size, sizeof(struct spio_bdev_io) + max_ctx,
-	    opts.bdev_io_cache_size, SPIO_MEMPOOL_MEM_PLAIN, NULL, NULL);
+	/* no cache of the pool's own: each thread's management channel has one */
+	g_bdev_mgr.io_pool = spio_mempool_create("bdev_io", opts.bdev_io_pool_size,
+						 sizeof(struct spio_bdev_io) + max_ctx, 0,
+						 SPIO_MEMPOOL_MEM_PLAIN, NULL, NULL);
 	if (g_bdev_mgr.io_pool == NULL) {
 		return -errno;
 	}
@@ -242,8 +269,7 @@ int spio_bdev_initialize(const struct spio_bdev_opts *user_opts, spio_bdev_init_
 	rc = spio_io_device_register(&g_bdev_mgr, mgmt_channel_create, mgmt_channel_destroy,
 				     sizeof(struct bdev_mgmt_channel), "bdev_mgr");
 	if (rc != 0) {
-		spio_mempool_free(g_bdev_mgr.io_pool);
-		g_bdev_mgr.io_pool = NULL;
+		bdev_io_pool_free();
 		return rc;
 	}
 	g_bdev_mgr.initialized = true;
@@ -361,8 +387,7 @@ static void bdev_finish_unregistered(void *cb_arg, int rc)
 static void bdev_mgr_unregistered(void *io_device)
 {
 	(void)io_device;
-	spio_mempool_free(g_bdev_mgr.io_pool);
-	g_bdev_mgr.io_pool = NULL;
+	bdev_io_pool_free();
 	g_bdev_mgr.finishing = false;
 	if (g_fini.cb != NULL) {
 		g_fini.cb(g_fini.cb_arg);
@@ -700,6 +725,8 @@ static int bdev_channel_create(void *io_device, void *ctx_buf)
 		bdev_channel_free_ranges(ch);
 		return rc;
 	}
+	ch->mgmt = spio_io_channel_get_ctx(ch->mgmt_ch);
+	ch->thread = spio_get_thread();
 	if (bdev->fn_table->get_io_channel != NULL) {
 		ch->module_ch = bdev->fn_table->get_io_channel(bdev->ctxt);
 		if (ch->module_ch == NULL) {
@@ -731,11 +758,6 @@ static void bdev_channel_destroy(void *io_device, void *ctx_buf)
 		spio_put_io_channel(ch->module_ch);
 	}
 	spio_put_io_channel(ch->mgmt_ch);
-}
-
-struct bdev_mgmt_channel *bdev_mgmt_from_bdev_channel(struct spio_bdev_channel *ch)
-{
-	return spio_io_channel_get_ctx(ch->mgmt_ch);
 }
 
 /*
@@ -1157,24 +1179,6 @@ void bdev_desc_put(struct spio_bdev_desc *desc)
 {
 	if (__atomic_sub_fetch(&desc->refs, 1, __ATOMIC_ACQ_REL) == 0) {
 		free(desc);
-	}
-}
-
-void bdev_desc_get_io(struct spio_bdev_desc *desc, struct spio_thread *thread)
-{
-	if (thread == desc->thread) {
-		desc->local_ios++;
-	} else {
-		__atomic_add_fetch(&desc->refs, 1, __ATOMIC_ACQ_REL);
-	}
-}
-
-void bdev_desc_put_io(struct spio_bdev_desc *desc, struct spio_thread *thread)
-{
-	if (thread != desc->thread) {
-		bdev_desc_put(desc);
-	} else if (--desc->local_ios == 0 && desc->closed) {
-		bdev_desc_put(desc); /* the open reference close left for them */
 	}
 }
 

@@ -36,12 +36,28 @@ struct spio_bdev_desc {
 	bool resize_queued; /* under g_bdev_mgr.lock */
 };
 
-/* Per-thread state shared by every bdev: the queue of I/O waiters. */
+/*
+ * Per-thread state shared by every bdev: the queue of I/O waiters and the
+ * thread's cache of free bdev_ios (SPDK's per_thread_cache). Only the owning
+ * thread touches it, so getting and freeing a bdev_io is a pointer pop and
+ * push, no atomics. The cache is filled with bdev_io_cache_size ios from the
+ * pool when the channel is created (a channel that cannot fill it is
+ * refused) and given back to the pool when it is destroyed; frees beyond its
+ * size go to the pool.
+ */
 struct bdev_mgmt_channel {
 	struct spio_bdev_io_wait_entry *wait_head;
 	struct spio_bdev_io_wait_entry *wait_tail;
 	/* retries the waiters while there are any (bdev_io.c, mgmt_wait_enqueue) */
 	struct spio_poller *wait_poller;
+	/* free bdev_ios, linked through internal.link_next */
+	struct spio_bdev_io *cache;
+	uint32_t cache_count;
+	uint32_t cache_size;
+	/* g_bdev_mgr.pool_gen of the pool the cached ios came from */
+	uint64_t pool_gen;
+	/* g_bdev_mgr.mgmt_channels (under its lock), for bdev_io_free_count() */
+	struct bdev_mgmt_channel *next;
 };
 
 /* A lock request / held lock, one per spio_bdev_lock_lba_range() call. */
@@ -77,6 +93,9 @@ struct spio_bdev_channel {
 	struct spio_bdev *bdev;
 	struct spio_io_channel *module_ch;
 	struct spio_io_channel *mgmt_ch;
+	/* the context of mgmt_ch, and the channel's thread: read on every I/O */
+	struct bdev_mgmt_channel *mgmt;
+	struct spio_thread *thread;
 	struct spio_bdev_io_stat stat;
 	struct bdev_ch_range *ranges;
 	/* I/O in flight (for lock acquisition) and writes blocked by a lock */
@@ -106,6 +125,11 @@ struct bdev_mgr {
 	struct spio_bdev_module *modules;
 	struct spio_bdev *bdevs;
 	struct spio_mempool *io_pool;
+	/* bumped whenever io_pool is freed: a management channel destroyed
+	 * later does not give its cache back to a pool that is gone (atomic) */
+	uint64_t pool_gen;
+	/* every thread's management channel (under lock): their caches */
+	struct bdev_mgmt_channel *mgmt_channels;
 	size_t max_ctx_size;
 	struct spio_bdev_opts opts; /* in force since spio_bdev_initialize() */
 	bool initialized;
@@ -153,9 +177,38 @@ void bdev_desc_put(struct spio_bdev_desc *desc);
  * An I/O in flight on `thread` holds the descriptor. On the opener's thread
  * (the common case) this is a plain counter, not a locked instruction.
  */
-void bdev_desc_get_io(struct spio_bdev_desc *desc, struct spio_thread *thread);
-void bdev_desc_put_io(struct spio_bdev_desc *desc, struct spio_thread *thread);
-struct bdev_mgmt_channel *bdev_mgmt_from_bdev_channel(struct spio_bdev_channel *ch);
+static inline void bdev_desc_get_io(struct spio_bdev_desc *desc, struct spio_thread *thread)
+{
+	if (thread == desc->thread) {
+		desc->local_ios++;
+	} else {
+		__atomic_add_fetch(&desc->refs, 1, __ATOMIC_ACQ_REL);
+	}
+}
+
+static inline void bdev_desc_put_io(struct spio_bdev_desc *desc, struct spio_thread *thread)
+{
+	if (thread != desc->thread) {
+		bdev_desc_put(desc);
+	} else if (--desc->local_ios == 0 && desc->closed) {
+		bdev_desc_put(desc); /* the open reference close left for them */
+	}
+}
+static inline struct bdev_mgmt_channel *bdev_mgmt_from_bdev_channel(struct spio_bdev_channel *ch)
+{
+	return ch->mgmt;
+}
+
+/* bdev_io.c: the management channel's cache (create/destroy of the channel). */
+int bdev_mgmt_cache_fill(struct bdev_mgmt_channel *mgmt, uint32_t size);
+void bdev_mgmt_cache_drain(struct bdev_mgmt_channel *mgmt);
+
+/*
+ * Free bdev_ios: those in the pool plus those in every thread's cache (the
+ * capacity when none is in use). Exact when no thread gets or frees one
+ * (tests, between polls), a snapshot otherwise. Any thread.
+ */
+size_t bdev_io_free_count(void);
 
 static inline bool bdev_io_type_writes(enum spio_bdev_io_type type)
 {

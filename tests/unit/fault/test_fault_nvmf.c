@@ -155,7 +155,7 @@ static void setup(void)
 	g_gen = 0;
 	g_failed_cmds = 0;
 	g_failed_connects = 0;
-	g_io_pool_full = spio_mempool_count(g_bdev_mgr.io_pool);
+	g_io_pool_full = bdev_io_free_count();
 }
 
 static void teardown(void)
@@ -199,7 +199,7 @@ static bool target_idle(void *arg)
 			return false;
 		}
 	}
-	return spio_mempool_count(g_bdev_mgr.io_pool) == g_io_pool_full;
+	return bdev_io_free_count() == g_io_pool_full;
 }
 
 static void expect_target_idle(const char *what)
@@ -215,8 +215,8 @@ static void expect_target_idle(const char *what)
 		}
 		cr_assert_fail("%s: target not at rest after the host detached: %u connections, "
 			       "%zu of %zu bdev_io free",
-			       what, nvmf_tcp_get_conn_count(g_tr),
-			       spio_mempool_count(g_bdev_mgr.io_pool), g_io_pool_full);
+			       what, nvmf_tcp_get_conn_count(g_tr), bdev_io_free_count(),
+			       g_io_pool_full);
 	}
 }
 
