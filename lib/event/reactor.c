@@ -127,7 +127,7 @@ static uint32_t g_place_next; /* round-robin cursor over g_reactors */
 static struct sched_round g_round;
 static int g_round_requested; /* reactors_sched_request_round() */
 
-static __thread struct reactor *tls_reactor;
+static __thread struct reactor *tls_reactor __attribute__((tls_model("initial-exec")));
 
 static struct spio_thread *lw_to_thread(struct lw_thread *lw)
 {
@@ -162,17 +162,42 @@ static void reactor_kick(struct reactor *r)
  * Events
  */
 
+/*
+ * Senders count themselves in g_event_callers so that reactors_fini() can
+ * wait for those inside a call before it frees the rings and the pool. A
+ * reactor's own OS thread, inside its loop, need not: reactors_fini() runs
+ * only after every loop has returned (reactors_run() joins them), so it is
+ * done by then. That spares the busiest senders two locked operations on a
+ * line every core writes. Returns whether the caller must leave.
+ */
+static inline bool event_caller_enter(void)
+{
+	if (spio_likely(tls_reactor != NULL)) {
+		return false;
+	}
+	__atomic_fetch_add(&g_event_callers, 1, __ATOMIC_SEQ_CST);
+	return true;
+}
+
+static inline void event_caller_leave(bool counted)
+{
+	if (counted) {
+		__atomic_fetch_sub(&g_event_callers, 1, __ATOMIC_RELEASE);
+	}
+}
+
 int spio_event_call(uint32_t core, spio_event_fn fn, void *arg1, void *arg2)
 {
 	struct reactor *r;
 	struct event *ev;
 	int state, rc = 0;
+	bool counted;
 
 	if (spio_unlikely(fn == NULL)) {
 		return -EINVAL;
 	}
 	/* Registered before looking at the state, so teardown can wait for us. */
-	__atomic_fetch_add(&g_event_callers, 1, __ATOMIC_SEQ_CST);
+	counted = event_caller_enter();
 	state = state_get();
 	if (spio_unlikely(state == REACTORS_NONE || state == REACTORS_STOPPED)) {
 		rc = state == REACTORS_NONE ? -EINVAL : -ESHUTDOWN;
@@ -201,7 +226,7 @@ int spio_event_call(uint32_t core, spio_event_fn fn, void *arg1, void *arg2)
 		reactor_kick(r);
 	}
 out:
-	__atomic_fetch_sub(&g_event_callers, 1, __ATOMIC_RELEASE);
+	event_caller_leave(counted);
 	return rc;
 }
 
@@ -211,11 +236,12 @@ int reactor_event_call_embedded(uint32_t core, struct reactor_event *ev, spio_ev
 	struct reactor_event *head;
 	struct reactor *r;
 	int state, rc = 0;
+	bool counted;
 
 	if (ev == NULL || fn == NULL) {
 		return -EINVAL;
 	}
-	__atomic_fetch_add(&g_event_callers, 1, __ATOMIC_SEQ_CST);
+	counted = event_caller_enter();
 	state = state_get();
 	if (state == REACTORS_NONE || state == REACTORS_STOPPED) {
 		rc = state == REACTORS_NONE ? -EINVAL : -ESHUTDOWN;
@@ -239,7 +265,7 @@ int reactor_event_call_embedded(uint32_t core, struct reactor_event *ev, spio_ev
 		reactor_kick(r);
 	}
 out:
-	__atomic_fetch_sub(&g_event_callers, 1, __ATOMIC_RELEASE);
+	event_caller_leave(counted);
 	return rc;
 }
 
@@ -1235,7 +1261,8 @@ void reactors_fini(void)
 	if (g_reactors == NULL) {
 		return;
 	}
-	/* Refuse new events, then wait for senders already inside spio_event_call. */
+	/* Refuse new events, then wait for senders already inside spio_event_call
+	 * (the reactors' own threads are done: see event_caller_enter()). */
 	__atomic_store_n(&g_state, REACTORS_STOPPED, __ATOMIC_SEQ_CST);
 	while (__atomic_load_n(&g_event_callers, __ATOMIC_SEQ_CST) != 0) {
 		sched_yield();

@@ -21,14 +21,16 @@ enum poller_state {
 	POLLER_UNREGISTERED, /* freed at next visit */
 };
 
+struct timer_bucket; /* poller.c: the armed timed pollers of one period */
+
 struct spio_poller {
-	TAILQ_ENTRY(spio_poller) link; /* active or paused list */
+	TAILQ_ENTRY(spio_poller) link; /* active, paused or timer bucket list */
 	struct spio_thread *thread;
 	spio_poller_fn fn;
 	void *arg;
-	uint64_t period_ticks; /* 0: active */
-	uint64_t next_run;     /* timed: deadline in ticks */
-	uint32_t heap_index;   /* timed: position in the heap, UINT32_MAX if out */
+	uint64_t period_ticks;	     /* 0: active */
+	uint64_t next_run;	     /* timed: deadline in ticks */
+	struct timer_bucket *bucket; /* timed and armed: the bucket it is in, else NULL */
 	enum poller_state state;
 	uint64_t run_count;
 	uint64_t busy_count;
@@ -95,8 +97,8 @@ struct spio_thread {
 	struct spio_cpuset cpumask;
 	struct poller_list active_pollers;
 	struct poller_list paused_pollers;
-	struct spio_poller **timers; /* binary min-heap on next_run */
-	uint32_t timer_count;
+	struct timer_bucket **timers; /* binary min-heap on each bucket's first deadline */
+	uint32_t timer_count;	      /* buckets in the heap: 0 iff no timed poller is armed */
 	uint32_t timer_cap;
 	uint32_t poller_count; /* registered, not unregistered */
 	uint64_t last_poller_id;
