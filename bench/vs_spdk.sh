@@ -145,7 +145,8 @@ print(ns.get(0, 0), ns.get(1, 0))'
 }
 spdk_poller() { # period -> ns per run, from its cycles and tsc_hz
 	"$POLLER_PERF" -b 100 -l "$1" -t 3 2>/dev/null | tr '\r' '\n' | awk '
-		$1 == "busy:" { busy = $2 + 0 } $1 == "total_run_count:" { runs = $2 + 0 }
+		$1 ~ /^busy:/ { sub(/^busy:/, "", $1); busy = $1 + 0 }
+		$1 == "total_run_count:" { runs = $2 + 0 }
 		$1 == "tsc_hz:" { hz = $2 + 0 } END { if (runs && hz) print busy / runs * 1e9 / hz }'
 }
 runtime_case() { # name "spio values" "spdk values" higher-is-better(1|0)

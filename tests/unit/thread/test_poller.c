@@ -9,6 +9,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "helper_poller_thread.h"
 #include "spio/env.h"
 #include "spio/thread.h"
 
@@ -16,21 +17,12 @@ static struct spio_thread *g_t;
 
 static void setup(void)
 {
-	cr_assert_eq(spio_thread_lib_init(NULL, 0), 0);
-	g_t = spio_thread_create("pollers", NULL);
-	spio_set_thread(g_t);
+	g_t = poller_thread_start("pollers");
 }
 
 static void teardown(void)
 {
-	spio_thread_exit(g_t);
-	for (int i = 0; i < 1000 && !spio_thread_is_exited(g_t); i++) {
-		spio_thread_poll(g_t, 0, 0);
-	}
-	cr_assert(spio_thread_is_exited(g_t), "pollers left registered");
-	spio_set_thread(NULL);
-	spio_thread_destroy(g_t);
-	spio_thread_lib_fini();
+	poller_thread_finish(g_t);
 }
 
 TestSuite(poller, .init = setup, .fini = teardown);

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "helper_poller_thread.h"
 #include "spio/env.h"
 #include "spio/thread.h"
 #include "spio/util.h"
@@ -20,21 +21,12 @@ static struct spio_thread *g_t;
 
 static void setup(void)
 {
-	cr_assert_eq(spio_thread_lib_init(NULL, 0), 0);
-	g_t = spio_thread_create("timed", NULL);
-	spio_set_thread(g_t);
+	g_t = poller_thread_start("timed");
 }
 
 static void teardown(void)
 {
-	spio_thread_exit(g_t);
-	for (int i = 0; i < 1000 && !spio_thread_is_exited(g_t); i++) {
-		spio_thread_poll(g_t, 0, 0);
-	}
-	cr_assert(spio_thread_is_exited(g_t), "pollers left registered");
-	spio_set_thread(NULL);
-	spio_thread_destroy(g_t);
-	spio_thread_lib_fini();
+	poller_thread_finish(g_t);
 }
 
 TestSuite(poller_timed, .init = setup, .fini = teardown);
