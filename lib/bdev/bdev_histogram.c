@@ -520,9 +520,9 @@ void bdev_histogram_write_info_json(struct spio_bdev *bdev, struct spio_json_wri
 	spio_json_write_named_object_begin(w, "spio_histogram");
 	spio_json_write_named_bool(w, "enabled", copy.enabled);
 	if (copy.enabled) {
-		spio_json_write_named_string(w, "opc", copy.io_type != SPIO_BDEV_IO_TYPE_INVALID
-							  ? g_opc_names[copy.io_type]
-							  : "all");
+		spio_json_write_named_string(
+		    w, "opc",
+		    copy.io_type != SPIO_BDEV_IO_TYPE_INVALID ? g_opc_names[copy.io_type] : "all");
 		spio_json_write_named_uint32(w, "granularity", copy.granularity);
 		spio_json_write_named_uint32(w, "min_range", copy.min_range);
 		spio_json_write_named_uint32(w, "max_range", copy.max_range);
