@@ -348,8 +348,10 @@ struct spio_bdev_io {
 		/** Links in the channel's in-flight or lock-blocked list. */
 		struct spio_bdev_io *link_prev;
 		struct spio_bdev_io *link_next;
-		/* Hands the completion to the submitting thread (deferred or foreign). */
+		/* Hands the completion to the submitting thread from another one. */
 		struct spio_msg cpl_msg;
+		/* Link in the channel's list of completions made inside submit. */
+		struct spio_bdev_io *cpl_next;
 		/** Splitting (parent): blocks completed so far, retry entry. */
 		uint64_t split_done_blocks;
 		struct spio_bdev_io_wait_entry split_wait;
@@ -428,9 +430,13 @@ int spio_bdev_alias_add(struct spio_bdev *bdev, const char *alias);
 int spio_bdev_alias_del(struct spio_bdev *bdev, const char *alias);
 
 /**
- * Complete an I/O with SUCCESS, FAILED or MISCOMPARE. Any thread; the user
- * callback runs later on the submitting thread if this is not that thread
- * or if it is called from inside submit_request.
+ * Complete an I/O with SUCCESS, FAILED or MISCOMPARE (PENDING is taken as
+ * FAILED). Any thread. On the submitting thread outside submit_request the
+ * user callback runs before this returns. From inside submit_request it runs
+ * on the next poll of that thread, with the channel's other such
+ * completions, in the order they were made. From another thread it runs
+ * later on the submitting thread. The module must not touch `bdev_io` after
+ * this call. NULL is ignored.
  */
 void spio_bdev_io_complete(struct spio_bdev_io *bdev_io, enum spio_bdev_io_status status);
 

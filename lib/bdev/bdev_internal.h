@@ -103,6 +103,11 @@ struct spio_bdev_channel {
 	struct spio_bdev_io *io_locked;
 	/* locks whose acquisition waits for this channel's in-flight writes */
 	struct spio_bdev_lba_lock *lock_waits;
+	/* I/O the module completed inside its submit call, oldest first: run
+	 * together by one message to this thread (bdev_io.c) */
+	struct spio_bdev_io *cpl_head;
+	struct spio_bdev_io *cpl_tail;
+	struct spio_msg cpl_batch_msg;
 	/* QoS (bdev_qos.c): the bdev's limiter while it has limits, else NULL
 	 * (one branch on submit); I/O over the limit waits here, oldest first */
 	struct bdev_qos *qos;

@@ -492,7 +492,8 @@ void bdev_io_submit_to_module(struct spio_bdev_io *io)
 	io->internal.in_submit = false;
 }
 
-static void bdev_io_complete_final(struct spio_bdev_io *io)
+/* `now`: the clock when the completion is handed to the caller. */
+static void bdev_io_complete_final(struct spio_bdev_io *io, uint64_t now)
 {
 	struct spio_bdev_desc *desc = io->internal.desc;
 	struct spio_thread *thread = io->internal.thread; /* cb may free io */
@@ -502,12 +503,10 @@ static void bdev_io_complete_final(struct spio_bdev_io *io)
 		struct spio_bdev_channel *ch = io->internal.ch;
 
 		/* one clock reading serves the statistics and the caller */
-		io->internal.complete_tsc = spio_get_ticks();
-		bdev_stat_record(&ch->stat, io, success,
-				 io->internal.complete_tsc - io->internal.submit_tsc);
+		io->internal.complete_tsc = now;
+		bdev_stat_record(&ch->stat, io, success, now - io->internal.submit_tsc);
 		if (spio_unlikely(ch->hist != NULL)) {
-			bdev_histogram_tally(ch->hist, io,
-					     io->internal.complete_tsc - io->internal.submit_tsc);
+			bdev_histogram_tally(ch->hist, io, now - io->internal.submit_tsc);
 		}
 		bdev_io_list_del(&ch->io_outstanding, io);
 		if (spio_unlikely(ch->lock_waits != NULL)) {
@@ -520,11 +519,47 @@ static void bdev_io_complete_final(struct spio_bdev_io *io)
 
 static void bdev_io_complete_msg(void *arg)
 {
-	bdev_io_complete_final(arg);
+	bdev_io_complete_final(arg, spio_get_ticks());
+}
+
+/*
+ * The completions a synchronous module (null, malloc) made inside its submit
+ * calls since the last poll, in one pass: one message and one clock reading
+ * for the batch, as SPDK's null bdev completes from a poller. The channel
+ * outlives the pass: its destruction is itself a message to this thread,
+ * and callbacks that complete more start a new list and a new message.
+ */
+static void bdev_channel_run_completions(void *arg)
+{
+	struct spio_bdev_channel *ch = arg;
+	struct spio_bdev_io *io = ch->cpl_head, *next;
+	uint64_t now = spio_get_ticks();
+
+	ch->cpl_head = ch->cpl_tail = NULL;
+	for (; io != NULL; io = next) {
+		next = io->internal.cpl_next;
+		bdev_io_complete_final(io, now);
+	}
+}
+
+static void bdev_channel_defer_completion(struct spio_bdev_channel *ch, struct spio_bdev_io *io)
+{
+	io->internal.cpl_next = NULL;
+	if (ch->cpl_tail != NULL) {
+		ch->cpl_tail->internal.cpl_next = io;
+		ch->cpl_tail = io;
+		return;
+	}
+	ch->cpl_head = ch->cpl_tail = io;
+	/* to this thread: cannot fail (it is running) */
+	spio_thread_send_msg_embedded(ch->thread, &ch->cpl_batch_msg, bdev_channel_run_completions,
+				      ch);
 }
 
 void spio_bdev_io_complete(struct spio_bdev_io *io, enum spio_bdev_io_status status)
 {
+	struct spio_thread *current;
+
 	if (io == NULL) {
 		return;
 	}
@@ -532,15 +567,21 @@ void spio_bdev_io_complete(struct spio_bdev_io *io, enum spio_bdev_io_status sta
 		status = SPIO_BDEV_IO_STATUS_FAILED;
 	}
 	io->internal.status = status;
-	if (io->internal.in_submit || spio_get_thread() != io->internal.thread) {
-		/* Never complete inside the submit call, never on a foreign thread.
-		 * The message lives in the I/O, so it cannot be lost; the thread
-		 * cannot have exited while its channel has I/O in flight. */
-		spio_thread_send_msg_embedded(io->internal.thread, &io->internal.cpl_msg,
-					      bdev_io_complete_msg, io);
+	current = spio_get_thread();
+	if (spio_likely(current == io->internal.thread)) {
+		if (io->internal.in_submit) {
+			/* never complete inside the submit call */
+			bdev_channel_defer_completion(io->internal.ch, io);
+		} else {
+			bdev_io_complete_final(io, spio_get_ticks());
+		}
 		return;
 	}
-	bdev_io_complete_final(io);
+	/* Never complete on a foreign thread. The message lives in the I/O, so
+	 * it cannot be lost; the thread cannot have exited while its channel has
+	 * I/O in flight. */
+	spio_thread_send_msg_embedded(io->internal.thread, &io->internal.cpl_msg,
+				      bdev_io_complete_msg, io);
 }
 
 uint64_t spio_bdev_io_get_latency_ticks(const struct spio_bdev_io *io)
