@@ -344,6 +344,8 @@ struct spio_bdev_io {
 		bool in_submit;
 		/** A child of a split I/O: its statistics count in the parent. */
 		bool is_child;
+		/* How it holds its descriptor (the core's enum bdev_desc_hold). */
+		uint8_t desc_hold;
 		struct iovec iov[2];
 		/** Links in the channel's in-flight or lock-blocked list. */
 		struct spio_bdev_io *link_prev;

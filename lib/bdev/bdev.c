@@ -753,6 +753,9 @@ static void bdev_channel_destroy(void *io_device, void *ctx_buf)
 	if (ch->io_outstanding != NULL || ch->io_locked != NULL) {
 		SPIO_ERRLOG("bdev %s: channel released with I/O in flight", bdev->name);
 	}
+	if (ch->held_desc != NULL) {
+		bdev_desc_put(ch->held_desc);
+	}
 	bdev_channel_free_ranges(ch);
 	if (ch->module_ch != NULL) {
 		spio_put_io_channel(ch->module_ch);
@@ -1180,6 +1183,17 @@ void bdev_desc_put(struct spio_bdev_desc *desc)
 	if (__atomic_sub_fetch(&desc->refs, 1, __ATOMIC_ACQ_REL) == 0) {
 		free(desc);
 	}
+}
+
+/* The channel has no I/O of the descriptor it held in flight: it may let
+ * go of that one (possibly its last reference) and hold the new one. */
+void bdev_channel_hold_desc(struct spio_bdev_channel *ch, struct spio_bdev_desc *desc)
+{
+	__atomic_add_fetch(&desc->refs, 1, __ATOMIC_ACQ_REL);
+	if (ch->held_desc != NULL) {
+		bdev_desc_put(ch->held_desc);
+	}
+	ch->held_desc = desc;
 }
 
 int spio_bdev_open_ext(const char *name, bool write, spio_bdev_event_cb event_cb, void *event_ctx,

@@ -7,6 +7,7 @@
 #include "spio/bdev_module.h"
 #include "spio/env.h"
 #include "spio/thread.h"
+#include "spio/util.h"
 
 struct spio_bdev_alias {
 	char *name;
@@ -22,8 +23,10 @@ struct spio_bdev_desc {
 	bool closed;
 	/*
 	 * Atomic: the open reference (kept after close while local_ios > 0), one
-	 * per I/O in flight submitted on another thread, one per pending event
-	 * message. The last put frees the descriptor.
+	 * per bdev channel of another thread that holds it for its I/O
+	 * (spio_bdev_channel.held_desc), one per I/O in flight submitted on
+	 * another thread whose channel holds another descriptor, one per pending
+	 * event message. The last put frees the descriptor.
 	 */
 	uint32_t refs;
 	/* I/O in flight submitted on the opener's thread: owner-only, no atomics. */
@@ -108,6 +111,11 @@ struct spio_bdev_channel {
 	struct spio_bdev_io *cpl_head;
 	struct spio_bdev_io *cpl_tail;
 	struct spio_msg cpl_batch_msg;
+	/* A descriptor opened on another thread that this channel holds one
+	 * reference on for all its I/O here (no locked instruction per I/O), and
+	 * how many of them are in flight; released when the channel goes. */
+	struct spio_bdev_desc *held_desc;
+	uint32_t held_desc_ios;
 	/* QoS (bdev_qos.c): the bdev's limiter while it has limits, else NULL
 	 * (one branch on submit); I/O over the limit waits here, oldest first */
 	struct bdev_qos *qos;
@@ -178,27 +186,61 @@ void bdev_stat_record(struct spio_bdev_io_stat *stat, struct spio_bdev_io *io, b
 		      uint64_t ticks);
 void bdev_desc_put(struct spio_bdev_desc *desc);
 
+/* How an I/O in flight holds its descriptor (spio_bdev_io.internal.desc_hold). */
+enum bdev_desc_hold {
+	BDEV_DESC_HOLD_LOCAL = 0, /* the opener's thread: desc->local_ios */
+	BDEV_DESC_HOLD_CHANNEL,	  /* another thread: its channel's held_desc */
+	BDEV_DESC_HOLD_REF,	  /* another thread, its channel holds another one: desc->refs */
+};
+
+/* Another thread's channel starts holding `desc` (bdev.c). */
+void bdev_channel_hold_desc(struct spio_bdev_channel *ch, struct spio_bdev_desc *desc);
+
 /*
- * An I/O in flight on `thread` holds the descriptor. On the opener's thread
- * (the common case) this is a plain counter, not a locked instruction.
+ * An I/O in flight on `ch` (on the calling thread) holds the descriptor.
+ * On the opener's thread this is a plain counter; on another thread the
+ * channel's one reference covers every I/O of the descriptor it holds, so
+ * a descriptor shared by many threads (the NVMe-oF target's namespace)
+ * costs no locked instruction per I/O either.
  */
-static inline void bdev_desc_get_io(struct spio_bdev_desc *desc, struct spio_thread *thread)
+static inline void bdev_desc_get_io(struct spio_bdev_desc *desc, struct spio_bdev_channel *ch,
+				    struct spio_bdev_io *io)
 {
-	if (thread == desc->thread) {
+	if (spio_likely(ch->thread == desc->thread)) {
 		desc->local_ios++;
+		io->internal.desc_hold = BDEV_DESC_HOLD_LOCAL;
+	} else if (spio_likely(ch->held_desc == desc)) {
+		ch->held_desc_ios++;
+		io->internal.desc_hold = BDEV_DESC_HOLD_CHANNEL;
+	} else if (ch->held_desc_ios == 0) {
+		bdev_channel_hold_desc(ch, desc);
+		ch->held_desc_ios = 1;
+		io->internal.desc_hold = BDEV_DESC_HOLD_CHANNEL;
 	} else {
 		__atomic_add_fetch(&desc->refs, 1, __ATOMIC_ACQ_REL);
+		io->internal.desc_hold = BDEV_DESC_HOLD_REF;
 	}
 }
 
-static inline void bdev_desc_put_io(struct spio_bdev_desc *desc, struct spio_thread *thread)
+/* `hold` and `ch` as the I/O had them (read before its callback freed it). */
+static inline void bdev_desc_put_io(struct spio_bdev_desc *desc, struct spio_bdev_channel *ch,
+				    uint8_t hold)
 {
-	if (thread != desc->thread) {
+	switch (hold) {
+	case BDEV_DESC_HOLD_LOCAL:
+		if (--desc->local_ios == 0 && desc->closed) {
+			bdev_desc_put(desc); /* the open reference close left for them */
+		}
+		break;
+	case BDEV_DESC_HOLD_CHANNEL:
+		ch->held_desc_ios--;
+		break;
+	default:
 		bdev_desc_put(desc);
-	} else if (--desc->local_ios == 0 && desc->closed) {
-		bdev_desc_put(desc); /* the open reference close left for them */
+		break;
 	}
 }
+
 static inline struct bdev_mgmt_channel *bdev_mgmt_from_bdev_channel(struct spio_bdev_channel *ch)
 {
 	return ch->mgmt;

@@ -345,7 +345,7 @@ static void bdev_io_split_next(struct spio_bdev_io *parent)
 	child->internal.status = SPIO_BDEV_IO_STATUS_PENDING;
 	child->internal.submit_tsc = spio_get_ticks();
 	child->internal.is_child = true;
-	bdev_desc_get_io(child->internal.desc, child->internal.thread);
+	bdev_desc_get_io(child->internal.desc, child->internal.ch, child);
 
 	child->internal.in_submit = true;
 	bdev->fn_table->submit_request(parent->internal.ch->module_ch, child);
@@ -454,7 +454,7 @@ static int bdev_io_submit(struct spio_bdev_desc *desc, struct spio_io_channel *c
 	io->internal.cb_arg = cb_arg;
 	io->internal.status = SPIO_BDEV_IO_STATUS_PENDING;
 	io->internal.submit_tsc = spio_get_ticks();
-	bdev_desc_get_io(desc, thread);
+	bdev_desc_get_io(desc, bch, io);
 
 	io->internal.is_child = false;
 
@@ -495,13 +495,13 @@ void bdev_io_submit_to_module(struct spio_bdev_io *io)
 /* `now`: the clock when the completion is handed to the caller. */
 static void bdev_io_complete_final(struct spio_bdev_io *io, uint64_t now)
 {
+	/* cb may free io */
 	struct spio_bdev_desc *desc = io->internal.desc;
-	struct spio_thread *thread = io->internal.thread; /* cb may free io */
+	struct spio_bdev_channel *ch = io->internal.ch;
+	uint8_t hold = io->internal.desc_hold;
 	bool success = io->internal.status == SPIO_BDEV_IO_STATUS_SUCCESS;
 
 	if (!io->internal.is_child) {
-		struct spio_bdev_channel *ch = io->internal.ch;
-
 		/* one clock reading serves the statistics and the caller */
 		io->internal.complete_tsc = now;
 		bdev_stat_record(&ch->stat, io, success, now - io->internal.submit_tsc);
@@ -514,7 +514,7 @@ static void bdev_io_complete_final(struct spio_bdev_io *io, uint64_t now)
 		}
 	}
 	io->internal.cb(io, success, io->internal.cb_arg);
-	bdev_desc_put_io(desc, thread);
+	bdev_desc_put_io(desc, ch, hold);
 }
 
 static void bdev_io_complete_msg(void *arg)
