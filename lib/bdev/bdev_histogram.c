@@ -479,34 +479,8 @@ static const char *const g_opc_names[SPIO_BDEV_NUM_IO_TYPES] = {
     [SPIO_BDEV_IO_TYPE_COMPARE_AND_WRITE] = "compare_and_write",
 };
 
-void bdev_histogram_write_config_json(struct spio_bdev *bdev, struct spio_json_write_ctx *w)
-{
-	struct bdev_hist_cfg *c;
-	enum spio_bdev_io_type io_type;
-	bool on;
-
-	pthread_mutex_lock(&g_bdev_mgr.lock);
-	c = cfg_find(bdev);
-	on = c != NULL && c->enabled;
-	io_type = on ? c->io_type : SPIO_BDEV_IO_TYPE_INVALID;
-	pthread_mutex_unlock(&g_bdev_mgr.lock);
-	if (!on) {
-		return;
-	}
-	/* SPDK's entry: name, enable and opc (its granularity and range are not saved) */
-	spio_json_write_object_begin(w);
-	spio_json_write_named_string(w, "method", "bdev_enable_histogram");
-	spio_json_write_named_object_begin(w, "params");
-	spio_json_write_named_string(w, "name", bdev->name);
-	spio_json_write_named_bool(w, "enable", true);
-	if (io_type != SPIO_BDEV_IO_TYPE_INVALID) {
-		spio_json_write_named_string(w, "opc", g_opc_names[io_type]);
-	}
-	spio_json_write_object_end(w);
-	spio_json_write_object_end(w);
-}
-
-void bdev_histogram_write_info_json(struct spio_bdev *bdev, struct spio_json_write_ctx *w)
+/* The bdev's histogram setting as it is now (zeroed: never set). */
+static struct bdev_hist_cfg cfg_snapshot(struct spio_bdev *bdev)
 {
 	struct bdev_hist_cfg *c, copy = {0};
 
@@ -516,6 +490,33 @@ void bdev_histogram_write_info_json(struct spio_bdev *bdev, struct spio_json_wri
 		copy = *c;
 	}
 	pthread_mutex_unlock(&g_bdev_mgr.lock);
+	return copy;
+}
+
+void bdev_histogram_write_config_json(struct spio_bdev *bdev, struct spio_json_write_ctx *w)
+{
+	struct bdev_hist_cfg c = cfg_snapshot(bdev);
+
+	if (!c.enabled) {
+		return;
+	}
+	/* SPDK's entry: name, enable and opc (its granularity and range are not saved) */
+	spio_json_write_object_begin(w);
+	spio_json_write_named_string(w, "method", "bdev_enable_histogram");
+	spio_json_write_named_object_begin(w, "params");
+	spio_json_write_named_string(w, "name", bdev->name);
+	spio_json_write_named_bool(w, "enable", true);
+	if (c.io_type != SPIO_BDEV_IO_TYPE_INVALID) {
+		spio_json_write_named_string(w, "opc", g_opc_names[c.io_type]);
+	}
+	spio_json_write_object_end(w);
+	spio_json_write_object_end(w);
+}
+
+void bdev_histogram_write_info_json(struct spio_bdev *bdev, struct spio_json_write_ctx *w)
+{
+	struct bdev_hist_cfg copy = cfg_snapshot(bdev);
+
 	/* SPDK's bdev_get_bdevs has no histogram state; this key is spio's */
 	spio_json_write_named_object_begin(w, "spio_histogram");
 	spio_json_write_named_bool(w, "enabled", copy.enabled);

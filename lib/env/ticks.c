@@ -71,7 +71,8 @@ static bool kernel_clock_is_tsc(void)
 		name[0] = '\0';
 	}
 	fclose(f);
-	return strcmp(name, "tsc\n") == 0 || strcmp(name, "tsc") == 0;
+	name[strcspn(name, "\n")] = '\0';
+	return strcmp(name, "tsc") == 0;
 }
 #endif
 
