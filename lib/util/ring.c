@@ -82,7 +82,16 @@ static inline struct ring_slot *claim(struct spio_ring *ring, uint64_t *pos_p, b
 
 		if (dif == 0) {
 			if (!multi) {
-				__atomic_store_n(pos_p, pos + 1, __ATOMIC_SEQ_CST);
+				/* A single producer's claim is sequentially
+				 * consistent, as the CAS below. A single consumer's
+				 * needs only release: it alone writes deq_pos, and
+				 * a reader on another thread that sees an older value
+				 * counts an item too many, never one too few. */
+				if (lag == 0) {
+					__atomic_store_n(pos_p, pos + 1, __ATOMIC_SEQ_CST);
+				} else {
+					__atomic_store_n(pos_p, pos + 1, __ATOMIC_RELEASE);
+				}
 				*claimed = pos;
 				return slot;
 			}
