@@ -3,7 +3,8 @@
 #
 # spio_perf against SPDK's bdevperf, same run, same cores, same bdev
 # configuration: for each case a warm-up of each, then ROUNDS rounds (default
-# 3) alternating spio and SPDK, SECONDS each (default 5). Prints one JSON line
+# 3) alternating spio and SPDK (spio first in odd rounds, SPDK first in even
+# ones), SECONDS each (default 5). Prints one JSON line
 # per round and one per case with the median of the per-round ratios
 # spio/SPDK. Builds nothing: SPDK_DIR is an SPDK tree built by
 # ../shared/tools/build-spdk.sh (its build/examples/bdevperf, build/lib).
@@ -99,8 +100,16 @@ while read -r name bdev mask qd size wl; do
 	run_spdk "$bdev" "$mask" "$qd" "$size" "$wl" 1 >/dev/null
 	spio=() spdk=()
 	for r in $(seq 1 "$ROUNDS"); do
-		a=$(run_spio "$bdev" "$mask" "$qd" "$size" "$wl" "$SECS")
-		b=$(run_spdk "$bdev" "$mask" "$qd" "$size" "$wl" "$SECS")
+		# Who goes first alternates (spio in odd rounds, SPDK in even ones): a
+		# device that speeds up or slows down over the run (a host cache
+		# warming under the virtio disk) favours neither side.
+		if ((r % 2)); then
+			a=$(run_spio "$bdev" "$mask" "$qd" "$size" "$wl" "$SECS")
+			b=$(run_spdk "$bdev" "$mask" "$qd" "$size" "$wl" "$SECS")
+		else
+			b=$(run_spdk "$bdev" "$mask" "$qd" "$size" "$wl" "$SECS")
+			a=$(run_spio "$bdev" "$mask" "$qd" "$size" "$wl" "$SECS")
+		fi
 		[ -n "$a" ] || a=0
 		[ -n "$b" ] || {
 			b=0
