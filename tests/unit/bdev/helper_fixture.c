@@ -12,28 +12,21 @@
 #include "spio/bdev_malloc.h"
 #include "spio/bdev_module.h"
 #include "spio/bdev_null.h"
+#include "spio/dma.h"
 #include "spio/json.h"
 #include "spio/rpc.h"
 #include "spio/env.h"
 #include "spio/thread.h"
+#include "helper_spio_thread.h"
 
 struct spio_thread *g_fx_thread;
 
 void fx_init(const char *name)
 {
-	struct spio_env_opts eopts;
 	int rc;
 
-	spio_env_opts_init(&eopts, sizeof(eopts));
-	eopts.no_huge = true;
-	eopts.name = name;
-	rc = spio_env_init(&eopts);
-	cr_assert_eq(rc, 0, "spio_env_init: expected 0, got %d", rc);
-	rc = spio_thread_lib_init(NULL, 0);
-	cr_assert_eq(rc, 0, "spio_thread_lib_init: expected 0, got %d", rc);
-	g_fx_thread = spio_thread_create(name, NULL);
-	cr_assert_not_null(g_fx_thread);
-	spio_set_thread(g_fx_thread);
+	test_env_init(name);
+	g_fx_thread = test_thread_start(name);
 	rc = spio_bdev_initialize(NULL, NULL, NULL);
 	cr_assert_eq(rc, 0, "spio_bdev_initialize: expected 0, got %d", rc);
 	spio_rpc_set_state(SPIO_RPC_RUNTIME);
@@ -91,23 +84,108 @@ static void finish_done(void *arg)
 	(*(int *)arg)++;
 }
 
-void fx_fini(void)
+void fx_bdev_finish(void)
 {
 	int done = 0;
 
-	spio_set_thread(g_fx_thread);
 	cr_assert_eq(spio_bdev_finish(finish_done, &done), 0);
 	cr_assert(fx_poll_until(&done, 1, 10000000), "spio_bdev_finish did not complete");
-	spio_thread_exit(g_fx_thread);
-	for (int i = 0; i < 100000 && !spio_thread_is_exited(g_fx_thread); i++) {
-		fx_poll();
-	}
-	cr_assert(spio_thread_is_exited(g_fx_thread), "thread did not exit");
-	spio_set_thread(NULL);
-	spio_thread_destroy(g_fx_thread);
+}
+
+void fx_fini(void)
+{
+	spio_set_thread(g_fx_thread);
+	fx_bdev_finish();
+	test_thread_end(g_fx_thread, 100000);
 	g_fx_thread = NULL;
+	spio_env_fini();
+}
+
+void fx_threads_init(const char *name, struct spio_thread **t, int n)
+{
+	test_env_init(name);
+	t[0] = test_thread_start(name);
+	for (int i = 1; i < n; i++) {
+		t[i] = spio_thread_create(name, NULL);
+		cr_assert_not_null(t[i], "spio_thread_create(%s) #%d failed", name, i);
+	}
+	spio_set_thread(t[0]);
+}
+
+void fx_threads_poll(struct spio_thread **t, int n)
+{
+	for (int i = 0; i < n; i++) {
+		struct spio_thread *prev = spio_thread_enter(t[i]);
+
+		spio_thread_poll(t[i], 0, 0);
+		spio_thread_leave(prev);
+	}
+}
+
+static bool threads_exited(struct spio_thread **t, int n)
+{
+	for (int i = 0; i < n; i++) {
+		if (!spio_thread_is_exited(t[i])) {
+			return false;
+		}
+	}
+	return true;
+}
+
+void fx_threads_fini(struct spio_thread **t, int n)
+{
+	int done = 0;
+
+	spio_set_thread(t[0]);
+	cr_assert_eq(spio_bdev_finish(finish_done, &done), 0);
+	for (int i = 0; i < 200000 && *(volatile int *)&done == 0; i++) {
+		fx_threads_poll(t, n);
+	}
+	cr_assert_eq(done, 1, "spio_bdev_finish did not complete");
+	for (int i = 0; i < n; i++) {
+		struct spio_thread *prev = spio_thread_enter(t[i]);
+
+		spio_thread_exit(t[i]);
+		spio_thread_leave(prev);
+	}
+	for (int i = 0; i < 100000 && !threads_exited(t, n); i++) {
+		fx_threads_poll(t, n);
+	}
+	for (int i = 0; i < n; i++) {
+		cr_assert(spio_thread_is_exited(t[i]), "thread %d did not exit", i);
+		spio_thread_destroy(t[i]);
+	}
+	spio_set_thread(NULL);
 	spio_thread_lib_fini();
 	spio_env_fini();
+}
+
+void fx_dev_event(enum spio_bdev_event_type type, struct spio_bdev *bdev, void *ctx)
+{
+	(void)type;
+	(void)bdev;
+	(void)ctx;
+}
+
+void fx_dev_open(struct fx_dev *d, const char *name, bool write, size_t buf_size)
+{
+	int rc = spio_bdev_open_ext(name, write, fx_dev_event, NULL, &d->desc);
+
+	cr_assert_eq(rc, 0, "open %s: expected 0, got %d", name, rc);
+	d->ch = spio_bdev_get_io_channel(d->desc);
+	cr_assert_not_null(d->ch, "no I/O channel for %s", name);
+	d->buf = spio_dma_zmalloc(buf_size, 4096);
+	cr_assert_not_null(d->buf, "no DMA buffer of %zu bytes", buf_size);
+}
+
+void fx_dev_close(struct fx_dev *d)
+{
+	if (d->ch != NULL) {
+		spio_put_io_channel(d->ch);
+	}
+	spio_bdev_close(d->desc);
+	spio_dma_free(d->buf);
+	fx_poll_for(1000);
 }
 
 int fx_json_to_string(void *ctx, const void *data, size_t size)

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "spio/bdev.h"
+
 struct spio_bdev;
 struct spio_thread;
 struct spio_uuid;
@@ -24,6 +26,47 @@ void fx_init(const char *name);
 
 /* spio_bdev_finish, then the thread, the library and the env. */
 void fx_fini(void);
+
+/* spio_bdev_finish() on the current thread, polled until done (10 s); a failure fails the test. */
+void fx_bdev_finish(void);
+
+/*
+ * For tests that run several spio threads on the test's OS thread: the env
+ * (no hugepages, process `name`), the thread library, `n` threads named
+ * `name` in t[0..n-1], t[0] current. The bdev layer is the caller's to start.
+ */
+void fx_threads_init(const char *name, struct spio_thread **t, int n);
+
+/* Poll each of the `n` threads once, entering each in turn. */
+void fx_threads_poll(struct spio_thread **t, int n);
+
+/*
+ * spio_bdev_finish() on t[0], then every thread exited and destroyed, the
+ * library and the env finished; all `n` threads are polled meanwhile, for a
+ * bounded number of rounds (a hang fails the test).
+ */
+void fx_threads_fini(struct spio_thread **t, int n);
+
+/*
+ * A bdev opened for a test: the descriptor (a no-op event callback), an I/O
+ * channel of it on the current thread, and a zeroed DMA buffer (4 KiB
+ * aligned).
+ */
+struct fx_dev {
+	struct spio_bdev_desc *desc;
+	struct spio_io_channel *ch; /* a test that puts it itself sets it to NULL */
+	uint8_t *buf;
+};
+
+/* A spio_bdev_event_cb that ignores every event (fx_dev_open's). */
+void fx_dev_event(enum spio_bdev_event_type type, struct spio_bdev *bdev, void *ctx);
+
+/* Open `name` (for writing if `write`) into `d`, with a `buf_size`-byte buffer; a failure fails the
+ * test. */
+void fx_dev_open(struct fx_dev *d, const char *name, bool write, size_t buf_size);
+
+/* Put the channel (unless NULL), close the descriptor, free the buffer, poll for 1 ms. */
+void fx_dev_close(struct fx_dev *d);
 
 /* Poll the fixture's thread once. */
 void fx_poll(void);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "helper_fixture.h"
+#include "helper_spio_thread.h"
 #include "spio/bdev_malloc.h"
 #include "spio/bdev_module.h"
 #include "spio/bdev_null.h"
@@ -37,20 +38,11 @@ static void poll_n(int n)
 
 static void init_with_pool(uint32_t pool, uint32_t cache)
 {
-	struct spio_env_opts eopts;
 	struct spio_bdev_opts bopts;
 	int rc;
 
-	spio_env_opts_init(&eopts, sizeof(eopts));
-	eopts.no_huge = true;
-	eopts.name = "test_bdev";
-	rc = spio_env_init(&eopts);
-	cr_assert_eq(rc, 0, "spio_env_init: expected 0, got %d", rc);
-	rc = spio_thread_lib_init(NULL, 0);
-	cr_assert_eq(rc, 0, "spio_thread_lib_init: expected 0, got %d", rc);
-	g_thread = spio_thread_create("bdev_test", NULL);
-	cr_assert_not_null(g_thread);
-	spio_set_thread(g_thread);
+	test_env_init("test_bdev");
+	g_thread = test_thread_start("bdev_test");
 	spio_bdev_opts_init(&bopts, sizeof(bopts));
 	bopts.bdev_io_pool_size = pool;
 	bopts.bdev_io_cache_size = cache;

@@ -11,6 +11,7 @@
 
 #include "bdev/bdev_internal.h"
 #include "helper_fixture.h"
+#include "helper_spio_thread.h"
 #include "spio/bdev.h"
 #include "spio/dma.h"
 #include "spio/thread.h"
@@ -45,26 +46,13 @@ static void poll_t1(void)
 
 static void teardown(void)
 {
-	spio_set_thread(g_t1);
-	spio_thread_exit(g_t1);
-	for (int i = 0; i < 10000 && !spio_thread_is_exited(g_t1); i++) {
-		spio_thread_poll(g_t1, 0, 0);
-	}
-	cr_assert(spio_thread_is_exited(g_t1), "the second thread did not exit");
-	spio_thread_destroy(g_t1);
+	test_thread_exit(g_t1, 10000);
 	spio_set_thread(g_fx_thread);
 	spio_dma_free(g_buf);
 	fx_fini();
 }
 
 TestSuite(desc_hold, .init = setup, .fini = teardown);
-
-static void ev_cb(enum spio_bdev_event_type type, struct spio_bdev *bdev, void *ctx)
-{
-	(void)type;
-	(void)bdev;
-	(void)ctx;
-}
 
 static void done(struct spio_bdev_io *io, bool success, void *cb_arg)
 {
@@ -79,7 +67,7 @@ static struct spio_bdev_desc *open_on_fx(void)
 	struct spio_bdev_desc *desc;
 
 	spio_set_thread(g_fx_thread);
-	cr_assert_eq(spio_bdev_open_ext("N0", false, ev_cb, NULL, &desc), 0);
+	cr_assert_eq(spio_bdev_open_ext("N0", false, fx_dev_event, NULL, &desc), 0);
 	return desc;
 }
 
@@ -160,7 +148,7 @@ Test(desc_hold, closed_descriptor_freed_with_the_channel)
 	struct spio_io_channel *ch, *own_ch;
 
 	spio_set_thread(g_t1);
-	cr_assert_eq(spio_bdev_open_ext("N0", false, ev_cb, NULL, &own), 0);
+	cr_assert_eq(spio_bdev_open_ext("N0", false, fx_dev_event, NULL, &own), 0);
 	own_ch = spio_bdev_get_io_channel(own);
 	ch = spio_bdev_get_io_channel(a);
 	read_n(a, ch, 5);

@@ -26,40 +26,6 @@ static void setup(void)
 
 TestSuite(inline_completion, .init = setup, .fini = fx_fini);
 
-struct bdev_fixture {
-	struct spio_bdev_desc *desc;
-	struct spio_io_channel *ch;
-	uint8_t *buf;
-};
-
-static void event_cb(enum spio_bdev_event_type type, struct spio_bdev *bdev, void *ctx)
-{
-	(void)type;
-	(void)bdev;
-	(void)ctx;
-}
-
-static void open_bdev(struct bdev_fixture *f, const char *name)
-{
-	int rc = spio_bdev_open_ext(name, true, event_cb, NULL, &f->desc);
-
-	cr_assert_eq(rc, 0, "open %s: %d", name, rc);
-	f->ch = spio_bdev_get_io_channel(f->desc);
-	cr_assert_not_null(f->ch);
-	f->buf = spio_dma_zmalloc(BS * 4, BS);
-	cr_assert_not_null(f->buf);
-}
-
-static void close_bdev(struct bdev_fixture *f)
-{
-	if (f->ch != NULL) {
-		spio_put_io_channel(f->ch);
-	}
-	spio_bdev_close(f->desc);
-	spio_dma_free(f->buf);
-	fx_poll_for(1000);
-}
-
 /* What the callbacks saw, in the order they ran. */
 static int g_order[MAX_IOS];
 static bool g_success[MAX_IOS];
@@ -78,7 +44,7 @@ static void record_done(struct spio_bdev_io *io, bool success, void *cb_arg)
 	spio_bdev_free_io(io);
 }
 
-static void read_with(struct bdev_fixture *f, int i, spio_bdev_io_completion_cb cb)
+static void read_with(struct fx_dev *f, int i, spio_bdev_io_completion_cb cb)
 {
 	int rc;
 
@@ -89,18 +55,18 @@ static void read_with(struct bdev_fixture *f, int i, spio_bdev_io_completion_cb 
 	cr_assert_eq(rc, 0, "read %d: %d", i, rc);
 }
 
-static void read_one(struct bdev_fixture *f, int i)
+static void read_one(struct fx_dev *f, int i)
 {
 	read_with(f, i, record_done);
 }
 
 Test(inline_completion, one_pass_in_submission_order)
 {
-	struct bdev_fixture f;
+	struct fx_dev f;
 	struct spio_bdev *b;
 
 	cr_assert_eq(fx_null_create("N0", NULL, NBLOCKS, BS, &b), 0);
-	open_bdev(&f, "N0");
+	fx_dev_open(&f, "N0", true, BS * 4);
 	for (int i = 0; i < 48; i++) {
 		read_one(&f, i);
 	}
@@ -111,12 +77,12 @@ Test(inline_completion, one_pass_in_submission_order)
 		cr_assert_eq(g_order[i], i, "callback %d was I/O %d", i, g_order[i]);
 		cr_assert(g_success[i]);
 	}
-	close_bdev(&f);
+	fx_dev_close(&f);
 }
 
 /* Callbacks that submit again: each pass completes only what was
  * outstanding when it began, so a poll's work stays bounded. */
-static struct bdev_fixture *g_loop;
+static struct fx_dev *g_loop;
 static int g_loop_left;
 
 static void resubmit_done(struct spio_bdev_io *io, bool success, void *cb_arg)
@@ -131,11 +97,11 @@ static void resubmit_done(struct spio_bdev_io *io, bool success, void *cb_arg)
 
 Test(inline_completion, callbacks_resubmit_into_the_next_pass)
 {
-	struct bdev_fixture f;
+	struct fx_dev f;
 	struct spio_bdev *b;
 
 	cr_assert_eq(fx_null_create("N0", NULL, NBLOCKS, BS, &b), 0);
-	open_bdev(&f, "N0");
+	fx_dev_open(&f, "N0", true, BS * 4);
 	g_loop = &f;
 	g_loop_left = 12; /* 4 in flight, 3 more generations of 4 */
 	for (int i = 0; i < 4; i++) {
@@ -147,20 +113,20 @@ Test(inline_completion, callbacks_resubmit_into_the_next_pass)
 	}
 	fx_poll();
 	cr_assert_eq(g_done, 16, "nothing left after the last generation");
-	close_bdev(&f);
+	fx_dev_close(&f);
 }
 
 /* Malloc completes compares inline with different statuses: each I/O keeps
  * its own through the shared pass. */
 Test(inline_completion, mixed_statuses_in_one_pass)
 {
-	struct bdev_fixture f;
+	struct fx_dev f;
 	struct spio_bdev *b;
 	uint8_t *pattern;
 	int rc;
 
 	cr_assert_eq(fx_malloc_create("M0", NULL, NBLOCKS, BS, &b), 0);
-	open_bdev(&f, "M0");
+	fx_dev_open(&f, "M0", true, BS * 4);
 	pattern = spio_dma_zmalloc(BS, BS);
 	cr_assert_not_null(pattern);
 	memset(pattern, 0xa5, BS);
@@ -186,12 +152,12 @@ Test(inline_completion, mixed_statuses_in_one_pass)
 		cr_assert_eq(g_success[i], i % 2 == 0, "compare %d: success %d", i, g_success[i]);
 	}
 	spio_dma_free(pattern);
-	close_bdev(&f);
+	fx_dev_close(&f);
 }
 
 /* The last callback of a pass releases the channel and the descriptor:
  * the pass must not touch the channel after it (ASan would see it). */
-static struct bdev_fixture *g_release;
+static struct fx_dev *g_release;
 
 static void release_on_last(struct spio_bdev_io *io, bool success, void *cb_arg)
 {
@@ -204,12 +170,12 @@ static void release_on_last(struct spio_bdev_io *io, bool success, void *cb_arg)
 
 Test(inline_completion, last_callback_releases_the_channel)
 {
-	struct bdev_fixture f;
+	struct fx_dev f;
 	struct spio_bdev *b;
 	int rc;
 
 	cr_assert_eq(fx_null_create("N0", NULL, NBLOCKS, BS, &b), 0);
-	open_bdev(&f, "N0");
+	fx_dev_open(&f, "N0", true, BS * 4);
 	g_release = &f;
 	for (int i = 0; i < 8; i++) {
 		g_in_submit++;
@@ -221,7 +187,7 @@ Test(inline_completion, last_callback_releases_the_channel)
 	fx_poll();
 	cr_assert_eq(g_done, 8);
 	cr_assert_null(f.ch);
-	close_bdev(&f);
+	fx_dev_close(&f);
 }
 
 /* Statistics are kept for every I/O of a pass. */
@@ -248,13 +214,13 @@ static void get_stat(struct spio_bdev *b, struct spio_bdev_io_stat *st)
 
 Test(inline_completion, statistics_count_every_io)
 {
-	struct bdev_fixture f;
+	struct fx_dev f;
 	struct spio_bdev_io_stat before, after;
 	struct spio_bdev *b;
 
 	cr_assert_eq(fx_null_create("N0", NULL, NBLOCKS, BS, &b), 0);
 	fx_wait_for_examine();
-	open_bdev(&f, "N0");
+	fx_dev_open(&f, "N0", true, BS * 4);
 	get_stat(b, &before);
 	for (int i = 0; i < 32; i++) {
 		read_one(&f, i);
@@ -266,7 +232,7 @@ Test(inline_completion, statistics_count_every_io)
 	cr_assert_eq(after.bytes_read - before.bytes_read, 32 * BS);
 	cr_assert_leq(after.min_read_latency_ticks, after.max_read_latency_ticks);
 	cr_assert_leq(after.max_read_latency_ticks, after.read_latency_ticks);
-	close_bdev(&f);
+	fx_dev_close(&f);
 }
 
 /*
@@ -341,7 +307,7 @@ Test(inline_completion, two_threads_each_on_its_channel)
 	for (int i = 0; i < 2; i++) {
 		s[i].thread = spio_thread_create(i == 0 ? "stress0" : "stress1", NULL);
 		cr_assert_not_null(s[i].thread);
-		cr_assert_eq(spio_bdev_open_ext("N0", false, event_cb, NULL, &s[i].desc), 0);
+		cr_assert_eq(spio_bdev_open_ext("N0", false, fx_dev_event, NULL, &s[i].desc), 0);
 		s[i].buf = spio_dma_zmalloc(BS, BS);
 		cr_assert_not_null(s[i].buf);
 	}

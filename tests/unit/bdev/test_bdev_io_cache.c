@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "bdev/bdev_internal.h"
+#include "helper_fixture.h"
 #include "spio/bdev.h"
 #include "spio/bdev_module.h"
 #include "spio/env.h"
@@ -26,12 +27,7 @@ static struct spio_thread *g_t[3];
 static void poll_all(int n)
 {
 	for (int i = 0; i < n; i++) {
-		for (int t = 0; t < 3; t++) {
-			struct spio_thread *prev = spio_thread_enter(g_t[t]);
-
-			spio_thread_poll(g_t[t], 0, 0);
-			spio_thread_leave(prev);
-		}
+		fx_threads_poll(g_t, 3);
 	}
 }
 
@@ -88,20 +84,10 @@ static struct spio_thread *g_done_thread;
 
 static void init_layer(uint32_t pool, uint32_t cache)
 {
-	struct spio_env_opts eopts;
 	struct spio_bdev_opts bopts;
 	int rc;
 
-	spio_env_opts_init(&eopts, sizeof(eopts));
-	eopts.no_huge = true;
-	eopts.name = "test_bdev_io_cache";
-	cr_assert_eq(spio_env_init(&eopts), 0);
-	cr_assert_eq(spio_thread_lib_init(NULL, 0), 0);
-	for (int t = 0; t < 3; t++) {
-		g_t[t] = spio_thread_create("cache_t", NULL);
-		cr_assert_not_null(g_t[t]);
-	}
-	on(0);
+	fx_threads_init("test_bdev_io_cache", g_t, 3);
 	spio_bdev_opts_init(&bopts, sizeof(bopts));
 	bopts.bdev_io_pool_size = pool;
 	bopts.bdev_io_cache_size = cache;
@@ -124,47 +110,9 @@ static void init_layer(uint32_t pool, uint32_t cache)
 	g_done_thread = NULL;
 }
 
-static bool g_fini_done;
-
-static void fini_done(void *arg)
-{
-	(void)arg;
-	g_fini_done = true;
-}
-
 static void teardown(void)
 {
-	on(0);
-	g_fini_done = false;
-	cr_assert_eq(spio_bdev_finish(fini_done, NULL), 0);
-	for (int i = 0; i < 10000 && !g_fini_done; i++) {
-		poll_all(1);
-	}
-	cr_assert(g_fini_done, "spio_bdev_finish did not complete");
-	for (int t = 0; t < 3; t++) {
-		struct spio_thread *prev = spio_thread_enter(g_t[t]);
-
-		spio_thread_exit(g_t[t]);
-		spio_thread_leave(prev);
-	}
-	for (int i = 0; i < 10000; i++) {
-		bool all = true;
-
-		poll_all(1);
-		for (int t = 0; t < 3; t++) {
-			all = all && spio_thread_is_exited(g_t[t]);
-		}
-		if (all) {
-			break;
-		}
-	}
-	for (int t = 0; t < 3; t++) {
-		cr_assert(spio_thread_is_exited(g_t[t]), "thread %d did not exit", t);
-		spio_thread_destroy(g_t[t]);
-	}
-	spio_set_thread(NULL);
-	spio_thread_lib_fini();
-	spio_env_fini();
+	fx_threads_fini(g_t, 3);
 }
 
 static size_t pool_free(void)

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "helper_fixture.h"
 #include "spio/bdev.h"
 #include "spio/bdev_module.h"
 #include "spio/env.h"
@@ -127,15 +128,7 @@ static void on(int t)
 
 static void setup(void)
 {
-	struct spio_env_opts eopts;
-
-	spio_env_opts_init(&eopts, sizeof(eopts));
-	eopts.no_huge = true;
-	cr_assert_eq(spio_env_init(&eopts), 0);
-	cr_assert_eq(spio_thread_lib_init(NULL, 0), 0);
-	g_t[0] = spio_thread_create("t0", NULL);
-	g_t[1] = spio_thread_create("t1", NULL);
-	on(0);
+	fx_threads_init("test_bdev_msg_exhaustion", g_t, 2);
 	cr_assert_eq(spio_bdev_initialize(NULL, NULL, NULL), 0);
 	g_destructed = 0;
 	g_noops = 0;
@@ -143,37 +136,9 @@ static void setup(void)
 	register_bdev();
 }
 
-static bool g_fini_done;
-
-static void fini_done(void *arg)
-{
-	(void)arg;
-	g_fini_done = true;
-}
-
 static void teardown(void)
 {
-	on(0);
-	g_fini_done = false;
-	cr_assert_eq(spio_bdev_finish(fini_done, NULL), 0);
-	poll_until(&g_fini_done, "bdev finish");
-	for (int t = 0; t < 2; t++) {
-		struct spio_thread *prev = spio_thread_enter(g_t[t]);
-
-		spio_thread_exit(g_t[t]);
-		spio_thread_leave(prev);
-	}
-	for (int i = 0;
-	     i < 100000 && !(spio_thread_is_exited(g_t[0]) && spio_thread_is_exited(g_t[1])); i++) {
-		poll_all(1);
-	}
-	for (int t = 0; t < 2; t++) {
-		cr_assert(spio_thread_is_exited(g_t[t]));
-		spio_thread_destroy(g_t[t]);
-	}
-	spio_set_thread(NULL);
-	spio_thread_lib_fini();
-	spio_env_fini();
+	fx_threads_fini(g_t, 2);
 }
 
 TestSuite(bdev_msg_exhaustion, .init = setup, .fini = teardown, .timeout = 120);

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "helper_bdev_io.h"
 #include "helper_fixture.h"
 #include "spio/bdev_error.h"
 #include "spio/bdev_malloc.h"
@@ -31,59 +32,12 @@ static void teardown(void)
 
 TestSuite(vbdev_error, .init = setup, .fini = teardown);
 
-struct io_res {
-	int done;
-	enum spio_bdev_io_status status;
-};
-
-static void io_cb(struct spio_bdev_io *io, bool success, void *arg)
-{
-	struct io_res *r = arg;
-
-	(void)success;
-	r->status = spio_bdev_io_get_status(io);
-	r->done++;
-	spio_bdev_free_io(io);
-}
-
-struct dev {
-	struct spio_bdev_desc *desc;
-	struct spio_io_channel *ch;
-	uint8_t *buf;
-};
-
-static void ev_cb(enum spio_bdev_event_type type, struct spio_bdev *bdev, void *ctx)
-{
-	(void)type;
-	(void)bdev;
-	(void)ctx;
-}
-
-static void dev_open(struct dev *d, const char *name)
-{
-	int rc = spio_bdev_open_ext(name, true, ev_cb, NULL, &d->desc);
-
-	cr_assert_eq(rc, 0, "open %s: expected 0, got %d", name, rc);
-	d->ch = spio_bdev_get_io_channel(d->desc);
-	cr_assert_not_null(d->ch);
-	d->buf = spio_dma_zmalloc(BS * 4, 4096);
-	cr_assert_not_null(d->buf);
-}
-
-static void dev_close(struct dev *d)
-{
-	spio_put_io_channel(d->ch);
-	spio_bdev_close(d->desc);
-	spio_dma_free(d->buf);
-	fx_poll_for(1000);
-}
-
 /* One block read or write of d->buf at `blk`; returns the status. */
-static enum spio_bdev_io_status dev_io(struct dev *d, bool write, uint64_t blk)
+static enum spio_bdev_io_status dev_io(struct fx_dev *d, bool write, uint64_t blk)
 {
-	struct io_res r = {0};
-	int rc = write ? spio_bdev_write_blocks(d->desc, d->ch, d->buf, blk, 1, io_cb, &r)
-		       : spio_bdev_read_blocks(d->desc, d->ch, d->buf, blk, 1, io_cb, &r);
+	struct test_io r = {0};
+	int rc = write ? spio_bdev_write_blocks(d->desc, d->ch, d->buf, blk, 1, test_io_cb, &r)
+		       : spio_bdev_read_blocks(d->desc, d->ch, d->buf, blk, 1, test_io_cb, &r);
 
 	cr_assert_eq(rc, 0, "submit: expected 0, got %d", rc);
 	cr_assert(fx_poll_until(&r.done, 1, 2000000), "I/O did not complete");
@@ -133,26 +87,26 @@ static void inject(const char *name, enum spio_bdev_io_type t, enum spio_bdev_er
 Test(vbdev_error, create_name_claim_and_data_through)
 {
 	struct spio_bdev *ee = make_ee("Malloc0");
-	struct dev d;
+	struct fx_dev d;
 
 	cr_assert_str_eq(spio_bdev_get_name(ee), "EE_Malloc0");
 	cr_assert_eq(spio_bdev_get_num_blocks(ee), NB);
 	cr_assert(spio_bdev_is_claimed(spio_bdev_get_by_name("Malloc0")), "base not claimed");
-	dev_open(&d, "EE_Malloc0");
+	fx_dev_open(&d, "EE_Malloc0", true, BS * 4);
 	memset(d.buf, 0x5a, BS);
 	cr_assert_eq(dev_io(&d, true, 3), SPIO_BDEV_IO_STATUS_SUCCESS);
 	memset(d.buf, 0, BS);
 	cr_assert_eq(dev_io(&d, false, 3), SPIO_BDEV_IO_STATUS_SUCCESS);
 	cr_assert_eq(d.buf[0], 0x5a, "read back: expected 0x5a, got %#x", d.buf[0]);
-	dev_close(&d);
+	fx_dev_close(&d);
 }
 
 Test(vbdev_error, failure_n_times_then_stops)
 {
-	struct dev d;
+	struct fx_dev d;
 
 	make_ee("Malloc0");
-	dev_open(&d, "EE_Malloc0");
+	fx_dev_open(&d, "EE_Malloc0", true, BS * 4);
 	inject("EE_Malloc0", SPIO_BDEV_IO_TYPE_READ, SPIO_BDEV_ERROR_TYPE_FAILURE, 2);
 	cr_assert_eq(dev_io(&d, true, 0), SPIO_BDEV_IO_STATUS_SUCCESS, "write must not fail");
 	for (int i = 0; i < 2; i++) {
@@ -163,15 +117,15 @@ Test(vbdev_error, failure_n_times_then_stops)
 	}
 	cr_assert_eq(dev_io(&d, false, 0), SPIO_BDEV_IO_STATUS_SUCCESS,
 		     "third read: expected success once the 2 injections are used");
-	dev_close(&d);
+	fx_dev_close(&d);
 }
 
 Test(vbdev_error, all_types_and_clear)
 {
-	struct dev d;
+	struct fx_dev d;
 
 	make_ee("Malloc0");
-	dev_open(&d, "EE_Malloc0");
+	fx_dev_open(&d, "EE_Malloc0", true, BS * 4);
 	inject("EE_Malloc0", SPIO_BDEV_NUM_IO_TYPES, SPIO_BDEV_ERROR_TYPE_FAILURE, 1);
 	cr_assert_eq(dev_io(&d, true, 0), SPIO_BDEV_IO_STATUS_FAILED);
 	cr_assert_eq(dev_io(&d, false, 0), SPIO_BDEV_IO_STATUS_FAILED);
@@ -180,7 +134,7 @@ Test(vbdev_error, all_types_and_clear)
 	inject("EE_Malloc0", SPIO_BDEV_IO_TYPE_INVALID, SPIO_BDEV_ERROR_TYPE_FAILURE, 0);
 	cr_assert_eq(dev_io(&d, true, 0), SPIO_BDEV_IO_STATUS_SUCCESS, "clear left an injection");
 	cr_assert_eq(dev_io(&d, false, 0), SPIO_BDEV_IO_STATUS_SUCCESS, "clear left an injection");
-	dev_close(&d);
+	fx_dev_close(&d);
 }
 
 Test(vbdev_error, corrupt_read_and_write)
@@ -190,10 +144,10 @@ Test(vbdev_error, corrupt_read_and_write)
 						.num = 1,
 						.corrupt_offset = 7,
 						.corrupt_value = 0xff};
-	struct dev d, base;
+	struct fx_dev d, base;
 
 	make_ee("Malloc0");
-	dev_open(&d, "EE_Malloc0");
+	fx_dev_open(&d, "EE_Malloc0", true, BS * 4);
 	memset(d.buf, 0x11, BS);
 	cr_assert_eq(dev_io(&d, true, 1), SPIO_BDEV_IO_STATUS_SUCCESS);
 	cr_assert_eq(spio_bdev_error_inject("EE_Malloc0", &o), 0);
@@ -214,29 +168,29 @@ Test(vbdev_error, corrupt_read_and_write)
 	cr_assert_eq(spio_bdev_error_inject("EE_Malloc0", &o), 0);
 	cr_assert_eq(dev_io(&d, true, 1), SPIO_BDEV_IO_STATUS_SUCCESS);
 	cr_assert_eq(d.buf[2], 0x22, "caller's buffer changed: %#x", d.buf[2]);
-	dev_close(&d);
+	fx_dev_close(&d);
 	/* read the base through a fresh EE: delete, check on the base itself */
 	cr_assert_eq(spio_bdev_error_delete("EE_Malloc0", NULL, NULL), 0);
 	cr_assert(poll_gone("EE_Malloc0"), "EE_Malloc0 not deleted");
-	dev_open(&base, "Malloc0");
+	fx_dev_open(&base, "Malloc0", true, BS * 4);
 	cr_assert_eq(dev_io(&base, false, 1), SPIO_BDEV_IO_STATUS_SUCCESS);
 	cr_assert_eq(base.buf[2], 0x22 ^ 0xff, "base byte 2: expected %#x, got %#x", 0x22 ^ 0xff,
 		     base.buf[2]);
 	cr_assert_eq(base.buf[3], 0x22, "base byte 3: expected 0x22, got %#x", base.buf[3]);
 	cr_assert_eq(dev_io(&base, false, 2), SPIO_BDEV_IO_STATUS_SUCCESS);
 	cr_assert_eq(base.buf[2], 0x22, "offset past the I/O corrupted: %#x", base.buf[2]);
-	dev_close(&base);
+	fx_dev_close(&base);
 }
 
 Test(vbdev_error, pending_resume_and_reset)
 {
-	struct io_res r = {0}, r2 = {0}, rr = {0};
-	struct dev d;
+	struct test_io r = {0}, r2 = {0}, rr = {0};
+	struct fx_dev d;
 
 	make_ee("Malloc0");
-	dev_open(&d, "EE_Malloc0");
+	fx_dev_open(&d, "EE_Malloc0", true, BS * 4);
 	inject("EE_Malloc0", SPIO_BDEV_IO_TYPE_READ, SPIO_BDEV_ERROR_TYPE_PENDING, 1);
-	cr_assert_eq(spio_bdev_read_blocks(d.desc, d.ch, d.buf, 0, 1, io_cb, &r), 0);
+	cr_assert_eq(spio_bdev_read_blocks(d.desc, d.ch, d.buf, 0, 1, test_io_cb, &r), 0);
 	fx_poll_for(2000);
 	cr_assert_eq(r.done, 0, "a pending read completed");
 	cr_assert_eq(spio_bdev_error_resume_pending("EE_Malloc0"), 0);
@@ -244,27 +198,27 @@ Test(vbdev_error, pending_resume_and_reset)
 	cr_assert_eq(r.status, SPIO_BDEV_IO_STATUS_SUCCESS);
 
 	inject("EE_Malloc0", SPIO_BDEV_IO_TYPE_READ, SPIO_BDEV_ERROR_TYPE_PENDING, 1);
-	cr_assert_eq(spio_bdev_read_blocks(d.desc, d.ch, d.buf, 0, 1, io_cb, &r2), 0);
+	cr_assert_eq(spio_bdev_read_blocks(d.desc, d.ch, d.buf, 0, 1, test_io_cb, &r2), 0);
 	fx_poll_for(1000);
 	cr_assert_eq(r2.done, 0);
-	cr_assert_eq(spio_bdev_reset(d.desc, d.ch, io_cb, &rr), 0);
+	cr_assert_eq(spio_bdev_reset(d.desc, d.ch, test_io_cb, &rr), 0);
 	cr_assert(fx_poll_until(&rr.done, 1, 2000000), "reset did not complete");
 	cr_assert_eq(r2.done, 1, "held read not ended by the reset");
 	cr_assert_eq(r2.status, SPIO_BDEV_IO_STATUS_FAILED);
 	cr_assert_eq(rr.status, SPIO_BDEV_IO_STATUS_SUCCESS);
-	dev_close(&d);
+	fx_dev_close(&d);
 }
 
 Test(vbdev_error, nomem_is_retried)
 {
-	struct dev d;
+	struct fx_dev d;
 
 	make_ee("Malloc0");
-	dev_open(&d, "EE_Malloc0");
+	fx_dev_open(&d, "EE_Malloc0", true, BS * 4);
 	inject("EE_Malloc0", SPIO_BDEV_IO_TYPE_WRITE, SPIO_BDEV_ERROR_TYPE_NOMEM, 3);
 	cr_assert_eq(dev_io(&d, true, 0), SPIO_BDEV_IO_STATUS_SUCCESS,
 		     "nomem must end in success after the retries");
-	dev_close(&d);
+	fx_dev_close(&d);
 }
 
 Test(vbdev_error, bad_input)

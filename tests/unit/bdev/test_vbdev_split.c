@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "../../../module/bdev/split/vbdev_split.h"
+#include "helper_bdev_io.h"
 #include "helper_fixture.h"
 #include "spio/bdev_error.h"
 #include "spio/bdev_malloc.h"
@@ -34,59 +35,12 @@ static void teardown(void)
 
 TestSuite(vbdev_split, .init = setup, .fini = teardown);
 
-struct io_res {
-	int done;
-	enum spio_bdev_io_status status;
-};
-
-static void io_cb(struct spio_bdev_io *io, bool success, void *arg)
-{
-	struct io_res *r = arg;
-
-	(void)success;
-	r->status = spio_bdev_io_get_status(io);
-	r->done++;
-	spio_bdev_free_io(io);
-}
-
-struct dev {
-	struct spio_bdev_desc *desc;
-	struct spio_io_channel *ch;
-	uint8_t *buf;
-};
-
-static void ev_cb(enum spio_bdev_event_type type, struct spio_bdev *bdev, void *ctx)
-{
-	(void)type;
-	(void)bdev;
-	(void)ctx;
-}
-
-static void dev_open(struct dev *d, const char *name, bool write)
-{
-	int rc = spio_bdev_open_ext(name, write, ev_cb, NULL, &d->desc);
-
-	cr_assert_eq(rc, 0, "open %s: expected 0, got %d", name, rc);
-	d->ch = spio_bdev_get_io_channel(d->desc);
-	cr_assert_not_null(d->ch);
-	d->buf = spio_dma_zmalloc(BS, 4096);
-	cr_assert_not_null(d->buf);
-}
-
-static void dev_close(struct dev *d)
-{
-	spio_put_io_channel(d->ch);
-	spio_bdev_close(d->desc);
-	spio_dma_free(d->buf);
-	fx_poll_for(1000);
-}
-
 /* One block read or write of d->buf at `blk`; the submit error or the status. */
-static int dev_io(struct dev *d, bool write, uint64_t blk)
+static int dev_io(struct fx_dev *d, bool write, uint64_t blk)
 {
-	struct io_res r = {0};
-	int rc = write ? spio_bdev_write_blocks(d->desc, d->ch, d->buf, blk, 1, io_cb, &r)
-		       : spio_bdev_read_blocks(d->desc, d->ch, d->buf, blk, 1, io_cb, &r);
+	struct test_io r = {0};
+	int rc = write ? spio_bdev_write_blocks(d->desc, d->ch, d->buf, blk, 1, test_io_cb, &r)
+		       : spio_bdev_read_blocks(d->desc, d->ch, d->buf, blk, 1, test_io_cb, &r);
 
 	if (rc != 0) {
 		return rc;
@@ -135,7 +89,7 @@ static void expect_part(const char *name, uint64_t blocks)
 
 Test(vbdev_split, parts_land_at_base_offsets)
 {
-	struct dev p, base;
+	struct fx_dev p, base;
 	char pn[16];
 
 	make_base("Malloc0", NB);
@@ -149,7 +103,7 @@ Test(vbdev_split, parts_land_at_base_offsets)
 	/* first and last block of each part, tagged with the part and block */
 	for (int i = 0; i < 4; i++) {
 		snprintf(pn, sizeof(pn), "Malloc0p%d", i);
-		dev_open(&p, pn, true);
+		fx_dev_open(&p, pn, true, BS);
 		p.buf[0] = (uint8_t)(0x10 + i);
 		cr_assert_eq(dev_io(&p, true, 0), 0, "%s first block write", pn);
 		p.buf[0] = (uint8_t)(0x80 + i);
@@ -157,9 +111,9 @@ Test(vbdev_split, parts_land_at_base_offsets)
 		/* one past the end: refused, not sent to the next part */
 		cr_assert_neq(dev_io(&p, true, NB / 4), 0, "%s: write past its end accepted", pn);
 		cr_assert_neq(dev_io(&p, false, NB / 4), 0, "%s: read past its end accepted", pn);
-		dev_close(&p);
+		fx_dev_close(&p);
 	}
-	dev_open(&base, "Malloc0", false);
+	fx_dev_open(&base, "Malloc0", false, BS);
 	for (int i = 0; i < 4; i++) {
 		uint64_t first = (uint64_t)i * (NB / 4), last = first + NB / 4 - 1;
 
@@ -170,7 +124,7 @@ Test(vbdev_split, parts_land_at_base_offsets)
 		cr_assert_eq(base.buf[0], 0x80 + i, "base block %lu: expected %#x, got %#x",
 			     (unsigned long)last, 0x80 + i, base.buf[0]);
 	}
-	dev_close(&base);
+	fx_dev_close(&base);
 }
 
 Test(vbdev_split, size_in_mib_and_clamped_count)
@@ -228,16 +182,16 @@ Test(vbdev_split, claimed_base_and_taken_name)
 
 Test(vbdev_split, delete_releases_base)
 {
-	struct dev p;
+	struct fx_dev p;
 
 	make_base("Malloc0", NB);
 	split("Malloc0", 2, 0, 2);
-	dev_open(&p, "Malloc0p1", false);
+	fx_dev_open(&p, "Malloc0p1", false, BS);
 	cr_assert_eq(vbdev_split_delete("Malloc0"), 0);
 	cr_assert_eq(vbdev_split_delete("Malloc0"), -ENOENT, "deleted split still configured");
 	cr_assert(poll_gone("Malloc0p0"), "Malloc0p0 not deleted");
 	/* an open part goes once its opener closes it */
-	dev_close(&p);
+	fx_dev_close(&p);
 	cr_assert(poll_gone("Malloc0p1"), "Malloc0p1 not deleted");
 	fx_poll_for(2000);
 	cr_assert_not(spio_bdev_is_claimed(spio_bdev_get_by_name("Malloc0")), "base still claimed");

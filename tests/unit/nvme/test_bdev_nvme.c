@@ -25,6 +25,7 @@
 
 #include "../../../module/bdev/nvme/bdev_nvme_internal.h"
 #include "helper_fake_target.h"
+#include "helper_bdev_io.h"
 #include "helper_nvme_wait.h"
 
 #define NS_SIZE (64ull * 1024 * 1024)
@@ -249,21 +250,6 @@ static void expect_state(const char *name, const char *want)
  * Bdev I/O
  */
 
-struct io {
-	int done;
-	enum spio_bdev_io_status status;
-};
-
-static void io_cb(struct spio_bdev_io *bdev_io, bool success, void *arg)
-{
-	struct io *io = arg;
-
-	(void)success;
-	io->status = spio_bdev_io_get_status(bdev_io);
-	io->done++;
-	spio_bdev_free_io(bdev_io);
-}
-
 struct handle {
 	struct spio_bdev_desc *desc;
 	struct spio_io_channel *ch;
@@ -314,7 +300,7 @@ enum op { OP_READ, OP_WRITE, OP_UNMAP, OP_ZEROES, OP_FLUSH, OP_COMPARE, OP_RESET
 
 /* Start one I/O on h's thread; `io` gets the result. */
 static void start_io(struct handle *h, enum op op, void *buf, uint64_t lba, uint64_t n,
-		     struct io *io)
+		     struct test_io *io)
 {
 	int rc = -1;
 
@@ -322,32 +308,32 @@ static void start_io(struct handle *h, enum op op, void *buf, uint64_t lba, uint
 	spio_set_thread(h->thread);
 	switch (op) {
 	case OP_READ:
-		rc = spio_bdev_read_blocks(h->desc, h->ch, buf, lba, n, io_cb, io);
+		rc = spio_bdev_read_blocks(h->desc, h->ch, buf, lba, n, test_io_cb, io);
 		break;
 	case OP_WRITE:
-		rc = spio_bdev_write_blocks(h->desc, h->ch, buf, lba, n, io_cb, io);
+		rc = spio_bdev_write_blocks(h->desc, h->ch, buf, lba, n, test_io_cb, io);
 		break;
 	case OP_UNMAP:
-		rc = spio_bdev_unmap_blocks(h->desc, h->ch, lba, n, io_cb, io);
+		rc = spio_bdev_unmap_blocks(h->desc, h->ch, lba, n, test_io_cb, io);
 		break;
 	case OP_ZEROES:
-		rc = spio_bdev_write_zeroes_blocks(h->desc, h->ch, lba, n, io_cb, io);
+		rc = spio_bdev_write_zeroes_blocks(h->desc, h->ch, lba, n, test_io_cb, io);
 		break;
 	case OP_FLUSH:
-		rc = spio_bdev_flush_blocks(h->desc, h->ch, lba, n, io_cb, io);
+		rc = spio_bdev_flush_blocks(h->desc, h->ch, lba, n, test_io_cb, io);
 		break;
 	case OP_COMPARE:
-		rc = spio_bdev_compare_blocks(h->desc, h->ch, buf, lba, n, io_cb, io);
+		rc = spio_bdev_compare_blocks(h->desc, h->ch, buf, lba, n, test_io_cb, io);
 		break;
 	case OP_RESET:
-		rc = spio_bdev_reset(h->desc, h->ch, io_cb, io);
+		rc = spio_bdev_reset(h->desc, h->ch, test_io_cb, io);
 		break;
 	}
 	spio_set_thread(g_thread);
 	cr_assert_eq(rc, 0, "submit of op %d at %lu: %d", op, (unsigned long)lba, rc);
 }
 
-static enum spio_bdev_io_status wait_io(struct io *io, const char *what)
+static enum spio_bdev_io_status wait_io(struct test_io *io, const char *what)
 {
 	cr_assert(poll_until(flag_set, &io->done), "%s: no completion within %d ms", what, WAIT_MS);
 	cr_assert_eq(io->done, 1, "%s: completed %d times", what, io->done);
@@ -358,7 +344,7 @@ static enum spio_bdev_io_status wait_io(struct io *io, const char *what)
 static enum spio_bdev_io_status do_io(struct handle *h, enum op op, void *buf, uint64_t lba,
 				      uint64_t n)
 {
-	struct io io;
+	struct test_io io;
 
 	start_io(h, op, buf, lba, n, &io);
 	return wait_io(&io, "I/O");
@@ -499,7 +485,7 @@ Test(bdev_nvme, write_read_back_in_every_size_and_vectored)
 	uint8_t *w = malloc(3 * 4096), *r = malloc(3 * 4096);
 	struct iovec wv[3] = {{w, 512}, {w + 512, 4096 - 512}, {w + 4096, 8192}};
 	struct iovec rv[2] = {{r, 1024}, {r + 1024, 3 * 4096 - 1024}};
-	struct io io;
+	struct test_io io;
 	int rc;
 
 	attach("Nvme0", "", "[\"Nvme0n1\"]");
@@ -517,11 +503,11 @@ Test(bdev_nvme, write_read_back_in_every_size_and_vectored)
 	fill(w, 3 * 4096, 5);
 	memset(r, 0, 3 * 4096);
 	spio_set_thread(g_thread);
-	rc = spio_bdev_writev_blocks(h.desc, h.ch, wv, 3, 64, 24, io_cb, &io);
+	rc = spio_bdev_writev_blocks(h.desc, h.ch, wv, 3, 64, 24, test_io_cb, &io);
 	cr_assert_eq(rc, 0);
 	memset(&io, 0, sizeof(io));
 	cr_assert_eq(wait_io(&io, "writev"), SPIO_BDEV_IO_STATUS_SUCCESS);
-	rc = spio_bdev_readv_blocks(h.desc, h.ch, rv, 2, 64, 24, io_cb, &io);
+	rc = spio_bdev_readv_blocks(h.desc, h.ch, rv, 2, 64, 24, test_io_cb, &io);
 	cr_assert_eq(rc, 0);
 	memset(&io, 0, sizeof(io));
 	cr_assert_eq(wait_io(&io, "readv"), SPIO_BDEV_IO_STATUS_SUCCESS);
@@ -577,7 +563,7 @@ Test(bdev_nvme, compare_matches_and_miscompares)
 	static struct handle h;
 	uint8_t *w = malloc(8 * BLOCK), *c = malloc(8 * BLOCK);
 	struct iovec cv[2] = {{c, 3 * BLOCK}, {c + 3 * BLOCK, 5 * BLOCK}};
-	struct io io;
+	struct test_io io;
 
 	attach("Nvme0", "", "[\"Nvme0n1\"]");
 	open_bdev(&h, "Nvme0n1");
@@ -590,11 +576,11 @@ Test(bdev_nvme, compare_matches_and_miscompares)
 
 	/* Vectored: gathered into one buffer for the controller. */
 	memset(&io, 0, sizeof(io));
-	cr_assert_eq(spio_bdev_comparev_blocks(h.desc, h.ch, cv, 2, 40, 8, io_cb, &io), 0);
+	cr_assert_eq(spio_bdev_comparev_blocks(h.desc, h.ch, cv, 2, 40, 8, test_io_cb, &io), 0);
 	cr_assert_eq(wait_io(&io, "comparev"), SPIO_BDEV_IO_STATUS_MISCOMPARE);
 	c[7 * BLOCK + 3] ^= 1;
 	memset(&io, 0, sizeof(io));
-	cr_assert_eq(spio_bdev_comparev_blocks(h.desc, h.ch, cv, 2, 40, 8, io_cb, &io), 0);
+	cr_assert_eq(spio_bdev_comparev_blocks(h.desc, h.ch, cv, 2, 40, 8, test_io_cb, &io), 0);
 	cr_assert_eq(wait_io(&io, "comparev"), SPIO_BDEV_IO_STATUS_SUCCESS);
 	close_bdev(&h);
 	free(w);
@@ -856,7 +842,7 @@ static void wait_fault(enum fake_fault fault)
 Test(bdev_nvme, dropped_connections_fail_io_in_flight_then_io_works_again)
 {
 	static struct handle h;
-	struct io io;
+	struct test_io io;
 	uint8_t buf[BLOCK];
 
 	attach("Nvme0", "", "[\"Nvme0n1\"]");
@@ -942,7 +928,7 @@ static bool state_is(void *want)
 Test(bdev_nvme, with_a_reconnect_delay_io_waits_for_the_controller)
 {
 	static struct handle h;
-	struct io io, io0;
+	struct test_io io, io0;
 	uint8_t *w = malloc(8 * BLOCK), *r = malloc(8 * BLOCK), *w0 = malloc(8 * BLOCK);
 
 	attach("Nvme0", ", \"ctrlr_loss_timeout_sec\": -1, \"reconnect_delay_sec\": 1",
@@ -980,7 +966,7 @@ Test(bdev_nvme, with_a_reconnect_delay_io_waits_for_the_controller)
 Test(bdev_nvme, fast_io_fail_timeout_fails_waiting_io)
 {
 	static struct handle h;
-	struct io io;
+	struct test_io io;
 	uint8_t buf[BLOCK];
 	uint64_t start;
 
@@ -1200,7 +1186,7 @@ Test(bdev_nvme, c_api_attach_and_detach)
 Test(bdev_nvme, detach_during_a_reset_then_a_new_controller_counts_its_own_loss)
 {
 	static struct handle h;
-	struct io io;
+	struct test_io io;
 	int detached = 0;
 	uint64_t start;
 
@@ -1233,7 +1219,7 @@ Test(bdev_nvme, with_a_reconnect_delay_a_lost_piece_goes_out_again)
 {
 	static struct handle h;
 	struct fake_target_stats st;
-	struct io io;
+	struct test_io io;
 	uint8_t *buf = malloc(8192);
 
 	attach("Nvme0", ", \"ctrlr_loss_timeout_sec\": -1, \"reconnect_delay_sec\": 1",
@@ -1574,7 +1560,7 @@ Test(bdev_nvme, bdev_retry_count_retries_a_status_without_dnr)
 Test(bdev_nvme, bdev_retry_count_zero_fails_an_io_lost_with_its_connection)
 {
 	static struct handle h;
-	struct io io;
+	struct test_io io;
 	uint8_t buf[BLOCK];
 
 	/* With a reconnect delay a lost I/O goes out again, unless retries are off. */
@@ -1623,7 +1609,7 @@ Test(bdev_nvme, keep_alive_timeout_ms_is_what_the_controller_gets)
 Test(bdev_nvme, timeout_us_with_reset_drops_a_stuck_command)
 {
 	static struct handle h;
-	struct io io;
+	struct test_io io;
 	uint8_t buf[BLOCK];
 	uint64_t start, took;
 

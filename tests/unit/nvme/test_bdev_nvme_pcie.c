@@ -32,6 +32,7 @@
 #include "spio/thread.h"
 
 #include "helper_fake_pcie.h"
+#include "helper_bdev_io.h"
 #include "helper_nvme_wait.h"
 #include "helper_pcie_env.h"
 
@@ -210,21 +211,6 @@ struct handle {
 	struct spio_thread *thread;
 };
 
-struct io {
-	int done;
-	enum spio_bdev_io_status status;
-};
-
-static void io_cb(struct spio_bdev_io *bdev_io, bool success, void *arg)
-{
-	struct io *io = arg;
-
-	(void)success;
-	io->status = spio_bdev_io_get_status(bdev_io);
-	io->done++;
-	spio_bdev_free_io(bdev_io);
-}
-
 static void event_cb(enum spio_bdev_event_type type, struct spio_bdev *bdev, void *ctx)
 {
 	(void)type;
@@ -254,7 +240,7 @@ static void close_bdev(struct handle *h)
 enum op { OP_READ, OP_WRITE, OP_COMPARE };
 
 static void start_iov(struct handle *h, enum op op, struct iovec *iov, int iovcnt, uint64_t lba,
-		      uint64_t n, struct io *io)
+		      uint64_t n, struct test_io *io)
 {
 	int rc = -1;
 
@@ -262,13 +248,13 @@ static void start_iov(struct handle *h, enum op op, struct iovec *iov, int iovcn
 	spio_set_thread(h->thread);
 	switch (op) {
 	case OP_READ:
-		rc = spio_bdev_readv_blocks(h->desc, h->ch, iov, iovcnt, lba, n, io_cb, io);
+		rc = spio_bdev_readv_blocks(h->desc, h->ch, iov, iovcnt, lba, n, test_io_cb, io);
 		break;
 	case OP_WRITE:
-		rc = spio_bdev_writev_blocks(h->desc, h->ch, iov, iovcnt, lba, n, io_cb, io);
+		rc = spio_bdev_writev_blocks(h->desc, h->ch, iov, iovcnt, lba, n, test_io_cb, io);
 		break;
 	case OP_COMPARE:
-		rc = spio_bdev_comparev_blocks(h->desc, h->ch, iov, iovcnt, lba, n, io_cb, io);
+		rc = spio_bdev_comparev_blocks(h->desc, h->ch, iov, iovcnt, lba, n, test_io_cb, io);
 		break;
 	}
 	spio_set_thread(g_thread);
@@ -276,14 +262,14 @@ static void start_iov(struct handle *h, enum op op, struct iovec *iov, int iovcn
 }
 
 static void start_buf(struct handle *h, enum op op, void *buf, uint64_t lba, uint64_t n,
-		      struct io *io, struct iovec *iov_store)
+		      struct test_io *io, struct iovec *iov_store)
 {
 	iov_store->iov_base = buf;
 	iov_store->iov_len = n * BLOCK;
 	start_iov(h, op, iov_store, 1, lba, n, io);
 }
 
-static enum spio_bdev_io_status wait_io(struct io *io)
+static enum spio_bdev_io_status wait_io(struct test_io *io)
 {
 	cr_assert(poll_until(flag_set, &io->done), "I/O did not complete");
 	/* Polled a little longer: a second completion would show here. */
@@ -297,7 +283,7 @@ static enum spio_bdev_io_status wait_io(struct io *io)
 static void expect_iov(struct handle *h, enum op op, struct iovec *iov, int iovcnt, uint64_t lba,
 		       uint64_t n, enum spio_bdev_io_status want)
 {
-	struct io io;
+	struct test_io io;
 
 	start_iov(h, op, iov, iovcnt, lba, n, &io);
 	cr_assert_eq(wait_io(&io), want, "op %d at block %lu: status %d, expected %d", op,
@@ -419,7 +405,7 @@ Test(bdev_nvme_pcie, bounced_ios_beyond_the_pool_wait_and_none_is_lost)
 	struct handle h;
 	size_t len = MANY_BLOCKS * BLOCK;
 	uint8_t *w = malloc(MANY * len), *r = malloc(MANY * len);
-	struct io io[MANY];
+	struct test_io io[MANY];
 	struct iovec iov[MANY];
 
 	cr_assert(w && r);
@@ -464,7 +450,7 @@ Test(bdev_nvme_pcie, channels_on_two_threads_and_one_recreated_five_times)
 	struct handle a, b;
 	size_t len = 32 * 1024;
 	uint8_t *wa = malloc(len), *wb = malloc(len), *ra = malloc(len), *rb = malloc(len);
-	struct io ioa, iob;
+	struct test_io ioa, iob;
 	struct iovec iova, iovb;
 	const struct fake_pcie_stats *st;
 	struct fake_pcie_opts fo;
@@ -544,7 +530,7 @@ Test(bdev_nvme_pcie, reset_during_bounced_io_completes_each_once_then_io_works)
 	struct handle h;
 	size_t len = 128 * 1024; /* 8 in the bounce pool at a time, the rest waiting */
 	uint8_t *w = malloc(RESET_IOS * len), *r = malloc(len);
-	struct io io[RESET_IOS], rio;
+	struct test_io io[RESET_IOS], rio;
 	struct iovec iov[RESET_IOS], riov;
 	uint64_t enables = fake_pcie_get_stats(g_fp)->enables;
 	int ok = 0;
@@ -562,7 +548,7 @@ Test(bdev_nvme_pcie, reset_during_bounced_io_completes_each_once_then_io_works)
 	cr_assert(poll_until(flag_set, &io[0].done));
 	memset(&rio, 0, sizeof(rio));
 	spio_set_thread(h.thread);
-	cr_assert_eq(spio_bdev_reset(h.desc, h.ch, io_cb, &rio), 0);
+	cr_assert_eq(spio_bdev_reset(h.desc, h.ch, test_io_cb, &rio), 0);
 	spio_set_thread(g_thread);
 	cr_assert_eq(wait_io(&rio), SPIO_BDEV_IO_STATUS_SUCCESS, "reset failed");
 	for (int i = 0; i < RESET_IOS; i++) {

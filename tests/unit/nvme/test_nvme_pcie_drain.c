@@ -20,9 +20,9 @@
 #include "spio/thread.h"
 
 #include "helper_fake_pcie.h"
+#include "helper_nvme_wait.h"
 #include "helper_pcie_env.h"
 
-#define WAIT_MS 20000
 #define TRADDR "0000:00:04.0"
 #define NCMDS 4
 #define BLOCK 512
@@ -49,6 +49,7 @@ static uint16_t g_qid;
 static void setup_runtime(void)
 {
 	g_thread = pcie_env_start("test_nvme_pcie_drain", "nvme_pcie_drain", NULL);
+	wait_set_qpair_thread(&g_qpair, g_thread);
 }
 
 static void teardown_runtime(void)
@@ -61,7 +62,7 @@ static void teardown_runtime(void)
 
 TestSuite(nvme_pcie_drain, .init = setup_runtime, .fini = teardown_runtime, .timeout = 60);
 
-static void io_done(void *arg, const struct spio_nvme_cpl *cpl)
+static void held_io_done(void *arg, const struct spio_nvme_cpl *cpl)
 {
 	struct held_io *io = arg;
 
@@ -70,27 +71,6 @@ static void io_done(void *arg, const struct spio_nvme_cpl *cpl)
 	io->held_at_callback = fake_pcie_holds(g_fp, g_qid, cpl->cid);
 	/* The user reuses the buffer at once: the device must be done with it. */
 	memset(io->buf, POISON, BLOCK);
-}
-
-static void poll_once(void)
-{
-	if (g_qpair != NULL) {
-		spio_nvme_qpair_process_completions(g_qpair, 0);
-	}
-	spio_thread_poll(g_thread, 0, 0);
-}
-
-static bool poll_until(bool (*done)(void *), void *arg)
-{
-	uint64_t limit = spio_get_ticks() + (uint64_t)WAIT_MS * spio_get_ticks_hz() / 1000;
-
-	while (!done(arg)) {
-		if (spio_get_ticks() > limit) {
-			return false;
-		}
-		poll_once();
-	}
-	return true;
 }
 
 static bool all_in(void *arg)
@@ -139,7 +119,7 @@ static void submit_held_reads(uint32_t polls)
 	for (int i = 0; i < NCMDS; i++) {
 		g_io[i].buf = g_buf + i * BLOCK;
 		cr_assert_eq(spio_nvme_ns_cmd_read(g_ns, g_qpair, g_io[i].buf, (uint64_t)i, 1,
-						   io_done, &g_io[i], 0),
+						   held_io_done, &g_io[i], 0),
 			     0);
 	}
 	cr_assert(poll_until(all_held, NULL), "the fake did not take the reads");

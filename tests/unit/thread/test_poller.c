@@ -9,7 +9,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "helper_poller_thread.h"
+#include "helper_spio_thread.h"
 #include "spio/env.h"
 #include "spio/thread.h"
 
@@ -17,12 +17,12 @@ static struct spio_thread *g_t;
 
 static void setup(void)
 {
-	g_t = poller_thread_start("pollers");
+	g_t = test_thread_start("pollers");
 }
 
 static void teardown(void)
 {
-	poller_thread_finish(g_t);
+	test_thread_end(g_t, 1000);
 }
 
 TestSuite(poller, .init = setup, .fini = teardown);

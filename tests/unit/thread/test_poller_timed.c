@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "helper_poller_thread.h"
+#include "helper_spio_thread.h"
 #include "spio/env.h"
 #include "spio/thread.h"
 #include "spio/util.h"
@@ -21,12 +21,12 @@ static struct spio_thread *g_t;
 
 static void setup(void)
 {
-	g_t = poller_thread_start("timed");
+	g_t = test_thread_start("timed");
 }
 
 static void teardown(void)
 {
-	poller_thread_finish(g_t);
+	test_thread_end(g_t, 1000);
 }
 
 TestSuite(poller_timed, .init = setup, .fini = teardown);
