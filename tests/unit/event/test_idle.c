@@ -108,8 +108,8 @@ static void add_timer(void *arg)
 
 static void remove_timer(void *arg)
 {
+	(void)arg;
 	spio_poller_unregister(&g_idle_timer);
-	spio_app_stop((int)(intptr_t)arg);
 }
 
 static void *measure_cpu(void *arg)
@@ -127,8 +127,12 @@ static void *measure_cpu(void *arg)
 			    ((double)spio_ticks_to_us(t1 - t0) / 1e6);
 	spio_reactor_get_stats(0, &g_cpu.st[0]);
 	spio_reactor_get_stats(1, &g_cpu.st[1]);
-	spio_thread_send_msg(g_idle_worker, remove_timer,
-			     (void *)(intptr_t)(before < 0 || after < 0 ? -EIO : 0));
+	spio_thread_send_msg(g_idle_worker, remove_timer, NULL);
+	/* The stop comes from here, after the send returned: were it sent by
+	 * remove_timer, the teardown could free the worker's wake-up slot while
+	 * this thread is still inside spio_thread_send_msg (TSan saw it). The
+	 * worker runs remove_timer before the exit the teardown sends it. */
+	spio_app_stop(before < 0 || after < 0 ? -EIO : 0);
 	return NULL;
 }
 
